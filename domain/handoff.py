@@ -1,0 +1,499 @@
+"""The ``Handoff`` aggregate: one unit of work passed from a sender to a receiver.
+
+Every rule of the lifecycle is checked here, before an event is triggered, so the
+CLI, HTTP and MCP interfaces cannot disagree about what is allowed. Commands take the
+acting agent and the current time as arguments: the domain reads no clock of its own,
+which keeps it pure and lets tests and the demo run hours of simulated time.
+
+Events are explicit classes nested in the aggregate (eventsourcing 9.5 idiom); each
+carries ``by`` (who acted) and ``chain_id`` so a log entry can be read on its own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from handoff_ledger.domain import rules
+from handoff_ledger.domain.errors import InvalidInput, InvalidTransition
+from handoff_ledger.domain.priorities import Priority
+from handoff_ledger.domain.states import OPEN_STATES, TERMINAL_STATES, State, Status
+from handoff_ledger.domain.timers import EscalationReason, Timer, timer_key
+
+__all__ = ["IDEMPOTENCY_NAMESPACE", "Handoff"]
+
+IDEMPOTENCY_NAMESPACE = UUID("6f1c1a52-4a8e-4d4b-9f55-2f0d8e1f7a11")
+"""uuid5 namespace: a sender's idempotency key maps to one handoff id, forever."""
+
+JSONObject = dict[str, Any]
+
+
+class Handoff(Aggregate):
+    """A structured handoff with its acknowledgement loop and its timers."""
+
+    class Event(Aggregate.Event):
+        """Base of every handoff event: who acted, and which chain it belongs to."""
+
+        by: str
+        chain_id: UUID
+
+    class Created(Event, Aggregate.Created):
+        """The sender handed work to the receiver."""
+
+        sender: str
+        receiver: str
+        parent_id: UUID | None
+        kind: str | None
+        trigger: str | None
+        priority: str
+        payload: JSONObject
+        ack_within: float | None
+        ack_due: datetime | None
+        deadline_within: float | None
+        deadline_due: datetime | None
+        escalate_to: list[str]
+        key: str | None
+        protocol_version: int | None
+
+    class Acked(Event):
+        """The receiver took the handoff into its queue (``implicit``: by acting on it)."""
+
+        eta: datetime | None
+        update_due: datetime | None
+        update_every: float | None
+        implicit: bool
+
+        def apply(self, aggregate: Handoff) -> None:
+            aggregate.state = State.ACKED
+            aggregate.acked_at = self.timestamp
+            aggregate.eta = self.eta
+            aggregate.update_due = self.update_due
+            aggregate.update_every = self.update_every
+            aggregate.ack_due = None
+
+    class StatusReported(Event):
+        """The receiver broadcast where the work stands."""
+
+        status: str
+        message: str | None
+        eta: datetime | None
+        update_due: datetime | None
+        update_every: float | None
+
+        def apply(self, aggregate: Handoff) -> None:
+            aggregate.status = self.status
+            aggregate.status_message = self.message
+            aggregate.state = Status(self.status).state
+            aggregate.last_report_at = self.timestamp
+            if self.eta is not None:
+                aggregate.eta = self.eta
+            aggregate.update_due = self.update_due
+            aggregate.update_every = self.update_every
+
+    class Escalated(Event):
+        """A promise was broken (or someone escalated by hand) and targets were notified."""
+
+        reason: str
+        level: int
+        notified: list[str]
+        timer_due: datetime | None
+        message: str | None
+
+        def apply(self, aggregate: Handoff) -> None:
+            aggregate.escalations.add(_escalation_key(self.reason, self.timer_due, self.level))
+            aggregate.escalation_count += 1
+
+    class Completed(Event):
+        """The receiver finished the work; ``result`` is what it hands back."""
+
+        result: JSONObject | None
+
+        def apply(self, aggregate: Handoff) -> None:
+            aggregate.state = State.COMPLETED
+            aggregate.result = self.result
+            aggregate.closed_at = self.timestamp
+            aggregate.disarm_timers()
+
+    class Declined(Event):
+        """The receiver refused the work."""
+
+        reason: str
+
+        def apply(self, aggregate: Handoff) -> None:
+            aggregate.state = State.DECLINED
+            aggregate.outcome_reason = self.reason
+            aggregate.closed_at = self.timestamp
+            aggregate.disarm_timers()
+
+    class Cancelled(Event):
+        """The sender (or an admin) withdrew the work."""
+
+        reason: str
+
+        def apply(self, aggregate: Handoff) -> None:
+            aggregate.state = State.CANCELLED
+            aggregate.outcome_reason = self.reason
+            aggregate.closed_at = self.timestamp
+            aggregate.disarm_timers()
+
+    class Reassigned(Event):
+        """The work moved to a new receiver, back to ``requested`` with fresh timers."""
+
+        from_receiver: str
+        to_receiver: str
+        reason: str
+        ack_due: datetime | None
+        deadline_due: datetime | None
+
+        def apply(self, aggregate: Handoff) -> None:
+            aggregate.receiver = self.to_receiver
+            aggregate.state = State.REQUESTED
+            aggregate.acked_at = None
+            aggregate.eta = None
+            aggregate.status = None
+            aggregate.status_message = None
+            aggregate.update_due = None
+            aggregate.update_every = None
+            aggregate.ack_due = self.ack_due
+            aggregate.deadline_due = self.deadline_due
+
+    class NoteAdded(Event):
+        """Informal collaboration: logged, with no obligations and no timers."""
+
+        message: str
+
+    def __init__(
+        self,
+        sender: str,
+        receiver: str,
+        chain_id: UUID,
+        parent_id: UUID | None,
+        kind: str | None,
+        trigger: str | None,
+        priority: str,
+        payload: JSONObject,
+        ack_within: float | None,
+        ack_due: datetime | None,
+        deadline_within: float | None,
+        deadline_due: datetime | None,
+        escalate_to: list[str],
+        key: str | None,
+        protocol_version: int | None,
+    ) -> None:
+        self.sender = sender
+        self.receiver = receiver
+        self.chain_id = chain_id
+        self.parent_id = parent_id
+        self.kind = kind
+        self.trigger = trigger
+        self.priority = priority
+        self.payload = payload
+        self.ack_within = ack_within
+        self.ack_due = ack_due
+        self.deadline_within = deadline_within
+        self.deadline_due = deadline_due
+        self.escalate_to = list(escalate_to)
+        self.key = key
+        self.protocol_version = protocol_version
+        self.state = State.REQUESTED
+        self.acked_at: datetime | None = None
+        self.eta: datetime | None = None
+        self.update_due: datetime | None = None
+        self.update_every: float | None = None
+        self.status: str | None = None
+        self.status_message: str | None = None
+        self.last_report_at: datetime | None = None
+        self.result: JSONObject | None = None
+        self.outcome_reason: str | None = None
+        self.closed_at: datetime | None = None
+        self.escalations: set[str] = set()
+        self.escalation_count = 0
+
+    # ----------------------------------------------------------------- creation
+
+    @staticmethod
+    def id_for_key(sender: str, key: str) -> UUID:
+        """The one id a sender's idempotency key can ever create."""
+        return uuid5(IDEMPOTENCY_NAMESPACE, f"{sender}\n{key}")
+
+    @classmethod
+    def request(
+        cls,
+        *,
+        now: datetime,
+        sender: str,
+        receiver: str,
+        priority: Priority = Priority.MEDIUM,
+        payload: JSONObject | None = None,
+        kind: str | None = None,
+        trigger: str | None = None,
+        ack_within: timedelta | None = None,
+        deadline: datetime | None = None,
+        deadline_within: timedelta | None = None,
+        escalate_to: list[str] | None = None,
+        key: str | None = None,
+        parent: Handoff | None = None,
+        protocol_version: int | None = None,
+    ) -> Handoff:
+        """Hand work from ``sender`` to ``receiver``; the first event of every handoff.
+
+        ``deadline_within`` (a duration) restarts on reassignment; an absolute
+        ``deadline`` stands. A child of ``parent`` joins the parent's chain.
+        """
+        for role, name in (("from", sender), ("to", receiver)):
+            rules.require_agent_name(name, role)
+        for target in escalate_to or []:
+            rules.require_agent_name(target, "escalate_to")
+        if sender == receiver:
+            raise InvalidInput(f"to: {receiver!r} cannot hand off to itself")
+        if deadline is not None and deadline_within is not None:
+            raise InvalidInput("deadline: give either a duration or a time, not both")
+        if deadline_within is not None:
+            deadline = now + deadline_within
+        if deadline is not None and deadline <= now:
+            raise InvalidInput(f"deadline: {deadline.isoformat()} is already in the past")
+        handoff_id = cls.id_for_key(sender, key) if key else uuid4()
+        return cls._create(
+            cls.Created,
+            id=handoff_id,
+            timestamp=now,
+            by=sender,
+            chain_id=parent.chain_id if parent else handoff_id,
+            sender=sender,
+            receiver=receiver,
+            parent_id=parent.id if parent else None,
+            kind=kind,
+            trigger=trigger,
+            priority=priority.value,
+            payload=dict(payload or {}),
+            ack_within=ack_within.total_seconds() if ack_within else None,
+            ack_due=now + ack_within if ack_within else None,
+            deadline_within=deadline_within.total_seconds() if deadline_within else None,
+            deadline_due=deadline,
+            escalate_to=list(dict.fromkeys(escalate_to or [])),
+            key=key,
+            protocol_version=protocol_version,
+        )
+
+    # ----------------------------------------------------------------- commands
+
+    def ack(
+        self,
+        *,
+        by: str,
+        now: datetime,
+        eta: timedelta | None = None,
+        next_update: timedelta | None = None,
+    ) -> bool:
+        """Take the handoff into the receiver's queue.
+
+        Returns False when the receiver had already acked it: a repeated ack on an
+        open handoff is a no-op that leaves the first ack standing.
+        """
+        rules.require_open(self, "ack")
+        rules.require_receiver(self, by, "ack")
+        if self.acked_at is not None:
+            return False
+        self._record(
+            self.Acked,
+            by=by,
+            now=now,
+            eta=now + eta if eta else None,
+            update_due=now + next_update if next_update else None,
+            update_every=next_update.total_seconds() if next_update else None,
+            implicit=False,
+        )
+        return True
+
+    def report_status(
+        self,
+        *,
+        by: str,
+        now: datetime,
+        status: Status,
+        message: str | None = None,
+        eta: timedelta | None = None,
+        next_update: timedelta | None = None,
+    ) -> None:
+        """Broadcast progress; re-arms the update timer (with the last interval if none given)."""
+        rules.require_open(self, "report status on")
+        rules.require_receiver(self, by, "report status on")
+        self._ack_implicitly(by, now)
+        every = next_update.total_seconds() if next_update else self.update_every
+        self._record(
+            self.StatusReported,
+            by=by,
+            now=now,
+            status=status.value,
+            message=message,
+            eta=now + eta if eta else None,
+            update_due=now + timedelta(seconds=every) if every else None,
+            update_every=every,
+        )
+
+    def complete(self, *, by: str, now: datetime, result: JSONObject | None = None) -> None:
+        """Finish the work; the protocol's follow-ups hang off this event."""
+        rules.require_open(self, "complete")
+        rules.require_receiver(self, by, "complete")
+        self._ack_implicitly(by, now)
+        self._record(self.Completed, by=by, now=now, result=result)
+
+    def decline(self, *, by: str, now: datetime, reason: str) -> None:
+        """Refuse the work, saying why."""
+        rules.require_open(self, "decline")
+        rules.require_receiver(self, by, "decline")
+        rules.require_text(reason, "reason")
+        self._ack_implicitly(by, now)
+        self._record(self.Declined, by=by, now=now, reason=reason)
+
+    def cancel(self, *, by: str, now: datetime, reason: str, is_admin: bool = False) -> None:
+        """Withdraw the work (sender or admin)."""
+        rules.require_open(self, "cancel")
+        rules.require_sender_or_admin(self, by, is_admin, "cancel")
+        rules.require_text(reason, "reason")
+        self._record(self.Cancelled, by=by, now=now, reason=reason)
+
+    def reassign(
+        self, *, by: str, now: datetime, to: str, reason: str, is_admin: bool = False
+    ) -> None:
+        """Move the work to ``to``: back to ``requested``; ack timer, relative deadline restart."""
+        rules.require_open(self, "reassign")
+        rules.require_sender_or_admin(self, by, is_admin, "reassign")
+        rules.require_agent_name(to, "to")
+        rules.require_text(reason, "reason")
+        if to == self.receiver:
+            raise InvalidTransition(f"handoff {self.id} is already assigned to {to}")
+        if to == self.sender:
+            raise InvalidInput(f"to: {to!r} is the sender; cancel the handoff instead")
+        deadline = self.deadline_due
+        if self.deadline_within is not None:
+            deadline = now + timedelta(seconds=self.deadline_within)
+        self._record(
+            self.Reassigned,
+            by=by,
+            now=now,
+            from_receiver=self.receiver,
+            to_receiver=to,
+            reason=reason,
+            ack_due=now + timedelta(seconds=self.ack_within) if self.ack_within else None,
+            deadline_due=deadline,
+        )
+
+    def add_note(self, *, by: str, now: datetime, message: str) -> None:
+        """Anyone may add a note, even on a terminal handoff."""
+        rules.require_agent_name(by, "as")
+        rules.require_text(message, "message")
+        self._record(self.NoteAdded, by=by, now=now, message=message)
+
+    def escalate(
+        self,
+        *,
+        by: str,
+        now: datetime,
+        reason: EscalationReason,
+        notified: list[str],
+        level: int = 1,
+        timer_due: datetime | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Record an escalation; each timer escalates at each level exactly once.
+
+        For a timer reason, ``timer_due`` names the arming of the timer that fired;
+        it must be one that is armed now and due, which is what keeps a slow or
+        restarted reactor from escalating a promise the receiver has since kept.
+        """
+        rules.require_open(self, "escalate")
+        if level < 1:
+            raise InvalidInput(f"level: {level} must be 1 or more")
+        if reason is not EscalationReason.MANUAL:
+            armed = {t.reason: t for t in self.timers()}
+            timer = armed.get(reason)
+            if timer is None or timer.due != timer_due:
+                raise InvalidTransition(
+                    f"handoff {self.id} has no {reason.value} timer armed for "
+                    f"{timer_due.isoformat() if timer_due else 'that time'}"
+                )
+            if not timer.is_due(now):
+                raise InvalidTransition(
+                    f"handoff {self.id}: {reason.value} is not due until {timer.due.isoformat()}"
+                )
+            if _escalation_key(reason.value, timer_due, level) in self.escalations:
+                raise InvalidTransition(
+                    f"handoff {self.id}: {reason.value} due {timer.due.isoformat()} "
+                    f"was already escalated at level {level}"
+                )
+        self._record(
+            self.Escalated,
+            by=by,
+            now=now,
+            reason=reason.value,
+            level=level,
+            notified=list(dict.fromkeys(notified)),
+            timer_due=timer_due,
+            message=message,
+        )
+
+    # ----------------------------------------------------------------- queries
+
+    @property
+    def is_open(self) -> bool:
+        """True until the handoff is completed, declined or cancelled."""
+        return self.state in OPEN_STATES
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once nothing but notes can change the handoff."""
+        return self.state in TERMINAL_STATES
+
+    @property
+    def priority_level(self) -> Priority:
+        """The priority as an ordered enum."""
+        return Priority(self.priority)
+
+    def timers(self) -> list[Timer]:
+        """Every timer armed now: ack, update, deadline (none once terminal)."""
+        if not self.is_open:
+            return []
+        armed = []
+        if self.ack_due is not None and self.acked_at is None:
+            armed.append(Timer(EscalationReason.ACK_TIMEOUT, self.ack_due))
+        if self.update_due is not None:
+            armed.append(Timer(EscalationReason.UPDATE_OVERDUE, self.update_due))
+        if self.deadline_due is not None:
+            armed.append(Timer(EscalationReason.DEADLINE_MISSED, self.deadline_due))
+        return armed
+
+    def due_timers(self, now: datetime) -> list[Timer]:
+        """The armed timers whose promise is broken at ``now``."""
+        return [t for t in self.timers() if t.is_due(now)]
+
+    def disarm_timers(self) -> None:
+        """Forget every promise: called when the handoff reaches a terminal state."""
+        self.ack_due = None
+        self.update_due = None
+
+    # ----------------------------------------------------------------- helpers
+
+    def _ack_implicitly(self, by: str, now: datetime) -> None:
+        if self.acked_at is None:
+            self._record(
+                self.Acked,
+                by=by,
+                now=now,
+                eta=None,
+                update_due=None,
+                update_every=None,
+                implicit=True,
+            )
+
+    def _record(
+        self, event_class: type[Handoff.Event], *, by: str, now: datetime, **fields: Any
+    ) -> None:
+        self.trigger_event(event_class, timestamp=now, by=by, chain_id=self.chain_id, **fields)
+
+
+def _escalation_key(reason: str, timer_due: datetime | None, level: int) -> str:
+    return f"{timer_key(reason, timer_due)}#{level}"
