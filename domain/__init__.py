@@ -1,0 +1,1 @@
+"""The Handoff aggregate, its events and rules: pure Python, no I/O."""

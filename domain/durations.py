@@ -68,10 +68,10 @@ def parse_time(text: str, *, name: str = "time") -> datetime:
     return value
 
 
-def parse_deadline(text: str, *, now: datetime, name: str = "deadline") -> datetime:
-    """Read a deadline given either as a duration from ``now`` or as a time."""
+def parse_deadline(text: str, *, name: str = "deadline") -> timedelta | datetime:
+    """Read a deadline given either as a duration from now (``4h``) or as a time."""
     try:
-        return now + parse_duration(text, name=name)
+        return parse_duration(text, name=name)
     except InvalidInput:
         pass
     try:

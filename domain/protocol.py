@@ -170,7 +170,8 @@ def _validate(schema: dict[str, Any] | None, value: dict[str, Any], what: str, k
     error: ValidationError = errors[0]
     path = [str(p) for p in error.absolute_path]
     if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [r for r in error.validator_value if r not in error.instance]
+        required: list[str] = list(error.validator_value)  # type: ignore[arg-type]
+        missing = [r for r in required if r not in error.instance]
         field_path = ".".join([what, *path, str(missing[0])])
         raise PayloadInvalid(f"{field_path}: required by kind {kind!r} but missing", field_path)
     field_path = ".".join([what, *path])
@@ -254,10 +255,7 @@ class _Parser:
             raise self.fail(path, "must be a table")
         self.check_keys(path, spec, _KIND_KEYS)
         to = self.agent_ref([*path, "to"], spec.get("to"), agents)
-        escalate_to = tuple(
-            self.agent_ref([*path, "escalate_to"], target, agents)
-            for target in self.string_list([*path, "escalate_to"], spec.get("escalate_to", []))
-        )
+        escalate_to = self.agent_names([*path, "escalate_to"], spec.get("escalate_to", []), agents)
         trigger = spec.get("trigger")
         if trigger is not None and not isinstance(trigger, str):
             raise self.fail([*path, "trigger"], "must be a string")
@@ -306,14 +304,11 @@ class _Parser:
         every = self.duration([*path, "every"], spec.get("every"))
         if action == "renotify" and every is None:
             raise self.fail([*path, "every"], "a renotify action needs `every`")
-        notify = tuple(
-            self.agent_ref([*path, "notify"], t, agents)
-            for t in self.string_list([*path, "notify"], spec.get("notify", []))
-        )
+        notify = self.agent_names([*path, "notify"], spec.get("notify", []), agents)
         return EscalationLevel(
             on=reason,
             after=after,
-            notify=tuple(n for n in notify if n),
+            notify=notify,
             action=action,
             to=to,
             every=every,
@@ -348,6 +343,15 @@ class _Parser:
         if name not in agents:
             raise self.fail(path, f"agent {name!r} is not declared under [agents]")
         return name
+
+    def agent_names(
+        self, path: list[str], value: Any, agents: dict[str, AgentSpec]
+    ) -> tuple[str, ...]:
+        names = self.string_list(path, value)
+        for name in names:
+            if name not in agents:
+                raise self.fail(path, f"agent {name!r} is not declared under [agents]")
+        return tuple(names)
 
     def check_agent_name(self, path: list[str], name: str) -> None:
         try:

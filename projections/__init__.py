@@ -1,0 +1,1 @@
+"""Read-side logic: event -> view, importing only the domain."""

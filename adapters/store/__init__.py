@@ -1,0 +1,1 @@
+"""Event stores: one URL opens SQLite (embedded default) or PostgreSQL."""

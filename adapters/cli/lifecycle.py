@@ -1,0 +1,258 @@
+"""Commands that change a handoff: send, ack, status, complete, decline, cancel, reassign, note."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from handoff_ledger.adapters.cli.app import app, emit_json
+from handoff_ledger.adapters.cli.options import (
+    DbOption,
+    JsonOption,
+    ledger_at,
+    read_deadline,
+    read_duration,
+    read_id,
+    read_json_object,
+)
+from handoff_ledger.adapters.cli.render import ack_text, handoff_text, ref
+from handoff_ledger.adapters.documents import handoff_document, iso
+from handoff_ledger.domain.priorities import Priority
+from handoff_ledger.domain.states import Status
+
+AsAgent = Annotated[str, typer.Option("--as", help="The agent acting.")]
+Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the log).")]
+Eta = Annotated[str | None, typer.Option("--eta", help="When the work will be done, e.g. 2h.")]
+NextUpdate = Annotated[
+    str | None, typer.Option("--next-update", help="When the next status report comes, e.g. 30m.")
+]
+
+
+@app.command()
+def send(
+    sender: Annotated[str, typer.Option("--from", help="The sending agent.")],
+    to: Annotated[str | None, typer.Option("--to", help="The receiving agent.")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="A kind from the protocol.")] = None,
+    trigger: Annotated[str | None, typer.Option("--trigger", help="What happened.")] = None,
+    priority: Annotated[
+        str | None, typer.Option("--priority", help="low, medium, high or critical.")
+    ] = None,
+    payload: Annotated[
+        str | None, typer.Option("--payload", help="A JSON object, or @file.json.")
+    ] = None,
+    ack_within: Annotated[
+        str | None, typer.Option("--ack-within", help="Escalate if not acked within, e.g. 1h.")
+    ] = None,
+    deadline: Annotated[
+        str | None, typer.Option("--deadline", help="A duration (4h) or an ISO 8601 time.")
+    ] = None,
+    escalate_to: Annotated[
+        list[str] | None, typer.Option("--escalate-to", help="Whom to notify (repeatable).")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="Idempotency key: a repeat returns the first.")
+    ] = None,
+    parent: Annotated[
+        str | None, typer.Option("--parent", help="The handoff this one follows from.")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a handoff; prints its id, chain_id and state."""
+    parsed_payload = read_json_object(payload, "payload")
+    parsed_priority = Priority.parse(priority) if priority else None
+    parsed_ack_within = read_duration(ack_within, "ack_within")
+    parsed_deadline = read_deadline(deadline)
+    parent_id = read_id(parent, "parent") if parent else None
+    with ledger_at(db) as ledger:
+        outcome = ledger.send(
+            sender=sender,
+            to=to,
+            kind=kind,
+            trigger=trigger,
+            priority=parsed_priority,
+            payload=parsed_payload,
+            ack_within=parsed_ack_within,
+            deadline=parsed_deadline,
+            escalate_to=escalate_to or None,
+            key=key,
+            parent_id=parent_id,
+        )
+        if as_json:
+            emit_json({**handoff_document(outcome.handoff), "duplicate": outcome.duplicate})
+        else:
+            typer.echo(
+                handoff_text(outcome.handoff, ledger.clock.now(), duplicate=outcome.duplicate)
+            )
+
+
+@app.command()
+def ack(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    agent: AsAgent,
+    eta: Eta = None,
+    next_update: NextUpdate = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Acknowledge a handoff; prints queue_position, eta and next_update_due."""
+    hid = read_id(handoff_id)
+    eta_delta = read_duration(eta, "eta")
+    update_delta = read_duration(next_update, "next_update")
+    with ledger_at(db) as ledger:
+        outcome = ledger.ack(hid, by=agent, eta=eta_delta, next_update=update_delta)
+        handoff = outcome.handoff
+        position = ledger.queue_position(handoff)
+        if as_json:
+            emit_json(
+                {
+                    **handoff_document(handoff),
+                    "queue_position": position,
+                    "eta": iso(handoff.eta),
+                    "next_update_due": iso(handoff.update_due),
+                    "already_acked": not outcome.recorded,
+                }
+            )
+        else:
+            typer.echo(ack_text(handoff, position, ledger.clock.now(), recorded=outcome.recorded))
+
+
+@app.command()
+def status(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    agent: AsAgent,
+    report: Annotated[str, typer.Option("--status", help="working, progress, stuck or need_help.")],
+    message: Annotated[str | None, typer.Option("--message", help="What to tell.")] = None,
+    eta: Eta = None,
+    next_update: NextUpdate = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Report status on a handoff; broadcast to everyone on its chain."""
+    hid = read_id(handoff_id)
+    parsed = Status.parse(report)
+    eta_delta = read_duration(eta, "eta")
+    update_delta = read_duration(next_update, "next_update")
+    with ledger_at(db) as ledger:
+        handoff = ledger.report_status(
+            hid, by=agent, status=parsed, message=message, eta=eta_delta, next_update=update_delta
+        )
+        if as_json:
+            emit_json(handoff_document(handoff))
+        else:
+            said = f' "{message}"' if message else ""
+            nxt = iso(handoff.update_due) or "none promised"
+            typer.echo(
+                f"STATUS: {agent} on {ref(handoff)}: {parsed.value}{said} "
+                f"STATE: {handoff.state.value} NEXT_UPDATE: {nxt}"
+            )
+
+
+@app.command()
+def complete(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    agent: AsAgent,
+    result: Annotated[
+        str | None, typer.Option("--result", help="A JSON object, or @file.json.")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Complete a handoff; the protocol's follow-ups fire from here."""
+    hid = read_id(handoff_id)
+    parsed = read_json_object(result, "result")
+    with ledger_at(db) as ledger:
+        handoff = ledger.complete(hid, by=agent, result=parsed)
+        if as_json:
+            emit_json(handoff_document(handoff))
+        else:
+            typer.echo(f"HANDOFF_COMPLETE: {agent} completed {ref(handoff)} RESULT: {parsed or {}}")
+
+
+@app.command()
+def decline(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    agent: AsAgent,
+    reason: Reason,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Decline a handoff (the receiver), saying why."""
+    hid = read_id(handoff_id)
+    with ledger_at(db) as ledger:
+        handoff = ledger.decline(hid, by=agent, reason=reason)
+        _closed(
+            handoff_document(handoff),
+            f"HANDOFF_DECLINED: {agent} declined {ref(handoff)}",
+            reason,
+            as_json,
+        )
+
+
+@app.command()
+def cancel(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    agent: AsAgent,
+    reason: Reason,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a handoff (its sender, or an admin)."""
+    hid = read_id(handoff_id)
+    with ledger_at(db) as ledger:
+        handoff = ledger.cancel(hid, by=agent, reason=reason)
+        _closed(
+            handoff_document(handoff),
+            f"HANDOFF_CANCELLED: {agent} cancelled {ref(handoff)}",
+            reason,
+            as_json,
+        )
+
+
+@app.command()
+def reassign(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    to: Annotated[str, typer.Option("--to", help="The new receiver.")],
+    agent: AsAgent,
+    reason: Reason,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reassign a handoff to another receiver (its sender, or an admin)."""
+    hid = read_id(handoff_id)
+    with ledger_at(db) as ledger:
+        handoff = ledger.reassign(hid, by=agent, to=to, reason=reason)
+        if as_json:
+            emit_json(handoff_document(handoff))
+        else:
+            due = iso(handoff.ack_due) or "none"
+            typer.echo(
+                f"HANDOFF_REASSIGNED: {ref(handoff)} → {handoff.receiver} by {agent} "
+                f"REASON: {reason} ACK_DUE: {due}"
+            )
+
+
+@app.command()
+def note(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    agent: AsAgent,
+    message: Annotated[str, typer.Option("--message", help="The note.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a note to a handoff (anyone, any time: logged, no obligations)."""
+    hid = read_id(handoff_id)
+    with ledger_at(db) as ledger:
+        handoff = ledger.add_note(hid, by=agent, message=message)
+        if as_json:
+            emit_json(handoff_document(handoff))
+        else:
+            typer.echo(f"NOTE: {agent} on {ref(handoff)}: {message}")
+
+
+def _closed(document: dict[str, object], line: str, reason: str, as_json: bool) -> None:
+    if as_json:
+        emit_json(document)
+    else:
+        typer.echo(f"{line} REASON: {reason}")

@@ -1,0 +1,71 @@
+"""Entry point of the ``handoff`` console script: runs a command, maps failures to exit codes.
+
+Exit codes: 0 success; 1 refused by the rules; 2 bad input. The reason goes to
+stderr, or, with ``--json``, as ``{"error": {"code", "message"}}`` on stdout.
+No traceback reaches the user unless ``HANDOFF_DEBUG=1`` asks for one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from handoff_ledger.adapters.cli import demo, lifecycle, protocol_commands, reading
+from handoff_ledger.adapters.cli.app import app, emit_json
+from handoff_ledger.adapters.documents import error_document
+from handoff_ledger.domain.errors import HandoffError, Refused
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "exit_code_for", "main"]
+
+_COMMAND_MODULES = (lifecycle, reading, protocol_commands, demo)  # registered on import
+
+EXIT_REFUSED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+
+def exit_code_for(error: HandoffError) -> int:
+    """1 for a refusal by the rules, 2 for bad input."""
+    return EXIT_REFUSED if isinstance(error, Refused) else EXIT_BAD_INPUT
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run ``handoff`` with ``argv`` (default: the process arguments) and exit."""
+    args = sys.argv[1:] if argv is None else argv
+    wants_json = "--json" in args
+    try:
+        result = app(args=args, prog_name="handoff", standalone_mode=False)
+    except HandoffError as error:
+        _fail(error_document(error), error.message, exit_code_for(error), wants_json)
+    except click.exceptions.Abort:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        if wants_json:
+            emit_json({"error": {"code": "usage", "message": error.format_message()}})
+        else:
+            error.show()
+        sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # a bug or a lost store: one line, not a traceback
+        if os.environ.get("HANDOFF_DEBUG"):
+            raise
+        message = (
+            f"internal error: {type(error).__name__}: {error} (set HANDOFF_DEBUG=1 for details)"
+        )
+        _fail(
+            {"error": {"code": "internal", "message": message}}, message, EXIT_INTERNAL, wants_json
+        )
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(document: dict[str, object], message: str, code: int, wants_json: bool) -> None:
+    if wants_json:
+        emit_json(document)
+    else:
+        typer.echo(f"error: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,106 @@
+"""Options every command shares, and the readers that turn option text into values.
+
+Readers raise :class:`InvalidInput` naming the option, so a bad value is reported
+the same way (exit 2, nothing written) whichever command received it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+
+from handoff_ledger.adapters.bootstrap import open_ledger
+from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
+from handoff_ledger.domain.errors import InvalidInput
+
+__all__ = [
+    "AsOfOption",
+    "DbOption",
+    "JsonOption",
+    "ledger_at",
+    "read_deadline",
+    "read_duration",
+    "read_id",
+    "read_json_object",
+    "read_time",
+]
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Store URL: sqlite:///PATH or postgresql://USER@HOST/DB "
+        "(default: $HANDOFF_DB, else sqlite:///handoff.db).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Answer as the ledger stood at this ISO 8601 time."),
+]
+
+
+@contextmanager
+def ledger_at(db: str | None) -> Iterator[Ledger]:
+    """Open the ledger for one command and close its connections afterwards."""
+    ledger = open_ledger(db)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def read_id(text: str, name: str = "id") -> UUID:
+    """A handoff id is a UUID."""
+    try:
+        return UUID(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: {text!r} is not a handoff id (a UUID)") from None
+
+
+def read_duration(text: str | None, name: str) -> timedelta | None:
+    """An optional duration option (``--eta 2h``)."""
+    return None if text is None else parse_duration(text, name=name)
+
+
+def read_deadline(text: str | None) -> timedelta | datetime | None:
+    """``--deadline 4h`` (from now) or ``--deadline 2026-11-25T18:00:00Z``."""
+    return None if text is None else parse_deadline(text, name="deadline")
+
+
+def read_time(text: str | None, name: str) -> datetime | None:
+    """An optional ISO 8601 time option."""
+    return None if text is None else parse_time(text, name=name)
+
+
+def read_json_object(text: str | None, name: str) -> dict[str, Any] | None:
+    """``--payload '{"a": 1}'`` or ``--payload @file.json``: a JSON object."""
+    if text is None:
+        return None
+    source = text
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise InvalidInput(f"{name}: cannot read file {str(path)!r}: {reason}") from None
+    try:
+        value = json.loads(source)
+    except json.JSONDecodeError as exc:
+        where = f" in {text[1:]}" if text.startswith("@") else ""
+        raise InvalidInput(
+            f"{name}: not valid JSON{where}: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{name}: must be a JSON object, got {type(value).__name__}")
+    return value

@@ -1,0 +1,51 @@
+"""``handoff protocol apply FILE`` and ``handoff protocol show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from handoff_ledger.adapters.cli.app import emit_json, protocol_app
+from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
+from handoff_ledger.adapters.cli.render import protocol_text
+from handoff_ledger.adapters.documents import protocol_document
+from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.domain.protocol import Protocol
+
+
+@protocol_app.command("apply")
+def apply_protocol(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A protocol file (handoff.toml).")],
+    by: Annotated[str, typer.Option("--as", help="Who applies it (kept in the log).")] = "admin",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check a protocol file and load it into the ledger as a new version."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidInput(f"file: cannot read {str(file)!r}: {reason}") from None
+    Protocol.parse(text, str(file))  # refuse a bad file before opening the store
+    with ledger_at(db) as ledger:
+        current = ledger.apply_protocol(text, source=str(file), by=by)
+        if as_json:
+            emit_json(protocol_document(current))
+        else:
+            typer.echo(
+                f"PROTOCOL: version {current.version} in force "
+                f"({len(current.protocol.agents)} agents, {len(current.protocol.kinds)} kinds)"
+            )
+
+
+@protocol_app.command("show")
+def show_protocol(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Print the protocol version in force."""
+    with ledger_at(db) as ledger:
+        current = ledger.protocol_in_force()
+        if as_json:
+            emit_json(protocol_document(current))
+        else:
+            typer.echo(protocol_text(current))

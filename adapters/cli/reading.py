@@ -1,0 +1,161 @@
+"""Commands that read the ledger: show, log, inbox, overdue."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from handoff_ledger.adapters.cli.app import app, emit_json
+from handoff_ledger.adapters.cli.options import (
+    AsOfOption,
+    DbOption,
+    JsonOption,
+    ledger_at,
+    read_id,
+    read_time,
+)
+from handoff_ledger.adapters.cli.render import (
+    console,
+    handoff_text,
+    history_text,
+    inbox_table,
+    log_lines,
+    overdue_table,
+)
+from handoff_ledger.adapters.documents import (
+    handoff_document,
+    history_entry,
+    iso,
+    log_entry,
+)
+from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.projections.queues import queue_position
+
+
+@app.command()
+def show(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One handoff: state, timers, full history (as it stood at --as-of)."""
+    hid = read_id(handoff_id)
+    moment = read_time(as_of, "as_of")
+    with ledger_at(db) as ledger:
+        handoff = ledger.get(hid, as_of=moment)
+        history = ledger.history(hid, as_of=moment)
+        now = moment or ledger.clock.now()
+        if as_json:
+            emit_json(
+                {
+                    **handoff_document(handoff),
+                    "as_of": iso(moment),
+                    "overdue": [t.reason.value for t in handoff.due_timers(now)],
+                    "history": [history_entry(e) for e in history],
+                }
+            )
+        else:
+            if moment:
+                typer.echo(f"AS OF: {iso(moment)}")
+            typer.echo(handoff_text(handoff, now))
+            typer.echo("HISTORY:")
+            typer.echo(history_text(history))
+
+
+@app.command()
+def log(
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="A log position (entries after it) or an ISO 8601 time."),
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="An ISO 8601 time.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep printing new entries until interrupted.")
+    ] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The handoff log, oldest first (with --json: one JSON object per line)."""
+    after, since_time = 0, None
+    if since is not None:
+        if since.strip().isdigit():
+            after = int(since)
+        else:
+            since_time = read_time(since, "since")
+    until_time = read_time(until, "until")
+    if follow and until_time is not None:
+        raise InvalidInput("until: cannot be combined with --follow")
+    with ledger_at(db) as ledger:
+        while True:
+            last = after
+            for entry in ledger.read_log(after=after, since=since_time, until=until_time):
+                if as_json:
+                    emit_json(log_entry(entry))
+                else:
+                    typer.echo(next(iter(log_lines([entry]))))
+                last = entry.position
+            if not follow:
+                return
+            after = max(after, last)
+            time.sleep(0.5)
+
+
+@app.command()
+def inbox(
+    agent: Annotated[str, typer.Argument(metavar="AGENT")],
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The agent's queue of open handoffs with queue positions."""
+    moment = read_time(as_of, "as_of")
+    with ledger_at(db) as ledger:
+        queue = ledger.inbox(agent, as_of=moment)
+        now = moment or ledger.clock.now()
+        if as_json:
+            emit_json(
+                {
+                    "agent": agent,
+                    "as_of": iso(moment),
+                    "handoffs": [
+                        {**handoff_document(h), "queue_position": queue_position(h, queue)}
+                        for h in queue
+                    ],
+                }
+            )
+        else:
+            console().print(inbox_table(agent, queue, now))
+
+
+@app.command()
+def overdue(
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Handoffs whose ack, update or deadline has passed."""
+    moment = read_time(as_of, "as_of")
+    with ledger_at(db) as ledger:
+        now = moment or ledger.clock.now()
+        found = ledger.overdue(as_of=now)
+        if as_json:
+            emit_json(
+                {
+                    "as_of": iso(now),
+                    "handoffs": [
+                        {
+                            **handoff_document(h),
+                            "overdue": [
+                                {"reason": t.reason.value, "due": iso(t.due)}
+                                for t in h.due_timers(now)
+                            ],
+                        }
+                        for h in found
+                    ],
+                }
+            )
+        else:
+            console().print(overdue_table(found, now))

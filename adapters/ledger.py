@@ -1,0 +1,487 @@
+"""The application service: every command loads a handoff, applies a rule, saves.
+
+``Ledger`` is an eventsourcing ``Application``. It owns the things the pure domain
+cannot: the clock, the protocol in force (read from the store), idempotency-key
+lookups, and optimistic-concurrency retries. Every interface (CLI, HTTP, MCP)
+calls these methods and nothing else, so they all behave the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import Environment, EnvType, get_topic
+
+from handoff_ledger.adapters.clock import Clock, SystemClock
+from handoff_ledger.domain.errors import (
+    ConcurrencyConflict,
+    InvalidInput,
+    Refused,
+    UnknownHandoff,
+)
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.priorities import Priority
+from handoff_ledger.domain.protocol import KindSpec, Protocol
+from handoff_ledger.domain.protocol_record import PROTOCOL_ID, ProtocolRecord
+from handoff_ledger.domain.states import Status
+from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.projections.queues import queue_for, queue_position
+
+__all__ = ["HANDOFF_TOPICS", "Ledger", "LoggedEvent", "ProtocolVersion", "SendOutcome"]
+
+T = TypeVar("T")
+
+HANDOFF_TOPICS = tuple(
+    get_topic(cls)
+    for cls in (
+        Handoff.Created,
+        Handoff.Acked,
+        Handoff.StatusReported,
+        Handoff.Escalated,
+        Handoff.Completed,
+        Handoff.Declined,
+        Handoff.Cancelled,
+        Handoff.Reassigned,
+        Handoff.NoteAdded,
+    )
+)
+"""The log shows handoff events only (the protocol's own versions are not log entries)."""
+
+MAX_ATTEMPTS = 5
+"""How often a command is re-run against a fresher handoff after losing a race."""
+
+LOG_PAGE = 500
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What ``send`` did: the handoff, and whether it already existed under that key."""
+
+    handoff: Handoff
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class AckOutcome:
+    """What ``ack`` did: the handoff, and whether this call recorded the ack."""
+
+    handoff: Handoff
+    recorded: bool
+
+
+@dataclass(frozen=True)
+class ProtocolVersion:
+    """One version of the protocol: its number, its rules and the file it came from."""
+
+    version: int
+    protocol: Protocol
+    text: str
+    source: str
+    sha256: str
+    applied_at: datetime
+    applied_by: str
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One entry of the handoff log: its position and the domain event."""
+
+    position: int
+    event: Handoff.Event
+
+
+class Ledger(Application[UUID]):
+    """The handoff ledger's use cases over one event store."""
+
+    name = "Ledger"
+
+    def __init__(self, env: EnvType | None = None, clock: Clock | None = None) -> None:
+        super().__init__(env)
+        self.clock: Clock = clock or SystemClock()
+        self._protocols: dict[int, ProtocolVersion] = {}
+        self._protocol_head = 0
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Use only the settings given (from the store URL), never stray process env vars."""
+        return Environment(name, dict(env or {}))
+
+    # ------------------------------------------------------------------ protocol
+
+    def apply_protocol(self, text: str, *, source: str, by: str = "admin") -> ProtocolVersion:
+        """Check a protocol file and put it in force as the next version."""
+        Protocol.parse(text, source)
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                record: ProtocolRecord = self.repository.get(PROTOCOL_ID)
+            except AggregateNotFoundError:
+                record = ProtocolRecord.first(text=text, source=source, by=by, now=self.clock.now())
+            else:
+                record.apply_text(text=text, source=source, by=by, now=self.clock.now())
+            try:
+                self.save(record)
+            except IntegrityError:
+                continue
+            current = self.protocol_in_force()
+            assert current is not None
+            return current
+        raise ConcurrencyConflict("another protocol was applied at the same moment; try again")
+
+    def protocol_in_force(self) -> ProtocolVersion | None:
+        """The newest protocol version, or None while free-form handoffs are allowed."""
+        newer = list(self.events.get(PROTOCOL_ID, gt=self._protocol_head))
+        for event in newer:
+            self._remember_protocol(event)
+        return self._protocols.get(self._protocol_head)
+
+    def protocol_version(self, version: int) -> ProtocolVersion:
+        """A given past version (the rules a handoff was created under)."""
+        if version not in self._protocols:
+            for event in self.events.get(PROTOCOL_ID, lte=version):
+                if event.originator_version not in self._protocols:
+                    self._remember_protocol(event)
+        try:
+            return self._protocols[version]
+        except KeyError:
+            raise InvalidInput(f"protocol: there is no version {version}") from None
+
+    def _remember_protocol(self, event: DomainEventProtocol[UUID]) -> None:
+        assert isinstance(event, ProtocolRecord.Created | ProtocolRecord.Applied)
+        version = event.originator_version
+        self._protocols[version] = ProtocolVersion(
+            version=version,
+            protocol=Protocol.parse(event.text, event.source),
+            text=event.text,
+            source=event.source,
+            sha256=event.sha256,
+            applied_at=event.timestamp,
+            applied_by=event.by,
+        )
+        self._protocol_head = max(self._protocol_head, version)
+
+    # ------------------------------------------------------------------ commands
+
+    def send(
+        self,
+        *,
+        sender: str,
+        to: str | None = None,
+        kind: str | None = None,
+        trigger: str | None = None,
+        priority: Priority | None = None,
+        payload: dict[str, Any] | None = None,
+        ack_within: timedelta | None = None,
+        deadline: timedelta | datetime | None = None,
+        escalate_to: list[str] | None = None,
+        key: str | None = None,
+        parent_id: UUID | None = None,
+    ) -> SendOutcome:
+        """Create a handoff, or return the one this sender's ``key`` already created."""
+        if key is not None:
+            if not key.strip():
+                raise InvalidInput("key: must not be empty")
+            existing = self._find(Handoff.id_for_key(sender, key))
+            if existing is not None:
+                return SendOutcome(existing, duplicate=True)
+        current = self.protocol_in_force()
+        spec: KindSpec | None = None
+        if current is not None:
+            current.protocol.agent(sender, "from")
+            if kind is not None:
+                spec = current.protocol.kind(kind)
+        if spec is not None:
+            to = to or spec.to
+            priority = priority or spec.priority
+            ack_within = ack_within or spec.ack_within
+            deadline = deadline or spec.deadline
+            escalate_to = escalate_to or list(spec.escalate_to)
+            trigger = trigger or spec.trigger
+            spec.validate_payload(payload or {})
+        if to is None:
+            raise InvalidInput(
+                "to: required (give --to, or a --kind whose protocol entry names a receiver)"
+            )
+        if current is not None:
+            current.protocol.agent(to, "to")
+            for target in escalate_to or []:
+                current.protocol.agent(target, "escalate_to")
+        parent = None
+        if parent_id is not None:
+            parent = self._find(parent_id)
+            if parent is None:
+                raise InvalidInput(f"parent: no handoff has id {parent_id}")
+        handoff = Handoff.request(
+            now=self.clock.now(),
+            sender=sender,
+            receiver=to,
+            priority=priority or Priority.MEDIUM,
+            payload=payload,
+            kind=kind,
+            trigger=trigger,
+            ack_within=ack_within,
+            deadline=deadline if isinstance(deadline, datetime) else None,
+            deadline_within=deadline if isinstance(deadline, timedelta) else None,
+            escalate_to=escalate_to,
+            key=key,
+            parent=parent,
+            protocol_version=current.version if current else None,
+        )
+        try:
+            self.save(handoff)
+        except IntegrityError:
+            # Only a same-key send can collide on a new id: the other one won.
+            existing = self._find(handoff.id)
+            if existing is None:
+                raise
+            return SendOutcome(existing, duplicate=True)
+        return SendOutcome(handoff, duplicate=False)
+
+    def ack(
+        self,
+        handoff_id: UUID,
+        *,
+        by: str,
+        eta: timedelta | None = None,
+        next_update: timedelta | None = None,
+    ) -> AckOutcome:
+        """The receiver takes the handoff into its queue (a repeat is a no-op)."""
+        handoff, recorded = self._act(
+            handoff_id,
+            lambda h: h.ack(by=by, now=self.clock.now(), eta=eta, next_update=next_update),
+        )
+        return AckOutcome(handoff, recorded)
+
+    def report_status(
+        self,
+        handoff_id: UUID,
+        *,
+        by: str,
+        status: Status,
+        message: str | None = None,
+        eta: timedelta | None = None,
+        next_update: timedelta | None = None,
+    ) -> Handoff:
+        """The receiver broadcasts where the work stands."""
+        handoff, _ = self._act(
+            handoff_id,
+            lambda h: h.report_status(
+                by=by,
+                now=self.clock.now(),
+                status=status,
+                message=message,
+                eta=eta,
+                next_update=next_update,
+            ),
+        )
+        return handoff
+
+    def complete(
+        self, handoff_id: UUID, *, by: str, result: dict[str, Any] | None = None
+    ) -> Handoff:
+        """The receiver finishes the work (the result is checked against the kind's schema)."""
+
+        def complete(handoff: Handoff) -> None:
+            spec = self._kind_spec(handoff)
+            if spec is not None:
+                spec.validate_result(result)
+            handoff.complete(by=by, now=self.clock.now(), result=result)
+
+        return self._act(handoff_id, complete)[0]
+
+    def decline(self, handoff_id: UUID, *, by: str, reason: str) -> Handoff:
+        """The receiver refuses the work."""
+        return self._act(
+            handoff_id, lambda h: h.decline(by=by, now=self.clock.now(), reason=reason)
+        )[0]
+
+    def cancel(self, handoff_id: UUID, *, by: str, reason: str) -> Handoff:
+        """The sender (or an admin) withdraws the work."""
+        return self._act(
+            handoff_id,
+            lambda h: h.cancel(
+                by=by, now=self.clock.now(), reason=reason, is_admin=self.is_admin(by)
+            ),
+        )[0]
+
+    def reassign(self, handoff_id: UUID, *, by: str, to: str, reason: str) -> Handoff:
+        """The sender (or an admin) moves the work to another receiver."""
+        current = self.protocol_in_force()
+        if current is not None:
+            current.protocol.agent(to, "to")
+        return self._act(
+            handoff_id,
+            lambda h: h.reassign(
+                by=by, now=self.clock.now(), to=to, reason=reason, is_admin=self.is_admin(by)
+            ),
+        )[0]
+
+    def add_note(self, handoff_id: UUID, *, by: str, message: str) -> Handoff:
+        """Anyone adds a note: logged, no obligations."""
+        return self._act(
+            handoff_id, lambda h: h.add_note(by=by, now=self.clock.now(), message=message)
+        )[0]
+
+    def escalate(
+        self,
+        handoff_id: UUID,
+        *,
+        by: str,
+        reason: EscalationReason,
+        notified: list[str],
+        level: int = 1,
+        timer_due: datetime | None = None,
+        message: str | None = None,
+    ) -> Handoff:
+        """Record an escalation (the reactor's; each timer escalates once per level)."""
+        return self._act(
+            handoff_id,
+            lambda h: h.escalate(
+                by=by,
+                now=self.clock.now(),
+                reason=reason,
+                notified=notified,
+                level=level,
+                timer_due=timer_due,
+                message=message,
+            ),
+        )[0]
+
+    def is_admin(self, agent: str) -> bool:
+        """Admins are declared in the protocol in force (``admin = true``)."""
+        current = self.protocol_in_force()
+        return current is not None and current.protocol.is_admin(agent)
+
+    # ------------------------------------------------------------------ queries
+
+    def get(self, handoff_id: UUID, *, as_of: datetime | None = None) -> Handoff:
+        """One handoff as it stands now, or as it stood at ``as_of``."""
+        if as_of is None:
+            handoff = self._find(handoff_id)
+            if handoff is None:
+                raise UnknownHandoff(f"id: no handoff has id {handoff_id}")
+            return handoff
+        events = self.history(handoff_id, as_of=as_of)
+        if not events:
+            raise UnknownHandoff(
+                f"id: handoff {handoff_id} did not exist yet at {as_of.isoformat()}"
+            )
+        folded: Handoff | None = None
+        for event in events:
+            folded = event.mutate(folded)
+        assert isinstance(folded, Handoff)
+        return folded
+
+    def history(self, handoff_id: UUID, *, as_of: datetime | None = None) -> list[Handoff.Event]:
+        """The handoff's events, oldest first (up to ``as_of``)."""
+        events: list[Handoff.Event] = []
+        for event in self.events.get(handoff_id):
+            assert isinstance(event, Handoff.Event)
+            if as_of is not None and event.timestamp > as_of:
+                break
+            events.append(event)
+        if not events and as_of is None:
+            raise UnknownHandoff(f"id: no handoff has id {handoff_id}")
+        return events
+
+    def read_log(
+        self,
+        *,
+        after: int = 0,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[LoggedEvent]:
+        """The handoff log, oldest first: entries after position ``after``, within times."""
+        start = after + 1
+        emitted = 0
+        while True:
+            page = self.recorder.select_notifications(
+                start=start, limit=LOG_PAGE, topics=HANDOFF_TOPICS
+            )
+            for notification in page:
+                event = self.mapper.to_domain_event(notification)
+                assert isinstance(event, Handoff.Event)
+                if until is not None and event.timestamp > until:
+                    return
+                if since is None or event.timestamp >= since:
+                    yield LoggedEvent(notification.id, event)
+                    emitted += 1
+                    if limit is not None and emitted >= limit:
+                        return
+            if len(page) < LOG_PAGE:
+                return
+            start = page[-1].id + 1
+
+    def all_handoffs(self, *, as_of: datetime | None = None) -> dict[UUID, Handoff]:
+        """Every handoff folded from the log (until the projections issue gives views)."""
+        handoffs: dict[UUID, Handoff] = {}
+        for entry in self.read_log(until=as_of):
+            event = entry.event
+            folded = event.mutate(handoffs.get(event.originator_id))
+            assert isinstance(folded, Handoff)
+            handoffs[event.originator_id] = folded
+        return handoffs
+
+    def inbox(self, agent: str, *, as_of: datetime | None = None) -> list[Handoff]:
+        """The agent's open handoffs in queue order (position 1 first)."""
+        return queue_for(agent, self.all_handoffs(as_of=as_of).values())
+
+    def queue_position(self, handoff: Handoff) -> int | None:
+        """The handoff's position in its receiver's queue (None once closed)."""
+        return queue_position(handoff, self.all_handoffs().values())
+
+    def overdue(self, *, as_of: datetime | None = None) -> list[Handoff]:
+        """Open handoffs with an ack, update or deadline already passed at ``as_of``."""
+        moment = as_of or self.clock.now()
+        found = [h for h in self.all_handoffs(as_of=as_of).values() if h.due_timers(moment)]
+        return sorted(found, key=lambda h: min(t.due for t in h.due_timers(moment)))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _find(self, handoff_id: UUID) -> Handoff | None:
+        try:
+            found: object = self.repository.get(handoff_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Handoff) else None
+
+    def _kind_spec(self, handoff: Handoff) -> KindSpec | None:
+        if handoff.kind is None or handoff.protocol_version is None:
+            return None
+        rules = self.protocol_version(handoff.protocol_version).protocol
+        return rules.kinds.get(handoff.kind)
+
+    def _act(self, handoff_id: UUID, command: Callable[[Handoff], T]) -> tuple[Handoff, T]:
+        """Run ``command`` on a fresh copy; on a lost race, re-run it on a fresher one.
+
+        Re-running re-applies every rule to the state the winner left, so a command
+        that is no longer valid (completing a handoff someone else just completed) is
+        refused with the reason, and one that still is (a note) goes through.
+        """
+        lost_race = False
+        for _ in range(MAX_ATTEMPTS):
+            handoff = self.get(handoff_id)
+            try:
+                outcome = command(handoff)
+            except Refused as refusal:
+                if lost_race:
+                    refusal.message = f"lost a race to another command: {refusal.message}"
+                    refusal.args = (refusal.message,)
+                raise
+            if not handoff.pending_events:
+                return handoff, outcome
+            try:
+                self.save(handoff)
+            except IntegrityError:
+                lost_race = True
+                continue
+            return handoff, outcome
+        raise ConcurrencyConflict(
+            f"handoff {handoff_id} changed {MAX_ATTEMPTS} times while this command ran; try again"
+        )

@@ -1,0 +1,44 @@
+"""The seed scenario's protocol file: three agents and a human, and the bug-report chain.
+
+``handoff demo`` writes it next to its database and applies it; the docs quote it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SEED_PROTOCOL"]
+
+SEED_PROTOCOL = """\
+name = "seed: inbox monitor, coding agent, support agent"
+
+[agents.inbox_monitor]
+[agents.code_agent]
+[agents.support_agent]
+[agents.backup_agent]
+[agents."human:me"]
+admin = true
+
+[kinds.bug_report]
+trigger = "Bug report detected"
+to = "code_agent"
+priority = "medium"
+ack_within = "1h"
+deadline = "4h"
+escalate_to = ["human:me"]
+payload.required = ["email_id", "customer", "issue"]
+payload.properties.customer = { type = "string", format = "email" }
+on_complete = { kind = "customer_reply", to = "inbox_monitor" }
+
+[kinds.customer_reply]
+trigger = "Investigation finished: reply to the customer"
+to = "inbox_monitor"
+ack_within = "30m"
+escalate_to = ["human:me"]
+payload.required = ["customer", "reply"]
+on_complete = { kind = "final_review", to = "support_agent" }
+
+[kinds.final_review]
+trigger = "Customer-ready reply needs a final review"
+to = "support_agent"
+ack_within = "1h"
+escalate_to = ["human:me"]
+"""

@@ -1,0 +1,110 @@
+"""Read a store URL (``sqlite:///PATH``, ``postgresql://...``) into eventsourcing settings.
+
+This is the one place that knows how a URL maps to the library's persistence
+environment, so the CLI, the server, the tests and the benchmarks open stores the
+same way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from handoff_ledger.domain.errors import InvalidInput
+
+__all__ = ["DEFAULT_URL", "StoreURL", "parse_store_url"]
+
+DEFAULT_URL = "sqlite:///handoff.db"
+"""Without ``--db`` or ``HANDOFF_DB``: a SQLite file in the current folder."""
+
+_PG_OPTIONS = {"schema", "pool_size", "connect_timeout", "lock_timeout"}
+
+
+@dataclass(frozen=True)
+class StoreURL:
+    """A parsed store URL: which backend, and the library settings that open it."""
+
+    url: str
+    backend: str
+    env: dict[str, str]
+    schema: str | None = None
+
+    @property
+    def redacted(self) -> str:
+        """The URL with any password hidden, for messages and status output."""
+        parts = urlsplit(self.url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return parts._replace(netloc=netloc).geturl()
+        return self.url
+
+
+def parse_store_url(url: str | None) -> StoreURL:
+    """Parse ``url`` (else ``HANDOFF_DB``, else :data:`DEFAULT_URL`)."""
+    raw = url or os.environ.get("HANDOFF_DB") or DEFAULT_URL
+    scheme = raw.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        return _sqlite(raw)
+    if scheme in ("postgresql", "postgres"):
+        return _postgres(raw)
+    raise InvalidInput(
+        f"db: {raw!r} is not a store URL (use sqlite:///PATH or postgresql://USER@HOST/DB)"
+    )
+
+
+def _sqlite(raw: str) -> StoreURL:
+    if not raw.startswith("sqlite:///") or len(raw) <= len("sqlite:///"):
+        raise InvalidInput(
+            f"db: {raw!r}: a SQLite URL reads sqlite:///relative.db or sqlite:////abs.db"
+        )
+    path = Path(raw[len("sqlite:///") :])
+    if path.is_dir():
+        raise InvalidInput(f"db: {raw!r}: {path} is a folder, not a database file")
+    if not path.parent.exists():
+        raise InvalidInput(f"db: {raw!r}: folder {path.parent} does not exist")
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(path),
+        # Writers wait for each other instead of failing: racing agents queue up and
+        # the loser is told by the optimistic-concurrency check, not by "locked".
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+    return StoreURL(url=raw, backend="sqlite", env=env)
+
+
+def _postgres(raw: str) -> StoreURL:
+    parts = urlsplit(raw)
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname:
+        raise InvalidInput(f"db: {raw!r}: a PostgreSQL URL needs a database name (…/DBNAME)")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    for key in options:
+        if key not in _PG_OPTIONS:
+            raise InvalidInput(
+                f"db: {raw!r}: unknown option {key!r} (known: {', '.join(sorted(_PG_OPTIONS))})"
+            )
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        raise InvalidInput(f"db: {raw!r}: the port is not a number") from None
+    schema = options.get("schema")
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(port),
+        "POSTGRES_USER": unquote(parts.username or os.environ.get("PGUSER", "postgres")),
+        "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
+        # Two connections: enough for a command and a listener, cheap for a CLI call.
+        "POSTGRES_POOL_SIZE": options.get("pool_size", "2"),
+        "POSTGRES_CONNECT_TIMEOUT": options.get("connect_timeout", "10"),
+        "POSTGRES_LOCK_TIMEOUT": options.get("lock_timeout", "30"),
+    }
+    for key in ("pool_size", "connect_timeout", "lock_timeout"):
+        if not env[f"POSTGRES_{key.upper()}"].isdigit():
+            raise InvalidInput(f"db: {raw!r}: option {key} must be a whole number")
+    if schema:
+        env["POSTGRES_SCHEMA"] = schema
+    return StoreURL(url=raw, backend="postgresql", env=env, schema=schema)
