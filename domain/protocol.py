@@ -199,20 +199,26 @@ class _Parser:
         """Best-effort line of a dotted key: its table header, then the key in it."""
         if not path:
             return 0
+        for index, line in enumerate(self.lines):
+            if re.match(r"\s*\[", line):
+                break
+            if re.match(r"\s*" + _key_re(path[0]) + r"\s*[=.]", line):
+                return index + 1
         for depth in range(len(path), 0, -1):
-            header_names = path[:depth]
-            pattern = r"\[+\s*" + r"\s*\.\s*".join(_key_re(p) for p in header_names) + r"\s*\]+"
+            names = r"\s*\.\s*".join(_key_re(p) for p in path[:depth])
+            header = re.compile(r"\s*\[+\s*" + names + r"\s*[\].]")
             for index, line in enumerate(self.lines):
-                if re.match(r"\s*" + pattern, line):
-                    if depth == len(path):
-                        return index + 1
-                    key = _key_re(path[depth])
-                    for offset, inner in enumerate(self.lines[index + 1 :], start=index + 2):
-                        if re.match(r"\s*\[", inner):
-                            break
-                        if re.match(r"\s*" + key + r"\s*[=.]", inner):
-                            return offset
+                if not header.match(line):
+                    continue
+                if depth == len(path):
                     return index + 1
+                key = re.compile(r"\s*" + _key_re(path[depth]) + r"\s*[=.]")
+                for offset, inner in enumerate(self.lines[index + 1 :], start=index + 2):
+                    if re.match(r"\s*\[", inner):
+                        break
+                    if key.match(inner):
+                        return offset
+                return index + 1
         return 0
 
     def protocol(self, doc: dict[str, Any]) -> Protocol:

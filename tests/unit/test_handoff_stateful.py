@@ -1,0 +1,233 @@
+"""Random command sequences through the aggregate keep PRODUCT.md's invariants.
+
+Hypothesis drives any agent issuing any command at any time; after every step the
+machine checks the rules that must always hold, whatever happened before.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from handoff_ledger.domain.errors import HandoffError, InvalidTransition, NotPermitted
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.states import OPEN_STATES, TERMINAL_STATES, State, Status
+from handoff_ledger.domain.timers import EscalationReason
+
+AGENTS = ["inbox_monitor", "code_agent", "support_agent", "backup_agent", "human:me"]
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+RECEIVER_EVENTS = (Handoff.Acked, Handoff.StatusReported, Handoff.Completed, Handoff.Declined)
+CLOSING_EVENTS = (Handoff.Completed, Handoff.Declined, Handoff.Cancelled)
+
+agents = st.sampled_from(AGENTS)
+minutes = st.integers(min_value=1, max_value=120)
+maybe_duration = st.none() | st.integers(min_value=1, max_value=180).map(
+    lambda m: timedelta(minutes=m)
+)
+
+
+class HandoffMachine(RuleBasedStateMachine):
+    """One handoff, many agents, random commands, simulated time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = T0
+        self.events: list[Handoff.Event] = []
+        self.receivers: list[str] = []  # receiver in force when each event was recorded
+        self.handoff: Handoff
+
+    @initialize(
+        receiver=st.sampled_from(AGENTS[1:]),
+        ack_within=maybe_duration,
+        deadline=maybe_duration,
+    )
+    def create(
+        self, receiver: str, ack_within: timedelta | None, deadline: timedelta | None
+    ) -> None:
+        self.handoff = Handoff.request(
+            now=self.now,
+            sender="inbox_monitor",
+            receiver=receiver,
+            ack_within=ack_within,
+            deadline_within=deadline,
+            escalate_to=["human:me"],
+        )
+        self._collect()
+
+    def _collect(self) -> None:
+        for event in self.handoff.collect_events():
+            assert isinstance(event, Handoff.Event)
+            self.events.append(event)
+            self.receivers.append(self.handoff.receiver)
+
+    def _attempt(self, command: object, *, permitted: bool) -> None:
+        """Run a command; a refusal must be the right kind and leave no event behind."""
+        was_terminal = self.handoff.state in TERMINAL_STATES
+        try:
+            assert callable(command)
+            command()
+        except NotPermitted:
+            assert not permitted
+            assert not self.handoff.pending_events
+        except InvalidTransition:
+            assert not self.handoff.pending_events
+        except HandoffError:
+            assert not self.handoff.pending_events
+        else:
+            assert permitted
+            assert not was_terminal
+        self._collect()
+
+    def _is_receiver(self, by: str) -> bool:
+        return by == self.handoff.receiver
+
+    def _is_sender_or_admin(self, by: str, admin: bool) -> bool:
+        return by == self.handoff.sender or admin
+
+    @rule(delta=minutes)
+    def time_passes(self, delta: int) -> None:
+        self.now += timedelta(minutes=delta)
+
+    @rule(by=agents, eta=maybe_duration, next_update=maybe_duration)
+    def ack(self, by: str, eta: timedelta | None, next_update: timedelta | None) -> None:
+        was_acked = self.handoff.acked_at is not None
+        result: list[bool] = []
+        self._attempt(
+            lambda: result.append(
+                self.handoff.ack(by=by, now=self.now, eta=eta, next_update=next_update)
+            ),
+            permitted=self._is_receiver(by),
+        )
+        if result:
+            assert result[0] is (not was_acked)
+
+    @rule(by=agents, status=st.sampled_from(list(Status)), next_update=maybe_duration)
+    def report(self, by: str, status: Status, next_update: timedelta | None) -> None:
+        self._attempt(
+            lambda: self.handoff.report_status(
+                by=by, now=self.now, status=status, next_update=next_update
+            ),
+            permitted=self._is_receiver(by),
+        )
+
+    @rule(by=agents)
+    def complete(self, by: str) -> None:
+        self._attempt(
+            lambda: self.handoff.complete(by=by, now=self.now, result={"by": by}),
+            permitted=self._is_receiver(by),
+        )
+
+    @rule(by=agents)
+    def decline(self, by: str) -> None:
+        self._attempt(
+            lambda: self.handoff.decline(by=by, now=self.now, reason="busy"),
+            permitted=self._is_receiver(by),
+        )
+
+    @rule(by=agents, admin=st.booleans())
+    def cancel(self, by: str, admin: bool) -> None:
+        self._attempt(
+            lambda: self.handoff.cancel(by=by, now=self.now, reason="dup", is_admin=admin),
+            permitted=self._is_sender_or_admin(by, admin),
+        )
+
+    @rule(by=agents, to=agents, admin=st.booleans())
+    def reassign(self, by: str, to: str, admin: bool) -> None:
+        self._attempt(
+            lambda: self.handoff.reassign(
+                by=by, now=self.now, to=to, reason="silent", is_admin=admin
+            ),
+            permitted=self._is_sender_or_admin(by, admin),
+        )
+
+    @rule(by=agents)
+    def note(self, by: str) -> None:
+        version = self.handoff.version
+        self.handoff.add_note(by=by, now=self.now, message="fyi")
+        assert self.handoff.version == version + 1
+        self._collect()
+
+    @rule()
+    def reactor_escalates_due_timers(self) -> None:
+        for timer in self.handoff.due_timers(self.now):
+            self._attempt(
+                lambda t=timer: self.handoff.escalate(
+                    by="reactor",
+                    now=self.now,
+                    reason=t.reason,
+                    notified=["human:me"],
+                    timer_due=t.due,
+                ),
+                permitted=True,
+            )
+            # The same timer at the same level can never escalate twice.
+            self._attempt(
+                lambda t=timer: self.handoff.escalate(
+                    by="reactor",
+                    now=self.now,
+                    reason=t.reason,
+                    notified=["human:me"],
+                    timer_due=t.due,
+                ),
+                permitted=True,
+            )
+
+    # ------------------------------------------------------------------ invariants
+
+    @invariant()
+    def receiver_events_come_from_the_receiver(self) -> None:
+        for event, receiver in zip(self.events, self.receivers, strict=True):
+            if isinstance(event, RECEIVER_EVENTS):
+                assert event.by == receiver
+
+    @invariant()
+    def at_most_one_closing_event_and_only_notes_after_it(self) -> None:
+        closing = [i for i, e in enumerate(self.events) if isinstance(e, CLOSING_EVENTS)]
+        assert len(closing) <= 1
+        if closing:
+            after = self.events[closing[0] + 1 :]
+            assert all(isinstance(e, Handoff.NoteAdded) for e in after)
+            assert self.handoff.state in TERMINAL_STATES
+            assert self.handoff.timers() == []
+
+    @invariant()
+    def one_ack_per_receiver_tenure(self) -> None:
+        acks_since_assignment = 0
+        for event in self.events:
+            if isinstance(event, Handoff.Reassigned):
+                acks_since_assignment = 0
+            elif isinstance(event, Handoff.Acked):
+                acks_since_assignment += 1
+                assert acks_since_assignment == 1
+
+    @invariant()
+    def requested_means_not_acked(self) -> None:
+        if self.handoff.state in OPEN_STATES:
+            assert (self.handoff.state is State.REQUESTED) == (self.handoff.acked_at is None)
+
+    @invariant()
+    def each_timer_escalates_at_most_once_per_level(self) -> None:
+        keys = [
+            (e.reason, e.timer_due, e.level)
+            for e in self.events
+            if isinstance(e, Handoff.Escalated)
+        ]
+        assert len(keys) == len(set(keys))
+
+    @invariant()
+    def replaying_the_events_gives_the_same_handoff(self) -> None:
+        replayed: Handoff | None = None
+        for event in self.events:
+            replayed = event.mutate(replayed)
+        assert replayed is not None
+        assert replayed.version == self.handoff.version == len(self.events)
+        live = {k: v for k, v in vars(self.handoff).items() if k != "_pending_events"}
+        again = {k: v for k, v in vars(replayed).items() if k != "_pending_events"}
+        assert again == live
+
+
+TestHandoffMachine = HandoffMachine.TestCase
+TestHandoffMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
