@@ -15,7 +15,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from handoff_ledger.domain.errors import HandoffError, InvalidTransition, NotPermitted
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import OPEN_STATES, TERMINAL_STATES, State, Status
-from handoff_ledger.domain.timers import EscalationReason
 
 AGENTS = ["inbox_monitor", "code_agent", "support_agent", "backup_agent", "human:me"]
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
