@@ -6,6 +6,10 @@ store is configured, prepared (schema created) and opened the same way everywher
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import psycopg
 from psycopg import sql
 
@@ -15,6 +19,9 @@ from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url
 from handoff_ledger.domain.errors import InvalidInput
 
 __all__ = ["StoreUnavailable", "open_ledger"]
+
+_SETUP_LOCK = 7_240_517_311
+"""Advisory lock id held while one process creates the ledger's tables."""
 
 
 class StoreUnavailable(InvalidInput):
@@ -26,10 +33,15 @@ class StoreUnavailable(InvalidInput):
 def open_ledger(url: str | None = None, *, clock: Clock | None = None) -> Ledger:
     """Open the ledger at ``url`` (else ``HANDOFF_DB``, else ``./handoff.db``)."""
     store = parse_store_url(url)
-    if store.backend == "postgresql":
-        _prepare_postgres(store)
+    if store.backend != "postgresql":
+        return _construct(store, store.env, clock)
+    with _postgres_prepared(store) as env:
+        return _construct(store, env, clock)
+
+
+def _construct(store: StoreURL, env: dict[str, str], clock: Clock | None) -> Ledger:
     try:
-        return Ledger(env=store.env, clock=clock)
+        return Ledger(env=env, clock=clock)
     except (psycopg.Error, OSError) as exc:
         raise StoreUnavailable(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
     except Exception as exc:  # the library wraps driver errors in its own types
@@ -40,11 +52,21 @@ def open_ledger(url: str | None = None, *, clock: Clock | None = None) -> Ledger
         raise
 
 
-def _prepare_postgres(store: StoreURL) -> None:
-    """Check the server answers, and create the URL's schema if it is missing."""
+@contextmanager
+def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
+    """Yield the settings to open the ledger with, its tables created exactly once.
+
+    Many processes opening a fresh database at once would race on CREATE TYPE /
+    TABLE / FUNCTION ("tuple concurrently updated"). The first one takes an
+    advisory lock and creates everything while holding it; the others wait for it,
+    then find the table and skip DDL altogether (which also makes every later CLI
+    call cheaper).
+    """
     env = store.env
+    schema = store.schema or "public"
+    table = f"{schema}.{Ledger.name.lower()}_events"
     try:
-        with psycopg.connect(
+        conn = psycopg.connect(
             dbname=env["POSTGRES_DBNAME"],
             host=env["POSTGRES_HOST"],
             port=int(env["POSTGRES_PORT"]),
@@ -52,15 +74,27 @@ def _prepare_postgres(store: StoreURL) -> None:
             password=env["POSTGRES_PASSWORD"] or None,
             connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
             autocommit=True,
-        ) as conn:
+        )
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
+    with conn:
+        if _exists(conn, table):
+            yield {**env, "CREATE_TABLE": "n"}
+            return
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+        try:
             if store.schema:
                 conn.execute(
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema))
                 )
-    except psycopg.errors.UniqueViolation:
-        pass  # another process created the schema at the same moment
-    except psycopg.Error as exc:
-        raise StoreUnavailable(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
+            yield dict(env)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
+def _exists(conn: psycopg.Connection[Any], table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and row[0])
 
 
 def _first_line(exc: BaseException) -> str:

@@ -8,6 +8,8 @@ calls these methods and nothing else, so they all behave the same way.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,8 +56,15 @@ HANDOFF_TOPICS = tuple(
 )
 """The log shows handoff events only (the protocol's own versions are not log entries)."""
 
-MAX_ATTEMPTS = 5
-"""How often a command is re-run against a fresher handoff after losing a race."""
+MAX_ATTEMPTS = 10
+"""How often a command is re-run against a fresher handoff after losing a race.
+
+Each lost race means another command on the same handoff was recorded, so with up
+to ten agents writing one handoff at once every still-valid command gets through.
+"""
+
+RETRY_JITTER_SECONDS = 0.005
+"""Up to this much random wait per attempt, so racing writers stop colliding in step."""
 
 LOG_PAGE = 500
 
@@ -465,7 +474,7 @@ class Ledger(Application[UUID]):
         refused with the reason, and one that still is (a note) goes through.
         """
         lost_race = False
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(1, MAX_ATTEMPTS + 1):
             handoff = self.get(handoff_id)
             try:
                 outcome = command(handoff)
@@ -480,6 +489,7 @@ class Ledger(Application[UUID]):
                 self.save(handoff)
             except IntegrityError:
                 lost_race = True
+                time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * attempt))
                 continue
             return handoff, outcome
         raise ConcurrencyConflict(
