@@ -10,9 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
 from handoff_ledger.adapters.clock import Clock
 from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url
@@ -42,7 +39,7 @@ def open_ledger(url: str | None = None, *, clock: Clock | None = None) -> Ledger
 def _construct(store: StoreURL, env: dict[str, str], clock: Clock | None) -> Ledger:
     try:
         return Ledger(env=env, clock=clock)
-    except (psycopg.Error, OSError) as exc:
+    except OSError as exc:
         raise StoreUnavailable(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
     except Exception as exc:  # the library wraps driver errors in its own types
         if type(exc).__module__.startswith(("eventsourcing", "sqlite3", "psycopg")):
@@ -62,6 +59,9 @@ def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
     then find the table and skip DDL altogether (which also makes every later CLI
     call cheaper).
     """
+    import psycopg  # imported here: SQLite users never pay for loading the driver
+    from psycopg import sql
+
     env = store.env
     schema = store.schema or "public"
     table = f"{schema}.{Ledger.name.lower()}_events"
@@ -92,7 +92,7 @@ def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
 
 
-def _exists(conn: psycopg.Connection[Any], table: str) -> bool:
+def _exists(conn: Any, table: str) -> bool:
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
     return bool(row and row[0])
 

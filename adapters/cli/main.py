@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from handoff_ledger.adapters.cli import demo, lifecycle, protocol_commands, reading
 from handoff_ledger.adapters.cli.app import app, emit_json
@@ -40,14 +40,18 @@ def main(argv: list[str] | None = None) -> None:
         result = app(args=args, prog_name="handoff", standalone_mode=False)
     except HandoffError as error:
         _fail(error_document(error), error.message, exit_code_for(error), wants_json)
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except click.ClickException as error:
+    except TyperException as error:  # usage errors: missing or unknown options, bad values
         if wants_json:
             emit_json({"error": {"code": "usage", "message": error.format_message()}})
         else:
-            error.show()
+            show = getattr(error, "show", None)
+            if callable(show):
+                show()
+            else:
+                typer.echo(f"error: {error.format_message()}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         sys.exit(130)

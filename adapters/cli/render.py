@@ -8,6 +8,7 @@ for an acknowledgement. ``--json`` output never goes through this module.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -189,5 +190,6 @@ def protocol_text(current: ProtocolVersion | None) -> str:
 
 
 def console() -> Console:
-    """A console that does not wrap or colour output when it is not a terminal."""
-    return Console(soft_wrap=True)
+    """A console that never truncates ids: wide enough when output is piped or captured."""
+    interactive = sys.stdout.isatty()
+    return Console(width=None if interactive else 240, soft_wrap=not interactive)

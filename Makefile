@@ -1,0 +1,44 @@
+# Two commands for a new machine: `make demo` and `make test`. Both create the
+# virtualenv and install the project (editable) on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Editable installs link each module file: re-install when a module is added or removed.
+SOURCES := pyproject.toml $(shell find domain projections adapters -name '*.py' 2>/dev/null)
+
+.PHONY: install demo test lint typecheck contracts unit bench clean
+
+$(STAMP): $(SOURCES)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		--config-settings editable_mode=strict -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/handoff demo
+
+test: install lint typecheck contracts
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy -p handoff_ledger.domain -p handoff_ledger.projections -p handoff_ledger.adapters
+
+contracts: install
+	$(BIN)/lint-imports
+
+unit: install
+	$(BIN)/python -m pytest tests/unit
+
+bench: install
+	$(BIN)/python bench/lifecycle.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

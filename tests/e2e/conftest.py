@@ -1,0 +1,74 @@
+"""Run the real ``handoff`` console script in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HANDOFF = str(Path(sys.executable).parent / "handoff")
+
+
+class CLI:
+    """Runs ``handoff`` against one store and checks no traceback ever leaks."""
+
+    def __init__(self, url: str, cwd: Path) -> None:
+        self.url = url
+        self.cwd = cwd
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "HANDOFF_DEBUG"}
+        env["HANDOFF_DB"] = self.url
+        return env
+
+    def run(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [HANDOFF, *args],
+            capture_output=True,
+            text=True,
+            cwd=self.cwd,
+            env=self.env(),
+            timeout=120,
+            check=False,
+        )
+        assert "Traceback" not in done.stderr, done.stderr
+        assert "Traceback" not in done.stdout, done.stdout
+        if expect is not None:
+            assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
+        return done
+
+    def json(self, *args: str, expect: int = 0) -> Any:
+        done = self.run(*args, "--json", expect=expect)
+        return json.loads(done.stdout)
+
+    def log(self) -> list[dict[str, Any]]:
+        done = self.run("log", "--json")
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+@pytest.fixture
+def cli(store_url: str, tmp_path: Path) -> CLI:
+    """The CLI on a fresh store (parametrised: SQLite and PostgreSQL)."""
+    return CLI(store_url, tmp_path)
+
+
+@pytest.fixture
+def sqlite_cli(sqlite_url: str, tmp_path: Path) -> CLI:
+    """The CLI on a fresh SQLite file only (for input-checking tests)."""
+    return CLI(sqlite_url, tmp_path)
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[[str, str], Path]:
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

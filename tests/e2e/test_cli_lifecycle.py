@@ -1,0 +1,147 @@
+"""A new user's first session, through the real console script, on both stores."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import CLI, HANDOFF
+
+from handoff_ledger.adapters.seed import SEED_PROTOCOL
+
+
+def test_send_ack_status_complete_then_read_back(cli: CLI) -> None:
+    sent = cli.json(
+        "send", "--from", "inbox_monitor", "--to", "code_agent", "--trigger", "Bug report detected",
+        "--priority", "medium", "--payload", '{"email_id": "msg_123"}', "--ack-within", "1h",
+        "--deadline", "4h", "--escalate-to", "human:me",
+    )  # fmt: skip
+    assert sent["state"] == "requested"
+    assert sent["chain_id"] == sent["id"]
+    assert sent["duplicate"] is False
+    hid = sent["id"]
+
+    acked = cli.json("ack", hid, "--as", "code_agent", "--eta", "2h", "--next-update", "30m")
+    assert acked["queue_position"] == 1
+    assert acked["eta"] is not None
+    assert acked["next_update_due"] is not None
+
+    working = cli.json(
+        "status", hid, "--as", "code_agent", "--status", "working", "--message", "repro"
+    )
+    assert working["state"] == "in_progress"
+    done = cli.json("complete", hid, "--as", "code_agent", "--result", '{"fix": "PR #412"}')
+    assert done["state"] == "completed"
+
+    entries = cli.log()
+    assert [e["type"] for e in entries] == ["Created", "Acked", "StatusReported", "Completed"]
+    for entry in entries:
+        assert {"position", "at", "type", "handoff_id", "chain_id", "by"} <= set(entry)
+        assert entry["handoff_id"] == hid
+    assert entries[0]["payload"] == {"email_id": "msg_123"}
+
+    shown = cli.json("show", hid)
+    assert shown["state"] == "completed"
+    assert shown["result"] == {"fix": "PR #412"}
+    assert [h["type"] for h in shown["history"]] == [e["type"] for e in entries]
+
+
+def test_human_output_reads_like_the_protocol(cli: CLI) -> None:
+    sent = cli.run(
+        "send", "--from", "inbox_monitor", "--to", "code_agent", "--trigger", "Bug report detected",
+        "--payload", '{"email_id": "msg_123"}', "--ack-within", "1h", "--deadline", "4h",
+        "--escalate-to", "human:me",
+    ).stdout  # fmt: skip
+    assert "HANDOFF: inbox_monitor → code_agent" in sent
+    assert "TRIGGER: Bug report detected" in sent
+    assert "PRIORITY: medium" in sent
+    assert "DEADLINE: 4h" in sent
+    assert "ESCALATION: If no response in 1h, notify human:me" in sent
+    hid = next(line.split()[1] for line in sent.splitlines() if line.startswith("ID: "))
+    acked = cli.run("ack", hid, "--as", "code_agent", "--eta", "2h", "--next-update", "30m").stdout
+    assert acked.startswith(f"HANDOFF_ACK: code_agent received inbox_monitor/{hid[:8]}")
+    assert "STATUS: Added to queue (position 1)" in acked
+    assert "NEXT_UPDATE: 30m" in acked
+    inbox = cli.run("inbox", "code_agent").stdout
+    assert "Queue of code_agent: 1 open" in inbox
+    assert hid in inbox
+
+
+def test_same_key_twice_gives_one_handoff(cli: CLI) -> None:
+    first = cli.json("send", "--from", "inbox_monitor", "--to", "code_agent", "--key", "msg_123")
+    second = cli.json("send", "--from", "inbox_monitor", "--to", "code_agent", "--key", "msg_123")
+    assert second["id"] == first["id"]
+    assert (first["duplicate"], second["duplicate"]) == (False, True)
+    assert [e["type"] for e in cli.log()] == ["Created"]
+
+
+def test_show_as_of_gives_the_state_at_that_time(cli: CLI) -> None:
+    hid = cli.json("send", "--from", "a", "--to", "b")["id"]
+    time.sleep(0.05)  # two wall-clock instants for a real CLI process; no timer waits on this
+    between = datetime.now(UTC).isoformat()
+    time.sleep(0.05)
+    cli.run("ack", hid, "--as", "b")
+    cli.run("complete", hid, "--as", "b")
+    past = cli.json("show", hid, "--as-of", between)
+    assert past["state"] == "requested"
+    assert [h["type"] for h in past["history"]] == ["Created"]
+    assert cli.json("show", hid)["state"] == "completed"
+
+
+def test_protocol_apply_show_and_kind_routing(
+    cli: CLI, write_file: Callable[[str, str], Path]
+) -> None:
+    path = write_file("handoff.toml", SEED_PROTOCOL)
+    applied = cli.json("protocol", "apply", str(path))
+    assert applied["version"] == 1
+    assert cli.json("protocol", "show")["kinds"] == ["bug_report", "customer_reply", "final_review"]
+    sent = cli.json(
+        "send", "--from", "inbox_monitor", "--kind", "bug_report", "--payload",
+        '{"email_id": "msg_123", "customer": "jane@company.com", "issue": "Login"}',
+    )  # fmt: skip
+    assert sent["receiver"] == "code_agent"
+    assert sent["protocol_version"] == 1
+
+
+def test_demo_runs_the_seed_scenario(sqlite_cli: CLI) -> None:
+    out = sqlite_cli.run("demo").stdout
+    assert "HANDOFF: inbox_monitor → code_agent" in out
+    assert "STATUS: Added to queue (position 2)" in out
+    assert "THE HANDOFF LOG:" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["ack", "complete"])
+def test_ten_cli_processes_racing_on_one_handoff(cli: CLI, command: str) -> None:
+    hid = cli.json("send", "--from", "inbox_monitor", "--to", "code_agent")["id"]
+    cli.run("ack", hid, "--as", "code_agent") if command == "complete" else None
+    procs = []
+    for index in range(10):
+        extra = ["--result", json.dumps({"worker": index})] if command == "complete" else []
+        procs.append(
+            subprocess.Popen(
+                [HANDOFF, command, hid, "--as", "code_agent", *extra],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=cli.cwd,
+                env=cli.env(),
+            )
+        )
+    codes = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert "Traceback" not in err
+        codes.append(proc.returncode)
+    types = [e["type"] for e in cli.log()]
+    if command == "ack":
+        assert codes == [0] * 10
+        assert types.count("Acked") == 1
+    else:
+        assert sorted(codes) == [0] + [1] * 9
+        assert types.count("Completed") == 1
