@@ -25,6 +25,7 @@ from handoff_ledger.adapters.clock import Clock, SystemClock
 from handoff_ledger.domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
+    NotPermitted,
     Refused,
     UnknownHandoff,
 )
@@ -259,11 +260,17 @@ class Ledger(Application[UUID]):
         eta: timedelta | None = None,
         next_update: timedelta | None = None,
     ) -> AckOutcome:
-        """The receiver takes the handoff into its queue (a repeat is a no-op)."""
-        handoff, recorded = self._act(
-            handoff_id,
-            lambda h: h.ack(by=by, now=self.clock.now(), eta=eta, next_update=next_update),
-        )
+        """The receiver takes the handoff into its queue (a repeat is a no-op).
+
+        Without ``next_update`` the kind's ``update_every`` (if any) is the promise.
+        """
+
+        def ack(handoff: Handoff) -> bool:
+            spec = self._kind_spec(handoff)
+            promise = next_update or (spec.update_every if spec else None)
+            return handoff.ack(by=by, now=self.clock.now(), eta=eta, next_update=promise)
+
+        handoff, recorded = self._act(handoff_id, by, ack)
         return AckOutcome(handoff, recorded)
 
     def report_status(
@@ -279,6 +286,7 @@ class Ledger(Application[UUID]):
         """The receiver broadcasts where the work stands."""
         handoff, _ = self._act(
             handoff_id,
+            by,
             lambda h: h.report_status(
                 by=by,
                 now=self.clock.now(),
@@ -301,18 +309,19 @@ class Ledger(Application[UUID]):
                 spec.validate_result(result)
             handoff.complete(by=by, now=self.clock.now(), result=result)
 
-        return self._act(handoff_id, complete)[0]
+        return self._act(handoff_id, by, complete)[0]
 
     def decline(self, handoff_id: UUID, *, by: str, reason: str) -> Handoff:
         """The receiver refuses the work."""
         return self._act(
-            handoff_id, lambda h: h.decline(by=by, now=self.clock.now(), reason=reason)
+            handoff_id, by, lambda h: h.decline(by=by, now=self.clock.now(), reason=reason)
         )[0]
 
     def cancel(self, handoff_id: UUID, *, by: str, reason: str) -> Handoff:
         """The sender (or an admin) withdraws the work."""
         return self._act(
             handoff_id,
+            by,
             lambda h: h.cancel(
                 by=by, now=self.clock.now(), reason=reason, is_admin=self.is_admin(by)
             ),
@@ -325,15 +334,17 @@ class Ledger(Application[UUID]):
             current.protocol.agent(to, "to")
         return self._act(
             handoff_id,
+            by,
             lambda h: h.reassign(
                 by=by, now=self.clock.now(), to=to, reason=reason, is_admin=self.is_admin(by)
             ),
         )[0]
 
     def add_note(self, handoff_id: UUID, *, by: str, message: str) -> Handoff:
-        """Anyone adds a note: logged, no obligations."""
+        """Anyone adds a note: logged, no obligations (a declared agent, under a protocol)."""
+        self.require_declared(by, "as")
         return self._act(
-            handoff_id, lambda h: h.add_note(by=by, now=self.clock.now(), message=message)
+            handoff_id, by, lambda h: h.add_note(by=by, now=self.clock.now(), message=message)
         )[0]
 
     def escalate(
@@ -350,6 +361,7 @@ class Ledger(Application[UUID]):
         """Record an escalation (the reactor's; each timer escalates once per level)."""
         return self._act(
             handoff_id,
+            by,
             lambda h: h.escalate(
                 by=by,
                 now=self.clock.now(),
@@ -360,6 +372,12 @@ class Ledger(Application[UUID]):
                 message=message,
             ),
         )[0]
+
+    def require_declared(self, agent: str, field: str) -> None:
+        """Under a protocol, refuse an agent it does not declare (:class:`UnknownAgent`)."""
+        current = self.protocol_in_force()
+        if current is not None:
+            current.protocol.agent(agent, field)
 
     def is_admin(self, agent: str) -> bool:
         """Admins are declared in the protocol in force (``admin = true``)."""
@@ -466,7 +484,7 @@ class Ledger(Application[UUID]):
         rules = self.protocol_version(handoff.protocol_version).protocol
         return rules.kinds.get(handoff.kind)
 
-    def _act(self, handoff_id: UUID, command: Callable[[Handoff], T]) -> tuple[Handoff, T]:
+    def _act(self, handoff_id: UUID, by: str, command: Callable[[Handoff], T]) -> tuple[Handoff, T]:
         """Run ``command`` on a fresh copy; on a lost race, re-run it on a fresher one.
 
         Re-running re-applies every rule to the state the winner left, so a command
@@ -478,6 +496,10 @@ class Ledger(Application[UUID]):
             handoff = self.get(handoff_id)
             try:
                 outcome = command(handoff)
+            except NotPermitted:
+                # An agent the protocol does not know is bad input, not a refusal.
+                self.require_declared(by, "as")
+                raise
             except Refused as refusal:
                 if lost_race:
                     refusal.message = f"lost a race to another command: {refusal.message}"

@@ -175,6 +175,16 @@ class TestUnderAProtocol:
             ledger.send(sender="inbox_monitor", kind="feature_request", to="code_agent")
         assert list(ledger.read_log()) == []
 
+    def test_undeclared_acting_agent_is_bad_input(self, ledger: Ledger) -> None:
+        handoff = ledger.send(sender="inbox_monitor", kind="bug_report", payload=BUG).handoff
+        with pytest.raises(UnknownAgent, match=r"^as: agent 'intruder' is not declared"):
+            ledger.ack(handoff.id, by="intruder")
+        with pytest.raises(UnknownAgent, match=r"^as: agent 'intruder'"):
+            ledger.add_note(handoff.id, by="intruder", message="hi")
+        with pytest.raises(NotPermitted):
+            ledger.ack(handoff.id, by="support_agent")
+        assert log_types(ledger) == ["Created"]
+
     def test_new_version_applies_to_new_handoffs_only(self, ledger: Ledger) -> None:
         old = ledger.send(sender="inbox_monitor", kind="bug_report", payload=BUG).handoff
         second = ledger.apply_protocol(SEED_PROTOCOL + "\n[agents.new_agent]\n", source="v2.toml")
@@ -200,3 +210,15 @@ class TestUnderAProtocol:
             assert "bug_report" in current.protocol.kinds
         finally:
             other.close()
+
+
+def test_kind_update_every_is_the_default_promise(ledger: Ledger, clock: SimulatedClock) -> None:
+    ledger.apply_protocol(
+        '[agents.a]\n[agents.b]\n[kinds.k]\nto = "b"\nupdate_every = "45m"\n', source="p.toml"
+    )
+    handoff = ledger.send(sender="a", kind="k").handoff
+    acked = ledger.ack(handoff.id, by="b").handoff
+    assert acked.update_due == clock.now() + timedelta(minutes=45)
+    other = ledger.send(sender="a", kind="k").handoff
+    promised = ledger.ack(other.id, by="b", next_update=timedelta(minutes=5)).handoff
+    assert promised.update_due == clock.now() + timedelta(minutes=5)

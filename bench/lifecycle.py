@@ -1,0 +1,136 @@
+"""Lifecycle rate (send, ack, complete) through the Ledger vs a bare eventsourcing aggregate.
+
+Both sides make the same three saves per lifecycle on the same kind of store, in
+the same run, interleaved round by round so machine noise hits both alike:
+
+- baseline: a minimal ``eventsourcing`` aggregate (create; get + ack; get + complete)
+- ledger:   ``Ledger.send`` / ``Ledger.ack`` / ``Ledger.complete``, with every rule,
+            the protocol lookup, the retry wrapper and the simulated clock
+
+Prints lifecycles/s for each and the ratio (target ≥ 0.8 on each store).
+
+    .venv/bin/python bench/lifecycle.py [--rounds 7] [--per-round 200] [--stores sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+from handoff_ledger.adapters.bootstrap import open_ledger
+from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.store.urls import parse_store_url
+
+PG_BASE = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class BareHandoff(Aggregate):
+    """The least an event-sourced handoff can be: three events, no rules."""
+
+    @event("Created")
+    def __init__(self, sender: str, receiver: str, payload: dict[str, object]) -> None:
+        self.sender = sender
+        self.receiver = receiver
+        self.payload = payload
+        self.state = "requested"
+
+    @event("Acked")
+    def ack(self, by: str) -> None:
+        self.state = "acked"
+
+    @event("Completed")
+    def complete(self, by: str, result: dict[str, object]) -> None:
+        self.state = "completed"
+
+
+class BareApp(Application[uuid.UUID]):
+    name = "Bare"
+
+
+PAYLOAD = {"email_id": "msg_123", "customer": "jane@company.com", "issue": "Login button"}
+
+
+def bare_lifecycle(app: BareApp) -> None:
+    handoff = BareHandoff(sender="inbox_monitor", receiver="code_agent", payload=PAYLOAD)
+    app.save(handoff)
+    loaded: BareHandoff = app.repository.get(handoff.id)
+    loaded.ack(by="code_agent")
+    app.save(loaded)
+    loaded = app.repository.get(handoff.id)
+    loaded.complete(by="code_agent", result={"fix": "PR #412"})
+    app.save(loaded)
+
+
+def ledger_lifecycle(ledger: Ledger) -> None:
+    handoff = ledger.send(sender="inbox_monitor", to="code_agent", payload=PAYLOAD).handoff
+    ledger.ack(handoff.id, by="code_agent")
+    ledger.complete(handoff.id, by="code_agent", result={"fix": "PR #412"})
+
+
+def rate(run: Callable[[], None], count: int) -> float:
+    start = time.perf_counter()
+    for _ in range(count):
+        run()
+    return count / (time.perf_counter() - start)
+
+
+def measure(store: str, rounds: int, per_round: int) -> tuple[float, float]:
+    folder = Path(tempfile.mkdtemp(prefix="handoff-bench-"))
+    schemas: list[str] = []
+
+    def url_for(name: str) -> str:
+        if store == "sqlite":
+            return f"sqlite:///{folder / name}.db"
+        schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+        schemas.append(schema)
+        return f"{PG_BASE}?schema={schema}"
+
+    ledger = open_ledger(url_for("ledger"))
+    # The baseline opens its store through the same URL parsing, so both sides get
+    # identical library settings (pool size, lock timeout, WAL).
+    bare_url = url_for("bare")
+    open_ledger(bare_url).close()  # creates the schema on PostgreSQL
+    bare = BareApp(env={**parse_store_url(bare_url).env})
+    try:
+        for _ in range(max(10, per_round // 10)):  # warm both: connections, caches, JIT of SQL
+            bare_lifecycle(bare)
+            ledger_lifecycle(ledger)
+        bare_rates, ledger_rates = [], []
+        for _ in range(rounds):
+            bare_rates.append(rate(lambda: bare_lifecycle(bare), per_round))
+            ledger_rates.append(rate(lambda: ledger_lifecycle(ledger), per_round))
+        return statistics.median(bare_rates), statistics.median(ledger_rates)
+    finally:
+        ledger.close()
+        bare.close()
+        if schemas:
+            with psycopg.connect(PG_BASE, autocommit=True) as conn:
+                for schema in schemas:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--per-round", type=int, default=200)
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    args = parser.parse_args()
+    print(f"lifecycle = send + ack + complete; {args.rounds} rounds x {args.per_round}, median")
+    print(f"{'store':<11} {'bare /s':>9} {'ledger /s':>10} {'ratio':>6}  target")
+    for store in args.stores.split(","):
+        bare, ours = measure(store, args.rounds, args.per_round)
+        verdict = "ok" if ours / bare >= 0.8 else "BELOW 0.8"
+        print(f"{store:<11} {bare:>9.1f} {ours:>10.1f} {ours / bare:>6.2f}  ≥ 0.80 {verdict}")
+
+
+if __name__ == "__main__":
+    main()
