@@ -2,7 +2,8 @@
 
 The CLI prints these with ``--json``, and the HTTP API and MCP tools return the
 same shapes, so a script written against one interface reads the others.
-Times are ISO 8601 in UTC; durations are written the way users type them (``1h30m``).
+Times are ISO 8601 in UTC. In a handoff document durations are written the way users
+type them (``1h30m``); in log entries they are the events' own fields, in seconds.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from handoff_ledger.adapters.ledger import LoggedEvent, ProtocolVersion
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.timers import EscalationReason
 
 __all__ = [
+    "armed_timers",
     "error_document",
     "event_fields",
     "handoff_document",
@@ -25,6 +28,7 @@ __all__ = [
     "iso",
     "jsonable",
     "log_entry",
+    "overdue_timers",
     "protocol_document",
 ]
 
@@ -85,11 +89,8 @@ def handoff_document(handoff: Handoff) -> dict[str, Any]:
         "reason": handoff.outcome_reason,
         "ack_within": _seconds(handoff.ack_within),
         "update_every": _seconds(handoff.update_every),
-        "timers": {
-            "ack_due": iso(handoff.ack_due if handoff.acked_at is None else None),
-            "update_due": iso(handoff.update_due),
-            "deadline": iso(handoff.deadline_due),
-        },
+        "deadline": iso(handoff.deadline_due),
+        "timers": armed_timers(handoff),
         "escalate_to": list(handoff.escalate_to),
         "escalations": handoff.escalation_count,
         "key": handoff.key,
@@ -97,6 +98,21 @@ def handoff_document(handoff: Handoff) -> dict[str, Any]:
         "version": handoff.version,
         "updated_at": iso(handoff.modified_on),
     }
+
+
+def armed_timers(handoff: Handoff) -> dict[str, str | None]:
+    """The promises still being watched (all None once the handoff is closed)."""
+    armed = {t.reason: t.due for t in handoff.timers()}
+    return {
+        "ack_due": iso(armed.get(EscalationReason.ACK_TIMEOUT)),
+        "update_due": iso(armed.get(EscalationReason.UPDATE_OVERDUE)),
+        "deadline": iso(armed.get(EscalationReason.DEADLINE_MISSED)),
+    }
+
+
+def overdue_timers(handoff: Handoff, now: datetime) -> list[dict[str, str | None]]:
+    """The broken promises at ``now``: ``[{"reason": ..., "due": ...}]``."""
+    return [{"reason": t.reason.value, "due": iso(t.due)} for t in handoff.due_timers(now)]
 
 
 def event_fields(event: Handoff.Event) -> dict[str, Any]:

@@ -11,7 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 from handoff_ledger.domain.errors import InvalidInput
 
-__all__ = ["format_duration", "parse_deadline", "parse_duration", "parse_time"]
+__all__ = ["MAX_DURATION", "format_duration", "parse_deadline", "parse_duration", "parse_time"]
+
+MAX_DURATION = timedelta(days=3650)
+"""No promise is longer than ten years; beyond that a typo is far likelier than a plan."""
 
 _SHORT = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 _SHORT_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?[dhms])+")
@@ -51,6 +54,8 @@ def parse_duration(text: str, *, name: str = "duration") -> timedelta:
         )
     if seconds <= 0:
         raise InvalidInput(f"{name}: {text!r} must be longer than zero")
+    if seconds > MAX_DURATION.total_seconds():
+        raise InvalidInput(f"{name}: {text!r} is longer than the longest allowed (3650d)")
     return timedelta(seconds=seconds)
 
 
@@ -59,7 +64,7 @@ def parse_time(text: str, *, name: str = "time") -> datetime:
     raw = text.strip()
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidInput(
             f"{name}: {text!r} is not an ISO 8601 time (e.g. 2026-11-25T14:30:00Z)"
         ) from None

@@ -162,7 +162,9 @@ def _validate(schema: dict[str, Any] | None, value: dict[str, Any], what: str, k
     if schema is None:
         return
     errors = sorted(
-        Draft202012Validator(schema).iter_errors(value),
+        Draft202012Validator(
+            schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+        ).iter_errors(value),
         key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))),
     )
     if not errors:

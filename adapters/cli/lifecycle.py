@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -129,7 +130,7 @@ def status(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Report status on a handoff; broadcast to everyone on its chain."""
+    """Report status on a handoff (working, progress, stuck, need_help)."""
     hid = read_id(handoff_id)
     parsed = Status.parse(report)
     eta_delta = read_duration(eta, "eta")
@@ -159,7 +160,7 @@ def complete(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Complete a handoff; the protocol's follow-ups fire from here."""
+    """Complete a handoff (the result is checked against the kind's result schema)."""
     hid = read_id(handoff_id)
     parsed = read_json_object(result, "result")
     with ledger_at(db) as ledger:
@@ -167,7 +168,8 @@ def complete(
         if as_json:
             emit_json(handoff_document(handoff))
         else:
-            typer.echo(f"HANDOFF_COMPLETE: {agent} completed {ref(handoff)} RESULT: {parsed or {}}")
+            result_text = json.dumps(parsed or {}, ensure_ascii=False)
+            typer.echo(f"HANDOFF_COMPLETE: {agent} completed {ref(handoff)} RESULT: {result_text}")
 
 
 @app.command()

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as error:  # a bug or a lost store: one line, not a traceback
-        if os.environ.get("HANDOFF_DEBUG"):
+        if os.environ.get("HANDOFF_DEBUG", "") not in ("", "0", "false", "no"):
             raise
         message = (
             f"internal error: {type(error).__name__}: {error} (set HANDOFF_DEBUG=1 for details)"

@@ -29,6 +29,7 @@ from handoff_ledger.adapters.documents import (
     history_entry,
     iso,
     log_entry,
+    overdue_timers,
 )
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.projections.queues import queue_position
@@ -53,7 +54,7 @@ def show(
                 {
                     **handoff_document(handoff),
                     "as_of": iso(moment),
-                    "overdue": [t.reason.value for t in handoff.due_timers(now)],
+                    "overdue": overdue_timers(handoff, now),
                     "history": [history_entry(e) for e in history],
                 }
             )
@@ -90,16 +91,18 @@ def log(
         raise InvalidInput("until: cannot be combined with --follow")
     with ledger_at(db) as ledger:
         while True:
-            last = after
+            # Everything up to the head seen before this pass has been considered, so
+            # the next pass (with --follow) starts after it instead of rescanning.
+            head = ledger.recorder.max_notification_id() or 0
             for entry in ledger.read_log(after=after, since=since_time, until=until_time):
                 if as_json:
                     emit_json(log_entry(entry))
                 else:
                     typer.echo(next(iter(log_lines([entry]))))
-                last = entry.position
+                head = max(head, entry.position)
             if not follow:
                 return
-            after = max(after, last)
+            after = max(after, head)
             time.sleep(0.5)
 
 
@@ -148,10 +151,7 @@ def overdue(
                     "handoffs": [
                         {
                             **handoff_document(h),
-                            "overdue": [
-                                {"reason": t.reason.value, "due": iso(t.due)}
-                                for t in h.due_timers(now)
-                            ],
+                            "overdue": overdue_timers(h, now),
                         }
                         for h in found
                     ],

@@ -65,7 +65,8 @@ def handoff_text(handoff: Handoff, now: datetime, *, duplicate: bool = False) ->
     lines.append(f"TRIGGER: {handoff.trigger or '-'}")
     lines.append(f"PRIORITY: {handoff.priority}")
     lines.append(f"PAYLOAD: {json.dumps(handoff.payload, indent=2, ensure_ascii=False)}")
-    lines.append(f"DEADLINE: {_when(handoff.deadline_due, now)}")
+    deadline = _when(handoff.deadline_due, now)
+    lines.append(f"DEADLINE: {deadline if handoff.is_open else deadline + ' (closed)'}")
     lines.append(f"ESCALATION: {_escalation(handoff)}")
     state = handoff.state.value
     if handoff.status:

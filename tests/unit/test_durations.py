@@ -66,3 +66,10 @@ def test_deadline_is_a_duration_or_a_time() -> None:
 def test_format_duration_reads_back() -> None:
     for text in ("45s", "30m", "1h30m", "1d", "2d3h4m5s"):
         assert format_duration(parse_duration(text)) == text
+
+
+def test_absurdly_long_duration_is_bad_input_not_a_crash() -> None:
+    with pytest.raises(InvalidInput, match="longer than the longest allowed"):
+        parse_duration("999999999d", name="deadline")
+    with pytest.raises(InvalidInput, match="neither a duration"):
+        parse_deadline("999999999d")
