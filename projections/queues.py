@@ -1,33 +1,95 @@
 """Per-receiver queues: which open handoffs an agent holds, and in what order.
 
 The order is PRODUCT.md's: priority (critical first), then creation time, then id.
-Position 1 is the head. Kept apart from any store so the CLI's direct fold, the
-views and the tests all order queues with this one function.
+Position 1 is the head. The view keeps one row per open handoff with exactly the
+columns of that order (``neg_rank``, ``created_us``, ``handoff_id``), so an agent's
+queue is an index range and a position is a count over it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.priorities import Priority
+from handoff_ledger.domain.states import Status
+from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, us
 
-__all__ = ["queue_for", "queue_key", "queue_position"]
+__all__ = ["QUEUE", "QueuesProjection", "queue_for", "queue_key", "queue_position"]
+
+QUEUE = TableSpec(
+    name="queue",
+    columns={
+        "handoff_id": Column.TEXT,
+        "receiver": Column.TEXT,
+        "neg_rank": Column.INT,
+        "created_us": Column.INT,
+        "sender": Column.TEXT,
+        "chain_id": Column.TEXT,
+        "kind": Column.TEXT,
+        "priority": Column.TEXT,
+        "state": Column.TEXT,
+    },
+    key=("handoff_id",),
+    partition="handoff_id",
+    indexes=(("receiver", "neg_rank", "created_us", "handoff_id"),),
+)
+
+
+class QueuesProjection(Projection):
+    """Open handoffs per receiver; a row leaves the queue when its handoff closes."""
+
+    name = "queues"
+    version = 1
+    tables = (QUEUE,)
+
+    def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
+        queue = tables["queue"]
+        hid = str(event.originator_id)
+        if isinstance(event, Handoff.Created):
+            queue.put(
+                {
+                    "handoff_id": hid,
+                    "receiver": event.receiver,
+                    "neg_rank": -Priority(event.priority).rank,
+                    "created_us": us(event.timestamp),
+                    "sender": event.sender,
+                    "chain_id": str(event.chain_id),
+                    "kind": event.kind,
+                    "priority": event.priority,
+                    "state": "requested",
+                }
+            )
+            return
+        if isinstance(event, Handoff.Completed | Handoff.Declined | Handoff.Cancelled):
+            queue.delete((hid,))
+            return
+        row = queue.get((hid,))
+        if row is None:
+            return
+        if isinstance(event, Handoff.Acked):
+            queue.put({**row, "state": "acked"})
+        elif isinstance(event, Handoff.StatusReported):
+            queue.put({**row, "state": Status(event.status).state.value})
+        elif isinstance(event, Handoff.Reassigned):
+            queue.put({**row, "receiver": event.to_receiver, "state": "requested"})
 
 
 def queue_key(handoff: Handoff) -> tuple[int, datetime, str]:
-    """Sort key: higher priority first, then older first, then by id."""
+    """Sort key of an aggregate: higher priority first, then older first, then by id."""
     return (-handoff.priority_level.rank, handoff.created_on, str(handoff.id))
 
 
 def queue_for(agent: str, handoffs: Iterable[Handoff]) -> list[Handoff]:
-    """The agent's open handoffs, head of the queue first."""
+    """The agent's open handoffs (aggregates), head of the queue first."""
     return sorted((h for h in handoffs if h.is_open and h.receiver == agent), key=queue_key)
 
 
 def queue_position(handoff: Handoff, handoffs: Iterable[Handoff]) -> int | None:
-    """1-based position of ``handoff`` in its receiver's queue; None once it is closed."""
+    """1-based position of ``handoff`` among aggregates; None once it is closed."""
     if not handoff.is_open:
         return None
     ids: list[UUID] = [h.id for h in queue_for(handoff.receiver, handoffs)]

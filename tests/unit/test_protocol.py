@@ -114,5 +114,7 @@ escalation = [ { on = "ack_timeout", notify = ["human:me"] },
 
 def test_payload_formats_are_checked() -> None:
     bug = Protocol.parse(SEED_PROTOCOL).kind("bug_report")
-    with pytest.raises(PayloadInvalid, match=r"^payload\.customer: 'not-an-email' is not a 'email'"):
+    with pytest.raises(
+        PayloadInvalid, match=r"^payload\.customer: 'not-an-email' is not a 'email'"
+    ):
         bug.validate_payload({"email_id": "m", "issue": "x", "customer": "not-an-email"})

@@ -1,0 +1,109 @@
+"""The questions agents and people ask, answered from the views by index lookups.
+
+Every method returns plain rows (times as microseconds); :mod:`documents` turns
+them into the JSON the interfaces print.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handoff_ledger.adapters.views.store import ViewStore
+from handoff_ledger.projections.agents import AGENT_OPEN, AGENTS
+from handoff_ledger.projections.chains import HANDOFFS
+from handoff_ledger.projections.notifications import FEED
+from handoff_ledger.projections.queues import QUEUE
+from handoff_ledger.projections.timers import TIMERS
+
+__all__ = ["ViewReader"]
+
+Row = dict[str, Any]
+
+
+class ViewReader:
+    """Read-only queries over the live view tables."""
+
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def inbox(self, agent: str) -> list[Row]:
+        """The agent's queue, head first, each row with its ``queue_position``."""
+        rows = self.store.query(
+            f"SELECT * FROM {self.store.table(QUEUE)} WHERE receiver = ? "
+            "ORDER BY neg_rank, created_us, handoff_id",
+            [agent],
+        )
+        for position, row in enumerate(rows, start=1):
+            row["queue_position"] = position
+        return rows
+
+    def queue_position(self, handoff_id: str) -> int | None:
+        """1-based position in its receiver's queue, or None if the handoff is not open."""
+        queue = self.store.table(QUEUE)
+        found = self.store.query(
+            f"SELECT receiver, neg_rank, created_us FROM {queue} WHERE handoff_id = ?",
+            [handoff_id],
+        )
+        if not found:
+            return None
+        me = found[0]
+        ahead = self.store.query(
+            f"SELECT count(*) AS ahead FROM {queue} WHERE receiver = ? "
+            "AND (neg_rank, created_us, handoff_id) < (?, ?, ?)",
+            [me["receiver"], me["neg_rank"], me["created_us"], handoff_id],
+        )
+        return int(ahead[0]["ahead"]) + 1
+
+    def overdue(self, now_us: int) -> list[Row]:
+        """Every armed timer due at or before ``now_us``, earliest first."""
+        return self.store.query(
+            f"SELECT * FROM {self.store.table(TIMERS)} WHERE due_us <= ? "
+            "ORDER BY due_us, handoff_id, reason",
+            [now_us],
+        )
+
+    def timers_of(self, handoff_ids: list[str]) -> list[Row]:
+        """The armed timers of some handoffs."""
+        if not handoff_ids:
+            return []
+        marks = ", ".join("?" * len(handoff_ids))
+        return self.store.query(
+            f"SELECT * FROM {self.store.table(TIMERS)} WHERE handoff_id IN ({marks})",
+            handoff_ids,
+        )
+
+    def chain(self, chain_id: str) -> list[Row]:
+        """Every handoff of a chain, oldest first."""
+        return self.store.query(
+            f"SELECT * FROM {self.store.table(HANDOFFS)} WHERE chain_id = ? "
+            "ORDER BY created_us, handoff_id",
+            [chain_id],
+        )
+
+    def handoff(self, handoff_id: str) -> Row | None:
+        """One handoff's summary row."""
+        rows = self.store.query(
+            f"SELECT * FROM {self.store.table(HANDOFFS)} WHERE handoff_id = ?", [handoff_id]
+        )
+        return rows[0] if rows else None
+
+    def agents(self) -> list[Row]:
+        """The agent board, with each agent's oldest open handoff."""
+        rows = self.store.query(f"SELECT * FROM {self.store.table(AGENTS)} ORDER BY agent")
+        for row in rows:
+            oldest = self.store.query(
+                f"SELECT handoff_id, created_us FROM {self.store.table(AGENT_OPEN)} "
+                "WHERE receiver = ? ORDER BY created_us, handoff_id LIMIT 1",
+                [row["agent"]],
+            )
+            row["oldest_open_id"] = oldest[0]["handoff_id"] if oldest else None
+            row["oldest_open_us"] = oldest[0]["created_us"] if oldest else None
+        return rows
+
+    def notifications(self, agent: str, after: int = 0, limit: int = 100) -> list[Row]:
+        """The agent's feed after cursor ``after``, oldest first."""
+        return self.store.query(
+            f"SELECT * FROM {self.store.table(FEED)} WHERE agent = ? AND position > ? "
+            "ORDER BY position LIMIT ?",
+            [agent, after, limit],
+        )

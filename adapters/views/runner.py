@@ -1,0 +1,199 @@
+"""Keep the views up to date: catch up in batches, then follow new events.
+
+One batch is one transaction: up to ``batch_size`` events are read from the log,
+each projection that is behind applies them to its tables (rows fetched a partition
+at a time, changes coalesced in memory), and the rows and every view's tracking
+record are written together. If another runner applied the batch first, the
+tracking record refuses to move backwards and the whole batch is rolled back, then
+re-read from the new positions: every event lands in every view exactly once.
+
+Following: on PostgreSQL the runner LISTENs for the events table's NOTIFY and also
+polls, so a dropped connection only delays it until it reconnects; on SQLite it polls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.utils import get_topic
+
+from handoff_ledger.adapters.ledger import HANDOFF_TOPICS, Ledger
+from handoff_ledger.adapters.views.store import ViewStore
+from handoff_ledger.domain.watch import ChainWatch
+from handoff_ledger.projections.base import Projection
+
+__all__ = ["VIEW_TOPICS", "ViewRunner"]
+
+log = logging.getLogger(__name__)
+
+VIEW_TOPICS = (*HANDOFF_TOPICS, get_topic(ChainWatch.Started))
+"""What the views read: every handoff event and every chain watch."""
+
+MAX_CONFLICTS = 20
+
+
+class ViewRunner:
+    """Applies the log to a set of views (live, or a rebuild's shadow tables)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        store: ViewStore,
+        projections: Sequence[Projection] | None = None,
+        *,
+        batch_size: int = 2000,
+        shadow: bool = False,
+    ) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.projections = list(projections if projections is not None else store.projections)
+        self.batch_size = batch_size
+        self.shadow = shadow
+
+    def tracking_name(self, projection: Projection) -> str:
+        """The tracking record this runner advances for ``projection``."""
+        return f"{projection.name}~rebuild" if self.shadow else projection.name
+
+    def position(self) -> int:
+        """The lowest position of this runner's views (where catching up resumes)."""
+        positions = self.store.positions([self.tracking_name(p) for p in self.projections])
+        return min(positions.values(), default=0)
+
+    def catch_up(
+        self, *, until: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Apply every event not yet in the views (up to ``until``); returns how many."""
+        applied = 0
+        conflicts = 0
+        while True:
+            try:
+                done = self.run_batch(until=until)
+            except IntegrityError:
+                conflicts += 1  # another runner applied this batch first: re-read positions
+                if conflicts > MAX_CONFLICTS:
+                    raise
+                continue
+            if done == 0:
+                return applied
+            applied += done
+            conflicts = 0
+            if progress is not None:
+                progress(done)
+
+    def run_batch(self, *, until: int | None = None) -> int:
+        """Read, apply and commit one batch; returns the number of events applied."""
+        names = {self.tracking_name(p): p for p in self.projections}
+        with self.store.transaction() as cursor:
+            self.store.lock_views(cursor)
+            positions = self.store.positions_in(cursor, list(names))
+            start = min(positions.values(), default=0)
+            if until is not None and start >= until:
+                return 0
+            notifications = self.ledger.recorder.select_notifications(
+                start=start + 1, limit=self.batch_size, topics=VIEW_TOPICS, stop=until
+            )
+            if not notifications:
+                return 0
+            mapper = self.ledger.mapper
+            events = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+            last = notifications[-1].id
+            handoff_ids = list(dict.fromkeys(str(e.originator_id) for _, e in events))
+            chain_ids = list(dict.fromkeys(str(e.chain_id) for _, e in events))
+            for name, projection in names.items():
+                behind = positions[name]
+                todo = [(p, e) for p, e in events if p > behind]
+                if not todo:
+                    continue
+                tables = self.store.batch_tables(cursor, projection, shadow=self.shadow)
+                for table in tables.values():
+                    if table.spec.append_only:
+                        continue
+                    if table.spec.partition == "handoff_id":
+                        table.prefetch(handoff_ids)
+                    elif table.spec.partition == "chain_id":
+                        table.prefetch(chain_ids)
+                for position, event in todo:
+                    projection.process(event, position, tables)
+                for table in tables.values():
+                    table.flush()
+                self.store.record_position(cursor, name, behind, last)
+            return len(events)
+
+    # ------------------------------------------------------------------ following
+
+    def run_forever(self, stop: threading.Event, *, poll_interval: float = 0.1) -> None:
+        """Catch up, then follow new events until ``stop`` is set; survives lost connections."""
+        listener = _Listener(self.ledger) if self.store.dialect.backend == "postgresql" else None
+        try:
+            while not stop.is_set():
+                try:
+                    self.catch_up()
+                except (PersistenceError, sqlite3.Error, OSError) as error:
+                    log.warning("views: catching up failed (%s); retrying", error)
+                    stop.wait(min(1.0, poll_interval * 10))
+                    continue
+                if listener is not None:
+                    listener.wait(timeout=max(poll_interval, 1.0), stop=stop)
+                else:
+                    self._wait_for_new(stop, poll_interval)
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def _wait_for_new(self, stop: threading.Event, poll_interval: float) -> None:
+        seen = self.ledger.recorder.max_notification_id() or 0
+        while not stop.is_set():
+            if (self.ledger.recorder.max_notification_id() or 0) > seen:
+                return
+            stop.wait(poll_interval)
+
+
+class _Listener:
+    """A LISTEN connection of its own that reconnects after it is dropped."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.channel: str = ledger.recorder.channel_name  # type: ignore[attr-defined]
+        self.conn: Any = None
+
+    def _connect(self) -> Any:
+        import psycopg
+        from psycopg import sql
+
+        env = self.ledger.env
+        conn = psycopg.connect(
+            dbname=env.get("POSTGRES_DBNAME"),
+            host=env.get("POSTGRES_HOST"),
+            port=int(env.get("POSTGRES_PORT") or 5432),
+            user=env.get("POSTGRES_USER"),
+            password=env.get("POSTGRES_PASSWORD") or None,
+            connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT") or 10),
+            autocommit=True,
+        )
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+        return conn
+
+    def wait(self, *, timeout: float, stop: threading.Event) -> None:
+        """Return at the next NOTIFY, after ``timeout`` (the polling fallback), or on error."""
+        try:
+            if self.conn is None or self.conn.closed:
+                self.conn = self._connect()
+            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+                break
+        except Exception as error:  # noqa: BLE001 - any failure: drop it, reconnect next time
+            log.warning("views: LISTEN connection lost (%s); reconnecting", error)
+            self.close()
+            stop.wait(0.2)
+
+    def close(self) -> None:
+        """Close the LISTEN connection, if open."""
+        if self.conn is not None:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close too
+                self.conn.close()
+            self.conn = None

@@ -1,0 +1,122 @@
+"""``Views``: the read side of one ledger, kept current, rebuilt without downtime."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.views.reader import ViewReader
+from handoff_ledger.adapters.views.runner import VIEW_TOPICS, ViewRunner
+from handoff_ledger.adapters.views.store import ViewStore
+from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.projections.base import Projection
+from handoff_ledger.projections.registry import all_projections
+
+__all__ = ["ViewStatus", "Views", "lag_text"]
+
+
+@dataclass(frozen=True)
+class ViewStatus:
+    """Where one view stands against the log."""
+
+    name: str
+    position: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+    code_version: int
+    stored_version: int | None
+
+    @property
+    def stale(self) -> bool:
+        """True when the stored rows were built by another projection version."""
+        return self.stored_version is not None and self.stored_version != self.code_version
+
+
+class Views:
+    """Every view of one ledger: catch up, follow, query, rebuild."""
+
+    def __init__(self, ledger: Ledger, projections: list[Projection] | None = None) -> None:
+        self.ledger = ledger
+        self.projections = projections if projections is not None else all_projections()
+        self.store = ViewStore(ledger, self.projections)
+        self.runner = ViewRunner(ledger, self.store, self.projections)
+        self.read = ViewReader(self.store)
+
+    def projection(self, name: str) -> Projection:
+        """The projection called ``name`` (bad input if there is none)."""
+        for projection in self.projections:
+            if projection.name == name:
+                return projection
+        known = ", ".join(p.name for p in self.projections)
+        raise InvalidInput(f"name: no view called {name!r} (views: {known})")
+
+    def catch_up(self) -> int:
+        """Apply every event not yet in the views; returns how many were applied."""
+        return self.runner.catch_up()
+
+    def run_forever(self, stop: threading.Event, poll_interval: float = 0.1) -> None:
+        """Follow the log until ``stop`` is set."""
+        self.runner.run_forever(stop, poll_interval=poll_interval)
+
+    def status(self) -> list[ViewStatus]:
+        """Each view's position, the log's head, and how far behind it is."""
+        names = [p.name for p in self.projections]
+        positions = self.store.positions(names)
+        versions = self.store.versions()
+        head = self.ledger.recorder.max_notification_id() or 0
+        now = time.time()
+        statuses = []
+        for projection in self.projections:
+            position = positions[projection.name]
+            behind = self.ledger.recorder.select_notifications(
+                start=position + 1, limit=1, topics=VIEW_TOPICS
+            )
+            lag_seconds = 0.0
+            if behind:
+                event = self.ledger.mapper.to_domain_event(behind[0])
+                lag_seconds = max(0.0, now - event.timestamp.timestamp())
+            pending = self.store.count_events_after(position, VIEW_TOPICS) if behind else 0
+            statuses.append(
+                ViewStatus(
+                    name=projection.name,
+                    position=position,
+                    head=head,
+                    lag_events=pending,
+                    lag_seconds=lag_seconds,
+                    code_version=projection.version,
+                    stored_version=versions.get(projection.name),
+                )
+            )
+        return statuses
+
+    def rebuild(
+        self, name: str | None = None, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Replay the log into fresh tables beside the live ones, then swap them in.
+
+        Readers keep reading the live tables until the swap, which is one short
+        transaction; the live runner then continues from the rebuilt position.
+        """
+        targets = [self.projection(name)] if name else self.projections
+        replayed = 0
+        for projection in targets:
+            shadow_tracking = f"{projection.name}~rebuild"
+            self.store.drop_shadow(projection, shadow_tracking)
+            self.store.create_tables(shadow=True, only=projection.name)
+            shadow = ViewRunner(self.ledger, self.store, [projection], batch_size=5000, shadow=True)
+            replayed = max(replayed, shadow.catch_up(progress=progress))
+            with self.store.transaction() as cursor:
+                self.store.lock_views(cursor)
+                self.store.swap_in_shadow(cursor, projection, shadow_tracking)
+        return replayed
+
+
+def lag_text(status: ViewStatus) -> str:
+    """``3 events, 1.2 s`` or ``up to date``."""
+    if status.lag_events == 0:
+        return "up to date"
+    return f"{status.lag_events} events, {status.lag_seconds:.1f} s"

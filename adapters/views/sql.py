@@ -1,0 +1,187 @@
+"""SQL for view tables on both stores: names, DDL, and the batch of row changes.
+
+A view table is described once (:class:`~handoff_ledger.projections.base.TableSpec`);
+this module turns the description into SQLite or PostgreSQL statements, and gives
+projections a :class:`BatchTable`: rows fetched on demand (a partition at a time),
+changed in memory, and written back in one transaction with the tracking record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from handoff_ledger.projections.base import Column, Key, Row, TableSpec
+
+__all__ = ["BatchTable", "Dialect"]
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between SQLite and PostgreSQL for our statements."""
+
+    backend: str
+    schema: str | None = None
+
+    @property
+    def mark(self) -> str:
+        """The parameter placeholder."""
+        return "?" if self.backend == "sqlite" else "%s"
+
+    def type_of(self, column: Column) -> str:
+        """The column type."""
+        if column is Column.INT:
+            return "INTEGER" if self.backend == "sqlite" else "BIGINT"
+        if column is Column.REAL:
+            return "REAL" if self.backend == "sqlite" else "DOUBLE PRECISION"
+        return "TEXT"
+
+    def table(self, name: str) -> str:
+        """The qualified, quoted name of a view table."""
+        if self.backend == "sqlite" or not self.schema:
+            return f'"{name}"'
+        return f'"{self.schema}"."{name}"'
+
+    def marks(self, count: int) -> str:
+        """``?, ?, ?`` (or ``%s, …``)."""
+        return ", ".join([self.mark] * count)
+
+    def create(self, spec: TableSpec, name: str) -> list[str]:
+        """CREATE TABLE and CREATE INDEX statements for ``spec`` stored as ``name``."""
+        columns = ", ".join(f'"{c}" {self.type_of(t)}' for c, t in spec.columns.items())
+        key = ", ".join(f'"{c}"' for c in spec.key)
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {self.table(name)} ({columns}, PRIMARY KEY ({key}))"
+        ]
+        for number, index in enumerate(spec.indexes):
+            cols = ", ".join(f'"{c}"' for c in index)
+            statements.append(
+                f'CREATE INDEX IF NOT EXISTS "{name}_ix{number}" ON {self.table(name)} ({cols})'
+            )
+        if spec.partition not in spec.key[:1]:
+            statements.append(
+                f'CREATE INDEX IF NOT EXISTS "{name}_part" ON {self.table(name)} '
+                f'("{spec.partition}")'
+            )
+        return statements
+
+    def upsert(self, spec: TableSpec, name: str) -> str:
+        """INSERT … ON CONFLICT (key) DO UPDATE for every non-key column."""
+        columns = list(spec.columns)
+        cols = ", ".join(f'"{c}"' for c in columns)
+        key = ", ".join(f'"{c}"' for c in spec.key)
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in spec.key)
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        return (
+            f"INSERT INTO {self.table(name)} ({cols}) VALUES ({self.marks(len(columns))}) "
+            f"ON CONFLICT ({key}) {action}"
+        )
+
+    def insert(self, spec: TableSpec, name: str) -> str:
+        """A plain INSERT (append-only tables; a replayed batch is refused by tracking)."""
+        cols = ", ".join(f'"{c}"' for c in spec.columns)
+        return f"INSERT INTO {self.table(name)} ({cols}) VALUES ({self.marks(len(spec.columns))})"
+
+    def delete(self, spec: TableSpec, name: str) -> str:
+        """DELETE by primary key."""
+        where = " AND ".join(f'"{c}" = {self.mark}' for c in spec.key)
+        return f"DELETE FROM {self.table(name)} WHERE {where}"
+
+    def select_partitions(self, spec: TableSpec, name: str, count: int) -> str:
+        """Every row of ``count`` partitions."""
+        return f'SELECT * FROM {self.table(name)} WHERE "{spec.partition}" IN ({self.marks(count)})'
+
+
+class BatchTable:
+    """One table's rows for one batch: read on demand, changed in memory, flushed once."""
+
+    def __init__(self, spec: TableSpec, name: str, dialect: Dialect, cursor: Any) -> None:
+        self.spec = spec
+        self.name = name
+        self.dialect = dialect
+        self.cursor = cursor
+        self._rows: dict[Key, Row | None] = {}
+        self._by_partition: dict[Any, set[Key]] = {}
+        self._loaded: set[Any] = set()
+        self._dirty: set[Key] = set()
+        self._appended: list[Row] = []
+        self._partition_at = spec.key.index(spec.partition)
+
+    # -- reads --------------------------------------------------------------
+
+    def prefetch(self, partitions: Iterable[Any]) -> None:
+        """Load every row of these partitions with as few queries as possible."""
+        wanted = [p for p in dict.fromkeys(partitions) if p not in self._loaded]
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            self.cursor.execute(
+                self.dialect.select_partitions(self.spec, self.name, len(chunk)), chunk
+            )
+            for row in self.cursor.fetchall():
+                self._remember(dict(row))
+            self._loaded.update(chunk)
+
+    def _remember(self, row: Row) -> None:
+        key = self.spec.key_of(row)
+        if key not in self._rows:  # rows changed in this batch win over stored ones
+            self._rows[key] = row
+            self._by_partition.setdefault(row[self.spec.partition], set()).add(key)
+
+    def get(self, key: Key) -> Row | None:
+        """The row with this key as of this point of the batch."""
+        if key not in self._rows:
+            self.prefetch([key[self._partition_at]])
+        row = self._rows.get(key)
+        return dict(row) if row is not None else None
+
+    def find(self, partition: Any) -> list[Row]:
+        """Rows of one partition as of this point of the batch."""
+        self.prefetch([partition])
+        keys = sorted(self._by_partition.get(partition, ()), key=repr)
+        return [dict(row) for k in keys if (row := self._rows.get(k)) is not None]
+
+    # -- writes -------------------------------------------------------------
+
+    def put(self, row: Row) -> None:
+        """Insert or replace (in memory until flush)."""
+        key = self.spec.key_of(row)
+        self._rows[key] = dict(row)
+        self._by_partition.setdefault(row[self.spec.partition], set()).add(key)
+        self._dirty.add(key)
+
+    def delete(self, key: Key) -> None:
+        """Remove (in memory until flush)."""
+        if key not in self._rows:
+            self.prefetch([key[self._partition_at]])
+        if self._rows.get(key) is not None:
+            self._rows[key] = None
+            self._dirty.add(key)
+
+    def append(self, row: Row) -> None:
+        """An insert-only row."""
+        self._appended.append(row)
+
+    def flush(self) -> int:
+        """Write every change of the batch; returns the number of rows written."""
+        deletes: list[Sequence[Any]] = []
+        upserts: list[Sequence[Any]] = []
+        columns = list(self.spec.columns)
+        for key in self._dirty:
+            row = self._rows.get(key)
+            if row is None:
+                deletes.append(key)
+            else:
+                upserts.append([row.get(c) for c in columns])
+        if deletes:
+            self.cursor.executemany(self.dialect.delete(self.spec, self.name), deletes)
+        if upserts:
+            self.cursor.executemany(self.dialect.upsert(self.spec, self.name), upserts)
+        if self._appended:
+            self.cursor.executemany(
+                self.dialect.insert(self.spec, self.name),
+                [[row.get(c) for c in columns] for row in self._appended],
+            )
+        return len(deletes) + len(upserts) + len(self._appended)

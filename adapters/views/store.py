@@ -1,0 +1,292 @@
+"""Where the views live: tables beside the events, and each view's tracking record.
+
+Views are stored in the same database as the events. Each view's position is the
+eventsourcing tracking record (single-row tracking, keyed by view name), written
+in the same transaction as the view's rows: the library refuses a tracking record
+that does not move forward, so a batch that another runner already applied is
+rolled back whole, and a crash at any point leaves each view as if every event had
+been applied exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+
+from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.views.sql import BatchTable, Dialect
+from handoff_ledger.projections.base import Column, Projection, TableSpec
+
+__all__ = ["REBUILD_SUFFIX", "ViewStore", "live_name", "shadow_name"]
+
+REBUILD_SUFFIX = "__rebuild"
+_META = "hl_view_meta"
+
+
+def live_name(spec: TableSpec) -> str:
+    """The table readers use."""
+    return f"hl_{spec.name}"
+
+
+def shadow_name(spec: TableSpec) -> str:
+    """The table a rebuild fills beside the live one."""
+    return f"hl_{spec.name}{REBUILD_SUFFIX}"
+
+
+_VIEWS_LOCK = 7_240_517_313
+"""Advisory lock id: one batch (or rebuild swap) at a time writes the views."""
+
+
+class ViewStore:
+    """View tables and tracking records in the ledger's own database."""
+
+    def __init__(self, ledger: Ledger, projections: Sequence[Projection]) -> None:
+        self.ledger = ledger
+        self.projections = list(projections)
+        backend = "sqlite" if "sqlite" in type(ledger.recorder).__module__ else "postgresql"
+        schema = getattr(ledger.recorder.datastore, "schema", None)
+        self.dialect = Dialect(backend=backend, schema=schema)
+        datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
+        self.tracking: SQLiteTrackingRecorder | PostgresTrackingRecorder
+        if backend == "sqlite":
+            self.tracking = SQLiteTrackingRecorder(datastore=datastore)
+            self.tracking_table = '"tracking"'
+        else:
+            self.tracking = PostgresTrackingRecorder(
+                datastore=datastore, tracking_table_name=f"{ledger.name.lower()}_tracking"
+            )
+            self.tracking_table = self.dialect.table(self.tracking.tracking_table_name)
+        if not self._tables_exist():
+            self.create_tables()
+
+    # ------------------------------------------------------------------ schema
+
+    def _tables_exist(self) -> bool:
+        """True when the tracking table and every live view table are there."""
+        names = [live_name(spec) for p in self.projections for spec in p.tables]
+        if self.dialect.backend == "sqlite":
+            rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+            found = {row["name"] for row in rows}
+            return {"tracking", _META, *names} <= found
+        schema = self.dialect.schema or "public"
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
+        )
+        found = {row["table_name"] for row in rows}
+        return {self.tracking.tracking_table_name, _META, *names} <= found  # type: ignore[union-attr]
+
+    def create_tables(self, shadow: bool = False, only: str | None = None) -> None:
+        """Create the tracking table and every view table (or a rebuild's shadow tables)."""
+        if self.dialect.backend == "sqlite":
+            self.tracking.create_table()
+            with self.transaction() as cursor:
+                self._create_view_tables(cursor, shadow, only)
+            return
+        with self.transaction() as cursor:
+            # Concurrent CREATE … IF NOT EXISTS can still collide in PostgreSQL's
+            # catalog: one process creates, the others wait here and find it done.
+            cursor.execute(f"SELECT pg_advisory_xact_lock({_VIEWS_LOCK - 1})")
+            self.tracking.create_table()  # on another pooled connection, under our lock
+            self._create_view_tables(cursor, shadow, only)
+
+    def _create_view_tables(self, cursor: Any, shadow: bool, only: str | None) -> None:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.dialect.table(_META)} "
+            f'("view" TEXT PRIMARY KEY, "version" {self.dialect.type_of(Column.INT)})'
+        )
+        for projection in self.projections:
+            if only is not None and projection.name != only:
+                continue
+            for spec in projection.tables:
+                name = shadow_name(spec) if shadow else live_name(spec)
+                for statement in self.dialect.create(spec, name):
+                    cursor.execute(statement)
+            if not shadow:
+                m = self.dialect.mark
+                cursor.execute(
+                    f'INSERT INTO {self.dialect.table(_META)} ("view", "version") '
+                    f'VALUES ({m}, {m}) ON CONFLICT ("view") DO NOTHING',
+                    (projection.name, projection.version),
+                )
+
+    # ------------------------------------------------------------------ transactions
+
+    @contextmanager
+    def transaction(self, commit: bool = True) -> Iterator[Any]:
+        """A cursor in one transaction on the ledger's database."""
+        with self.tracking.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def batch_tables(
+        self, cursor: Any, projection: Projection, shadow: bool = False
+    ) -> dict[str, BatchTable]:
+        """The projection's tables for one batch, on ``cursor``'s transaction."""
+        return {
+            spec.name: BatchTable(
+                spec, shadow_name(spec) if shadow else live_name(spec), self.dialect, cursor
+            )
+            for spec in projection.tables
+        }
+
+    def lock_views(self, cursor: Any) -> None:
+        """Make this transaction the only one writing views until it ends.
+
+        PostgreSQL: a transaction-scoped advisory lock. SQLite: a write as the first
+        statement takes the database's write lock now (waiting for it if need be),
+        instead of failing later when a read snapshot would have to be upgraded.
+        """
+        if self.dialect.backend == "postgresql":
+            cursor.execute(f"SELECT pg_advisory_xact_lock({_VIEWS_LOCK})")
+        else:
+            cursor.execute(
+                f'UPDATE {self.dialect.table(_META)} SET "version" = "version" WHERE 0 = 1'
+            )
+
+    def positions_in(self, cursor: Any, names: Sequence[str]) -> dict[str, int]:
+        """Tracking positions read inside the caller's transaction."""
+        found = {name: 0 for name in names}
+        cursor.execute(
+            f"SELECT application_name, notification_id FROM {self.tracking_table} "
+            f"WHERE application_name IN ({self.dialect.marks(len(names))})",
+            list(names),
+        )
+        for row in cursor.fetchall():
+            found[row["application_name"]] = int(row["notification_id"] or 0)
+        return found
+
+    def positions(self, names: Sequence[str]) -> dict[str, int]:
+        """Each view's tracking position (0 when it has processed nothing yet)."""
+        with self.transaction(commit=False) as cursor:
+            return self.positions_in(cursor, names)
+
+    def record_position(self, cursor: Any, name: str, expected: int, position: int) -> None:
+        """Move ``name`` from ``expected`` to ``position``, or raise IntegrityError.
+
+        Compare-and-set, not just "forward": a batch computed from a position that
+        has since changed (another runner, a rebuild's swap) must not be committed.
+        """
+        m = self.dialect.mark
+        cursor.execute(
+            f"UPDATE {self.tracking_table} SET notification_id = {m} "
+            f"WHERE application_name = {m} AND notification_id = {m}",
+            (position, name, expected),
+        )
+        if _rowcount(cursor) == 1:
+            return
+        if expected == 0:
+            # First batch of this view: the primary key refuses a concurrent first batch.
+            cursor.execute(
+                f"INSERT INTO {self.tracking_table} (application_name, notification_id) "
+                f"VALUES ({m}, {m})",
+                (name, position),
+            )
+            return
+        raise IntegrityError(f"view {name} moved on from position {expected}")
+
+    def versions(self) -> dict[str, int]:
+        """The projection version each stored view was built with."""
+        with self.transaction(commit=False) as cursor:
+            cursor.execute(f'SELECT "view", "version" FROM {self.dialect.table(_META)}')
+            return {row["view"]: int(row["version"]) for row in cursor.fetchall()}
+
+    def set_version(self, cursor: Any, view: str, version: int) -> None:
+        """Record which projection version built ``view``."""
+        m = self.dialect.mark
+        cursor.execute(
+            f'INSERT INTO {self.dialect.table(_META)} ("view", "version") VALUES ({m}, {m}) '
+            'ON CONFLICT ("view") DO UPDATE SET "version" = excluded."version"',
+            (view, version),
+        )
+
+    # ------------------------------------------------------------------ rebuild swap
+
+    def swap_in_shadow(self, cursor: Any, projection: Projection, shadow_tracking: str) -> None:
+        """Replace the live tables of ``projection`` with its rebuilt shadow tables."""
+        for spec in projection.tables:
+            live, shadow = live_name(spec), shadow_name(spec)
+            cursor.execute(f"DROP TABLE IF EXISTS {self.dialect.table(live)}")
+            if self.dialect.backend == "postgresql":
+                cursor.execute(f'ALTER TABLE {self.dialect.table(shadow)} RENAME TO "{live}"')
+                for number, _ in enumerate(spec.indexes):
+                    cursor.execute(
+                        f"ALTER INDEX IF EXISTS {self._index(f'{shadow}_ix{number}')} "
+                        f'RENAME TO "{live}_ix{number}"'
+                    )
+                cursor.execute(
+                    f'ALTER INDEX IF EXISTS {self._index(f"{shadow}_part")} RENAME TO "{live}_part"'
+                )
+            else:
+                cursor.execute(f'ALTER TABLE "{shadow}" RENAME TO "{live}"')
+                # SQLite keeps index names on rename; recreate them under live names.
+                for number, _ in enumerate(spec.indexes):
+                    cursor.execute(f'DROP INDEX IF EXISTS "{shadow}_ix{number}"')
+                cursor.execute(f'DROP INDEX IF EXISTS "{shadow}_part"')
+                for statement in self.dialect.create(spec, live)[1:]:
+                    cursor.execute(statement)
+        m = self.dialect.mark
+        cursor.execute(
+            f"DELETE FROM {self.tracking_table} WHERE application_name = {m}", (projection.name,)
+        )
+        cursor.execute(
+            f"UPDATE {self.tracking_table} SET application_name = {m} WHERE application_name = {m}",
+            (projection.name, shadow_tracking),
+        )
+        self.set_version(cursor, projection.name, projection.version)
+
+    def drop_shadow(self, projection: Projection, shadow_tracking: str) -> None:
+        """Forget a half-done rebuild (its shadow tables and tracking record)."""
+        with self.transaction() as cursor:
+            for spec in projection.tables:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.dialect.table(shadow_name(spec))}")
+            cursor.execute(
+                f"DELETE FROM {self.tracking_table} WHERE application_name = {self.dialect.mark}",
+                (shadow_tracking,),
+            )
+
+    def _index(self, name: str) -> str:
+        return self.dialect.table(name)
+
+    # ------------------------------------------------------------------ reads
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run a read; ``?`` marks are adapted to the store."""
+        if self.dialect.backend == "postgresql":
+            sql = sql.replace("?", "%s")
+        with self.transaction(commit=False) as cursor:
+            cursor.execute(sql, list(params))
+            return [dict(row) for row in cursor.fetchall()]
+
+    def count_events_after(self, position: int, topics: Sequence[str]) -> int:
+        """How many events of these topics the log holds after ``position``."""
+        if self.dialect.backend == "sqlite":
+            events = '"stored_events"'
+        else:
+            events = self.dialect.table(f"{self.ledger.name.lower()}_events")
+        marks = ", ".join("?" * len(topics))
+        rows = self.query(
+            f"SELECT count(*) AS n FROM {events} WHERE notification_id > ? AND topic IN ({marks})",
+            [position, *topics],
+        )
+        return int(rows[0]["n"])
+
+    def table(self, spec: TableSpec) -> str:
+        """The live table's qualified name, for queries."""
+        return self.dialect.table(live_name(spec))
+
+    def counts(self, projection: Projection) -> Mapping[str, int]:
+        """Rows per table of a view (for status output)."""
+        return {
+            spec.name: int(self.query(f"SELECT count(*) AS n FROM {self.table(spec)}")[0]["n"])
+            for spec in projection.tables
+        }
+
+
+def _rowcount(cursor: Any) -> int:
+    """Rows touched by the last statement (the library wraps SQLite's cursor)."""
+    raw = getattr(cursor, "sqlite_cursor", cursor)
+    return int(raw.rowcount)

@@ -1,0 +1,114 @@
+"""Armed timers: every promise being watched (ack, update, deadline) with its due time.
+
+One row per armed timer, indexed by due time, so "what is due before T" is a range
+scan whose cost grows with the number of due timers, not with open handoffs. A row
+also remembers the highest escalation level recorded for that arming.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, us
+
+__all__ = ["TIMERS", "TIMER_OWNERS", "TimersProjection"]
+
+TIMERS = TableSpec(
+    name="timers",
+    columns={
+        "handoff_id": Column.TEXT,
+        "reason": Column.TEXT,
+        "due_us": Column.INT,
+        "receiver": Column.TEXT,
+        "sender": Column.TEXT,
+        "chain_id": Column.TEXT,
+        "kind": Column.TEXT,
+        "escalated_level": Column.INT,
+    },
+    key=("handoff_id", "reason"),
+    partition="handoff_id",
+    indexes=(("due_us",),),
+)
+
+TIMER_OWNERS = TableSpec(
+    name="timer_owners",
+    columns={
+        "handoff_id": Column.TEXT,
+        "receiver": Column.TEXT,
+        "sender": Column.TEXT,
+        "chain_id": Column.TEXT,
+        "kind": Column.TEXT,
+    },
+    key=("handoff_id",),
+    partition="handoff_id",
+)
+"""Who an open handoff's timers belong to (so any later event can arm one)."""
+
+ACK = EscalationReason.ACK_TIMEOUT.value
+UPDATE = EscalationReason.UPDATE_OVERDUE.value
+DEADLINE = EscalationReason.DEADLINE_MISSED.value
+CLOSING = (Handoff.Completed, Handoff.Declined, Handoff.Cancelled)
+
+
+class TimersProjection(Projection):
+    """Arms, re-arms and disarms timer rows as the handoff's promises change."""
+
+    name = "timers"
+    version = 1
+    tables = (TIMERS, TIMER_OWNERS)
+
+    def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
+        timers, owners = tables["timers"], tables["timer_owners"]
+        hid = str(event.originator_id)
+        if isinstance(event, Handoff.Created):
+            owner: dict[str, Any] | None = {
+                "handoff_id": hid,
+                "receiver": event.receiver,
+                "sender": event.sender,
+                "chain_id": str(event.chain_id),
+                "kind": event.kind,
+            }
+            assert owner is not None
+            owners.put(owner)
+            self._arm(timers, owner, ACK, us(event.ack_due))
+            self._arm(timers, owner, DEADLINE, us(event.deadline_due))
+            return
+        if isinstance(event, CLOSING):
+            owners.delete((hid,))
+            for reason in (ACK, UPDATE, DEADLINE):
+                timers.delete((hid, reason))
+            return
+        owner = owners.get((hid,))
+        if owner is None:
+            return
+        if isinstance(event, Handoff.Acked):
+            timers.delete((hid, ACK))
+            self._arm(timers, owner, UPDATE, us(event.update_due))
+        elif isinstance(event, Handoff.StatusReported):
+            timers.delete((hid, UPDATE))
+            self._arm(timers, owner, UPDATE, us(event.update_due))
+        elif isinstance(event, Handoff.Reassigned):
+            owner = {**owner, "receiver": event.to_receiver}
+            owners.put(owner)
+            old_deadline = timers.get((hid, DEADLINE))
+            for reason in (ACK, UPDATE, DEADLINE):
+                timers.delete((hid, reason))
+            self._arm(timers, owner, ACK, us(event.ack_due))
+            self._arm(timers, owner, DEADLINE, us(event.deadline_due))
+            # An absolute deadline survives reassignment, and so does its escalation.
+            kept = timers.get((hid, DEADLINE))
+            if old_deadline and kept and old_deadline["due_us"] == kept["due_us"]:
+                timers.put({**kept, "escalated_level": old_deadline["escalated_level"]})
+        elif isinstance(event, Handoff.Escalated) and event.timer_due is not None:
+            row = timers.get((hid, event.reason))
+            if row is not None and row["due_us"] == us(event.timer_due):
+                level = max(int(row["escalated_level"] or 0), event.level)
+                timers.put({**row, "escalated_level": level})
+
+    @staticmethod
+    def _arm(timers: Table, owner: dict[str, Any], reason: str, due_us: int | None) -> None:
+        if due_us is not None:
+            timers.put({**owner, "reason": reason, "due_us": due_us, "escalated_level": 0})
