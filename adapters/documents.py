@@ -8,6 +8,7 @@ type them (``1h30m``); in log entries they are the events' own fields, in second
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -18,6 +19,7 @@ from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.projections.base import from_us
 
 __all__ = [
     "armed_timers",
@@ -30,6 +32,7 @@ __all__ = [
     "log_entry",
     "overdue_timers",
     "protocol_document",
+    "view_document",
 ]
 
 _ENVELOPE = {
@@ -168,3 +171,39 @@ def error_document(error: HandoffError) -> dict[str, Any]:
 
 def _seconds(value: float | None) -> str | None:
     return format_duration(timedelta(seconds=value)) if value else None
+
+
+_TIME_COLUMNS = {
+    "created_us": "created_at",
+    "acked_us": "acked_at",
+    "closed_us": "closed_at",
+    "status_us": "status_at",
+    "last_event_us": "last_event_at",
+    "last_escalation_us": "last_escalation_at",
+    "last_seen_us": "last_seen_at",
+    "oldest_open_us": "oldest_open_at",
+    "at_us": "at",
+    "due_us": "due",
+    "ack_due_us": "ack_due",
+    "update_due_us": "update_due",
+    "deadline_us": "deadline",
+    "eta_us": "eta",
+}
+_DROPPED = {"neg_rank", "last_position"}
+
+
+def view_document(row: dict[str, Any]) -> dict[str, Any]:
+    """A view row as JSON: ``handoff_id`` → ``id``, ``*_us`` → ISO 8601 times."""
+    document: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in _DROPPED:
+            continue
+        if key in _TIME_COLUMNS:
+            document[_TIME_COLUMNS[key]] = iso(from_us(value))
+        elif key == "handoff_id":
+            document["id"] = value
+        elif key in ("detail", "result") and isinstance(value, str):
+            document[key] = json.loads(value)
+        else:
+            document[key] = value
+    return document

@@ -35,7 +35,7 @@ from handoff_ledger.domain.protocol import KindSpec, Protocol
 from handoff_ledger.domain.protocol_record import PROTOCOL_ID, ProtocolRecord
 from handoff_ledger.domain.states import Status
 from handoff_ledger.domain.timers import EscalationReason
-from handoff_ledger.projections.queues import queue_for, queue_position
+from handoff_ledger.domain.watch import ChainWatch
 
 __all__ = ["HANDOFF_TOPICS", "Ledger", "LoggedEvent", "ProtocolVersion", "SendOutcome"]
 
@@ -379,6 +379,17 @@ class Ledger(Application[UUID]):
         if current is not None:
             current.protocol.agent(agent, field)
 
+    def watch(self, handoff_id: UUID, *, by: str) -> tuple[UUID, bool]:
+        """Subscribe ``by`` to the chain of ``handoff_id``; returns (chain_id, newly watched)."""
+        self.require_declared(by, "as")
+        handoff = self.get(handoff_id)
+        watch = ChainWatch.start(chain_id=handoff.chain_id, agent=by, now=self.clock.now())
+        try:
+            self.save(watch)
+        except IntegrityError:
+            return handoff.chain_id, False
+        return handoff.chain_id, True
+
     def is_admin(self, agent: str) -> bool:
         """Admins are declared in the protocol in force (``admin = true``)."""
         current = self.protocol_in_force()
@@ -444,30 +455,6 @@ class Ledger(Application[UUID]):
             if len(page) < LOG_PAGE:
                 return
             start = page[-1].id + 1
-
-    def all_handoffs(self, *, as_of: datetime | None = None) -> dict[UUID, Handoff]:
-        """Every handoff folded from the log (until the projections issue gives views)."""
-        handoffs: dict[UUID, Handoff] = {}
-        for entry in self.read_log(until=as_of):
-            event = entry.event
-            folded = event.mutate(handoffs.get(event.originator_id))
-            assert isinstance(folded, Handoff)
-            handoffs[event.originator_id] = folded
-        return handoffs
-
-    def inbox(self, agent: str, *, as_of: datetime | None = None) -> list[Handoff]:
-        """The agent's open handoffs in queue order (position 1 first)."""
-        return queue_for(agent, self.all_handoffs(as_of=as_of).values())
-
-    def queue_position(self, handoff: Handoff) -> int | None:
-        """The handoff's position in its receiver's queue (None once closed)."""
-        return queue_position(handoff, self.all_handoffs().values())
-
-    def overdue(self, *, as_of: datetime | None = None) -> list[Handoff]:
-        """Open handoffs with an ack, update or deadline already passed at ``as_of``."""
-        moment = as_of or self.clock.now()
-        found = [h for h in self.all_handoffs(as_of=as_of).values() if h.due_timers(moment)]
-        return sorted(found, key=lambda h: min(t.due for t in h.due_timers(moment)))
 
     # ------------------------------------------------------------------ helpers
 

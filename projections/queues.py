@@ -18,7 +18,15 @@ from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
 from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, us
 
-__all__ = ["QUEUE", "QueuesProjection", "queue_for", "queue_key", "queue_position"]
+__all__ = [
+    "QUEUE",
+    "QueuesProjection",
+    "ordered_queue",
+    "queue_for",
+    "queue_key",
+    "queue_position",
+    "row_order",
+]
 
 QUEUE = TableSpec(
     name="queue",
@@ -76,6 +84,17 @@ class QueuesProjection(Projection):
             queue.put({**row, "state": Status(event.status).state.value})
         elif isinstance(event, Handoff.Reassigned):
             queue.put({**row, "receiver": event.to_receiver, "state": "requested"})
+
+
+def row_order(row: Mapping[str, Any]) -> tuple[int, int, str]:
+    """Sort key of a queue row: the same order as :func:`queue_key`, in row columns."""
+    return (int(row["neg_rank"]), int(row["created_us"]), str(row["handoff_id"]))
+
+
+def ordered_queue(rows: Iterable[Mapping[str, Any]], agent: str) -> list[dict[str, Any]]:
+    """An agent's queue rows, head first, each with its ``queue_position``."""
+    mine = sorted((r for r in rows if r["receiver"] == agent), key=row_order)
+    return [{**row, "queue_position": n} for n, row in enumerate(mine, start=1)]
 
 
 def queue_key(handoff: Handoff) -> tuple[int, datetime, str]:

@@ -7,14 +7,14 @@ also remembers the highest escalation level recorded for that arming.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, us
 
-__all__ = ["TIMERS", "TIMER_OWNERS", "TimersProjection"]
+__all__ = ["TIMERS", "TIMER_OWNERS", "TimersProjection", "due_rows"]
 
 TIMERS = TableSpec(
     name="timers",
@@ -112,3 +112,9 @@ class TimersProjection(Projection):
     def _arm(timers: Table, owner: dict[str, Any], reason: str, due_us: int | None) -> None:
         if due_us is not None:
             timers.put({**owner, "reason": reason, "due_us": due_us, "escalated_level": 0})
+
+
+def due_rows(rows: Iterable[Mapping[str, Any]], now_us: int) -> list[dict[str, Any]]:
+    """Timer rows due at or before ``now_us``, earliest first (as the view's query)."""
+    due = [dict(r) for r in rows if int(r["due_us"]) <= now_us]
+    return sorted(due, key=lambda r: (int(r["due_us"]), str(r["handoff_id"]), str(r["reason"])))

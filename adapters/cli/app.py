@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-__all__ = ["app", "emit_json", "protocol_app"]
+__all__ = ["agents_app", "app", "emit_json", "projections_app", "protocol_app"]
 
 app = typer.Typer(
     name="handoff",
@@ -18,6 +18,10 @@ app = typer.Typer(
 )
 protocol_app = typer.Typer(help="Load and inspect the protocol file.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
+agents_app = typer.Typer(help="The agents of the ledger.", no_args_is_help=True)
+app.add_typer(agents_app, name="agents")
+projections_app = typer.Typer(help="The views: status, rebuild, run.", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
 
 
 def emit_json(document: Any) -> None:

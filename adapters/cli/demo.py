@@ -16,6 +16,7 @@ import typer
 
 from handoff_ledger.adapters.bootstrap import open_ledger
 from handoff_ledger.adapters.cli.app import app
+from handoff_ledger.adapters.cli.options import fresh_views
 from handoff_ledger.adapters.cli.render import ack_text, handoff_text, history_text, log_lines, ref
 from handoff_ledger.adapters.clock import SimulatedClock
 from handoff_ledger.adapters.seed import SEED_PROTOCOL
@@ -72,7 +73,7 @@ def demo(
         acked = ledger.ack(
             bug.id, by="code_agent", eta=timedelta(hours=2), next_update=timedelta(minutes=30)
         )
-        position = ledger.queue_position(acked.handoff)
+        position = fresh_views(ledger).read.queue_position(str(bug.id))
         say(
             f"[{clock.now():%H:%M}] "
             + ack_text(acked.handoff, position, clock.now(), recorded=True)

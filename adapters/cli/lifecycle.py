@@ -11,6 +11,7 @@ from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.cli.options import (
     DbOption,
     JsonOption,
+    fresh_views,
     ledger_at,
     read_deadline,
     read_duration,
@@ -104,7 +105,7 @@ def ack(
     with ledger_at(db) as ledger:
         outcome = ledger.ack(hid, by=agent, eta=eta_delta, next_update=update_delta)
         handoff = outcome.handoff
-        position = ledger.queue_position(handoff)
+        position = fresh_views(ledger).read.queue_position(str(handoff.id))
         if as_json:
             emit_json(
                 {

@@ -13,14 +13,26 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
-from handoff_ledger.adapters.cli import demo, lifecycle, protocol_commands, reading
+from handoff_ledger.adapters.cli import (
+    demo,
+    lifecycle,
+    protocol_commands,
+    reading,
+    views_commands,
+)
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.documents import error_document
 from handoff_ledger.domain.errors import HandoffError, Refused
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "exit_code_for", "main"]
 
-_COMMAND_MODULES = (lifecycle, reading, protocol_commands, demo)  # registered on import
+_COMMAND_MODULES = (
+    lifecycle,
+    reading,
+    protocol_commands,
+    views_commands,
+    demo,
+)  # registered on import
 
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2

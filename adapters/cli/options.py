@@ -18,6 +18,7 @@ import typer
 
 from handoff_ledger.adapters.bootstrap import open_ledger
 from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
 from handoff_ledger.domain.errors import InvalidInput
 
@@ -25,6 +26,7 @@ __all__ = [
     "AsOfOption",
     "DbOption",
     "JsonOption",
+    "fresh_views",
     "ledger_at",
     "read_deadline",
     "read_duration",
@@ -47,6 +49,13 @@ AsOfOption = Annotated[
     str | None,
     typer.Option("--as-of", help="Answer as the ledger stood at this ISO 8601 time."),
 ]
+
+
+def fresh_views(ledger: Ledger) -> Views:
+    """The ledger's views, caught up first: a user never reads behind their own write."""
+    views = Views(ledger)
+    views.catch_up()
+    return views
 
 
 @contextmanager

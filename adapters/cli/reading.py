@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,6 +12,7 @@ from handoff_ledger.adapters.cli.options import (
     AsOfOption,
     DbOption,
     JsonOption,
+    fresh_views,
     ledger_at,
     read_id,
     read_time,
@@ -30,9 +31,12 @@ from handoff_ledger.adapters.documents import (
     iso,
     log_entry,
     overdue_timers,
+    view_document,
 )
 from handoff_ledger.domain.errors import InvalidInput
-from handoff_ledger.projections.queues import queue_position
+from handoff_ledger.projections.base import from_us, us
+from handoff_ledger.projections.queues import ordered_queue
+from handoff_ledger.projections.timers import due_rows
 
 
 @app.command()
@@ -116,21 +120,20 @@ def inbox(
     """The agent's queue of open handoffs with queue positions."""
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
-        queue = ledger.inbox(agent, as_of=moment)
-        now = moment or ledger.clock.now()
-        if as_json:
-            emit_json(
-                {
-                    "agent": agent,
-                    "as_of": iso(moment),
-                    "handoffs": [
-                        {**handoff_document(h), "queue_position": queue_position(h, queue)}
-                        for h in queue
-                    ],
-                }
-            )
+        views = fresh_views(ledger)
+        if moment is None:
+            queue = views.read.inbox(agent)
+            timers = views.read.timers_of([row["handoff_id"] for row in queue])
         else:
-            console().print(inbox_table(agent, queue, now))
+            memory = views.replay(moment, ["queues", "timers"])
+            queue = ordered_queue(memory.rows("queue").values(), agent)
+            timers = list(memory.rows("timers").values())
+        now = moment or ledger.clock.now()
+        entries = [_with_timers(view_document(row), row["handoff_id"], timers) for row in queue]
+        if as_json:
+            emit_json({"agent": agent, "as_of": iso(moment), "handoffs": entries})
+        else:
+            console().print(inbox_table(agent, entries, now))
 
 
 @app.command()
@@ -142,20 +145,31 @@ def overdue(
     """Handoffs whose ack, update or deadline has passed."""
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
+        views = fresh_views(ledger)
         now = moment or ledger.clock.now()
-        found = ledger.overdue(as_of=now)
-        if as_json:
-            emit_json(
-                {
-                    "as_of": iso(now),
-                    "handoffs": [
-                        {
-                            **handoff_document(h),
-                            "overdue": overdue_timers(h, now),
-                        }
-                        for h in found
-                    ],
-                }
-            )
+        if moment is None:
+            rows = views.read.overdue(us(now) or 0)
         else:
-            console().print(overdue_table(found, now))
+            memory = views.replay(moment, ["timers"])
+            rows = due_rows(memory.rows("timers").values(), us(now) or 0)
+        entries = [view_document(row) for row in rows]
+        if as_json:
+            emit_json({"as_of": iso(now), "overdue": entries})
+        else:
+            console().print(overdue_table(entries, now))
+
+
+def _with_timers(
+    entry: dict[str, Any], handoff_id: str, timers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    armed = {
+        t["reason"]: iso(from_us(t["due_us"])) for t in timers if t["handoff_id"] == handoff_id
+    }
+    return {
+        **entry,
+        "timers": {
+            "ack_due": armed.get("ack_timeout"),
+            "update_due": armed.get("update_overdue"),
+            "deadline": armed.get("deadline_missed"),
+        },
+    }

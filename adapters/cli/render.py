@@ -137,43 +137,48 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def inbox_table(agent: str, queue: list[Handoff], now: datetime) -> Table:
-    """An agent's queue, head first."""
-    table = Table(title=f"Queue of {agent}: {len(queue)} open")
+def inbox_table(agent: str, entries: list[dict[str, Any]], now: datetime) -> Table:
+    """An agent's queue (inbox documents), head first."""
+    table = Table(title=f"Queue of {agent}: {len(entries)} open")
     for column in ("pos", "id", "from", "kind", "priority", "state", "age", "next due"):
         table.add_column(column)
-    for position, handoff in enumerate(queue, start=1):
-        timers = handoff.timers()
-        next_due = min(timers, key=lambda t: t.due) if timers else None
+    for entry in entries:
+        armed = [(due, reason) for reason, due in entry["timers"].items() if due]
+        next_due = min(armed) if armed else None
+        created = parse_iso(entry["created_at"])
         table.add_row(
-            str(position),
-            str(handoff.id),
-            handoff.sender,
-            handoff.kind or "-",
-            handoff.priority,
-            handoff.state.value,
-            format_duration(now - handoff.created_on),
-            f"{next_due.reason.value} {_when(next_due.due, now)}" if next_due else "-",
+            str(entry["queue_position"]),
+            entry["id"],
+            entry["sender"],
+            entry["kind"] or "-",
+            entry["priority"],
+            entry["state"],
+            format_duration(now - created) if created else "-",
+            f"{next_due[1]} {_when(parse_iso(next_due[0]), now)}" if next_due else "-",
         )
     return table
 
 
-def overdue_table(handoffs: list[Handoff], now: datetime) -> Table:
+def overdue_table(entries: list[dict[str, Any]], now: datetime) -> Table:
     """Every broken promise: which handoff, whose, which timer, since when."""
-    table = Table(title=f"Overdue at {iso(now)}: {len(handoffs)}")
-    for column in ("id", "from → to", "kind", "state", "overdue", "since"):
+    table = Table(title=f"Overdue at {iso(now)}: {len(entries)}")
+    for column in ("id", "from → to", "kind", "overdue", "since", "escalated"):
         table.add_column(column)
-    for handoff in handoffs:
-        for timer in handoff.due_timers(now):
-            table.add_row(
-                str(handoff.id),
-                f"{handoff.sender} → {handoff.receiver}",
-                handoff.kind or "-",
-                handoff.state.value,
-                timer.reason.value,
-                _when(timer.due, now),
-            )
+    for entry in entries:
+        table.add_row(
+            entry["id"],
+            f"{entry['sender']} → {entry['receiver']}",
+            entry["kind"] or "-",
+            entry["reason"],
+            _when(parse_iso(entry["due"]), now),
+            f"level {entry['escalated_level']}" if entry["escalated_level"] else "no",
+        )
     return table
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    """Read back an ISO 8601 time written by :func:`iso`."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def protocol_text(current: ProtocolVersion | None) -> str:

@@ -101,7 +101,9 @@ class ViewRunner:
             if not notifications:
                 return 0
             mapper = self.ledger.mapper
-            events = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+            events: list[tuple[int, Any]] = [
+                (n.id, mapper.to_domain_event(n)) for n in notifications
+            ]
             last = notifications[-1].id
             handoff_ids = list(dict.fromkeys(str(e.originator_id) for _, e in events))
             chain_ids = list(dict.fromkeys(str(e.chain_id) for _, e in events))

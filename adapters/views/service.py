@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.views.reader import ViewReader
@@ -13,9 +15,12 @@ from handoff_ledger.adapters.views.runner import VIEW_TOPICS, ViewRunner
 from handoff_ledger.adapters.views.store import ViewStore
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.projections.base import Projection
+from handoff_ledger.projections.fold import MemoryViews
 from handoff_ledger.projections.registry import all_projections
 
 __all__ = ["ViewStatus", "Views", "lag_text"]
+
+_REPLAY_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,28 @@ class Views:
         """Follow the log until ``stop`` is set."""
         self.runner.run_forever(stop, poll_interval=poll_interval)
 
+    def replay(self, until: datetime, names: list[str] | None = None) -> MemoryViews:
+        """Every view (or the named ones) as it stood at ``until``, folded in memory.
+
+        The same projection code as the live views, over the log up to ``until``;
+        the live tables are not touched.
+        """
+        chosen = {p.name for p in self.projections} if not names else set(names)
+        memory = MemoryViews(p for p in all_projections() if p.name in chosen)
+        start = 1
+        while True:
+            page = self.ledger.recorder.select_notifications(
+                start=start, limit=_REPLAY_PAGE, topics=VIEW_TOPICS
+            )
+            for notification in page:
+                event: Any = self.ledger.mapper.to_domain_event(notification)
+                if event.timestamp > until:
+                    return memory
+                memory.apply(event, notification.id)
+            if len(page) < _REPLAY_PAGE:
+                return memory
+            start = page[-1].id + 1
+
     def status(self) -> list[ViewStatus]:
         """Each view's position, the log's head, and how far behind it is."""
         names = [p.name for p in self.projections]
@@ -77,8 +104,8 @@ class Views:
             )
             lag_seconds = 0.0
             if behind:
-                event = self.ledger.mapper.to_domain_event(behind[0])
-                lag_seconds = max(0.0, now - event.timestamp.timestamp())
+                first: Any = self.ledger.mapper.to_domain_event(behind[0])
+                lag_seconds = max(0.0, now - first.timestamp.timestamp())
             pending = self.store.count_events_after(position, VIEW_TOPICS) if behind else 0
             statuses.append(
                 ViewStatus(

@@ -49,9 +49,8 @@ class ViewStore:
         self.ledger = ledger
         self.projections = list(projections)
         backend = "sqlite" if "sqlite" in type(ledger.recorder).__module__ else "postgresql"
-        schema = getattr(ledger.recorder.datastore, "schema", None)
-        self.dialect = Dialect(backend=backend, schema=schema)
-        datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
+        datastore: Any = getattr(ledger.recorder, "datastore")  # noqa: B009 - not on the base type
+        self.dialect = Dialect(backend=backend, schema=getattr(datastore, "schema", None))
         self.tracking: SQLiteTrackingRecorder | PostgresTrackingRecorder
         if backend == "sqlite":
             self.tracking = SQLiteTrackingRecorder(datastore=datastore)
@@ -263,13 +262,15 @@ class ViewStore:
 
     def count_events_after(self, position: int, topics: Sequence[str]) -> int:
         """How many events of these topics the log holds after ``position``."""
-        if self.dialect.backend == "sqlite":
-            events = '"stored_events"'
+        if self.dialect.backend == "sqlite":  # the library numbers SQLite events by rowid
+            events, position_column = '"stored_events"', "rowid"
         else:
             events = self.dialect.table(f"{self.ledger.name.lower()}_events")
+            position_column = "notification_id"
         marks = ", ".join("?" * len(topics))
         rows = self.query(
-            f"SELECT count(*) AS n FROM {events} WHERE notification_id > ? AND topic IN ({marks})",
+            f"SELECT count(*) AS n FROM {events} "
+            f"WHERE {position_column} > ? AND topic IN ({marks})",
             [position, *topics],
         )
         return int(rows[0]["n"])

@@ -125,28 +125,6 @@ def test_log_since_and_until(ledger: Ledger, clock: SimulatedClock) -> None:
     assert [type(e.event).__name__ for e in ledger.read_log(until=middle)] == ["Created", "Acked"]
 
 
-def test_inbox_and_queue_position(ledger: Ledger, clock: SimulatedClock) -> None:
-    low = ledger.send(sender="a", to="code_agent", priority=Priority.LOW).handoff
-    clock.advance(timedelta(minutes=1))
-    high = ledger.send(sender="a", to="code_agent", priority=Priority.HIGH).handoff
-    clock.advance(timedelta(minutes=1))
-    medium = ledger.send(sender="a", to="code_agent").handoff
-    assert [h.id for h in ledger.inbox("code_agent")] == [high.id, medium.id, low.id]
-    acked = ledger.ack(medium.id, by="code_agent")
-    assert ledger.queue_position(acked.handoff) == 2
-    ledger.complete(high.id, by="code_agent")
-    assert ledger.queue_position(ledger.get(medium.id)) == 1
-
-
-def test_overdue_lists_broken_promises(ledger: Ledger, clock: SimulatedClock) -> None:
-    silent = ledger.send(sender="a", to="b", ack_within=timedelta(hours=1)).handoff
-    kept = ledger.send(sender="a", to="c", ack_within=timedelta(hours=1)).handoff
-    ledger.ack(kept.id, by="c")
-    assert ledger.overdue() == []
-    clock.advance(timedelta(hours=2))
-    assert [h.id for h in ledger.overdue()] == [silent.id]
-
-
 class TestUnderAProtocol:
     @pytest.fixture(autouse=True)
     def protocol(self, ledger: Ledger) -> None:

@@ -1,0 +1,241 @@
+"""Commands on the read side: notifications, watch, trace, the agent board, projections."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+from rich.tree import Tree
+
+from handoff_ledger.adapters.cli.app import agents_app, app, emit_json, projections_app
+from handoff_ledger.adapters.cli.options import (
+    AsOfOption,
+    DbOption,
+    JsonOption,
+    fresh_views,
+    ledger_at,
+    read_id,
+    read_time,
+)
+from handoff_ledger.adapters.cli.render import console, parse_iso
+from handoff_ledger.adapters.documents import iso, view_document
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.adapters.views.runner import VIEW_TOPICS
+from handoff_ledger.adapters.views.service import lag_text
+from handoff_ledger.domain.errors import InvalidInput
+
+AsAgent = Annotated[str, typer.Option("--as", help="The agent acting.")]
+
+
+@app.command()
+def notifications(
+    agent: Annotated[str, typer.Argument(metavar="AGENT")],
+    since: Annotated[
+        int, typer.Option("--since", help="The cursor you last saw (entries after it).", min=0)
+    ] = 0,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.", min=1)] = 100,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """An agent's feed of broadcasts on the chains it takes part in or watches."""
+    with ledger_at(db) as ledger:
+        rows = fresh_views(ledger).read.notifications(agent, after=since, limit=limit)
+        entries = [{"cursor": row["position"], **view_document(row)} for row in rows]
+        cursor = entries[-1]["cursor"] if entries else since
+        if as_json:
+            emit_json({"agent": agent, "notifications": entries, "next": cursor})
+            return
+        for entry in entries:
+            detail = entry["detail"]
+            said = detail.get("status") or detail.get("reason") or detail.get("message") or ""
+            typer.echo(
+                f"[{entry['cursor']}] {entry['at']} {entry['type']} {entry['id'][:8]} "
+                f"by {entry['by']} {said}".rstrip()
+            )
+        typer.echo(f"NEXT: --since {cursor}")
+
+
+@app.command()
+def watch(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    agent: AsAgent,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Subscribe AGENT to the chain of handoff ID: it hears every broadcast on it."""
+    hid = read_id(handoff_id)
+    with ledger_at(db) as ledger:
+        chain_id, new = ledger.watch(hid, by=agent)
+        if as_json:
+            emit_json({"agent": agent, "chain_id": str(chain_id), "watching": True, "new": new})
+        else:
+            state = "now watches" if new else "already watched"
+            typer.echo(f"WATCH: {agent} {state} chain {chain_id}")
+
+
+@app.command()
+def trace(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The whole chain of a handoff as a tree, with each step's state and timing."""
+    hid = read_id(handoff_id)
+    moment = read_time(as_of, "as_of")
+    with ledger_at(db) as ledger:
+        views = fresh_views(ledger)
+        if moment is None:
+            me = views.read.handoff(str(hid))
+            rows = views.read.chain(me["chain_id"]) if me else []
+        else:
+            memory = views.replay(moment, ["chains"])
+            all_rows = memory.rows("handoffs")
+            me = all_rows.get((str(hid),))
+            rows = sorted(
+                (r for r in all_rows.values() if me and r["chain_id"] == me["chain_id"]),
+                key=lambda r: (r["created_us"], r["handoff_id"]),
+            )
+        if me is None:
+            when = f" at {iso(moment)}" if moment else ""
+            raise InvalidInput(f"id: no handoff has id {hid}{when}")
+        entries = [view_document(row) for row in rows]
+        if as_json:
+            emit_json({"chain_id": me["chain_id"], "as_of": iso(moment), "handoffs": entries})
+        else:
+            console().print(_tree(me["chain_id"], entries))
+
+
+def _tree(chain_id: str, entries: list[dict[str, Any]]) -> Tree:
+    root = Tree(f"CHAIN {chain_id}")
+    nodes: dict[str | None, Any] = {None: root}
+    for entry in entries:
+        parent = nodes.get(entry["parent_id"], root)
+        times = ", ".join(
+            f"{label} {entry[key]}"
+            for label, key in (
+                ("sent", "created_at"),
+                ("acked", "acked_at"),
+                ("closed", "closed_at"),
+            )
+            if entry.get(key)
+        )
+        label = (
+            f"{entry['sender']} → {entry['receiver']} [{entry['state']}] "
+            f"{entry['kind'] or '-'} {entry['id'][:8]} ({times})"
+        )
+        if entry["escalations"]:
+            label += f" escalated x{entry['escalations']}"
+        nodes[entry["id"]] = parent.add(label)
+    return root
+
+
+@agents_app.command("list")
+def list_agents(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """The agent board: latest status, open load, oldest open item, ack punctuality."""
+    with ledger_at(db) as ledger:
+        board = [view_document(row) for row in fresh_views(ledger).read.agents()]
+        if as_json:
+            emit_json({"agents": board})
+            return
+        table = Table(title=f"Agents: {len(board)}")
+        for column in ("agent", "status", "open", "oldest open", "acks on time", "late", "done"):
+            table.add_column(column)
+        now = ledger.clock.now()
+        for row in board:
+            oldest = parse_iso(row["oldest_open_at"])
+            table.add_row(
+                row["agent"],
+                f"{row['status']}: {row['status_message'] or ''}" if row["status"] else "-",
+                str(row["open_count"]),
+                f"{row['oldest_open_id'][:8]} ({now - oldest})" if oldest else "-",
+                str(row["acks_on_time"]),
+                str(row["acks_late"]),
+                str(row["completed"]),
+            )
+        console().print(table)
+
+
+@projections_app.command("status")
+def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Each view's position, the log's head, lag in events and seconds, version."""
+    with ledger_at(db) as ledger:
+        statuses = Views(ledger).status()
+        if as_json:
+            emit_json(
+                {
+                    "views": [
+                        {
+                            "name": s.name,
+                            "position": s.position,
+                            "head": s.head,
+                            "lag_events": s.lag_events,
+                            "lag_seconds": round(s.lag_seconds, 3),
+                            "version": s.code_version,
+                            "stored_version": s.stored_version,
+                            "stale": s.stale,
+                        }
+                        for s in statuses
+                    ]
+                }
+            )
+            return
+        table = Table(title="Views")
+        for column in ("view", "position", "head", "lag", "version"):
+            table.add_column(column)
+        for s in statuses:
+            version = f"v{s.code_version}"
+            if s.stale:
+                version += f" (rows from v{s.stored_version}: rebuild)"
+            table.add_row(s.name, str(s.position), str(s.head), lag_text(s), version)
+        console().print(table)
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    name: Annotated[
+        str | None, typer.Argument(metavar="[NAME]", help="One view (default: all).")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rebuild views from the log beside the live ones, then swap them in."""
+    with ledger_at(db) as ledger:
+        views = Views(ledger)
+        if name is not None:
+            views.projection(name)
+        total = views.store.count_events_after(0, VIEW_TOPICS)
+        targets = [name] if name else [p.name for p in views.projections]
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            console=console(), disable=as_json, transient=False,
+        ) as progress:  # fmt: skip
+            for target in targets:
+                task = progress.add_task(f"rebuilding {target}", total=total)
+
+                def advance(count: int, task: TaskID = task) -> None:
+                    progress.advance(task, count)
+
+                views.rebuild(target, progress=advance)
+        if as_json:
+            emit_json({"rebuilt": targets, "events": total})
+
+
+@projections_app.command("run")
+def projections_run(
+    interval: Annotated[
+        float, typer.Option("--interval", help="Polling interval in seconds.", min=0.01)
+    ] = 0.1,
+    db: DbOption = None,
+) -> None:
+    """Keep every view up to date until stopped (SIGTERM or Ctrl-C stop it cleanly)."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with ledger_at(db) as ledger:
+        typer.echo("views: following the log (Ctrl-C to stop)", err=True)
+        Views(ledger).run_forever(stop, poll_interval=interval)
