@@ -35,6 +35,11 @@ class SimulatedClock:
     def __init__(self, start: datetime) -> None:
         self._now = start if start.tzinfo else start.replace(tzinfo=UTC)
 
+    @classmethod
+    def from_iso(cls, text: str) -> SimulatedClock:
+        """A simulated clock starting at an ISO 8601 time."""
+        return cls(datetime.fromisoformat(text))
+
     def now(self) -> datetime:
         """The simulated current time."""
         return self._now

@@ -230,6 +230,9 @@ def projections_run(
     interval: Annotated[
         float, typer.Option("--interval", help="Polling interval in seconds.", min=0.01)
     ] = 0.1,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Events per transaction.", min=1)
+    ] = 2000,
     db: DbOption = None,
 ) -> None:
     """Keep every view up to date until stopped (SIGTERM or Ctrl-C stop it cleanly)."""
@@ -238,4 +241,6 @@ def projections_run(
         signal.signal(signum, lambda *_: stop.set())
     with ledger_at(db) as ledger:
         typer.echo("views: following the log (Ctrl-C to stop)", err=True)
-        Views(ledger).run_forever(stop, poll_interval=interval)
+        views = Views(ledger)
+        views.runner.batch_size = batch_size
+        views.run_forever(stop, poll_interval=interval)

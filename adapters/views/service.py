@@ -121,7 +121,10 @@ class Views:
         return statuses
 
     def rebuild(
-        self, name: str | None = None, progress: Callable[[int], None] | None = None
+        self,
+        name: str | None = None,
+        progress: Callable[[int], None] | None = None,
+        batch_size: int = 5000,
     ) -> int:
         """Replay the log into fresh tables beside the live ones, then swap them in.
 
@@ -134,7 +137,9 @@ class Views:
             shadow_tracking = f"{projection.name}~rebuild"
             self.store.drop_shadow(projection, shadow_tracking)
             self.store.create_tables(shadow=True, only=projection.name)
-            shadow = ViewRunner(self.ledger, self.store, [projection], batch_size=5000, shadow=True)
+            shadow = ViewRunner(
+                self.ledger, self.store, [projection], batch_size=batch_size, shadow=True
+            )
             replayed = max(replayed, shadow.catch_up(progress=progress))
             with self.store.transaction() as cursor:
                 self.store.lock_views(cursor)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
@@ -38,6 +38,7 @@ def shadow_name(spec: TableSpec) -> str:
     return f"hl_{spec.name}{REBUILD_SUFFIX}"
 
 
+_READ_ATTEMPTS = 3
 _VIEWS_LOCK = 7_240_517_313
 """Advisory lock id: one batch (or rebuild swap) at a time writes the views."""
 
@@ -256,9 +257,16 @@ class ViewStore:
         """Run a read; ``?`` marks are adapted to the store."""
         if self.dialect.backend == "postgresql":
             sql = sql.replace("?", "%s")
-        with self.transaction(commit=False) as cursor:
-            cursor.execute(sql, list(params))
-            return [dict(row) for row in cursor.fetchall()]
+        for attempt in range(_READ_ATTEMPTS):
+            try:
+                with self.transaction(commit=False) as cursor:
+                    cursor.execute(sql, list(params))
+                    return [dict(row) for row in cursor.fetchall()]
+            except (OperationalError, InterfaceError):
+                # A pooled connection the server dropped: a read is safe to repeat.
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def count_events_after(self, position: int, topics: Sequence[str]) -> int:
         """How many events of these topics the log holds after ``position``."""

@@ -1,0 +1,238 @@
+"""The stored views against a from-scratch fold of the log, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from handoff_ledger.adapters.bootstrap import open_ledger
+from handoff_ledger.adapters.clock import SimulatedClock
+from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.adapters.views.runner import VIEW_TOPICS
+from handoff_ledger.adapters.views.store import live_name
+from handoff_ledger.domain.errors import HandoffError
+from handoff_ledger.domain.priorities import Priority
+from handoff_ledger.domain.states import Status
+from handoff_ledger.projections.base import us
+from handoff_ledger.projections.fold import MemoryViews
+from handoff_ledger.projections.queues import queue_for
+from handoff_ledger.projections.registry import all_projections
+
+AGENTS = ["inbox_monitor", "code_agent", "support_agent", "human:me"]
+START_CLOCK = "2026-11-25T09:00:00+00:00"
+
+
+def stored_tables(views: Views) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
+    """Every live view table, keyed like the in-memory fold."""
+    tables = {}
+    for projection in views.projections:
+        for spec in projection.tables:
+            rows = views.store.query(f"SELECT * FROM {views.store.dialect.table(live_name(spec))}")
+            tables[spec.name] = {
+                spec.key_of(row): {c: row.get(c) for c in spec.columns} for row in rows
+            }
+    return tables
+
+
+def folded_tables(ledger: Ledger) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
+    """The same tables folded in memory from the whole log, by the same projections."""
+    memory = MemoryViews(all_projections())
+    for notification in ledger.recorder.select_notifications(
+        start=1, limit=10**9, topics=VIEW_TOPICS
+    ):
+        memory.apply(ledger.mapper.to_domain_event(notification), notification.id)
+    return {
+        name: {key: {c: row.get(c) for c in table.spec.columns} for key, row in table.rows.items()}
+        for name, table in memory.tables.items()
+    }
+
+
+def assert_views_match_fold(ledger: Ledger, views: Views) -> None:
+    stored, folded = stored_tables(views), folded_tables(ledger)
+    assert stored.keys() == folded.keys()
+    for name in stored:
+        assert stored[name] == folded[name], f"view table {name} differs from the fold"
+
+
+@contextmanager
+def fresh_store(backend: str, pg_base_url: str | None) -> Iterator[str]:
+    """A store of its own for one hypothesis example."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{Path(folder) / 'views.db'}"
+        return
+    assert pg_base_url is not None
+    schema = f"v_{uuid.uuid4().hex[:12]}"
+    try:
+        yield f"{pg_base_url}?schema={schema}"
+    finally:
+        with psycopg.connect(pg_base_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+commands = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["send", "send", "send", "ack", "status", "complete", "decline", "cancel",
+             "reassign", "note", "watch", "escalate", "tick", "catch_up"]
+        ),
+        st.integers(min_value=0, max_value=50),
+        st.sampled_from(AGENTS),
+        st.sampled_from(AGENTS),
+        st.sampled_from(list(Priority)),
+        st.sampled_from(list(Status)),
+    ),
+    min_size=5,
+    max_size=45,
+)  # fmt: skip
+
+
+def drive(ledger: Ledger, views: Views, clock: SimulatedClock, steps: list[Any]) -> None:
+    """Random commands; refusals are part of the game (they must write nothing)."""
+    ids: list[uuid.UUID] = []
+    for command, pick, agent, other, priority, status in steps:
+        target = ids[pick % len(ids)] if ids else None
+        try:
+            if command == "send" or target is None:
+                parent = target if (target is not None and pick % 3 == 0) else None
+                sent = ledger.send(
+                    sender=agent,
+                    to=other
+                    if other != agent
+                    else "code_agent"
+                    if agent != "code_agent"
+                    else "inbox_monitor",
+                    priority=priority,
+                    ack_within=timedelta(minutes=10 + pick),
+                    deadline=timedelta(hours=1) if pick % 2 else None,
+                    escalate_to=["human:me"] if pick % 4 == 0 else None,
+                    parent_id=parent,
+                )
+                ids.append(sent.handoff.id)
+                continue
+            handoff = ledger.get(target)
+            receiver = handoff.receiver
+            if command == "ack":
+                ledger.ack(target, by=receiver, next_update=timedelta(minutes=5 + pick))
+            elif command == "status":
+                ledger.report_status(target, by=receiver, status=status, message=f"m{pick}")
+            elif command == "complete":
+                ledger.complete(target, by=receiver, result={"n": pick})
+            elif command == "decline":
+                ledger.decline(target, by=receiver if pick % 5 else agent, reason="busy")
+            elif command == "cancel":
+                ledger.cancel(target, by=handoff.sender, reason="dup")
+            elif command == "reassign":
+                ledger.reassign(target, by=handoff.sender, to=other, reason="silent")
+            elif command == "note":
+                ledger.add_note(target, by=agent, message="fyi")
+            elif command == "watch":
+                ledger.watch(target, by=agent)
+            elif command == "escalate":
+                for timer in handoff.due_timers(clock.now()):
+                    ledger.escalate(
+                        target, by="reactor", reason=timer.reason,
+                        notified=["human:me"], timer_due=timer.due,
+                    )  # fmt: skip
+            elif command == "tick":
+                clock.advance(timedelta(minutes=pick + 1))
+            elif command == "catch_up":
+                views.catch_up()
+        except HandoffError:
+            pass
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=commands, batch=st.integers(min_value=1, max_value=50))
+def test_views_equal_a_fold_of_the_log_after_random_commands(
+    backend: str, request: pytest.FixtureRequest, steps: list[Any], batch: int
+) -> None:
+    base = request.getfixturevalue("pg_base_url") if backend == "postgresql" else None
+    with fresh_store(backend, base) as url:
+        clock = SimulatedClock.from_iso(START_CLOCK)
+        ledger = open_ledger(url, clock=clock)
+        try:
+            views = Views(ledger)
+            views.runner.batch_size = batch
+            drive(ledger, views, clock, steps)
+            views.catch_up()
+            assert_views_match_fold(ledger, views)
+            # And against an oracle that shares no view code: queues from the aggregates.
+            handoffs = {}
+            for entry in ledger.read_log():
+                event = entry.event
+                handoffs[event.originator_id] = event.mutate(handoffs.get(event.originator_id))
+            for agent in AGENTS:
+                expected = [str(h.id) for h in queue_for(agent, handoffs.values())]
+                got = [row["handoff_id"] for row in views.read.inbox(agent)]
+                assert got == expected
+                for position, hid in enumerate(expected, start=1):
+                    assert views.read.queue_position(hid) == position
+        finally:
+            ledger.close()
+
+
+def test_ack_position_is_the_inbox_position(ledger: Ledger, clock: SimulatedClock) -> None:
+    views = Views(ledger)
+    first = ledger.send(sender="a", to="code_agent").handoff
+    clock.advance(timedelta(minutes=1))
+    urgent = ledger.send(sender="a", to="code_agent", priority=Priority.CRITICAL).handoff
+    clock.advance(timedelta(minutes=1))
+    later = ledger.send(sender="a", to="code_agent").handoff
+    ledger.ack(later.id, by="code_agent")
+    views.catch_up()
+    inbox = {row["handoff_id"]: row["queue_position"] for row in views.read.inbox("code_agent")}
+    assert inbox == {str(urgent.id): 1, str(first.id): 2, str(later.id): 3}
+    assert views.read.queue_position(str(later.id)) == 3
+    ledger.complete(urgent.id, by="code_agent")
+    views.catch_up()
+    assert views.read.queue_position(str(later.id)) == 2
+    assert views.read.queue_position(str(urgent.id)) is None
+
+
+def test_overdue_and_notifications(ledger: Ledger, clock: SimulatedClock) -> None:
+    views = Views(ledger)
+    silent = ledger.send(
+        sender="inbox_monitor", to="code_agent", ack_within=timedelta(hours=1),
+        escalate_to=["human:me"],
+    ).handoff  # fmt: skip
+    ledger.watch(silent.id, by="support_agent")
+    views.catch_up()
+    assert views.read.overdue(now_us(clock)) == []
+    clock.advance(timedelta(hours=2))
+    ledger.report_status(silent.id, by="code_agent", status=Status.STUCK, message="no repro")
+    views.catch_up()
+    feed = views.read.notifications("support_agent")
+    assert [row["type"] for row in feed] == ["Acked", "StatusReported"]
+    assert views.read.notifications("support_agent", after=feed[0]["position"])[0]["type"] == (
+        "StatusReported"
+    )
+    assert [row["type"] for row in views.read.notifications("human:me")] == [
+        "Created", "Acked", "StatusReported",
+    ]  # fmt: skip
+    # code_agent hears of the new handoff, and not of what it did itself.
+    assert [row["type"] for row in views.read.notifications("code_agent")] == ["Created"]
+
+
+def now_us(clock: SimulatedClock) -> int:
+    value = us(clock.now())
+    assert value is not None
+    return value
