@@ -19,7 +19,6 @@ from handoff_ledger.domain.errors import (
     UnknownHandoff,
     UnknownKind,
 )
-from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import State, Status
 
 BUG = {"email_id": "msg_123", "customer": "jane@company.com", "issue": "Login button"}
