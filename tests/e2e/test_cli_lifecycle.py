@@ -145,3 +145,39 @@ def test_ten_cli_processes_racing_on_one_handoff(cli: CLI, command: str) -> None
     else:
         assert sorted(codes) == [0] + [1] * 9
         assert types.count("Completed") == 1
+
+
+def test_ack_reports_the_position_inbox_shows(cli: CLI) -> None:
+    cli.json("send", "--from", "a", "--to", "code_agent")
+    cli.json("send", "--from", "a", "--to", "code_agent", "--priority", "critical")
+    hid = cli.json("send", "--from", "a", "--to", "code_agent", "--priority", "high")["id"]
+    acked = cli.json("ack", hid, "--as", "code_agent")
+    inbox = cli.json("inbox", "code_agent")["handoffs"]
+    assert acked["queue_position"] == 2
+    assert {e["id"]: e["queue_position"] for e in inbox}[hid] == acked["queue_position"]
+    assert [e["priority"] for e in inbox] == ["critical", "high", "medium"]
+
+
+def test_watch_notifications_trace_and_projections(cli: CLI) -> None:
+    root = cli.json("send", "--from", "inbox_monitor", "--to", "code_agent", "--ack-within", "1h")
+    child = cli.json("send", "--from", "code_agent", "--to", "inbox_monitor", "--parent", root["id"])
+    watched = cli.json("watch", root["id"], "--as", "support_agent")
+    assert watched == {"agent": "support_agent", "chain_id": root["chain_id"], "watching": True, "new": True}
+    assert cli.json("watch", child["id"], "--as", "support_agent")["new"] is False
+    cli.run("status", root["id"], "--as", "code_agent", "--status", "need_help", "--message", "no logs")
+    feed = cli.json("notifications", "support_agent")
+    assert [n["type"] for n in feed["notifications"]] == ["Acked", "StatusReported"]
+    assert feed["notifications"][1]["detail"]["status"] == "need_help"
+    assert cli.json("notifications", "support_agent", "--since", str(feed["next"]))["notifications"] == []
+    traced = cli.json("trace", child["id"])
+    assert [h["id"] for h in traced["handoffs"]] == [root["id"], child["id"]]
+    assert traced["handoffs"][1]["parent_id"] == root["id"]
+    assert "CHAIN " + root["chain_id"] in cli.run("trace", root["id"]).stdout
+    status = cli.json("projections", "status")["views"]
+    assert {v["name"] for v in status} == {"queues", "timers", "chains", "agents", "notifications"}
+    assert all(v["lag_events"] == 0 for v in status)
+    cli.run("projections", "rebuild")
+    assert cli.json("trace", child["id"]) == traced
+    board = {a["agent"]: a for a in cli.json("agents", "list")["agents"]}
+    assert board["code_agent"]["status"] == "need_help"
+    assert board["code_agent"]["open_count"] == 1
