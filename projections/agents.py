@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from handoff_ledger.domain.handoff import Handoff
-from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, us
+from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, text_id, us
 
 __all__ = ["AGENTS", "AGENT_OPEN", "AgentsProjection"]
 
@@ -66,7 +66,7 @@ class AgentsProjection(Projection):
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         agents, open_items = tables["agents"], tables["agent_open"]
-        hid = str(event.originator_id)
+        hid = text_id(event.originator_id)
         at = us(event.timestamp)
         if isinstance(event, Handoff.Created):
             open_items.put(

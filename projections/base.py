@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
@@ -26,6 +28,7 @@ __all__ = [
     "Table",
     "TableSpec",
     "from_us",
+    "text_id",
     "to_json",
     "us",
 ]
@@ -52,23 +55,28 @@ def from_us(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
 
 
-def _plain(value: Any) -> Any:
+def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_plain(v) for v in value]
-    return value
+    if isinstance(value, UUID | Enum):
+        return str(value.value if isinstance(value, Enum) else value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def to_json(value: Any) -> str:
-    """Compact JSON of event values (times ISO 8601 UTC, ids as text)."""
-    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON of event values (times ISO 8601 UTC, ids as text).
+
+    The C encoder does the walking; only values JSON lacks reach ``_default``.
+    """
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
+@lru_cache(maxsize=65536)
+def text_id(value: UUID) -> str:
+    """``str(uuid)``, remembered: every projection asks it of every event."""
+    return str(value)
 
 
 class Column(StrEnum):
@@ -90,9 +98,19 @@ class TableSpec:
     indexes: tuple[tuple[str, ...], ...] = ()
     append_only: bool = False
 
+    _getter: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        getter = itemgetter(*self.key)
+        if len(self.key) == 1:
+            object.__setattr__(self, "_getter", lambda row: (getter(row),))
+        else:
+            object.__setattr__(self, "_getter", getter)
+
     def key_of(self, row: Row) -> Key:
         """The primary key values of ``row``."""
-        return tuple(row[c] for c in self.key)
+        key: Key = self._getter(row)
+        return key
 
 
 class Table(Protocol):
@@ -101,11 +119,14 @@ class Table(Protocol):
     spec: TableSpec
 
     def get(self, key: Key) -> Row | None:
-        """The row with this primary key, or None."""
+        """The row with this primary key, or None. Change it only through ``put``."""
         ...
 
     def put(self, row: Row) -> None:
-        """Insert or replace the whole row (keyed by its primary key columns)."""
+        """Insert or replace the whole row (keyed by its primary key columns).
+
+        The table keeps ``row`` itself: build a new dict for every put.
+        """
         ...
 
     def delete(self, key: Key) -> None:

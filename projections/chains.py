@@ -11,7 +11,15 @@ from typing import Any
 
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import Status
-from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, to_json, us
+from handoff_ledger.projections.base import (
+    Column,
+    Projection,
+    Table,
+    TableSpec,
+    text_id,
+    to_json,
+    us,
+)
 
 __all__ = ["HANDOFFS", "ChainsProjection"]
 
@@ -66,7 +74,7 @@ class ChainsProjection(Projection):
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         handoffs = tables["handoffs"]
-        hid = str(event.originator_id)
+        hid = text_id(event.originator_id)
         stamp = {
             "last_event": type(event).__name__,
             "last_event_us": us(event.timestamp),
@@ -76,7 +84,7 @@ class ChainsProjection(Projection):
             handoffs.put(
                 {
                     "handoff_id": hid,
-                    "chain_id": str(event.chain_id),
+                    "chain_id": text_id(event.chain_id),
                     "parent_id": str(event.parent_id) if event.parent_id else None,
                     "sender": event.sender,
                     "receiver": event.receiver,

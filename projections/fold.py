@@ -24,8 +24,7 @@ class MemoryTable:
 
     def get(self, key: Key) -> Row | None:
         """The row with this key, or None."""
-        row = self.rows.get(key)
-        return dict(row) if row is not None else None
+        return self.rows.get(key)
 
     def put(self, row: Row) -> None:
         """Insert or replace."""
@@ -33,7 +32,7 @@ class MemoryTable:
         old = self.rows.get(key)
         if old is not None and old[self.spec.partition] != row[self.spec.partition]:
             self._partitions[old[self.spec.partition]].discard(key)
-        self.rows[key] = dict(row)
+        self.rows[key] = row
         self._partitions.setdefault(row[self.spec.partition], set()).add(key)
 
     def delete(self, key: Key) -> None:
@@ -44,8 +43,7 @@ class MemoryTable:
 
     def find(self, partition: Any) -> list[Row]:
         """Rows of one partition, in key order."""
-        keys = sorted(self._partitions.get(partition, ()), key=repr)
-        return [dict(self.rows[k]) for k in keys]
+        return [self.rows[k] for k in self._partitions.get(partition, ())]
 
     def append(self, row: Row) -> None:
         """Insert-only rows are just rows here."""

@@ -14,7 +14,15 @@ from typing import Any
 
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.watch import ChainWatch
-from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, to_json, us
+from handoff_ledger.projections.base import (
+    Column,
+    Projection,
+    Table,
+    TableSpec,
+    text_id,
+    to_json,
+    us,
+)
 
 __all__ = ["FEED", "MEMBERS", "NotificationsProjection"]
 
@@ -59,7 +67,7 @@ class NotificationsProjection(Projection):
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         members, feed = tables["chain_members"], tables["feed"]
-        chain = str(event.chain_id)
+        chain = text_id(event.chain_id)
         if isinstance(event, ChainWatch.Started):
             self._join(members, chain, event.by, "watcher", position)
             return
@@ -78,7 +86,7 @@ class NotificationsProjection(Projection):
         fields = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
         entry = {
             "position": position,
-            "handoff_id": str(event.originator_id),
+            "handoff_id": text_id(event.originator_id),
             "chain_id": chain,
             "type": type(event).__name__,
             "by": event.by,

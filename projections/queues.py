@@ -16,7 +16,7 @@ from uuid import UUID
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
-from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, us
+from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, text_id, us
 
 __all__ = [
     "QUEUE",
@@ -56,7 +56,7 @@ class QueuesProjection(Projection):
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         queue = tables["queue"]
-        hid = str(event.originator_id)
+        hid = text_id(event.originator_id)
         if isinstance(event, Handoff.Created):
             queue.put(
                 {
@@ -65,7 +65,7 @@ class QueuesProjection(Projection):
                     "neg_rank": -Priority(event.priority).rank,
                     "created_us": us(event.timestamp),
                     "sender": event.sender,
-                    "chain_id": str(event.chain_id),
+                    "chain_id": text_id(event.chain_id),
                     "kind": event.kind,
                     "priority": event.priority,
                     "state": "requested",

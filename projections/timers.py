@@ -12,7 +12,7 @@ from typing import Any
 
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.timers import EscalationReason
-from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, us
+from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, text_id, us
 
 __all__ = ["TIMERS", "TIMER_OWNERS", "TimersProjection", "due_rows"]
 
@@ -62,13 +62,13 @@ class TimersProjection(Projection):
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         timers, owners = tables["timers"], tables["timer_owners"]
-        hid = str(event.originator_id)
+        hid = text_id(event.originator_id)
         if isinstance(event, Handoff.Created):
             owner: dict[str, Any] | None = {
                 "handoff_id": hid,
                 "receiver": event.receiver,
                 "sender": event.sender,
-                "chain_id": str(event.chain_id),
+                "chain_id": text_id(event.chain_id),
                 "kind": event.kind,
             }
             assert owner is not None

@@ -25,8 +25,9 @@ from eventsourcing.utils import get_topic
 
 from handoff_ledger.adapters.ledger import HANDOFF_TOPICS, Ledger
 from handoff_ledger.adapters.views.store import ViewStore
+from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.watch import ChainWatch
-from handoff_ledger.projections.base import Projection
+from handoff_ledger.projections.base import Projection, text_id
 
 __all__ = ["VIEW_TOPICS", "ViewRunner"]
 
@@ -87,11 +88,21 @@ class ViewRunner:
                 progress(done)
 
     def run_batch(self, *, until: int | None = None) -> int:
-        """Read, apply and commit one batch; returns the number of events applied."""
+        """Read, apply and commit one batch; returns the number of events applied.
+
+        Two transactions: a read one that loads positions, events and rows and applies
+        the projections in memory, then a short write one that checks nothing moved
+        (each view's tracking position and generation), writes the rows and advances
+        the tracking records. Runners of different views never wait for each other.
+        """
         names = {self.tracking_name(p): p for p in self.projections}
-        with self.store.transaction() as cursor:
-            self.store.lock_views(cursor)
-            positions = self.store.positions_in(cursor, list(names))
+        prepared = []
+        with self.store.transaction(commit=False) as reader:
+            positions = self.store.positions_in(reader, list(names))
+            generations = (
+                {} if self.shadow
+                else self.store.generations_in(reader, [p.name for p in self.projections])
+            )  # fmt: skip
             start = min(positions.values(), default=0)
             if until is not None and start >= until:
                 return 0
@@ -105,14 +116,15 @@ class ViewRunner:
                 (n.id, mapper.to_domain_event(n)) for n in notifications
             ]
             last = notifications[-1].id
-            handoff_ids = list(dict.fromkeys(str(e.originator_id) for _, e in events))
-            chain_ids = list(dict.fromkeys(str(e.chain_id) for _, e in events))
+            handoff_ids = list(dict.fromkeys(text_id(e.originator_id) for _, e in events))
+            chain_ids = list(dict.fromkeys(text_id(e.chain_id) for _, e in events))
+            agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))
             for name, projection in names.items():
                 behind = positions[name]
                 todo = [(p, e) for p, e in events if p > behind]
                 if not todo:
                     continue
-                tables = self.store.batch_tables(cursor, projection, shadow=self.shadow)
+                tables = self.store.batch_tables(reader, projection, shadow=self.shadow)
                 for table in tables.values():
                     if table.spec.append_only:
                         continue
@@ -120,12 +132,21 @@ class ViewRunner:
                         table.prefetch(handoff_ids)
                     elif table.spec.partition == "chain_id":
                         table.prefetch(chain_ids)
+                    elif table.spec.partition == "agent":
+                        table.prefetch(agents)
                 for position, event in todo:
                     projection.process(event, position, tables)
+                prepared.append((name, projection, behind, tables))
+        with self.store.transaction() as writer:
+            for name, projection, behind, tables in prepared:
+                if not self.shadow:
+                    self.store.check_generation(
+                        writer, projection.name, generations[projection.name]
+                    )
                 for table in tables.values():
-                    table.flush()
-                self.store.record_position(cursor, name, behind, last)
-            return len(events)
+                    table.flush(writer)
+                self.store.record_position(writer, name, behind, last)
+        return len(events)
 
     # ------------------------------------------------------------------ following
 
@@ -154,6 +175,18 @@ class ViewRunner:
             if (self.ledger.recorder.max_notification_id() or 0) > seen:
                 return
             stop.wait(poll_interval)
+
+
+def _agents_of(event: Any) -> tuple[str, ...]:
+    """Every agent an event names (whose rows a projection may touch)."""
+    names: tuple[str, ...] = (event.by,)
+    if isinstance(event, Handoff.Created):
+        names += (event.sender, event.receiver, *event.escalate_to)
+    elif isinstance(event, Handoff.Reassigned):
+        names += (event.from_receiver, event.to_receiver)
+    elif isinstance(event, Handoff.Escalated):
+        names += tuple(event.notified)
+    return names
 
 
 class _Listener:

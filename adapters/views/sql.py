@@ -16,7 +16,7 @@ from handoff_ledger.projections.base import Column, Key, Row, TableSpec
 
 __all__ = ["BatchTable", "Dialect"]
 
-_CHUNK = 500
+_CHUNK = 2000
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,36 @@ class Dialect:
         where = " AND ".join(f'"{c}" = {self.mark}' for c in spec.key)
         return f"DELETE FROM {self.table(name)} WHERE {where}"
 
+    def array_type(self, column: Column) -> str:
+        """PostgreSQL array type of a column, for the ``unnest`` bulk statements."""
+        return {Column.INT: "bigint[]", Column.REAL: "float8[]"}.get(column, "text[]")
+
+    def bulk_upsert(self, spec: TableSpec, name: str, *, append: bool = False) -> str:
+        """PostgreSQL: upsert every row of a batch in one statement (one array per column).
+
+        psycopg's ``executemany`` costs tens of microseconds of Python per row; one
+        ``INSERT … SELECT FROM unnest(…)`` per table per batch costs almost nothing.
+        """
+        columns = list(spec.columns)
+        cols = ", ".join(f'"{c}"' for c in columns)
+        arrays = ", ".join(f"%b::{self.array_type(spec.columns[c])}" for c in columns)
+        statement = f"INSERT INTO {self.table(name)} ({cols}) SELECT * FROM unnest({arrays})"
+        if append:
+            return statement
+        key = ", ".join(f'"{c}"' for c in spec.key)
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in spec.key)
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        return f"{statement} ON CONFLICT ({key}) {action}"
+
+    def bulk_delete(self, spec: TableSpec, name: str) -> str:
+        """PostgreSQL: delete every key of a batch in one statement."""
+        arrays = ", ".join(f"%b::{self.array_type(spec.columns[c])}" for c in spec.key)
+        keys = ", ".join(f'"{c}"' for c in spec.key)
+        match = " AND ".join(f't."{c}" = d."{c}"' for c in spec.key)
+        return (
+            f"DELETE FROM {self.table(name)} AS t USING unnest({arrays}) AS d({keys}) WHERE {match}"
+        )
+
     def select_partitions(self, spec: TableSpec, name: str, count: int) -> str:
         """Every row of ``count`` partitions."""
         return f'SELECT * FROM {self.table(name)} WHERE "{spec.partition}" IN ({self.marks(count)})'
@@ -134,22 +164,23 @@ class BatchTable:
         """The row with this key as of this point of the batch."""
         if key not in self._rows:
             self.prefetch([key[self._partition_at]])
-        row = self._rows.get(key)
-        return dict(row) if row is not None else None
+        return self._rows.get(key)
 
     def find(self, partition: Any) -> list[Row]:
         """Rows of one partition as of this point of the batch."""
-        self.prefetch([partition])
-        keys = sorted(self._by_partition.get(partition, ()), key=repr)
-        return [dict(row) for k in keys if (row := self._rows.get(k)) is not None]
+        if partition not in self._loaded:
+            self.prefetch([partition])
+        rows = self._rows
+        return [row for k in self._by_partition.get(partition, ()) if (row := rows[k]) is not None]
 
     # -- writes -------------------------------------------------------------
 
     def put(self, row: Row) -> None:
         """Insert or replace (in memory until flush)."""
         key = self.spec.key_of(row)
-        self._rows[key] = dict(row)
-        self._by_partition.setdefault(row[self.spec.partition], set()).add(key)
+        if key not in self._rows:
+            self._by_partition.setdefault(row[self.spec.partition], set()).add(key)
+        self._rows[key] = row
         self._dirty.add(key)
 
     def delete(self, key: Key) -> None:
@@ -164,8 +195,9 @@ class BatchTable:
         """An insert-only row."""
         self._appended.append(row)
 
-    def flush(self) -> int:
-        """Write every change of the batch; returns the number of rows written."""
+    def flush(self, cursor: Any) -> int:
+        """Write every change of the batch on ``cursor``; returns the number of rows written."""
+        self.cursor = cursor
         deletes: list[Sequence[Any]] = []
         upserts: list[Sequence[Any]] = []
         columns = list(self.spec.columns)
@@ -175,13 +207,34 @@ class BatchTable:
                 deletes.append(key)
             else:
                 upserts.append([row.get(c) for c in columns])
-        if deletes:
-            self.cursor.executemany(self.dialect.delete(self.spec, self.name), deletes)
-        if upserts:
-            self.cursor.executemany(self.dialect.upsert(self.spec, self.name), upserts)
-        if self._appended:
-            self.cursor.executemany(
-                self.dialect.insert(self.spec, self.name),
-                [[row.get(c) for c in columns] for row in self._appended],
-            )
+        appended: list[Sequence[Any]] = [[row.get(c) for c in columns] for row in self._appended]
+        if self.dialect.backend == "postgresql":
+            self._flush_bulk(deletes, upserts, appended)
+        else:
+            if deletes:
+                self.cursor.executemany(self.dialect.delete(self.spec, self.name), deletes)
+            if upserts:
+                self.cursor.executemany(self.dialect.upsert(self.spec, self.name), upserts)
+            if appended:
+                self.cursor.executemany(self.dialect.insert(self.spec, self.name), appended)
         return len(deletes) + len(upserts) + len(self._appended)
+
+    def _flush_bulk(
+        self,
+        deletes: list[Sequence[Any]],
+        upserts: list[Sequence[Any]],
+        appended: list[Sequence[Any]],
+    ) -> None:
+        def by_column(rows: list[Sequence[Any]]) -> list[list[Any]]:
+            return [list(column) for column in zip(*rows, strict=True)]
+
+        # %b marks: binary parameters; psycopg's text array dumper runs a regex per element.
+        if deletes:
+            self.cursor.execute(self.dialect.bulk_delete(self.spec, self.name), by_column(deletes))
+        if upserts:
+            self.cursor.execute(self.dialect.bulk_upsert(self.spec, self.name), by_column(upserts))
+        if appended:
+            self.cursor.execute(
+                self.dialect.bulk_upsert(self.spec, self.name, append=True),
+                by_column(appended),
+            )

@@ -39,8 +39,8 @@ def shadow_name(spec: TableSpec) -> str:
 
 
 _READ_ATTEMPTS = 3
-_VIEWS_LOCK = 7_240_517_313
-"""Advisory lock id: one batch (or rebuild swap) at a time writes the views."""
+_DDL_LOCK = 7_240_517_312
+"""Advisory lock id held while one process creates the view tables."""
 
 
 class ViewStore:
@@ -90,14 +90,15 @@ class ViewStore:
         with self.transaction() as cursor:
             # Concurrent CREATE … IF NOT EXISTS can still collide in PostgreSQL's
             # catalog: one process creates, the others wait here and find it done.
-            cursor.execute(f"SELECT pg_advisory_xact_lock({_VIEWS_LOCK - 1})")
+            cursor.execute(f"SELECT pg_advisory_xact_lock({_DDL_LOCK})")
             self.tracking.create_table()  # on another pooled connection, under our lock
             self._create_view_tables(cursor, shadow, only)
 
     def _create_view_tables(self, cursor: Any, shadow: bool, only: str | None) -> None:
+        integer = self.dialect.type_of(Column.INT)
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS {self.dialect.table(_META)} "
-            f'("view" TEXT PRIMARY KEY, "version" {self.dialect.type_of(Column.INT)})'
+            f'("view" TEXT PRIMARY KEY, "version" {integer}, "generation" {integer} DEFAULT 0)'
         )
         for projection in self.projections:
             if only is not None and projection.name != only:
@@ -133,19 +134,32 @@ class ViewStore:
             for spec in projection.tables
         }
 
-    def lock_views(self, cursor: Any) -> None:
-        """Make this transaction the only one writing views until it ends.
+    def generations_in(self, cursor: Any, names: Sequence[str]) -> dict[str, int]:
+        """Each view's generation (bumped by every rebuild swap), read in a transaction."""
+        cursor.execute(
+            f'SELECT "view", "generation" FROM {self.dialect.table(_META)} '
+            f'WHERE "view" IN ({self.dialect.marks(len(names))})',
+            list(names),
+        )
+        found = {name: 0 for name in names}
+        for row in cursor.fetchall():
+            found[row["view"]] = int(row["generation"] or 0)
+        return found
 
-        PostgreSQL: a transaction-scoped advisory lock. SQLite: a write as the first
-        statement takes the database's write lock now (waiting for it if need be),
-        instead of failing later when a read snapshot would have to be upgraded.
+    def check_generation(self, cursor: Any, view: str, generation: int) -> None:
+        """Refuse (IntegrityError) a batch prepared before a rebuild swapped ``view``.
+
+        The UPDATE also locks the view's meta row until the batch commits, so a swap
+        and a batch of the same view never interleave.
         """
-        if self.dialect.backend == "postgresql":
-            cursor.execute(f"SELECT pg_advisory_xact_lock({_VIEWS_LOCK})")
-        else:
-            cursor.execute(
-                f'UPDATE {self.dialect.table(_META)} SET "version" = "version" WHERE 0 = 1'
-            )
+        m = self.dialect.mark
+        cursor.execute(
+            f'UPDATE {self.dialect.table(_META)} SET "generation" = "generation" '
+            f'WHERE "view" = {m} AND "generation" = {m}',
+            (view, generation),
+        )
+        if _rowcount(cursor) != 1:
+            raise IntegrityError(f"view {view} was rebuilt while this batch was prepared")
 
     def positions_in(self, cursor: Any, names: Sequence[str]) -> dict[str, int]:
         """Tracking positions read inside the caller's transaction."""
@@ -206,7 +220,16 @@ class ViewStore:
     # ------------------------------------------------------------------ rebuild swap
 
     def swap_in_shadow(self, cursor: Any, projection: Projection, shadow_tracking: str) -> None:
-        """Replace the live tables of ``projection`` with its rebuilt shadow tables."""
+        """Replace the live tables of ``projection`` with its rebuilt shadow tables.
+
+        The generation is bumped first: that locks the view's meta row, so a batch of
+        the live view either commits before the swap starts or is refused after it.
+        """
+        cursor.execute(
+            f'UPDATE {self.dialect.table(_META)} SET "generation" = "generation" + 1 '
+            f'WHERE "view" = {self.dialect.mark}',
+            (projection.name,),
+        )
         for spec in projection.tables:
             live, shadow = live_name(spec), shadow_name(spec)
             cursor.execute(f"DROP TABLE IF EXISTS {self.dialect.table(live)}")

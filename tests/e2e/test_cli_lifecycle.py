@@ -160,15 +160,27 @@ def test_ack_reports_the_position_inbox_shows(cli: CLI) -> None:
 
 def test_watch_notifications_trace_and_projections(cli: CLI) -> None:
     root = cli.json("send", "--from", "inbox_monitor", "--to", "code_agent", "--ack-within", "1h")
-    child = cli.json("send", "--from", "code_agent", "--to", "inbox_monitor", "--parent", root["id"])
+    child = cli.json(
+        "send", "--from", "code_agent", "--to", "inbox_monitor", "--parent", root["id"]
+    )
     watched = cli.json("watch", root["id"], "--as", "support_agent")
-    assert watched == {"agent": "support_agent", "chain_id": root["chain_id"], "watching": True, "new": True}
+    assert watched == {
+        "agent": "support_agent",
+        "chain_id": root["chain_id"],
+        "watching": True,
+        "new": True,
+    }
     assert cli.json("watch", child["id"], "--as", "support_agent")["new"] is False
-    cli.run("status", root["id"], "--as", "code_agent", "--status", "need_help", "--message", "no logs")
+    cli.run(
+        "status", root["id"], "--as", "code_agent", "--status", "need_help", "--message", "no logs"
+    )
     feed = cli.json("notifications", "support_agent")
     assert [n["type"] for n in feed["notifications"]] == ["Acked", "StatusReported"]
     assert feed["notifications"][1]["detail"]["status"] == "need_help"
-    assert cli.json("notifications", "support_agent", "--since", str(feed["next"]))["notifications"] == []
+    assert (
+        cli.json("notifications", "support_agent", "--since", str(feed["next"]))["notifications"]
+        == []
+    )
     traced = cli.json("trace", child["id"])
     assert [h["id"] for h in traced["handoffs"]] == [root["id"], child["id"]]
     assert traced["handoffs"][1]["parent_id"] == root["id"]
