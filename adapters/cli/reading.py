@@ -114,26 +114,31 @@ def log(
 def inbox(
     agent: Annotated[str, typer.Argument(metavar="AGENT")],
     as_of: AsOfOption = None,
+    limit: Annotated[
+        int, typer.Option("--limit", help="Show the first N of the queue (0: all).", min=0)
+    ] = 100,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The agent's queue of open handoffs with queue positions."""
+    """The agent's queue of open handoffs with queue positions (head first)."""
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
         views = fresh_views(ledger)
         if moment is None:
-            queue = views.read.inbox(agent)
+            queue = views.read.inbox(agent, limit=limit or None)
+            total = views.read.queue_length(agent) if limit and len(queue) == limit else len(queue)
             timers = views.read.timers_of([row["handoff_id"] for row in queue])
         else:
             memory = views.replay(moment, ["queues", "timers"])
-            queue = ordered_queue(memory.rows("queue").values(), agent)
+            whole = ordered_queue(memory.rows("queue").values(), agent)
+            total, queue = len(whole), whole[: limit or None]
             timers = list(memory.rows("timers").values())
         now = moment or ledger.clock.now()
         entries = [_with_timers(view_document(row), row["handoff_id"], timers) for row in queue]
         if as_json:
-            emit_json({"agent": agent, "as_of": iso(moment), "handoffs": entries})
+            emit_json({"agent": agent, "as_of": iso(moment), "total": total, "handoffs": entries})
         else:
-            console().print(inbox_table(agent, entries, now))
+            console().print(inbox_table(agent, entries, now, total))
 
 
 @app.command()

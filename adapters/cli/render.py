@@ -137,9 +137,10 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def inbox_table(agent: str, entries: list[dict[str, Any]], now: datetime) -> Table:
+def inbox_table(agent: str, entries: list[dict[str, Any]], now: datetime, total: int) -> Table:
     """An agent's queue (inbox documents), head first."""
-    table = Table(title=f"Queue of {agent}: {len(entries)} open")
+    shown = f" (first {len(entries)} shown)" if total > len(entries) else ""
+    table = Table(title=f"Queue of {agent}: {total} open{shown}")
     for column in ("pos", "id", "from", "kind", "priority", "state", "age", "next due"):
         table.add_column(column)
     for entry in entries:

@@ -26,16 +26,23 @@ class ViewReader:
     def __init__(self, store: ViewStore) -> None:
         self.store = store
 
-    def inbox(self, agent: str) -> list[Row]:
-        """The agent's queue, head first, each row with its ``queue_position``."""
+    def inbox(self, agent: str, limit: int | None = None) -> list[Row]:
+        """The agent's queue, head first (the first ``limit``), each with its ``queue_position``."""
         rows = self.store.query(
             f"SELECT * FROM {self.store.table(QUEUE)} WHERE receiver = ? "
-            "ORDER BY neg_rank, created_us, handoff_id",
-            [agent],
+            "ORDER BY neg_rank, created_us, handoff_id" + (" LIMIT ?" if limit else ""),
+            [agent, limit] if limit else [agent],
         )
         for position, row in enumerate(rows, start=1):
             row["queue_position"] = position
         return rows
+
+    def queue_length(self, agent: str) -> int:
+        """How many open handoffs the agent holds."""
+        rows = self.store.query(
+            f"SELECT count(*) AS n FROM {self.store.table(QUEUE)} WHERE receiver = ?", [agent]
+        )
+        return int(rows[0]["n"])
 
     def queue_position(self, handoff_id: str) -> int | None:
         """1-based position in its receiver's queue, or None if the handoff is not open."""

@@ -22,6 +22,8 @@ from handoff_ledger.projections.registry import all_projections
 __all__ = ["ViewStatus", "Views", "lag_text"]
 
 _REPLAY_PAGE = 1000
+_ANALYZE_AFTER = 10_000
+"""After a catch-up this large, refresh the planner's statistics of the view tables."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,10 @@ class Views:
 
     def catch_up(self) -> int:
         """Apply every event not yet in the views; returns how many were applied."""
-        return self.runner.catch_up()
+        applied = self.runner.catch_up()
+        if applied >= _ANALYZE_AFTER:
+            self.store.analyze()
+        return applied
 
     def catch_up_parallel(self, workers: int = 2) -> int:
         """Catch up with the views split across ``workers`` processes (for a long lag).
@@ -96,6 +101,7 @@ class Views:
             child.join()
             if child.exitcode != 0:
                 raise RuntimeError(f"a view worker failed ({task}, exit code {child.exitcode})")
+        self.store.analyze()
         return applied
 
     def run_forever(self, stop: threading.Event, poll_interval: float = 0.1) -> None:
@@ -178,6 +184,7 @@ class Views:
             replayed = max(replayed, shadow.catch_up(progress=progress))
             with self.store.transaction() as cursor:
                 self.store.swap_in_shadow(cursor, projection, shadow_tracking)
+        self.store.analyze()
         return replayed
 
 

@@ -291,6 +291,17 @@ class ViewStore:
                     raise
         raise AssertionError("unreachable")
 
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics after a bulk load of the views.
+
+        Without them PostgreSQL may scan a whole freshly filled table for "due before
+        T" instead of using the index, until autovacuum gets round to it.
+        """
+        with self.tracking.datastore.transaction(commit=True) as cursor:
+            for projection in self.projections:
+                for spec in projection.tables:
+                    cursor.execute(f"ANALYZE {self.dialect.table(live_name(spec))}")
+
     def count_events_after(self, position: int, topics: Sequence[str]) -> int:
         """How many events of these topics the log holds after ``position``."""
         if self.dialect.backend == "sqlite":  # the library numbers SQLite events by rowid
