@@ -7,6 +7,7 @@ import threading
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 from rich.tree import Tree
@@ -26,7 +27,8 @@ from handoff_ledger.adapters.documents import iso, view_document
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.service import lag_text
-from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.domain.durations import format_duration
+from handoff_ledger.domain.errors import UnknownHandoff
 
 AsAgent = Annotated[str, typer.Option("--as", help="The agent acting.")]
 
@@ -102,7 +104,7 @@ def trace(
             )
         if me is None:
             when = f" at {iso(moment)}" if moment else ""
-            raise InvalidInput(f"id: no handoff has id {hid}{when}")
+            raise UnknownHandoff(f"id: no handoff has id {hid}{when}")
         entries = [view_document(row) for row in rows]
         if as_json:
             emit_json({"chain_id": me["chain_id"], "as_of": iso(moment), "handoffs": entries})
@@ -124,7 +126,7 @@ def _tree(chain_id: str, entries: list[dict[str, Any]]) -> Tree:
             )
             if entry.get(key)
         )
-        label = (
+        label = escape(
             f"{entry['sender']} → {entry['receiver']} [{entry['state']}] "
             f"{entry['kind'] or '-'} {entry['id'][:8]} ({times})"
         )
@@ -150,9 +152,9 @@ def list_agents(db: DbOption = None, as_json: JsonOption = False) -> None:
             oldest = parse_iso(row["oldest_open_at"])
             table.add_row(
                 row["agent"],
-                f"{row['status']}: {row['status_message'] or ''}" if row["status"] else "-",
+                escape(f"{row['status']}: {row['status_message'] or ''}") if row["status"] else "-",
                 str(row["open_count"]),
-                f"{row['oldest_open_id'][:8]} ({now - oldest})" if oldest else "-",
+                f"{row['oldest_open_id'][:8]} ({format_duration(now - oldest)})" if oldest else "-",
                 str(row["acks_on_time"]),
                 str(row["acks_late"]),
                 str(row["completed"]),

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 from eventsourcing.utils import get_topic
 
 from handoff_ledger.adapters.ledger import HANDOFF_TOPICS, Ledger
@@ -75,10 +75,14 @@ class ViewRunner:
         while True:
             try:
                 done = self.run_batch(until=until)
-            except IntegrityError:
-                conflicts += 1  # another runner applied this batch first: re-read positions
+            except (IntegrityError, OperationalError) as conflict:
+                # IntegrityError: another runner applied this batch first. OperationalError:
+                # a lock conflict the database broke (deadlock, lock timeout). Either way
+                # nothing was written: re-read the positions and prepare the batch again.
+                conflicts += 1
                 if conflicts > MAX_CONFLICTS:
                     raise
+                log.info("views: batch not committed (%s); preparing it again", conflict)
                 continue
             if done == 0:
                 return applied
@@ -138,7 +142,8 @@ class ViewRunner:
                     projection.process(event, position, tables)
                 prepared.append((name, projection, behind, tables))
         with self.store.transaction() as writer:
-            for name, projection, behind, tables in prepared:
+            # One global order of views: two writers never lock meta rows crosswise.
+            for name, projection, behind, tables in sorted(prepared, key=lambda p: p[0]):
                 if not self.shadow:
                     self.store.check_generation(
                         writer, projection.name, generations[projection.name]

@@ -90,7 +90,11 @@ class ViewStore:
         with self.transaction() as cursor:
             # Concurrent CREATE … IF NOT EXISTS can still collide in PostgreSQL's
             # catalog: one process creates, the others wait here and find it done.
+            # They must then run no DDL at all: CREATE INDEX IF NOT EXISTS still locks
+            # the table, and would deadlock with runners already writing to it.
             cursor.execute(f"SELECT pg_advisory_xact_lock({_DDL_LOCK})")
+            if not shadow and self._tables_exist():
+                return
             self.tracking.create_table()  # on another pooled connection, under our lock
             self._create_view_tables(cursor, shadow, only)
 
