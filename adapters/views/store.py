@@ -10,7 +10,7 @@ been applied exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -241,11 +241,11 @@ class ViewStore:
                 cursor.execute(f'ALTER TABLE {self.dialect.table(shadow)} RENAME TO "{live}"')
                 for number, _ in enumerate(spec.indexes):
                     cursor.execute(
-                        f"ALTER INDEX IF EXISTS {self._index(f'{shadow}_ix{number}')} "
+                        f"ALTER INDEX IF EXISTS {self.dialect.table(f'{shadow}_ix{number}')} "
                         f'RENAME TO "{live}_ix{number}"'
                     )
                 cursor.execute(
-                    f'ALTER INDEX IF EXISTS {self._index(f"{shadow}_part")} RENAME TO "{live}_part"'
+                    f'ALTER INDEX IF EXISTS {self.dialect.table(f"{shadow}_part")} RENAME TO "{live}_part"'
                 )
             else:
                 cursor.execute(f'ALTER TABLE "{shadow}" RENAME TO "{live}"')
@@ -274,9 +274,6 @@ class ViewStore:
                 f"DELETE FROM {self.tracking_table} WHERE application_name = {self.dialect.mark}",
                 (shadow_tracking,),
             )
-
-    def _index(self, name: str) -> str:
-        return self.dialect.table(name)
 
     # ------------------------------------------------------------------ reads
 
@@ -324,13 +321,6 @@ class ViewStore:
     def table(self, spec: TableSpec) -> str:
         """The live table's qualified name, for queries."""
         return self.dialect.table(live_name(spec))
-
-    def counts(self, projection: Projection) -> Mapping[str, int]:
-        """Rows per table of a view (for status output)."""
-        return {
-            spec.name: int(self.query(f"SELECT count(*) AS n FROM {self.table(spec)}")[0]["n"])
-            for spec in projection.tables
-        }
 
 
 def _rowcount(cursor: Any) -> int:
