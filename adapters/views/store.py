@@ -244,9 +244,8 @@ class ViewStore:
                         f"ALTER INDEX IF EXISTS {self.dialect.table(f'{shadow}_ix{number}')} "
                         f'RENAME TO "{live}_ix{number}"'
                     )
-                cursor.execute(
-                    f'ALTER INDEX IF EXISTS {self.dialect.table(f"{shadow}_part")} RENAME TO "{live}_part"'
-                )
+                part = self.dialect.table(f"{shadow}_part")
+                cursor.execute(f'ALTER INDEX IF EXISTS {part} RENAME TO "{live}_part"')
             else:
                 cursor.execute(f'ALTER TABLE "{shadow}" RENAME TO "{live}"')
                 # SQLite keeps index names on rename; recreate them under live names.
