@@ -24,7 +24,7 @@ from handoff_ledger.projections.base import (
     us,
 )
 
-__all__ = ["FEED", "MEMBERS", "NotificationsProjection"]
+__all__ = ["FEED", "FEED_EVENTS", "MEMBERS", "NotificationsProjection"]
 
 MEMBERS = TableSpec(
     name="chain_members",
@@ -40,8 +40,16 @@ MEMBERS = TableSpec(
 
 FEED = TableSpec(
     name="feed",
+    columns={"agent": Column.TEXT, "position": Column.INT},
+    key=("agent", "position"),
+    partition="agent",
+    append_only=True,
+)
+"""Who hears which event: one narrow row per recipient."""
+
+FEED_EVENTS = TableSpec(
+    name="feed_events",
     columns={
-        "agent": Column.TEXT,
         "position": Column.INT,
         "handoff_id": Column.TEXT,
         "chain_id": Column.TEXT,
@@ -50,10 +58,11 @@ FEED = TableSpec(
         "at_us": Column.INT,
         "detail": Column.TEXT,
     },
-    key=("agent", "position"),
-    partition="agent",
+    key=("position",),
+    partition="position",
     append_only=True,
 )
+"""What was broadcast: one row per event, however many agents hear it."""
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
@@ -62,8 +71,8 @@ class NotificationsProjection(Projection):
     """Chain membership, and one feed entry per recipient per event."""
 
     name = "notifications"
-    version = 1
-    tables = (MEMBERS, FEED)
+    version = 2
+    tables = (MEMBERS, FEED, FEED_EVENTS)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         members, feed = tables["chain_members"], tables["feed"]
@@ -83,19 +92,23 @@ class NotificationsProjection(Projection):
         elif isinstance(event, Handoff.Escalated):
             for target in event.notified:
                 self._join(members, chain, target, "escalation", position)
+        recipients = [m["agent"] for m in members.find(chain) if m["agent"] != event.by]
+        if not recipients:
+            return
         fields = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
-        entry = {
-            "position": position,
-            "handoff_id": text_id(event.originator_id),
-            "chain_id": chain,
-            "type": type(event).__name__,
-            "by": event.by,
-            "at_us": us(event.timestamp),
-            "detail": to_json(fields),
-        }
-        for member in members.find(chain):
-            if member["agent"] != event.by:
-                feed.append({**entry, "agent": member["agent"]})
+        tables["feed_events"].append(
+            {
+                "position": position,
+                "handoff_id": text_id(event.originator_id),
+                "chain_id": chain,
+                "type": type(event).__name__,
+                "by": event.by,
+                "at_us": us(event.timestamp),
+                "detail": to_json(fields),
+            }
+        )
+        for agent in recipients:
+            feed.append({"agent": agent, "position": position})
 
     @staticmethod
     def _join(members: Table, chain: str, agent: str, role: str, position: int) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from handoff_ledger.adapters.views.store import ViewStore
 from handoff_ledger.projections.agents import AGENT_OPEN, AGENTS
 from handoff_ledger.projections.chains import HANDOFFS
-from handoff_ledger.projections.notifications import FEED
+from handoff_ledger.projections.notifications import FEED, FEED_EVENTS
 from handoff_ledger.projections.queues import QUEUE
 from handoff_ledger.projections.timers import TIMERS
 
@@ -110,7 +110,8 @@ class ViewReader:
     def notifications(self, agent: str, after: int = 0, limit: int = 100) -> list[Row]:
         """The agent's feed after cursor ``after``, oldest first."""
         return self.store.query(
-            f"SELECT * FROM {self.store.table(FEED)} WHERE agent = ? AND position > ? "
-            "ORDER BY position LIMIT ?",
+            f"SELECT f.agent, e.* FROM {self.store.table(FEED)} AS f "
+            f"JOIN {self.store.table(FEED_EVENTS)} AS e ON e.position = f.position "
+            "WHERE f.agent = ? AND f.position > ? ORDER BY f.position LIMIT ?",
             [agent, after, limit],
         )
