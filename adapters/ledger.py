@@ -37,7 +37,14 @@ from handoff_ledger.domain.states import Status
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.domain.watch import ChainWatch
 
-__all__ = ["HANDOFF_TOPICS", "Ledger", "LoggedEvent", "ProtocolVersion", "SendOutcome"]
+__all__ = [
+    "HANDOFF_TOPICS",
+    "SYSTEM_AGENTS",
+    "Ledger",
+    "LoggedEvent",
+    "ProtocolVersion",
+    "SendOutcome",
+]
 
 T = TypeVar("T")
 
@@ -56,6 +63,9 @@ HANDOFF_TOPICS = tuple(
     )
 )
 """The log shows handoff events only (the protocol's own versions are not log entries)."""
+
+SYSTEM_AGENTS = frozenset({"reactor"})
+"""Actors of the ledger itself: they escalate, route follow-ups and leave notes."""
 
 MAX_ATTEMPTS = 10
 """How often a command is re-run against a fresher handoff after losing a race.
@@ -266,7 +276,7 @@ class Ledger(Application[UUID]):
         """
 
         def ack(handoff: Handoff) -> bool:
-            spec = self._kind_spec(handoff)
+            spec = self.kind_spec(handoff)
             promise = next_update or (spec.update_every if spec else None)
             return handoff.ack(by=by, now=self.clock.now(), eta=eta, next_update=promise)
 
@@ -304,7 +314,7 @@ class Ledger(Application[UUID]):
         """The receiver finishes the work (the result is checked against the kind's schema)."""
 
         def complete(handoff: Handoff) -> None:
-            spec = self._kind_spec(handoff)
+            spec = self.kind_spec(handoff)
             if spec is not None:
                 spec.validate_result(result)
             handoff.complete(by=by, now=self.clock.now(), result=result)
@@ -374,7 +384,12 @@ class Ledger(Application[UUID]):
         )[0]
 
     def require_declared(self, agent: str, field: str) -> None:
-        """Under a protocol, refuse an agent it does not declare (:class:`UnknownAgent`)."""
+        """Under a protocol, refuse an agent it does not declare (:class:`UnknownAgent`).
+
+        The ledger's own actors (the reactor) need no declaration.
+        """
+        if agent in SYSTEM_AGENTS:
+            return
         current = self.protocol_in_force()
         if current is not None:
             current.protocol.agent(agent, field)
@@ -465,7 +480,8 @@ class Ledger(Application[UUID]):
             return None
         return found if isinstance(found, Handoff) else None
 
-    def _kind_spec(self, handoff: Handoff) -> KindSpec | None:
+    def kind_spec(self, handoff: Handoff) -> KindSpec | None:
+        """The kind's rules in the protocol version the handoff was created under."""
         if handoff.kind is None or handoff.protocol_version is None:
             return None
         rules = self.protocol_version(handoff.protocol_version).protocol

@@ -26,7 +26,9 @@ deadline = "4h"
 escalate_to = ["human:me"]
 payload.required = ["email_id", "customer", "issue"]
 payload.properties.customer = { type = "string", format = "email" }
-on_complete = { kind = "customer_reply", to = "inbox_monitor" }
+on_complete.kind = "customer_reply"
+on_complete.to = "inbox_monitor"
+on_complete.payload = { customer = "$payload.customer", reply = "$result.reply" }
 
 [kinds.customer_reply]
 trigger = "Investigation finished: reply to the customer"
@@ -34,7 +36,9 @@ to = "inbox_monitor"
 ack_within = "30m"
 escalate_to = ["human:me"]
 payload.required = ["customer", "reply"]
-on_complete = { kind = "final_review", to = "support_agent" }
+on_complete.kind = "final_review"
+on_complete.to = "support_agent"
+on_complete.payload = { reply = "$payload.reply" }
 
 [kinds.final_review]
 trigger = "Customer-ready reply needs a final review"

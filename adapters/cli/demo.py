@@ -90,6 +90,7 @@ def demo(
             "cause": "touch handler swallowed by an overlay",
             "fix": "PR #412",
             "timeline": "ships today",
+            "reply": "We found the cause; a fix ships today.",
         }
         ledger.complete(bug.id, by="code_agent", result=findings)
         say(f"[{clock.now():%H:%M}] HANDOFF_COMPLETE: code_agent completed {ref(bug)}")

@@ -17,6 +17,7 @@ from handoff_ledger.adapters.cli import (
     demo,
     lifecycle,
     protocol_commands,
+    reactor_commands,
     reading,
     views_commands,
 )
@@ -31,6 +32,7 @@ _COMMAND_MODULES = (
     reading,
     protocol_commands,
     views_commands,
+    reactor_commands,
     demo,
 )  # registered on import
 

@@ -1,0 +1,185 @@
+"""The reactor: makes the protocol hold while nobody watches.
+
+One pass (``run_once``) catches the views up, escalates every timer that fell due
+and was not escalated yet, and turns completions (and declines) into the next
+handoff of their chain. Every effect is idempotent, so any number of reactors may
+run at once and any of them may be killed at any instruction:
+
+- an escalation goes through the aggregate, which refuses a second escalation of
+  the same timer at the same level (and one of a promise since kept);
+- a follow-up is sent with an idempotency key derived from the event that caused
+  it, so a replayed completion finds the follow-up it already created;
+- the reactor's own position in the log is a tracking record moved by
+  compare-and-set after the follow-ups of a batch exist, so a crash only means the
+  batch is looked at again.
+
+This is the core of the reactor; escalation policies with several levels,
+re-notification, reassignment to a backup and webhook delivery come next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.domain.errors import HandoffError, InvalidTransition
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.protocol import FollowUp
+from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.projections.base import from_us, us
+
+__all__ = ["REACTOR", "PassReport", "Reactor"]
+
+log = logging.getLogger(__name__)
+
+REACTOR = "reactor"
+"""The agent name the reactor acts as (it appears as ``by`` in the log)."""
+
+FOLLOW_UP_TRACKING = "reactor.follow_ups"
+BATCH = 500
+
+
+@dataclass
+class PassReport:
+    """What one reactor pass did."""
+
+    escalated: list[tuple[str, str]] = field(default_factory=list)
+    follow_ups: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+
+class Reactor:
+    """Fires due timers and routes follow-ups for one ledger."""
+
+    def __init__(self, ledger: Ledger, views: Views | None = None) -> None:
+        self.ledger = ledger
+        self.views = views or Views(ledger)
+
+    def run_once(self) -> PassReport:
+        """One pass: catch up, escalate what fell due, create the follow-ups owed."""
+        report = PassReport()
+        self.views.catch_up()
+        self.fire_due_timers(report)
+        self.route_follow_ups(report)
+        return report
+
+    def run_forever(self, stop: threading.Event, interval: float = 1.0) -> None:
+        """Pass after pass until ``stop`` is set (SIGTERM/SIGINT set it in the CLI)."""
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except HandoffError as error:  # a bad protocol entry must not stop the reactor
+                log.warning("reactor: %s", error.message)
+            stop.wait(interval)
+
+    # ------------------------------------------------------------------ timers
+
+    def fire_due_timers(self, report: PassReport) -> None:
+        """Escalate, at level 1, every armed timer that is due and not escalated yet."""
+        now = self.ledger.clock.now()
+        for row in self.views.read.overdue(us(now) or 0):
+            if int(row["escalated_level"] or 0) >= 1:
+                continue
+            handoff_id = UUID(row["handoff_id"])
+            try:
+                handoff = self.ledger.get(handoff_id)
+                self.ledger.escalate(
+                    handoff_id,
+                    by=REACTOR,
+                    reason=EscalationReason(row["reason"]),
+                    notified=self._targets(handoff),
+                    level=1,
+                    timer_due=from_us(row["due_us"]),
+                )
+            except InvalidTransition:
+                report.skipped += 1  # escalated by another reactor, or the promise was kept
+                continue
+            report.escalated.append((row["handoff_id"], row["reason"]))
+
+    @staticmethod
+    def _targets(handoff: Handoff) -> list[str]:
+        """Whom an escalation notifies: the escalation targets, else the sender."""
+        return list(handoff.escalate_to) or [handoff.sender]
+
+    # ------------------------------------------------------------------ follow-ups
+
+    def route_follow_ups(self, report: PassReport) -> None:
+        """Create the follow-up of every completion and decline the protocol routes."""
+        store = self.views.store
+        while True:
+            position = store.positions([FOLLOW_UP_TRACKING])[FOLLOW_UP_TRACKING]
+            page = list(self.ledger.read_log(after=position, limit=BATCH))
+            if not page:
+                return
+            for entry in page:
+                event = entry.event
+                if isinstance(event, Handoff.Completed | Handoff.Declined):
+                    created = self._follow_up(event)
+                    if created is not None:
+                        report.follow_ups.append(created)
+            try:
+                with store.transaction() as cursor:
+                    store.record_position(cursor, FOLLOW_UP_TRACKING, position, page[-1].position)
+            except IntegrityError:
+                continue  # another reactor moved on first; its follow-ups are ours too
+
+    def _follow_up(self, event: Handoff.Completed | Handoff.Declined) -> str | None:
+        handoff = self.ledger.get(event.originator_id)
+        spec = self.ledger.kind_spec(handoff)
+        route = None
+        if spec is not None:
+            route = spec.on_complete if isinstance(event, Handoff.Completed) else spec.on_decline
+        if route is None:
+            return None
+        key = f"follow-up:{handoff.id}:{event.originator_version}"
+        try:
+            outcome = self.ledger.send(
+                sender=handoff.receiver,
+                to=route.to or (handoff.sender if isinstance(event, Handoff.Declined) else None),
+                kind=route.kind,
+                priority=route.priority,
+                payload=map_payload(route, handoff),
+                parent_id=handoff.id,
+                key=key,
+            )
+        except HandoffError as error:
+            # The route exists but cannot be followed (its payload fails the next kind's
+            # schema, say): say so on the handoff, where trace and the feeds show it.
+            self._note_once(handoff, f"follow-up {route.kind} not created: {error.message}")
+            return None
+        return None if outcome.duplicate else str(outcome.handoff.id)
+
+    def _note_once(self, handoff: Handoff, message: str) -> None:
+        history = self.ledger.history(handoff.id)
+        if any(isinstance(e, Handoff.NoteAdded) and e.message == message for e in history):
+            return
+        self.ledger.add_note(handoff.id, by=REACTOR, message=message)
+
+
+def map_payload(route: FollowUp, handoff: Handoff) -> dict[str, Any]:
+    """The follow-up's payload: the route's table, ``$result.x``/``$payload.x`` resolved.
+
+    Without a table, the follow-up carries the completed handoff's result.
+    """
+    if not route.payload:
+        return dict(handoff.result or {})
+    sources = {"result": handoff.result or {}, "payload": handoff.payload}
+    mapped: dict[str, Any] = {}
+    for name, value in route.payload.items():
+        if isinstance(value, str) and value.startswith("$"):
+            source, _, path = value[1:].partition(".")
+            current: Any = sources.get(source, {})
+            for part in path.split(".") if path else []:
+                current = current.get(part) if isinstance(current, dict) else None
+            if current is not None:
+                mapped[name] = current
+        else:
+            mapped[name] = value
+    return mapped
