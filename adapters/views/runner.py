@@ -61,11 +61,6 @@ class ViewRunner:
         """The tracking record this runner advances for ``projection``."""
         return f"{projection.name}~rebuild" if self.shadow else projection.name
 
-    def position(self) -> int:
-        """The lowest position of this runner's views (where catching up resumes)."""
-        positions = self.store.positions([self.tracking_name(p) for p in self.projections])
-        return min(positions.values(), default=0)
-
     def catch_up(
         self, *, until: int | None = None, progress: Callable[[int], None] | None = None
     ) -> int:
