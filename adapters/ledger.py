@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -29,6 +29,7 @@ from handoff_ledger.domain.errors import (
     Refused,
     UnknownHandoff,
 )
+from handoff_ledger.domain.escalation import EscalationPolicy
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.protocol import KindSpec, Protocol
@@ -40,10 +41,12 @@ from handoff_ledger.domain.watch import ChainWatch
 __all__ = [
     "HANDOFF_TOPICS",
     "SYSTEM_AGENTS",
+    "DueStep",
     "Ledger",
     "LoggedEvent",
     "ProtocolVersion",
     "SendOutcome",
+    "StepOutcome",
 ]
 
 T = TypeVar("T")
@@ -115,6 +118,26 @@ class LoggedEvent:
 
     position: int
     event: Handoff.Event
+
+
+@dataclass(frozen=True)
+class DueStep:
+    """One escalation step the timers view says is due: which timer, which step."""
+
+    handoff_id: UUID
+    reason: EscalationReason
+    timer_due: datetime
+    level: int
+    repeat: int = 0
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What became of a :class:`DueStep`: the handoff after it, or why it was refused."""
+
+    step: DueStep
+    handoff: Handoff | None
+    refused: str | None
 
 
 class Ledger(Application[UUID]):
@@ -382,6 +405,95 @@ class Ledger(Application[UUID]):
                 message=message,
             ),
         )[0]
+
+    def fire_escalation(
+        self,
+        handoff_id: UUID,
+        *,
+        by: str,
+        reason: EscalationReason,
+        timer_due: datetime,
+        level: int,
+        repeat: int = 0,
+    ) -> Handoff:
+        """Take the next step of a broken promise's escalation policy (the reactor's)."""
+
+        def fire(handoff: Handoff) -> str | None:
+            return handoff.fire_escalation(
+                by=by,
+                now=self.clock.now(),
+                policy=self.escalation_policy(handoff),
+                reason=reason,
+                timer_due=timer_due,
+                level=level,
+                repeat=repeat,
+            )
+
+        return self._act(handoff_id, by, fire)[0]
+
+    def fire_escalations(self, steps: Sequence[DueStep], *, by: str) -> list[StepOutcome]:
+        """Take many escalation steps in one transaction; the reactor's fast path.
+
+        Each handoff is loaded and its step checked by the aggregate as in
+        :meth:`fire_escalation`; the steps that pass are saved together. If the
+        transaction conflicts (another reactor, or an agent acting at that moment),
+        every step is retried alone, so the outcome is the same as one by one.
+        """
+        now = self.clock.now()
+        outcomes: list[StepOutcome] = []
+        changed: list[Handoff] = []
+        for step in steps:
+            handoff = self._find(step.handoff_id)
+            if handoff is None:
+                outcomes.append(StepOutcome(step, None, f"handoff {step.handoff_id} not found"))
+                continue
+            try:
+                handoff.fire_escalation(
+                    by=by,
+                    now=now,
+                    policy=self.escalation_policy(handoff),
+                    reason=step.reason,
+                    timer_due=step.timer_due,
+                    level=step.level,
+                    repeat=step.repeat,
+                )
+            except Refused as refusal:
+                outcomes.append(StepOutcome(step, None, refusal.message))
+                continue
+            outcomes.append(StepOutcome(step, handoff, None))
+            changed.append(handoff)
+        if not changed:
+            return outcomes
+        try:
+            self.save(*changed)
+        except IntegrityError:
+            return [self._fire_alone(outcome.step, by) for outcome in outcomes]
+        return outcomes
+
+    def _fire_alone(self, step: DueStep, by: str) -> StepOutcome:
+        try:
+            handoff = self.fire_escalation(
+                step.handoff_id,
+                by=by,
+                reason=step.reason,
+                timer_due=step.timer_due,
+                level=step.level,
+                repeat=step.repeat,
+            )
+        except (Refused, UnknownHandoff) as refusal:
+            return StepOutcome(step, None, refusal.message)
+        return StepOutcome(step, handoff, None)
+
+    def escalation_policy(self, handoff: Handoff) -> EscalationPolicy:
+        """The policy in the protocol version the handoff was created under.
+
+        Its kind's levels, else the protocol's default levels, else none (every
+        timer then gets one level: notify the escalation targets, else the sender).
+        """
+        if handoff.protocol_version is None:
+            return EscalationPolicy()
+        rules = self.protocol_version(handoff.protocol_version).protocol
+        return EscalationPolicy(rules.escalation_levels(handoff.kind))
 
     def require_declared(self, agent: str, field: str) -> None:
         """Under a protocol, refuse an agent it does not declare (:class:`UnknownAgent`).

@@ -13,8 +13,9 @@ run at once and any of them may be killed at any instruction:
   compare-and-set after the follow-ups of a batch exist, so a crash only means the
   batch is looked at again.
 
-This is the core of the reactor; escalation policies with several levels,
-re-notification, reassignment to a backup and webhook delivery come next.
+Escalations follow the policy of the protocol version each handoff was created
+under (``handoff_ledger.domain.escalation``): ordered levels that notify,
+re-notify and reassign to a backup.
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger import DueStep, Ledger
 from handoff_ledger.adapters.views import Views
-from handoff_ledger.domain.errors import HandoffError, InvalidTransition
+from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.protocol import FollowUp
 from handoff_ledger.domain.timers import EscalationReason
@@ -44,6 +46,7 @@ REACTOR = "reactor"
 
 FOLLOW_UP_TRACKING = "reactor.follow_ups"
 BATCH = 500
+MAX_ROUNDS = 1000
 
 
 @dataclass
@@ -51,6 +54,7 @@ class PassReport:
     """What one reactor pass did."""
 
     escalated: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[DueStep] = field(default_factory=list)
     follow_ups: list[str] = field(default_factory=list)
     skipped: int = 0
 
@@ -82,31 +86,28 @@ class Reactor:
     # ------------------------------------------------------------------ timers
 
     def fire_due_timers(self, report: PassReport) -> None:
-        """Escalate, at level 1, every armed timer that is due and not escalated yet."""
-        now = self.ledger.clock.now()
-        for row in self.views.read.overdue(us(now) or 0):
-            if int(row["escalated_level"] or 0) >= 1:
-                continue
-            handoff_id = UUID(row["handoff_id"])
-            try:
-                handoff = self.ledger.get(handoff_id)
-                self.ledger.escalate(
-                    handoff_id,
-                    by=REACTOR,
-                    reason=EscalationReason(row["reason"]),
-                    notified=self._targets(handoff),
-                    level=1,
-                    timer_due=from_us(row["due_us"]),
-                )
-            except InvalidTransition:
-                report.skipped += 1  # escalated by another reactor, or the promise was kept
-                continue
-            report.escalated.append((row["handoff_id"], row["reason"]))
+        """Take every escalation step that is due, in order, until none is.
 
-    @staticmethod
-    def _targets(handoff: Handoff) -> list[str]:
-        """Whom an escalation notifies: the escalation targets, else the sender."""
-        return list(handoff.escalate_to) or [handoff.sender]
+        A step that falls due because the one before it fired (a reactor back from
+        downtime, catching up on a policy's levels) is taken in the same pass.
+        """
+        for _ in range(MAX_ROUNDS):
+            now = self.ledger.clock.now()
+            rows = self.views.read.due_steps(us(now) or 0, limit=BATCH)
+            if not rows:
+                return
+            fired = 0
+            for outcome in self.ledger.fire_escalations([due_step(r) for r in rows], by=REACTOR):
+                if outcome.handoff is None:
+                    report.skipped += 1  # taken by another reactor, or the promise was kept
+                    continue
+                fired += 1
+                step = outcome.step
+                report.escalated.append((str(step.handoff_id), step.reason.value))
+                report.steps.append(step)
+            self.views.catch_up()
+            if not fired:
+                return
 
     # ------------------------------------------------------------------ follow-ups
 
@@ -161,6 +162,17 @@ class Reactor:
         if any(isinstance(e, Handoff.NoteAdded) and e.message == message for e in history):
             return
         self.ledger.add_note(handoff.id, by=REACTOR, message=message)
+
+
+def due_step(row: dict[str, Any]) -> DueStep:
+    """The step a timers-view row says is due next."""
+    return DueStep(
+        handoff_id=UUID(row["handoff_id"]),
+        reason=EscalationReason(row["reason"]),
+        timer_due=from_us(int(row["due_us"])) or datetime.min,
+        level=int(row["next_level"]),
+        repeat=int(row["next_repeat"] or 0),
+    )
 
 
 def map_payload(route: FollowUp, handoff: Handoff) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 
 from handoff_ledger.domain import rules
 from handoff_ledger.domain.errors import InvalidInput, InvalidTransition
+from handoff_ledger.domain.escalation import REASSIGN, EscalationPolicy, Step
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import OPEN_STATES, TERMINAL_STATES, State, Status
 from handoff_ledger.domain.timers import EscalationReason, Timer, timer_key
@@ -101,10 +102,24 @@ class Handoff(Aggregate):
         notified: list[str]
         timer_due: datetime | None
         message: str | None
+        repeat: int = 0
+        action: str = "notify"
+        next_level: int | None = None
+        next_repeat: int | None = None
+        next_due: datetime | None = None
 
         def apply(self, aggregate: Handoff) -> None:
-            aggregate.escalations.add(_escalation_key(self.reason, self.timer_due, self.level))
+            key = _escalation_key(self.reason, self.timer_due, self.level, self.repeat)
+            aggregate.escalations.add(key)
             aggregate.escalation_count += 1
+            if self.timer_due is not None:
+                expected = timer_key(self.reason, self.timer_due)
+                if self.next_level is None or self.next_due is None:
+                    aggregate.next_steps[expected] = None
+                else:
+                    aggregate.next_steps[expected] = Step(
+                        self.next_level, self.next_repeat or 0, self.next_due
+                    )
 
     class Completed(Event):
         """The receiver finished the work; ``result`` is what it hands back."""
@@ -211,6 +226,8 @@ class Handoff(Aggregate):
         self.closed_at: datetime | None = None
         self.escalations: set[str] = set()
         self.escalation_count = 0
+        self.next_steps: dict[str, Step | None] = {}
+        """Per armed timer (``timer_key``): the escalation step due next; None when done."""
 
     # ----------------------------------------------------------------- creation
 
@@ -396,35 +413,28 @@ class Handoff(Aggregate):
         reason: EscalationReason,
         notified: list[str],
         level: int = 1,
+        repeat: int = 0,
         timer_due: datetime | None = None,
         message: str | None = None,
+        action: str = "notify",
+        next_step: Step | None = None,
     ) -> None:
-        """Record an escalation; each timer escalates at each level exactly once.
+        """Record one step of an escalation; each step of each timer happens exactly once.
 
         For a timer reason, ``timer_due`` names the arming of the timer that fired;
-        it must be one that is armed now and due, which is what keeps a slow or
-        restarted reactor from escalating a promise the receiver has since kept.
+        it must be armed now and due, which keeps a slow or restarted reactor from
+        escalating a promise the receiver has since kept. The step must be the one
+        the previous step of this timer named as next (level 1 first), and due:
+        a second reactor trying the same step, or a stale one trying an earlier one,
+        is refused. ``next_step`` is what the policy says comes after this one.
         """
         rules.require_open(self, "escalate")
         if level < 1:
             raise InvalidInput(f"level: {level} must be 1 or more")
+        if repeat < 0:
+            raise InvalidInput(f"repeat: {repeat} must be 0 or more")
         if reason is not EscalationReason.MANUAL:
-            armed = {t.reason: t for t in self.timers()}
-            timer = armed.get(reason)
-            if timer is None or timer.due != timer_due:
-                raise InvalidTransition(
-                    f"handoff {self.id} has no {reason.value} timer armed for "
-                    f"{timer_due.isoformat() if timer_due else 'that time'}"
-                )
-            if not timer.is_due(now):
-                raise InvalidTransition(
-                    f"handoff {self.id}: {reason.value} is not due until {timer.due.isoformat()}"
-                )
-            if _escalation_key(reason.value, timer_due, level) in self.escalations:
-                raise InvalidTransition(
-                    f"handoff {self.id}: {reason.value} due {timer.due.isoformat()} "
-                    f"was already escalated at level {level}"
-                )
+            self._require_next_step(reason, timer_due, level, repeat, now)
         self._record(
             self.Escalated,
             by=by,
@@ -434,7 +444,98 @@ class Handoff(Aggregate):
             notified=list(dict.fromkeys(notified)),
             timer_due=timer_due,
             message=message,
+            repeat=repeat,
+            action=action,
+            next_level=next_step.level if next_step else None,
+            next_repeat=next_step.repeat if next_step else None,
+            next_due=next_step.due if next_step else None,
         )
+
+    def fire_escalation(
+        self,
+        *,
+        by: str,
+        now: datetime,
+        policy: EscalationPolicy,
+        reason: EscalationReason,
+        timer_due: datetime,
+        level: int,
+        repeat: int = 0,
+    ) -> str | None:
+        """Take one step of ``policy`` for a broken promise: notify, and maybe reassign.
+
+        The step must be the timer's next one and due (see :meth:`escalate`). Whom it
+        notifies: the level's ``notify``, else the handoff's escalation targets, else
+        its sender. A ``reassign`` level also moves the work to its backup agent, in
+        the same transaction; returns that agent, or ``None`` when nothing moved.
+        """
+        sequence = policy.sequence(reason)
+        if not 1 <= level <= len(sequence):
+            raise InvalidTransition(
+                f"handoff {self.id}: the {reason.value} policy has no level {level}"
+            )
+        spec = sequence[level - 1]
+        fired = Step(level, repeat, timer_due)
+        self.escalate(
+            by=by,
+            now=now,
+            reason=reason,
+            notified=list(spec.notify) or self.escalate_to or [self.sender],
+            level=level,
+            repeat=repeat,
+            timer_due=timer_due,
+            action=spec.action,
+            next_step=policy.after(reason, timer_due, fired, now),
+        )
+        backup = spec.to if spec.action == REASSIGN else None
+        if backup is None or backup in (self.receiver, self.sender):
+            return None
+        self.reassign(
+            by=by,
+            now=now,
+            to=backup,
+            reason=f"escalation policy: {reason.value} level {level}",
+            is_admin=True,
+        )
+        return backup
+
+    def next_step(self, timer: Timer) -> Step | None:
+        """The escalation step of ``timer`` due next (level 1 at its due time at first)."""
+        return self.next_steps.get(timer.key, Step(1, 0, timer.due))
+
+    def _require_next_step(
+        self,
+        reason: EscalationReason,
+        timer_due: datetime | None,
+        level: int,
+        repeat: int,
+        now: datetime,
+    ) -> None:
+        armed = {t.reason: t for t in self.timers()}
+        timer = armed.get(reason)
+        if timer is None or timer.due != timer_due:
+            raise InvalidTransition(
+                f"handoff {self.id} has no {reason.value} timer armed for "
+                f"{timer_due.isoformat() if timer_due else 'that time'}"
+            )
+        if _escalation_key(reason.value, timer_due, level, repeat) in self.escalations:
+            raise InvalidTransition(
+                f"handoff {self.id}: {reason.value} due {timer.due.isoformat()} "
+                f"was already escalated at level {level}"
+                + (f" (repeat {repeat})" if repeat else "")
+            )
+        expected = self.next_step(timer)
+        if expected is None or (expected.level, expected.repeat) != (level, repeat):
+            wanted = f"level {expected.level} repeat {expected.repeat}" if expected else "none"
+            raise InvalidTransition(
+                f"handoff {self.id}: {reason.value} due {timer.due.isoformat()} is not at "
+                f"level {level} repeat {repeat} (next step: {wanted})"
+            )
+        if expected.due > now:
+            raise InvalidTransition(
+                f"handoff {self.id}: {reason.value} level {level} is not due until "
+                f"{expected.due.isoformat()}"
+            )
 
     # ----------------------------------------------------------------- queries
 
@@ -495,5 +596,5 @@ class Handoff(Aggregate):
         self.trigger_event(event_class, timestamp=now, by=by, chain_id=self.chain_id, **fields)
 
 
-def _escalation_key(reason: str, timer_due: datetime | None, level: int) -> str:
-    return f"{timer_key(reason, timer_due)}#{level}"
+def _escalation_key(reason: str, timer_due: datetime | None, level: int, repeat: int) -> str:
+    return f"{timer_key(reason, timer_due)}#{level}.{repeat}"

@@ -32,7 +32,7 @@ from handoff_ledger.domain.timers import EscalationReason
 
 __all__ = ["AgentSpec", "EscalationLevel", "FollowUp", "KindSpec", "Protocol"]
 
-_TOP_KEYS = {"agents", "kinds", "name", "description"}
+_TOP_KEYS = {"agents", "kinds", "name", "description", "escalation"}
 _AGENT_KEYS = {"webhook", "admin", "description"}
 _KIND_KEYS = {
     "description",
@@ -120,6 +120,8 @@ class Protocol:
     agents: dict[str, AgentSpec]
     kinds: dict[str, KindSpec]
     name: str | None = None
+    escalation: tuple[EscalationLevel, ...] = ()
+    """The default policy: for kinds without their own, and free-form handoffs."""
 
     @classmethod
     def parse(cls, text: str, source: str = "handoff.toml") -> Protocol:
@@ -151,6 +153,13 @@ class Protocol:
             raise UnknownKind(
                 f"kind: {name!r} is not declared by the protocol in force (declared: {known})"
             ) from None
+
+    def escalation_levels(self, kind: str | None) -> tuple[EscalationLevel, ...]:
+        """The escalation levels for ``kind``: its own, else the protocol's default."""
+        spec = self.kinds.get(kind) if kind is not None else None
+        if spec is not None and spec.escalation:
+            return spec.escalation
+        return self.escalation
 
     def is_admin(self, name: str) -> bool:
         """True for agents the protocol marks ``admin = true``."""
@@ -239,7 +248,12 @@ class _Parser:
                         ["kinds", kind.name, event, "kind"], f"unknown kind {follow_up.kind!r}"
                     )
         name = doc.get("name")
-        return Protocol(agents=agents, kinds=kinds, name=name if isinstance(name, str) else None)
+        return Protocol(
+            agents=agents,
+            kinds=kinds,
+            name=name if isinstance(name, str) else None,
+            escalation=self.levels(["escalation"], doc.get("escalation", []), agents),
+        )
 
     def agent(self, name: str, spec: Any) -> AgentSpec:
         path = ["agents", name]
@@ -267,9 +281,6 @@ class _Parser:
         trigger = spec.get("trigger")
         if trigger is not None and not isinstance(trigger, str):
             raise self.fail([*path, "trigger"], "must be a string")
-        levels = spec.get("escalation", [])
-        if not isinstance(levels, list):
-            raise self.fail([*path, "escalation"], "must be an array of tables")
         return KindSpec(
             name=name,
             trigger=trigger,
@@ -279,12 +290,29 @@ class _Parser:
             deadline=self.duration([*path, "deadline"], spec.get("deadline")),
             update_every=self.duration([*path, "update_every"], spec.get("update_every")),
             escalate_to=escalate_to,
-            escalation=tuple(self.level([*path, "escalation"], level, agents) for level in levels),
+            escalation=self.levels([*path, "escalation"], spec.get("escalation", []), agents),
             payload_schema=self.schema([*path, "payload"], spec.get("payload")),
             result_schema=self.schema([*path, "result"], spec.get("result")),
             on_complete=self.follow_up([*path, "on_complete"], spec.get("on_complete"), agents),
             on_decline=self.follow_up([*path, "on_decline"], spec.get("on_decline"), agents),
         )
+
+    def levels(
+        self, path: list[str], value: Any, agents: dict[str, AgentSpec]
+    ) -> tuple[EscalationLevel, ...]:
+        """A policy: levels in order; ``on`` starts a reason's sequence, ``after`` extends it."""
+        if not isinstance(value, list):
+            raise self.fail(path, "must be an array of tables")
+        levels = tuple(self.level(path, level, agents) for level in value)
+        seen: set[EscalationReason] = set()
+        for index, level in enumerate(levels):
+            if level.on is None and index == 0:
+                raise self.fail(path, "the first level needs `on` (which promise it follows)")
+            if level.on is not None:
+                if level.on in seen:
+                    raise self.fail(path, f"two sequences start on {level.on.value!r}")
+                seen.add(level.on)
+        return levels
 
     def level(self, path: list[str], spec: Any, agents: dict[str, AgentSpec]) -> EscalationLevel:
         if not isinstance(spec, dict):

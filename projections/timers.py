@@ -2,7 +2,10 @@
 
 One row per armed timer, indexed by due time, so "what is due before T" is a range
 scan whose cost grows with the number of due timers, not with open handoffs. A row
-also remembers the highest escalation level recorded for that arming.
+also remembers the highest escalation level recorded for that arming, and the next
+escalation step and its due time as the last ``Escalated`` event planned it
+(``next_due_us`` is NULL once the policy is exhausted), so the reactor's "which steps
+are due" is a range scan too.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ TIMERS = TableSpec(
         "chain_id": Column.TEXT,
         "kind": Column.TEXT,
         "escalated_level": Column.INT,
+        "next_level": Column.INT,
+        "next_repeat": Column.INT,
+        "next_due_us": Column.INT,
     },
     key=("handoff_id", "reason"),
     partition="handoff_id",
-    indexes=(("due_us",),),
+    indexes=(("due_us",), ("next_due_us",)),
 )
 
 TIMER_OWNERS = TableSpec(
@@ -51,13 +57,14 @@ ACK = EscalationReason.ACK_TIMEOUT.value
 UPDATE = EscalationReason.UPDATE_OVERDUE.value
 DEADLINE = EscalationReason.DEADLINE_MISSED.value
 CLOSING = (Handoff.Completed, Handoff.Declined, Handoff.Cancelled)
+ESCALATION_COLUMNS = ("escalated_level", "next_level", "next_repeat", "next_due_us")
 
 
 class TimersProjection(Projection):
     """Arms, re-arms and disarms timer rows as the handoff's promises change."""
 
     name = "timers"
-    version = 1
+    version = 2
     tables = (TIMERS, TIMER_OWNERS)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
@@ -101,17 +108,36 @@ class TimersProjection(Projection):
             # An absolute deadline survives reassignment, and so does its escalation.
             kept = timers.get((hid, DEADLINE))
             if old_deadline and kept and old_deadline["due_us"] == kept["due_us"]:
-                timers.put({**kept, "escalated_level": old_deadline["escalated_level"]})
+                timers.put({**kept, **{k: old_deadline[k] for k in ESCALATION_COLUMNS}})
         elif isinstance(event, Handoff.Escalated) and event.timer_due is not None:
             row = timers.get((hid, event.reason))
             if row is not None and row["due_us"] == us(event.timer_due):
                 level = max(int(row["escalated_level"] or 0), event.level)
-                timers.put({**row, "escalated_level": level})
+                planned = event.next_due is not None and event.next_level is not None
+                timers.put(
+                    {
+                        **row,
+                        "escalated_level": level,
+                        "next_level": event.next_level if planned else None,
+                        "next_repeat": (event.next_repeat or 0) if planned else None,
+                        "next_due_us": us(event.next_due) if planned else None,
+                    }
+                )
 
     @staticmethod
     def _arm(timers: Table, owner: dict[str, Any], reason: str, due_us: int | None) -> None:
         if due_us is not None:
-            timers.put({**owner, "reason": reason, "due_us": due_us, "escalated_level": 0})
+            timers.put(
+                {
+                    **owner,
+                    "reason": reason,
+                    "due_us": due_us,
+                    "escalated_level": 0,
+                    "next_level": 1,
+                    "next_repeat": 0,
+                    "next_due_us": due_us,
+                }
+            )
 
 
 def due_rows(rows: Iterable[Mapping[str, Any]], now_us: int) -> list[dict[str, Any]]:

@@ -69,6 +69,14 @@ class ViewReader:
             [now_us],
         )
 
+    def due_steps(self, now_us: int, limit: int | None = None) -> list[Row]:
+        """Armed timers whose next escalation step is due at ``now_us``, earliest first."""
+        return self.store.query(
+            f"SELECT * FROM {self.store.table(TIMERS)} WHERE next_due_us <= ? "
+            "ORDER BY next_due_us, handoff_id, reason" + (f" LIMIT {int(limit)}" if limit else ""),
+            [now_us],
+        )
+
     def timers_of(self, handoff_ids: list[str]) -> list[Row]:
         """The armed timers of some handoffs."""
         if not handoff_ids:

@@ -168,3 +168,74 @@ def test_reactor_processes_killed_and_racing_escalate_each_timer_once(store_url:
         assert set(found.values()) == {1}
     finally:
         ledger.close()
+
+
+POLICY_PROTOCOL = """
+[agents.inbox_monitor]
+[agents.code_agent]
+[agents.backup_agent]
+[agents."human:me"]
+
+[kinds.bug_report]
+to = "code_agent"
+ack_within = "1h"
+escalation = [
+  { on = "ack_timeout", notify = ["human:me"] },
+  { after = "30m", notify = ["human:me"], action = "renotify", every = "10m" },
+  { after = "1h", notify = ["human:me"], action = "reassign", to = "backup_agent" },
+]
+"""
+
+
+def steps_of(ledger: Ledger) -> list[tuple[str, int, int, str, list[str]]]:
+    return [
+        (e.event.reason, e.event.level, e.event.repeat, e.event.action, e.event.notified)
+        for e in ledger.read_log()
+        if isinstance(e.event, Handoff.Escalated)
+    ]
+
+
+def test_policy_levels_notify_renotify_then_reassign_to_the_backup(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    ledger.apply_protocol(POLICY_PROTOCOL, source="handoff.toml", by="human:me")
+    bug = ledger.send(sender="inbox_monitor", kind="bug_report").handoff
+    reactor = Reactor(ledger)
+    fired = []
+    for _ in range(30):  # one pass every 5 simulated minutes for 150 minutes
+        clock.advance(timedelta(minutes=5))
+        fired += [(s.level, s.repeat) for s in reactor.run_once().steps]
+    # Level 1 at +1h; level 2 at +1h30, then every 10 min until level 3 at +2h30...
+    assert fired == [(1, 0), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (2, 5), (3, 0)]
+    assert steps_of(ledger)[0] == ("ack_timeout", 1, 0, "notify", ["human:me"])
+    # ...which reassigns the work to the backup, with a fresh ack timer of its own.
+    moved = ledger.get(bug.id)
+    assert moved.receiver == "backup_agent"
+    assert steps_of(ledger)[-1] == ("ack_timeout", 3, 0, "reassign", ["human:me"])
+    reassigned = [e.event for e in ledger.read_log() if isinstance(e.event, Handoff.Reassigned)]
+    assert [(r.by, r.to_receiver) for r in reassigned] == [("reactor", "backup_agent")]
+    assert [t.due for t in moved.timers()] == [clock.now() + timedelta(hours=1)]
+    assert reactor.run_once().steps == []
+
+
+def test_after_downtime_every_level_that_fell_due_fires_once_in_order(
+    ledger: Ledger, store_url: str, clock: SimulatedClock
+) -> None:
+    ledger.apply_protocol(POLICY_PROTOCOL, source="handoff.toml", by="human:me")
+    bug = ledger.send(sender="inbox_monitor", kind="bug_report").handoff
+    clock.advance(timedelta(hours=6))  # nobody ran a reactor for six hours
+    other = open_ledger(store_url, clock=clock)
+    try:
+        first, second = Reactor(ledger), Reactor(other)
+        reports = [first.run_once(), second.run_once()]
+        # Level 1, level 2 once (the repeats that fell due meanwhile are not burst
+        # out), level 3; then the backup's own ack timer is at level 1 after +1h.
+        assert [(s.level, s.repeat) for s in reports[0].steps] == [(1, 0), (2, 0), (3, 0)]
+        assert reports[1].steps == []
+        assert ledger.get(bug.id).receiver == "backup_agent"
+        clock.advance(timedelta(hours=1))
+        assert [(s.level, s.repeat) for s in second.run_once().steps] == [(1, 0)]
+        assert first.run_once().steps == []
+        assert len(steps_of(ledger)) == 4
+    finally:
+        other.close()

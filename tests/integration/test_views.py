@@ -31,6 +31,19 @@ from handoff_ledger.projections.registry import all_projections
 
 AGENTS = ["inbox_monitor", "code_agent", "support_agent", "human:me"]
 START_CLOCK = "2026-11-25T09:00:00+00:00"
+POLICY_PROTOCOL = """
+escalation = [
+  { on = "ack_timeout", notify = ["human:me"] },
+  { after = "10m", notify = ["human:me"], action = "renotify", every = "4m" },
+  { after = "25m", notify = ["human:me"], action = "reassign", to = "support_agent" },
+  { on = "update_overdue", notify = ["human:me"], action = "renotify", every = "15m" },
+]
+[agents.inbox_monitor]
+[agents.code_agent]
+[agents.support_agent]
+[agents."human:me"]
+"""
+"""Free-form handoffs under a default policy with every kind of level."""
 
 
 def stored_tables(views: Views) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
@@ -141,10 +154,12 @@ def drive(ledger: Ledger, views: Views, clock: SimulatedClock, steps: list[Any])
                 ledger.watch(target, by=agent)
             elif command == "escalate":
                 for timer in handoff.due_timers(clock.now()):
-                    ledger.escalate(
-                        target, by="reactor", reason=timer.reason,
-                        notified=["human:me"], timer_due=timer.due,
-                    )  # fmt: skip
+                    step = handoff.next_step(timer)
+                    if step is not None:
+                        ledger.fire_escalation(
+                            target, by="reactor", reason=timer.reason, timer_due=timer.due,
+                            level=step.level, repeat=step.repeat,
+                        )  # fmt: skip
             elif command == "tick":
                 clock.advance(timedelta(minutes=pick + 1))
             elif command == "catch_up":
@@ -172,6 +187,7 @@ def test_views_equal_a_fold_of_the_log_after_random_commands(
         try:
             views = Views(ledger)
             views.runner.batch_size = batch
+            ledger.apply_protocol(POLICY_PROTOCOL, source="handoff.toml", by="human:me")
             drive(ledger, views, clock, steps)
             views.catch_up()
             assert_views_match_fold(ledger, views)
@@ -180,6 +196,23 @@ def test_views_equal_a_fold_of_the_log_after_random_commands(
             for entry in ledger.read_log():
                 event = entry.event
                 handoffs[event.originator_id] = event.mutate(handoffs.get(event.originator_id))
+            # The timers view plans the same next escalation step as each aggregate.
+            planned = {
+                (row["handoff_id"], row["reason"]): (
+                    row["next_level"],
+                    row["next_repeat"],
+                    row["next_due_us"],
+                )
+                for row in views.read.timers_of([str(h) for h in handoffs])
+            }
+            expected_steps = {}
+            for handoff in handoffs.values():
+                for timer in handoff.timers():
+                    step = handoff.next_step(timer)
+                    expected_steps[(str(handoff.id), timer.reason.value)] = (
+                        (step.level, step.repeat, us(step.due)) if step else (None, None, None)
+                    )
+            assert planned == expected_steps
             for agent in AGENTS:
                 expected = [str(h.id) for h in queue_for(agent, handoffs.values())]
                 got = [row["handoff_id"] for row in views.read.inbox(agent)]

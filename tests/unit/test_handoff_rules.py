@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from handoff_ledger.domain.errors import InvalidInput, InvalidTransition, NotPermitted
+from handoff_ledger.domain.escalation import Step
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import State, Status
@@ -224,39 +225,26 @@ def test_empty_reason_is_bad_input() -> None:
         handoff.decline(by="code_agent", now=at(1), reason="  ")
 
 
-def test_each_due_timer_escalates_exactly_once_per_level() -> None:
+def test_each_due_timer_escalates_exactly_once_per_step() -> None:
     handoff = new_handoff()
+    ack = dict(by="reactor", reason=EscalationReason.ACK_TIMEOUT, notified=["human:me"])
     with pytest.raises(InvalidTransition, match="not due until"):
-        handoff.escalate(
-            by="reactor",
-            now=at(59),
-            reason=EscalationReason.ACK_TIMEOUT,
-            notified=["human:me"],
-            timer_due=at(60),
-        )
+        handoff.escalate(now=at(59), timer_due=at(60), **ack)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTransition, match="next step: level 1 repeat 0"):
+        handoff.escalate(now=at(61), timer_due=at(60), level=2, **ack)  # type: ignore[arg-type]
     handoff.escalate(
-        by="reactor",
         now=at(61),
-        reason=EscalationReason.ACK_TIMEOUT,
-        notified=["human:me"],
         timer_due=at(60),
+        next_step=Step(2, 0, at(90)),
+        **ack,  # type: ignore[arg-type]
     )
     with pytest.raises(InvalidTransition, match="already escalated at level 1"):
-        handoff.escalate(
-            by="reactor",
-            now=at(62),
-            reason=EscalationReason.ACK_TIMEOUT,
-            notified=["human:me"],
-            timer_due=at(60),
-        )
-    handoff.escalate(
-        by="reactor",
-        now=at(62),
-        reason=EscalationReason.ACK_TIMEOUT,
-        notified=["human:me"],
-        timer_due=at(60),
-        level=2,
-    )
+        handoff.escalate(now=at(62), timer_due=at(60), **ack)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTransition, match="level 2 is not due until"):
+        handoff.escalate(now=at(62), timer_due=at(60), level=2, **ack)  # type: ignore[arg-type]
+    handoff.escalate(now=at(91), timer_due=at(60), level=2, **ack)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTransition, match="next step: none"):
+        handoff.escalate(now=at(92), timer_due=at(60), level=3, **ack)  # type: ignore[arg-type]
     assert handoff.escalation_count == 2
 
 

@@ -8,18 +8,37 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from handoff_ledger.domain.errors import HandoffError, InvalidTransition, NotPermitted
+from handoff_ledger.domain.escalation import EscalationPolicy, Step
 from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.protocol import EscalationLevel
 from handoff_ledger.domain.states import OPEN_STATES, TERMINAL_STATES, State, Status
+from handoff_ledger.domain.timers import EscalationReason, Timer
 
 AGENTS = ["inbox_monitor", "code_agent", "support_agent", "backup_agent", "human:me"]
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 RECEIVER_EVENTS = (Handoff.Acked, Handoff.StatusReported, Handoff.Completed, Handoff.Declined)
 CLOSING_EVENTS = (Handoff.Completed, Handoff.Declined, Handoff.Cancelled)
+
+POLICY = EscalationPolicy(
+    levels=(
+        EscalationLevel(on=EscalationReason.ACK_TIMEOUT, after=None, notify=("human:me",)),
+        EscalationLevel(
+            on=None,
+            after=timedelta(minutes=20),
+            notify=("human:me",),
+            action="renotify",
+            every=timedelta(minutes=7),
+        ),
+        EscalationLevel(on=None, after=timedelta(minutes=45), notify=("backup_agent",)),
+    )
+)
+"""Three steps on ack_timeout (one renotifying); the other reasons get one level."""
 
 agents = st.sampled_from(AGENTS)
 minutes = st.integers(min_value=1, max_value=120)
@@ -152,27 +171,29 @@ class HandoffMachine(RuleBasedStateMachine):
     @rule()
     def reactor_escalates_due_timers(self) -> None:
         for timer in self.handoff.due_timers(self.now):
-            self._attempt(
-                lambda t=timer: self.handoff.escalate(
+            step = self.handoff.next_step(timer)
+            if step is None or step.due > self.now:
+                continue
+            following = POLICY.after(timer.reason, timer.due, step, self.now)
+
+            def fire(t: Timer = timer, s: Step = step, n: Step | None = following) -> None:
+                self.handoff.escalate(
                     by="reactor",
                     now=self.now,
                     reason=t.reason,
                     notified=["human:me"],
                     timer_due=t.due,
-                ),
-                permitted=True,
-            )
-            # The same timer at the same level can never escalate twice.
-            self._attempt(
-                lambda t=timer: self.handoff.escalate(
-                    by="reactor",
-                    now=self.now,
-                    reason=t.reason,
-                    notified=["human:me"],
-                    timer_due=t.due,
-                ),
-                permitted=True,
-            )
+                    level=s.level,
+                    repeat=s.repeat,
+                    next_step=n,
+                )
+
+            self._attempt(fire, permitted=True)
+            assert self.handoff.next_step(timer) == following
+            # The same step of the same timer can never happen twice.
+            with pytest.raises(InvalidTransition):
+                fire()
+            assert not self.handoff.pending_events
 
     # ------------------------------------------------------------------ invariants
 
@@ -208,9 +229,9 @@ class HandoffMachine(RuleBasedStateMachine):
             assert (self.handoff.state is State.REQUESTED) == (self.handoff.acked_at is None)
 
     @invariant()
-    def each_timer_escalates_at_most_once_per_level(self) -> None:
+    def each_timer_escalates_at_most_once_per_step(self) -> None:
         keys = [
-            (e.reason, e.timer_due, e.level)
+            (e.reason, e.timer_due, e.level, e.repeat)
             for e in self.events
             if isinstance(e, Handoff.Escalated)
         ]
