@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from eventsourcing.persistence import IntegrityError
 
 from handoff_ledger.adapters.ledger import DueStep, Ledger
 from handoff_ledger.adapters.views import Views
+from handoff_ledger.adapters.webhooks import Attempt, Deliveries
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.protocol import FollowUp
@@ -55,6 +57,7 @@ class PassReport:
 
     escalated: list[tuple[str, str]] = field(default_factory=list)
     steps: list[DueStep] = field(default_factory=list)
+    deliveries: list[Attempt] = field(default_factory=list)
     follow_ups: list[str] = field(default_factory=list)
     skipped: int = 0
 
@@ -62,26 +65,55 @@ class PassReport:
 class Reactor:
     """Fires due timers and routes follow-ups for one ledger."""
 
-    def __init__(self, ledger: Ledger, views: Views | None = None) -> None:
+    def __init__(
+        self, ledger: Ledger, views: Views | None = None, deliveries: Deliveries | None = None
+    ) -> None:
         self.ledger = ledger
         self.views = views or Views(ledger)
+        self.deliveries = deliveries or Deliveries(ledger, self.views)
+
+    def close(self) -> None:
+        """Release the webhook client's connections."""
+        self.deliveries.close()
 
     def run_once(self) -> PassReport:
-        """One pass: catch up, escalate what fell due, create the follow-ups owed."""
+        """One pass: catch up, escalate what fell due, create follow-ups, push webhooks."""
         report = PassReport()
         self.views.catch_up()
         self.fire_due_timers(report)
         self.route_follow_ups(report)
+        self.views.catch_up()
+        report.deliveries = self.deliveries.run_once()
         return report
 
-    def run_forever(self, stop: threading.Event, interval: float = 1.0) -> None:
-        """Pass after pass until ``stop`` is set (SIGTERM/SIGINT set it in the CLI)."""
+    def run_forever(
+        self,
+        stop: threading.Event,
+        interval: float = 1.0,
+        on_pass: Callable[[PassReport], None] | None = None,
+    ) -> None:
+        """Pass after pass until ``stop`` is set (SIGTERM/SIGINT set it in the CLI).
+
+        A pass waits less than ``interval`` when a timer falls due sooner, so an
+        escalation goes out within a few milliseconds of its due time.
+        """
         while not stop.is_set():
             try:
-                self.run_once()
+                report = self.run_once()
             except HandoffError as error:  # a bad protocol entry must not stop the reactor
                 log.warning("reactor: %s", error.message)
-            stop.wait(interval)
+            else:
+                if on_pass is not None:
+                    on_pass(report)
+            stop.wait(self._sleep_for(interval))
+
+    def _sleep_for(self, interval: float) -> float:
+        """Seconds until the next pass: ``interval``, or sooner if a step falls due."""
+        upcoming = self.views.read.next_step_due()
+        if upcoming is None:
+            return interval
+        now = us(self.ledger.clock.now()) or 0
+        return max(0.0, min(interval, (upcoming - now) / 1_000_000))
 
     # ------------------------------------------------------------------ timers
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
-from handoff_ledger.adapters.reactor import Reactor
+from handoff_ledger.adapters.reactor import PassReport, Reactor
 
 
 @app.command()
@@ -25,30 +25,76 @@ def reactor(
     """Fire due timers (escalations) and create protocol follow-ups."""
     with ledger_at(db) as ledger:
         engine = Reactor(ledger)
-        if once:
-            report = engine.run_once()
-            if as_json:
-                emit_json(
-                    {
-                        "escalated": [
-                            {"id": hid, "reason": reason} for hid, reason in report.escalated
-                        ],
-                        "follow_ups": report.follow_ups,
-                        "skipped": report.skipped,
-                    }
-                )
-            else:
-                for hid, reason in report.escalated:
-                    typer.echo(f"ESCALATED: {hid} {reason}")
-                for hid in report.follow_ups:
-                    typer.echo(f"FOLLOW_UP: {hid}")
-                typer.echo(
-                    f"REACTOR: {len(report.escalated)} escalated, "
-                    f"{len(report.follow_ups)} follow-ups, {report.skipped} already handled"
-                )
-            return
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        typer.echo("reactor: running (Ctrl-C to stop)", err=True)
-        engine.run_forever(stop, interval=interval)
+        try:
+            if once:
+                report = engine.run_once()
+                if as_json:
+                    emit_json(report_document(report))
+                else:
+                    print_report(report)
+                return
+            stop = threading.Event()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+            typer.echo("reactor: running (Ctrl-C to stop)", err=True)
+            engine.run_forever(stop, interval=interval, on_pass=print_failures)
+        finally:
+            engine.close()
+
+
+def report_document(report: PassReport) -> dict[str, Any]:
+    """``reactor --once --json``: what one pass did."""
+    return {
+        "escalated": [
+            {
+                "id": str(step.handoff_id),
+                "reason": step.reason.value,
+                "level": step.level,
+                "repeat": step.repeat,
+            }
+            for step in report.steps
+        ],
+        "follow_ups": report.follow_ups,
+        "skipped": report.skipped,
+        "deliveries": [
+            {
+                "agent": a.agent,
+                "cursor": a.position,
+                "url": a.url,
+                "attempt": a.attempts,
+                "delivered": a.delivered,
+                "error": a.error,
+            }
+            for a in report.deliveries
+        ],
+    }
+
+
+def print_report(report: PassReport) -> None:
+    """``reactor --once``: one line per effect, then a summary line."""
+    for step in report.steps:
+        repeat = f" (repeat {step.repeat})" if step.repeat else ""
+        typer.echo(f"ESCALATED: {step.handoff_id} {step.reason.value} level {step.level}{repeat}")
+    for hid in report.follow_ups:
+        typer.echo(f"FOLLOW_UP: {hid}")
+    for attempt in report.deliveries:
+        if attempt.delivered:
+            typer.echo(f"WEBHOOK: {attempt.agent} [{attempt.position}] delivered")
+    print_failures(report)
+    delivered = sum(1 for a in report.deliveries if a.delivered)
+    typer.echo(
+        f"REACTOR: {len(report.steps)} escalated, {len(report.follow_ups)} follow-ups, "
+        f"{delivered}/{len(report.deliveries)} webhooks delivered, "
+        f"{report.skipped} already handled"
+    )
+
+
+def print_failures(report: PassReport) -> None:
+    """Failed webhook deliveries, on stderr: each will be retried with backoff."""
+    for attempt in report.deliveries:
+        if not attempt.delivered:
+            typer.echo(
+                f"WEBHOOK_FAILED: {attempt.agent} [{attempt.position}] attempt "
+                f"{attempt.attempts}: {attempt.error} (will retry)",
+                err=True,
+            )

@@ -27,6 +27,7 @@ from handoff_ledger.adapters.documents import iso, view_document
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.service import lag_text
+from handoff_ledger.adapters.webhooks import Deliveries
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.errors import UnknownHandoff
 
@@ -166,7 +167,9 @@ def list_agents(db: DbOption = None, as_json: JsonOption = False) -> None:
 def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Each view's position, the log's head, lag in events and seconds, version."""
     with ledger_at(db) as ledger:
-        statuses = Views(ledger).status()
+        views = Views(ledger)
+        statuses = views.status()
+        webhooks = Deliveries(ledger, views).status()
         if as_json:
             emit_json(
                 {
@@ -182,7 +185,19 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
                             "stale": s.stale,
                         }
                         for s in statuses
-                    ]
+                    ],
+                    "webhooks": [
+                        {
+                            "agent": w.agent,
+                            "delivered": w.delivered,
+                            "pending": w.pending,
+                            "failing": w.failing,
+                            "oldest_pending": w.oldest_pending,
+                            "next_attempt": iso(w.next_attempt),
+                            "last_error": w.last_error,
+                        }
+                        for w in webhooks
+                    ],
                 }
             )
             return
@@ -195,6 +210,20 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
                 version += f" (rows from v{s.stored_version}: rebuild)"
             table.add_row(s.name, str(s.position), str(s.head), lag_text(s), version)
         console().print(table)
+        if webhooks:
+            hooks = Table(title="Webhook deliveries")
+            for column in ("agent", "delivered", "pending", "failing", "next attempt", "error"):
+                hooks.add_column(column)
+            for w in webhooks:
+                hooks.add_row(
+                    w.agent,
+                    str(w.delivered),
+                    str(w.pending),
+                    str(w.failing),
+                    iso(w.next_attempt) or "-",
+                    escape(w.last_error or "-"),
+                )
+            console().print(hooks)
 
 
 @projections_app.command("rebuild")

@@ -77,6 +77,11 @@ class ViewReader:
             [now_us],
         )
 
+    def next_step_due(self) -> int | None:
+        """When (µs) the earliest planned escalation step falls due, if any is planned."""
+        rows = self.store.query(f"SELECT MIN(next_due_us) AS due FROM {self.store.table(TIMERS)}")
+        return int(rows[0]["due"]) if rows and rows[0]["due"] is not None else None
+
     def timers_of(self, handoff_ids: list[str]) -> list[Row]:
         """The armed timers of some handoffs."""
         if not handoff_ids:

@@ -22,7 +22,7 @@ from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.views.sql import BatchTable, Dialect
 from handoff_ledger.projections.base import Column, Projection, TableSpec
 
-__all__ = ["REBUILD_SUFFIX", "ViewStore", "live_name", "shadow_name"]
+__all__ = ["REBUILD_SUFFIX", "ViewStore", "live_name", "rowcount", "shadow_name"]
 
 REBUILD_SUFFIX = "__rebuild"
 _META = "hl_view_meta"
@@ -162,7 +162,7 @@ class ViewStore:
             f'WHERE "view" = {m} AND "generation" = {m}',
             (view, generation),
         )
-        if _rowcount(cursor) != 1:
+        if rowcount(cursor) != 1:
             raise IntegrityError(f"view {view} was rebuilt while this batch was prepared")
 
     def positions_in(self, cursor: Any, names: Sequence[str]) -> dict[str, int]:
@@ -194,7 +194,7 @@ class ViewStore:
             f"WHERE application_name = {m} AND notification_id = {m}",
             (position, name, expected),
         )
-        if _rowcount(cursor) == 1:
+        if rowcount(cursor) == 1:
             return
         if expected == 0:
             # First batch of this view: the primary key refuses a concurrent first batch.
@@ -322,7 +322,7 @@ class ViewStore:
         return self.dialect.table(live_name(spec))
 
 
-def _rowcount(cursor: Any) -> int:
+def rowcount(cursor: Any) -> int:
     """Rows touched by the last statement (the library wraps SQLite's cursor)."""
     raw = getattr(cursor, "sqlite_cursor", cursor)
     return int(raw.rowcount)
