@@ -15,6 +15,7 @@ from typer.exceptions import TyperException
 
 from handoff_ledger.adapters.cli import (
     demo,
+    digest_commands,
     lifecycle,
     protocol_commands,
     reactor_commands,
@@ -33,6 +34,7 @@ _COMMAND_MODULES = (
     protocol_commands,
     views_commands,
     reactor_commands,
+    digest_commands,
     demo,
 )  # registered on import
 

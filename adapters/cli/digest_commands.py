@@ -1,0 +1,136 @@
+"""``handoff digest``: "while you were away", as JSON or as protocol-style lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from handoff_ledger.adapters.cli.app import app, emit_json
+from handoff_ledger.adapters.cli.options import (
+    DbOption,
+    JsonOption,
+    fresh_views,
+    ledger_at,
+    read_time,
+)
+from handoff_ledger.adapters.cli.render import parse_iso
+from handoff_ledger.adapters.digest import PASSED_TYPES, build_digest, check_window
+from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.domain.rules import require_agent_name
+
+
+@app.command()
+def digest(
+    since: Annotated[
+        str,
+        typer.Option("--since", help="Start of the window (ISO 8601 time).", show_default=False),
+    ],
+    agent: Annotated[
+        str | None, typer.Option("--for", help="Only what concerns this agent, and its queue.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="End of the window (default: now).")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """While you were away: what passed, what was escalated, what waits (on AGENT)."""
+    start = read_time(since, "since")
+    end = read_time(until, "until")
+    if start is None:  # Typer requires --since; this keeps mypy and the reader honest
+        raise InvalidInput("since: required")
+    if end is not None:
+        check_window(start, end, end)
+    if agent is not None:
+        require_agent_name(agent, "for")
+    with ledger_at(db) as ledger:
+        if agent is not None:
+            ledger.require_declared(agent, "for")
+        check_window(start, end, ledger.clock.now())
+        document = build_digest(ledger, fresh_views(ledger), start, end, agent)
+    if as_json:
+        emit_json(document)
+    else:
+        typer.echo("\n".join(digest_lines(document)))
+
+
+def digest_lines(document: dict[str, Any]) -> Iterator[str]:
+    """The digest as the protocol messages would say it."""
+    window = document["window"]
+    since = parse_iso(window["since"])
+    assert since is not None
+
+    def at(text: str | None) -> str:
+        return _clock(text, since)
+
+    who = document["for"] or "everyone"
+    yield f"DIGEST: {who}, {window['since']} → {at(window['until'])}"
+    passed = document["passed"]
+    yield f"PASSED: {len(passed) or 'nothing'}"
+    for e in passed:
+        route = f"{e['sender']}/{e['id'][:8]} → {e['receiver']}"
+        if e["type"] == "Reassigned":
+            route = f"{e['sender']}/{e['id'][:8]} {e['from_receiver']} → {e['receiver']}"
+        why = f" ({e['reason']})" if e["reason"] else ""
+        follow = " follow-up" if e["type"] == "Created" and e["parent_id"] else ""
+        yield (
+            f"  [{at(e['at'])}] {e['type'].upper()} {route} {e['kind'] or '-'}{follow}"
+            f" by {e['by']}{why}, now {e['state']}"
+        )
+    escalated = document["escalated"]
+    yield f"ESCALATED: {len(escalated) or 'nothing'}"
+    for e in escalated:
+        kept = f"kept at {at(e['kept_at'])}" if e["kept_at"] else "not kept"
+        yield (
+            f"  [{at(e['at'])}] {e['reason']} level {e['level']} on {e['sender']}/{e['id'][:8]}"
+            f" → {e['receiver']}, notified {', '.join(e['notified']) or '-'}; {kept},"
+            f" now {e['state']}"
+        )
+    yield from _waiting_lines(document["waiting"], document["for"], at)
+    counts = document["counts"]
+    parts = [f"{counts[name]} {name}" for name in PASSED_TYPES.values()]
+    parts.append(f"{counts['escalated']} escalated")
+    follow_ups = counts["follow_ups"]
+    parts.append(f"{follow_ups} follow-up{'' if follow_ups == 1 else 's'}")
+    yield f"SUMMARY: {', '.join(parts)}"
+
+
+def _waiting_lines(waiting: dict[str, Any], agent: str | None, at: Any) -> Iterator[str]:
+    if agent is None:
+        overdue = waiting["overdue"]
+        yield f"OVERDUE AT {at(waiting['as_of'])}: {len(overdue) or 'nothing'}"
+        for row in overdue:
+            escalated = f"level {row['escalated_level']}" if row["escalated_level"] else "no"
+            yield (
+                f"  {row['sender']}/{row['id'][:8]} → {row['receiver']} {row['kind'] or '-'}: "
+                f"{row['reason']} due {at(row['due'])}, escalated {escalated}"
+            )
+        opened = waiting["open_by_receiver"]
+        yield "OPEN: " + (", ".join(f"{name} {n}" for name, n in opened.items()) or "nothing")
+        return
+    queue, mine = waiting["queue"], waiting["escalated_to"]
+    yield f"WAITING ON YOU: {len(queue) + len(mine) or 'nothing'}"
+    for row in queue:
+        yield (
+            f"  QUEUE #{row['queue_position']} {row['sender']}/{row['id'][:8]} "
+            f"{row['kind'] or '-'} {row['priority']} [{row['state']}] since {at(row['created_at'])}"
+        )
+    for row in mine:
+        yield (
+            f"  ESCALATED TO YOU: {row['sender']}/{row['id'][:8]} → {row['receiver']} "
+            f"{row['kind'] or '-'} [{row['state']}] {row['last_reason']} level "
+            f"{row['last_level']} at {at(row['last_escalated_at'])}"
+        )
+
+
+def _clock(text: str | None, since: datetime) -> str:
+    """A time of the window's first day as ``HH:MM:SSZ``; any other as a full ISO time."""
+    moment = parse_iso(text)
+    if moment is None or text is None:
+        return "-"
+    if moment.date() != since.date():
+        return text
+    return text.split("T", 1)[1]

@@ -1,0 +1,119 @@
+"""``handoff digest`` through the real console script: JSON, protocol-style text, bad input."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import CLI
+
+from handoff_ledger.adapters.seed import SEED_PROTOCOL
+
+
+def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(cli: CLI) -> None:
+    silent = cli.json(
+        "send", "--from", "inbox_monitor", "--to", "code_agent", "--ack-within", "1s",
+        "--escalate-to", "human:me",
+    )  # fmt: skip
+    since = silent["created_at"]
+    mine = cli.json("send", "--from", "support_agent", "--to", "human:me", "--priority", "high")
+    done = cli.json("send", "--from", "code_agent", "--to", "support_agent")
+    cli.json("complete", done["id"], "--as", "support_agent")
+    time.sleep(1.1)  # let the 1s ack window pass on the wall clock
+    fired = cli.json("reactor", "--once")["escalated"]
+    assert [(e["id"], e["reason"]) for e in fired] == [(silent["id"], "ack_timeout")]
+
+    digest = cli.json("digest", "--since", since, "--for", "human:me")
+    assert digest["window"]["since"] == since
+    assert digest["for"] == "human:me"
+    assert [(e["type"], e["id"]) for e in digest["passed"]] == [
+        ("Created", silent["id"]),
+        ("Created", mine["id"]),
+    ]
+    [escalation] = digest["escalated"]
+    assert (escalation["id"], escalation["reason"], escalation["level"]) == (
+        silent["id"], "ack_timeout", 1,
+    )  # fmt: skip
+    assert (escalation["notified"], escalation["state"]) == (["human:me"], "requested")
+    assert [(q["id"], q["queue_position"]) for q in digest["waiting"]["queue"]] == [(mine["id"], 1)]
+    assert [e["id"] for e in digest["waiting"]["escalated_to"]] == [silent["id"]]
+    assert digest["counts"]["created"] == 2
+    assert digest["counts"]["escalated"] == 1
+
+    everyone = cli.json("digest", "--since", since)
+    assert everyone["counts"]["created"] == 3
+    assert everyone["counts"]["completed"] == 1
+    assert everyone["waiting"]["open_by_receiver"] == {"code_agent": 1, "human:me": 1}
+
+    text = cli.run("digest", "--since", since, "--for", "human:me").stdout
+    lines = text.splitlines()
+    assert lines[0].startswith(f"DIGEST: human:me, {since} → ")
+    assert "PASSED: 2" in lines
+    assert any(
+        line.startswith("  [") and f"CREATED support_agent/{mine['id'][:8]} → human:me" in line
+        for line in lines
+    )
+    assert "ESCALATED: 1" in lines
+    assert any(
+        f"ack_timeout level 1 on inbox_monitor/{silent['id'][:8]} → code_agent, "
+        "notified human:me; not kept, now requested" in line
+        for line in lines
+    )
+    assert "WAITING ON YOU: 2" in lines
+    assert any(f"QUEUE #1 support_agent/{mine['id'][:8]}" in line for line in lines)
+    assert any(f"ESCALATED TO YOU: inbox_monitor/{silent['id'][:8]}" in line for line in lines)
+    assert lines[-1] == (
+        "SUMMARY: 2 created, 0 completed, 0 declined, 0 cancelled, 0 reassigned, "
+        "1 escalated, 0 follow-ups"
+    )
+    overview = cli.run("digest", "--since", since).stdout
+    assert "DIGEST: everyone, " in overview
+    assert "OPEN: code_agent 1, human:me 1" in overview
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "yesterday"], "since: 'yesterday' is not an ISO 8601 time"),
+        (["--since", "2026-01-01T00:00:00Z", "--until", "soon"], "until: 'soon' is not an ISO"),
+        (
+            ["--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"],
+            "since: 2026-01-02T00:00:00Z is after the end of the window, --until",
+        ),
+        (["--since", "2999-01-01T00:00:00Z"], "is after the end of the window, now"),
+        (["--since", "2026-01-01T00:00:00Z", "--for", "no one"], "for: 'no one' is not an agent"),
+    ],
+)
+def test_bad_digest_input_is_exit_2_and_writes_nothing(
+    sqlite_cli: CLI, args: list[str], message: str
+) -> None:
+    sqlite_cli.json("send", "--from", "inbox_monitor", "--to", "code_agent")
+    before = sqlite_cli.log()
+    failed = sqlite_cli.json("digest", *args, expect=2)
+    assert failed["error"]["code"] == "invalid_input"
+    assert message in failed["error"]["message"]
+    plain = sqlite_cli.run("digest", *args, expect=2)
+    assert plain.stdout == ""
+    assert message in plain.stderr
+    assert sqlite_cli.log() == before
+
+
+def test_digest_for_an_agent_the_protocol_does_not_declare_is_exit_2(
+    sqlite_cli: CLI, write_file: Callable[[str, str], Path]
+) -> None:
+    sqlite_cli.run("protocol", "apply", str(write_file("handoff.toml", SEED_PROTOCOL)))
+    failed = sqlite_cli.json(
+        "digest", "--since", "2026-01-01T00:00:00Z", "--for", "ghost_agent", expect=2
+    )
+    assert failed["error"]["code"] == "unknown_agent"
+    assert "for: agent 'ghost_agent' is not declared" in failed["error"]["message"]
+    known = sqlite_cli.json("digest", "--since", "2026-01-01T00:00:00Z", "--for", "human:me")
+    assert known["passed"] == []
+
+
+def test_digest_without_since_is_a_usage_error(sqlite_cli: CLI) -> None:
+    failed = sqlite_cli.json("digest", expect=2)
+    assert failed["error"]["code"] == "usage"
+    assert "--since" in failed["error"]["message"]
