@@ -7,10 +7,17 @@ of protocol time pass in seconds and no test sleeps for a timer.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Clock", "SimulatedClock", "SystemClock"]
+from handoff_ledger.domain.errors import InvalidInput
+
+__all__ = ["CLOCK_ENV", "Clock", "FileClock", "SimulatedClock", "SystemClock", "clock_from_env"]
+
+CLOCK_ENV = "HANDOFF_CLOCK"
+"""``file:PATH`` makes every ``handoff`` command read the time from that file."""
 
 
 class Clock(Protocol):
@@ -52,3 +59,51 @@ class SimulatedClock:
     def set(self, moment: datetime) -> None:
         """Jump to ``moment`` (forward or back)."""
         self._now = moment
+
+
+class FileClock:
+    """Simulated time shared by several processes: the time is an ISO 8601 file.
+
+    Every ``now()`` reads the file, so a test (or a simulation) moves time for
+    every reactor and command at once by rewriting it (write, then rename, so no
+    reader ever sees half a time). Set ``HANDOFF_CLOCK=file:PATH`` to use it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def now(self) -> datetime:
+        """The time the file holds."""
+        text = self.path.read_text().strip()
+        moment = datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    def set(self, moment: datetime) -> None:
+        """Move every reader of the file to ``moment``."""
+        partial = self.path.with_name(self.path.name + ".tmp")
+        partial.write_text(moment.isoformat())
+        partial.replace(self.path)
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move time forward by ``delta`` and return the new time."""
+        moment = self.now() + delta
+        self.set(moment)
+        return moment
+
+
+def clock_from_env() -> Clock:
+    """The clock ``HANDOFF_CLOCK`` names (``file:PATH``), else the system clock."""
+    spec = os.environ.get(CLOCK_ENV, "").strip()
+    if not spec:
+        return SystemClock()
+    if not spec.startswith("file:"):
+        raise InvalidInput(f"{CLOCK_ENV}: {spec!r} is not file:PATH")
+    path = Path(spec.removeprefix("file:"))
+    clock = FileClock(path)
+    try:
+        clock.now()
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(
+            f"{CLOCK_ENV}: cannot read an ISO 8601 time from {path}: {exc}"
+        ) from None
+    return clock

@@ -210,6 +210,8 @@ def due_step(row: dict[str, Any]) -> DueStep:
 def map_payload(route: FollowUp, handoff: Handoff) -> dict[str, Any]:
     """The follow-up's payload: the route's table, ``$result.x``/``$payload.x`` resolved.
 
+    ``$reason`` is the decline's (or cancellation's) reason.
+
     Without a table, the follow-up carries the completed handoff's result.
     """
     if not route.payload:
@@ -217,7 +219,10 @@ def map_payload(route: FollowUp, handoff: Handoff) -> dict[str, Any]:
     sources = {"result": handoff.result or {}, "payload": handoff.payload}
     mapped: dict[str, Any] = {}
     for name, value in route.payload.items():
-        if isinstance(value, str) and value.startswith("$"):
+        if value == "$reason":
+            if handoff.outcome_reason is not None:
+                mapped[name] = handoff.outcome_reason
+        elif isinstance(value, str) and value.startswith("$"):
             source, _, path = value[1:].partition(".")
             current: Any = sources.get(source, {})
             for part in path.split(".") if path else []:

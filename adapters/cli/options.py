@@ -17,6 +17,7 @@ from uuid import UUID
 import typer
 
 from handoff_ledger.adapters.bootstrap import open_ledger
+from handoff_ledger.adapters.clock import clock_from_env
 from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
@@ -61,7 +62,7 @@ def fresh_views(ledger: Ledger) -> Views:
 @contextmanager
 def ledger_at(db: str | None) -> Iterator[Ledger]:
     """Open the ledger for one command and close its connections afterwards."""
-    ledger = open_ledger(db)
+    ledger = open_ledger(db, clock=clock_from_env())
     try:
         yield ledger
     finally:

@@ -99,7 +99,12 @@ def test_protocol_apply_show_and_kind_routing(
     path = write_file("handoff.toml", SEED_PROTOCOL)
     applied = cli.json("protocol", "apply", str(path))
     assert applied["version"] == 1
-    assert cli.json("protocol", "show")["kinds"] == ["bug_report", "customer_reply", "final_review"]
+    assert cli.json("protocol", "show")["kinds"] == [
+        "bug_report",
+        "customer_reply",
+        "final_review",
+        "triage",
+    ]
     sent = cli.json(
         "send", "--from", "inbox_monitor", "--kind", "bug_report", "--payload",
         '{"email_id": "msg_123", "customer": "jane@company.com", "issue": "Login"}',

@@ -1,0 +1,307 @@
+"""PRODUCT.md's acceptance test: six hours offline, nothing dropped, nothing done twice.
+
+Over six simulated hours a few hundred handoffs pass between the seed agents, with
+random acks, progress reports, silences, completions and declines, while real
+``handoff reactor`` processes run against the same store. The time is a file every
+process reads (``HANDOFF_CLOCK=file:...``), so hours pass in seconds and nobody
+sleeps for a timer. The reactors are SIGKILLed and restarted several times; for a
+stretch two run at once, and for another none runs at all.
+
+At the end, checked from the log alone:
+- every timer that fell due was escalated, and no escalation step happened twice;
+- every completion and decline the protocol routes produced its follow-up exactly once;
+- no open handoff is left with a broken promise that nobody was told about.
+
+Agents in the simulation keep their promises or stay silent: an agent acts on a
+handoff only while none of its timers is due, so every timer that fell due was
+still armed when it did, and must have been escalated.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from handoff_ledger.adapters.bootstrap import open_ledger
+from handoff_ledger.adapters.clock import CLOCK_ENV, FileClock
+from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.seed import SEED_PROTOCOL
+from handoff_ledger.domain.errors import HandoffError
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.states import Status
+from handoff_ledger.domain.timers import EscalationReason
+
+HANDOFF = str(Path(sys.executable).parent / "handoff")
+START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+STEP = timedelta(minutes=5)
+STEPS = 72  # six hours
+SENDS_PER_STEP = 4
+CUSTOMERS = ["jane@company.com", "raj@company.com", "li@company.com"]
+
+# When (in steps) each reactor slot starts and stops; `kill` is SIGKILL, not a stop.
+# Slots a and b overlap in steps 20-34 (two reactors at once); none runs in 50-57.
+SCHEDULE = {
+    0: [("start", "a")],
+    12: [("kill", "a"), ("start", "b")],
+    20: [("start", "a")],
+    35: [("kill", "b")],
+    50: [("kill", "a")],
+    58: [("start", "b")],
+    66: [("kill", "b"), ("start", "a")],
+}
+
+
+class Reactors:
+    """Looping ``handoff reactor`` processes, by slot name."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.killed = 0
+
+    def start(self, slot: str) -> None:
+        self.running[slot] = subprocess.Popen(
+            [HANDOFF, "reactor", "--interval", "0.02"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self, slot: str) -> None:
+        process = self.running.pop(slot)
+        assert process.poll() is None, "a reactor died on its own"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        self.killed += 1
+
+    def stop_all(self) -> None:
+        for slot in list(self.running):
+            process = self.running.pop(slot)
+            assert process.poll() is None, "a reactor died on its own"
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+
+
+def promises_kept(handoff: Handoff, now: datetime) -> bool:
+    """An agent only acts on a handoff none of whose timers has fallen due."""
+    return handoff.is_open and not handoff.due_timers(now)
+
+
+def act(
+    ledger: Ledger,
+    rng: random.Random,
+    open_ids: list[UUID],
+    now: datetime,
+    quiet: set[UUID],
+    never: set[UUID],
+) -> None:
+    """Each open handoff's receiver may ack, report, complete, decline, or stay silent.
+
+    Handoffs in ``quiet`` are never answered after their first ack; those in
+    ``never`` are never acked at all (the seed policy reassigns them to the backup).
+    """
+    for handoff_id in list(open_ids):
+        handoff = ledger.get(handoff_id)
+        if not handoff.is_open:
+            open_ids.remove(handoff_id)
+            continue
+        if not promises_kept(handoff, now) or rng.random() < 0.55:
+            continue  # silence: the reactor will have to notice
+        if (handoff_id in quiet and handoff.acked_at is not None) or (
+            handoff_id in never and handoff.receiver != "backup_agent"
+        ):
+            continue
+        me, roll = handoff.receiver, rng.random()
+        try:
+            if handoff.acked_at is None and roll < 0.5:
+                ledger.ack(
+                    handoff_id, by=me, eta=timedelta(hours=2), next_update=timedelta(minutes=30)
+                )
+            elif roll < 0.7:
+                ledger.report_status(
+                    handoff_id, by=me, status=Status.PROGRESS, message="on it",
+                    next_update=timedelta(minutes=30),
+                )  # fmt: skip
+            elif roll < 0.93:
+                reply = {"reply": f"Fixed: {handoff.payload.get('issue', 'done')}", "fix": "PR"}
+                ledger.complete(handoff_id, by=me, result=reply)
+            else:
+                ledger.decline(handoff_id, by=me, reason="not mine")
+        except HandoffError:
+            pass  # the reactor reassigned it a moment ago: the new receiver acts next time
+
+
+def send_some(ledger: Ledger, rng: random.Random, step: int) -> list[UUID]:
+    sent = []
+    for n in range(SENDS_PER_STEP):
+        if rng.random() < 0.7:
+            outcome = ledger.send(
+                sender="inbox_monitor",
+                kind="bug_report",
+                payload={
+                    "email_id": f"msg_{step}_{n}",
+                    "customer": rng.choice(CUSTOMERS),
+                    "issue": rng.choice(["Login button", "Slow page", "Typo"]),
+                },
+                key=f"email:msg_{step}_{n}",
+            )
+        else:
+            outcome = ledger.send(
+                sender="support_agent",
+                to=rng.choice(["code_agent", "inbox_monitor"]),
+                trigger="Customer asked for an update",
+                ack_within=timedelta(minutes=rng.choice([15, 30, 60])),
+                deadline=timedelta(hours=rng.choice([1, 2, 3])),
+                escalate_to=["human:me"],
+            )
+        sent.append(outcome.handoff.id)
+    return sent
+
+
+def handoffs_from_log(ledger: Ledger) -> tuple[dict[UUID, list[Handoff.Event]], list[Any]]:
+    by_handoff: dict[UUID, list[Handoff.Event]] = {}
+    entries = list(ledger.read_log())
+    for entry in entries:
+        by_handoff.setdefault(entry.event.originator_id, []).append(entry.event)
+    return by_handoff, entries
+
+
+def timers_that_fell_due(events: list[Handoff.Event], end: datetime) -> set[tuple[str, datetime]]:
+    """Every arming (reason, due) that was still armed when its due time passed."""
+    fell: set[tuple[str, datetime]] = set()
+    handoff: Handoff | None = None
+    for index, event in enumerate(events):
+        handoff = event.mutate(handoff)
+        assert handoff is not None
+        until = events[index + 1].timestamp if index + 1 < len(events) else end
+        for timer in handoff.timers():
+            if timer.due <= until:
+                fell.add((timer.reason.value, timer.due))
+    return fell
+
+
+@pytest.mark.slow
+def test_six_hours_offline_nothing_dropped_nothing_twice(store_url: str, tmp_path: Path) -> None:
+    clock_file = tmp_path / "clock"
+    clock = FileClock(clock_file)
+    clock.set(START)
+    ledger = open_ledger(store_url, clock=clock)
+    env = {**os.environ, "HANDOFF_DB": store_url, CLOCK_ENV: f"file:{clock_file}"}
+    reactors = Reactors(env)
+    rng = random.Random(20261125)
+    try:
+        ledger.apply_protocol(SEED_PROTOCOL, source="handoff.toml", by="human:me")
+        open_ids: list[UUID] = []
+        quiet: set[UUID] = set()
+        never: set[UUID] = set()
+        for step in range(STEPS):
+            for action, slot in SCHEDULE.get(step, []):
+                getattr(reactors, action)(slot)
+            open_ids += send_some(ledger, rng, step)
+            # Follow-ups the reactors created are open work too.
+            open_ids += [
+                e.event.originator_id
+                for e in ledger.read_log(after=0)
+                if isinstance(e.event, Handoff.Created)
+                and e.event.parent_id is not None
+                and e.event.originator_id not in open_ids
+            ] if step % 6 == 0 else []  # fmt: skip
+            for handoff_id in open_ids[-SENDS_PER_STEP:]:
+                roll = rng.random()
+                (never if roll < 0.1 else quiet if roll < 0.3 else set()).add(handoff_id)
+            act(ledger, rng, open_ids, clock.now(), quiet, never)
+            time.sleep(0.05)  # let the reactors see this moment before time moves on
+            clock.advance(STEP)
+        reactors.stop_all()
+        end = clock.now()
+        # The person in charge is back: one last pass settles whatever fell due last.
+        settle = subprocess.run(
+            [HANDOFF, "reactor", "--once"], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert settle.returncode == 0, settle.stderr
+        assert reactors.killed >= 4
+
+        by_handoff, entries = handoffs_from_log(ledger)
+        assert len(by_handoff) >= 300  # a few hundred handoffs, follow-ups included
+        escalated = [e for e in entries if isinstance(e.event, Handoff.Escalated)]
+        steps = Counter(
+            (
+                e.event.originator_id,
+                e.event.reason,
+                e.event.timer_due,
+                e.event.level,
+                e.event.repeat,
+            )
+            for e in escalated
+        )
+        assert len(steps) >= 100
+        assert max(steps.values()) == 1, "an escalation step happened twice"
+        assert all(e.event.by == "reactor" for e in escalated)
+
+        missed = []
+        for handoff_id, events in by_handoff.items():
+            first_steps = {(r, due) for (h, r, due, level, _), _ in steps.items() if h == handoff_id and level == 1}  # fmt: skip
+            for reason, due in timers_that_fell_due(events, end):
+                if (reason, due) not in first_steps:
+                    missed.append((handoff_id, reason, due))
+        assert missed == [], f"{len(missed)} timers fell due and were never escalated"
+        reasons = {e.event.reason for e in escalated}
+        assert {r.value for r in EscalationReason if r is not EscalationReason.MANUAL} <= reasons
+        # The seed policy's second level reassigned silent bug reports to the backup.
+        backups = [
+            e for e in entries
+            if isinstance(e.event, Handoff.Reassigned) and e.event.to_receiver == "backup_agent"
+        ]  # fmt: skip
+        assert backups
+        assert all(e.event.by == "reactor" for e in backups)
+
+        # Every routed completion and decline: exactly one follow-up, in its chain.
+        children: Counter[UUID] = Counter()
+        for events in by_handoff.values():
+            created = events[0]
+            assert isinstance(created, Handoff.Created)
+            if created.parent_id is not None:
+                children[created.parent_id] += 1
+        routed = {"bug_report", "customer_reply"}
+        owed = []
+        for handoff_id, events in by_handoff.items():
+            created = events[0]
+            assert isinstance(created, Handoff.Created)
+            closing = [e for e in events if isinstance(e, Handoff.Completed | Handoff.Declined)]
+            routes = created.kind in routed and (
+                any(isinstance(e, Handoff.Completed) for e in closing)
+                or created.kind == "bug_report"
+            )
+            if closing and routes:
+                owed.append(handoff_id)
+                assert children[handoff_id] == 1, (
+                    f"{handoff_id} has {children[handoff_id]} follow-ups"
+                )
+        assert len(owed) >= 50
+        assert set(children) <= set(owed)
+
+        # Nothing is left with a broken promise that nobody was told about.
+        for handoff_id, events in by_handoff.items():
+            handoff: Handoff | None = None
+            for event in events:
+                handoff = event.mutate(handoff)
+            assert handoff is not None
+            for timer in handoff.due_timers(end):
+                assert (timer.reason.value, timer.due) in {
+                    (r, due) for (h, r, due, _, _) in steps if h == handoff_id
+                }, f"{handoff_id}: {timer.reason.value} due {timer.due} never escalated"
+    finally:
+        for slot in list(reactors.running):
+            reactors.running.pop(slot).kill()
+        ledger.close()
