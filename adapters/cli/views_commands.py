@@ -110,10 +110,10 @@ def trace(
         if as_json:
             emit_json({"chain_id": me["chain_id"], "as_of": iso(moment), "handoffs": entries})
         else:
-            console().print(_tree(me["chain_id"], entries))
+            console().print(chain_tree(me["chain_id"], entries))
 
 
-def _tree(chain_id: str, entries: list[dict[str, Any]]) -> Tree:
+def chain_tree(chain_id: str, entries: list[dict[str, Any]]) -> Tree:
     root = Tree(f"CHAIN {chain_id}")
     nodes: dict[str | None, Any] = {None: root}
     for entry in entries:

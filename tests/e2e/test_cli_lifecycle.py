@@ -118,6 +118,15 @@ def test_demo_runs_the_seed_scenario(sqlite_cli: CLI) -> None:
     assert "HANDOFF: inbox_monitor → code_agent" in out
     assert "STATUS: Added to queue (position 2)" in out
     assert "THE HANDOFF LOG:" in out
+    # Six hours offline: the silent handoffs escalated once each, the chain followed up.
+    assert out.count("REACTOR: ESCALATED") == 2
+    assert "ack_timeout level 1 → human:me" in out
+    assert "update_overdue level 1 → human:me" in out
+    assert "REACTOR: FOLLOW_UP customer_reply code_agent → inbox_monitor" in out
+    assert "REACTOR: FOLLOW_UP final_review inbox_monitor → support_agent" in out
+    assert "WAITING ON YOU: 2" in out
+    assert "CHECK: 2 escalation steps, each once; 2 routed completions, 2 follow-ups" in out
+    assert "nothing done twice" in out
 
 
 @pytest.mark.slow
