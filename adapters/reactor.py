@@ -82,7 +82,8 @@ class Reactor:
         self.views.catch_up()
         self.fire_due_timers(report)
         self.route_follow_ups(report)
-        self.views.catch_up()
+        if report.steps or report.follow_ups:
+            self.views.catch_up()  # so this pass's own broadcasts go out in it
         report.deliveries = self.deliveries.run_once()
         return report
 

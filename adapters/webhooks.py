@@ -210,6 +210,8 @@ class Deliveries:
             "AND next_at_us <= ? ORDER BY agent, position LIMIT ?",
             [now_us, BATCH],
         )
+        if not due:
+            return []
         claimed = []
         lease_us = now_us + int(LEASE.total_seconds() * 1_000_000)
         with self.store.transaction() as cursor:
