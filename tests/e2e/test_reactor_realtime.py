@@ -10,7 +10,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from conftest import CLI, HANDOFF
@@ -51,3 +53,30 @@ def test_a_two_second_ack_timer_is_escalated_within_one_second(cli: CLI) -> None
         _, err = reactor.communicate(timeout=30)
         assert reactor.returncode == 0, err  # a clean stop on SIGTERM
         assert "Traceback" not in err
+
+
+def test_failed_webhook_deliveries_show_in_reactor_output_and_projections_status(
+    sqlite_cli: CLI, write_file: Callable[[str, str], Path]
+) -> None:
+    dead = "http://127.0.0.1:9/hook"  # the discard port: nothing listens
+    protocol = (
+        f'[agents.inbox_monitor]\n[agents.code_agent]\n[agents."human:me"]\nwebhook = "{dead}"\n'
+    )
+    sqlite_cli.run("protocol", "apply", str(write_file("handoff.toml", protocol)))
+    hid = sqlite_cli.json("send", "--from", "human:me", "--to", "code_agent")["id"]
+    sqlite_cli.run("ack", hid, "--as", "code_agent")
+    once = sqlite_cli.run("reactor", "--once")
+    assert "WEBHOOK_FAILED: human:me" in once.stderr
+    assert "(will retry)" in once.stderr
+    assert "0/1 webhooks delivered" in once.stdout
+    status = sqlite_cli.json("projections", "status")
+    (hook,) = status["webhooks"]
+    assert (hook["agent"], hook["delivered"], hook["pending"], hook["failing"]) == (
+        "human:me",
+        0,
+        1,
+        1,
+    )
+    assert "ConnectError" in hook["last_error"]
+    table = sqlite_cli.run("projections", "status").stdout
+    assert "Webhook deliveries" in table
