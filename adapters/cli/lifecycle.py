@@ -20,6 +20,7 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.cli.render import ack_text, handoff_text, ref
 from handoff_ledger.adapters.documents import handoff_document, iso
+from handoff_ledger.adapters.queries import ack_document
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
 
@@ -104,20 +105,13 @@ def ack(
     update_delta = read_duration(next_update, "next_update")
     with ledger_at(db) as ledger:
         outcome = ledger.ack(hid, by=agent, eta=eta_delta, next_update=update_delta)
-        handoff = outcome.handoff
-        position = fresh_views(ledger).read.queue_position(str(handoff.id))
+        document = ack_document(outcome, fresh_views(ledger))
         if as_json:
-            emit_json(
-                {
-                    **handoff_document(handoff),
-                    "queue_position": position,
-                    "eta": iso(handoff.eta),
-                    "next_update_due": iso(handoff.update_due),
-                    "already_acked": not outcome.recorded,
-                }
-            )
+            emit_json(document)
         else:
-            typer.echo(ack_text(handoff, position, ledger.clock.now(), recorded=outcome.recorded))
+            position = document["queue_position"]
+            now = ledger.clock.now()
+            typer.echo(ack_text(outcome.handoff, position, now, recorded=outcome.recorded))
 
 
 @app.command()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -25,18 +25,9 @@ from handoff_ledger.adapters.cli.render import (
     log_lines,
     overdue_table,
 )
-from handoff_ledger.adapters.documents import (
-    handoff_document,
-    history_entry,
-    iso,
-    log_entry,
-    overdue_timers,
-    view_document,
-)
+from handoff_ledger.adapters.documents import iso, log_entry
+from handoff_ledger.adapters.queries import inbox_document, overdue_document, show_document
 from handoff_ledger.domain.errors import InvalidInput
-from handoff_ledger.projections.base import from_us, us
-from handoff_ledger.projections.queues import ordered_queue
-from handoff_ledger.projections.timers import due_rows
 
 
 @app.command()
@@ -50,24 +41,16 @@ def show(
     hid = read_id(handoff_id)
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
+        if as_json:
+            emit_json(show_document(ledger, hid, moment))
+            return
         handoff = ledger.get(hid, as_of=moment)
         history = ledger.history(hid, as_of=moment)
-        now = moment or ledger.clock.now()
-        if as_json:
-            emit_json(
-                {
-                    **handoff_document(handoff),
-                    "as_of": iso(moment),
-                    "overdue": overdue_timers(handoff, now),
-                    "history": [history_entry(e) for e in history],
-                }
-            )
-        else:
-            if moment:
-                typer.echo(f"AS OF: {iso(moment)}")
-            typer.echo(handoff_text(handoff, now))
-            typer.echo("HISTORY:")
-            typer.echo(history_text(history))
+        if moment:
+            typer.echo(f"AS OF: {iso(moment)}")
+        typer.echo(handoff_text(handoff, moment or ledger.clock.now()))
+        typer.echo("HISTORY:")
+        typer.echo(history_text(history))
 
 
 @app.command()
@@ -123,22 +106,12 @@ def inbox(
     """The agent's queue of open handoffs with queue positions (head first)."""
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
-        views = fresh_views(ledger)
-        if moment is None:
-            queue = views.read.inbox(agent, limit=limit or None)
-            total = views.read.queue_length(agent) if limit and len(queue) == limit else len(queue)
-            timers = views.read.timers_of([row["handoff_id"] for row in queue])
-        else:
-            memory = views.replay(moment, ["queues", "timers"])
-            whole = ordered_queue(memory.rows("queue").values(), agent)
-            total, queue = len(whole), whole[: limit or None]
-            timers = list(memory.rows("timers").values())
-        now = moment or ledger.clock.now()
-        entries = [_with_timers(view_document(row), row["handoff_id"], timers) for row in queue]
+        document = inbox_document(fresh_views(ledger), agent, limit or None, moment)
         if as_json:
-            emit_json({"agent": agent, "as_of": iso(moment), "total": total, "handoffs": entries})
+            emit_json(document)
         else:
-            console().print(inbox_table(agent, entries, now, total))
+            now = moment or ledger.clock.now()
+            console().print(inbox_table(agent, document["handoffs"], now, document["total"]))
 
 
 @app.command()
@@ -150,31 +123,9 @@ def overdue(
     """Handoffs whose ack, update or deadline has passed."""
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
-        views = fresh_views(ledger)
-        now = moment or ledger.clock.now()
-        if moment is None:
-            rows = views.read.overdue(us(now) or 0)
-        else:
-            memory = views.replay(moment, ["timers"])
-            rows = due_rows(memory.rows("timers").values(), us(now) or 0)
-        entries = [view_document(row) for row in rows]
+        now = ledger.clock.now()
+        document = overdue_document(fresh_views(ledger), now, moment)
         if as_json:
-            emit_json({"as_of": iso(now), "overdue": entries})
+            emit_json(document)
         else:
-            console().print(overdue_table(entries, now))
-
-
-def _with_timers(
-    entry: dict[str, Any], handoff_id: str, timers: list[dict[str, Any]]
-) -> dict[str, Any]:
-    armed = {
-        t["reason"]: iso(from_us(t["due_us"])) for t in timers if t["handoff_id"] == handoff_id
-    }
-    return {
-        **entry,
-        "timers": {
-            "ack_due": armed.get("ack_timeout"),
-            "update_due": armed.get("update_overdue"),
-            "deadline": armed.get("deadline_missed"),
-        },
-    }
+            console().print(overdue_table(document["overdue"], moment or now))

@@ -24,12 +24,12 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.cli.render import console, parse_iso
 from handoff_ledger.adapters.documents import iso, view_document
+from handoff_ledger.adapters.queries import chain_document, notifications_document
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.service import lag_text
 from handoff_ledger.adapters.webhooks import Deliveries
 from handoff_ledger.domain.durations import format_duration
-from handoff_ledger.domain.errors import UnknownHandoff
 
 AsAgent = Annotated[str, typer.Option("--as", help="The agent acting.")]
 
@@ -46,11 +46,10 @@ def notifications(
 ) -> None:
     """An agent's feed of broadcasts on the chains it takes part in or watches."""
     with ledger_at(db) as ledger:
-        rows = fresh_views(ledger).read.notifications(agent, after=since, limit=limit)
-        entries = [{"cursor": row["position"], **view_document(row)} for row in rows]
-        cursor = entries[-1]["cursor"] if entries else since
+        document = notifications_document(fresh_views(ledger), agent, since, limit)
+        entries, cursor = document["notifications"], document["next"]
         if as_json:
-            emit_json({"agent": agent, "notifications": entries, "next": cursor})
+            emit_json(document)
             return
         for entry in entries:
             detail = entry["detail"]
@@ -91,26 +90,11 @@ def trace(
     hid = read_id(handoff_id)
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
-        views = fresh_views(ledger)
-        if moment is None:
-            me = views.read.handoff(str(hid))
-            rows = views.read.chain(me["chain_id"]) if me else []
-        else:
-            memory = views.replay(moment, ["chains"])
-            all_rows = memory.rows("handoffs")
-            me = all_rows.get((str(hid),))
-            rows = sorted(
-                (r for r in all_rows.values() if me and r["chain_id"] == me["chain_id"]),
-                key=lambda r: (r["created_us"], r["handoff_id"]),
-            )
-        if me is None:
-            when = f" at {iso(moment)}" if moment else ""
-            raise UnknownHandoff(f"id: no handoff has id {hid}{when}")
-        entries = [view_document(row) for row in rows]
+        document = chain_document(fresh_views(ledger), hid, moment)
         if as_json:
-            emit_json({"chain_id": me["chain_id"], "as_of": iso(moment), "handoffs": entries})
+            emit_json(document)
         else:
-            console().print(chain_tree(me["chain_id"], entries))
+            console().print(chain_tree(document["chain_id"], document["handoffs"]))
 
 
 def chain_tree(chain_id: str, entries: list[dict[str, Any]]) -> Tree:

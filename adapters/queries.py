@@ -1,0 +1,141 @@
+"""The read-side answers every interface gives, as JSON documents.
+
+The CLI (with ``--json``), the HTTP API and the MCP server return the same documents
+because they all come from here: one function per question, taking a ledger and
+its views (caught up by the caller) and returning a plain dict.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from handoff_ledger.adapters.documents import (
+    handoff_document,
+    history_entry,
+    iso,
+    overdue_timers,
+    view_document,
+)
+from handoff_ledger.adapters.ledger import AckOutcome, Ledger
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.domain.errors import UnknownHandoff
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.projections.base import from_us, us
+from handoff_ledger.projections.queues import ordered_queue
+from handoff_ledger.projections.timers import due_rows
+
+__all__ = [
+    "ack_document",
+    "chain_document",
+    "inbox_document",
+    "notifications_document",
+    "overdue_document",
+    "show_document",
+]
+
+
+def show_document(ledger: Ledger, handoff_id: UUID, as_of: datetime | None) -> dict[str, Any]:
+    """``show``: one handoff, its timers, what is overdue, its whole history."""
+    handoff = ledger.get(handoff_id, as_of=as_of)
+    history = ledger.history(handoff_id, as_of=as_of)
+    now = as_of or ledger.clock.now()
+    return {
+        **handoff_document(handoff),
+        "as_of": iso(as_of),
+        "overdue": overdue_timers(handoff, now),
+        "history": [history_entry(e) for e in history],
+    }
+
+
+def ack_document(outcome: AckOutcome, views: Views) -> dict[str, Any]:
+    """``ack``: the handoff, its queue position (from the caught-up views), eta, next update."""
+    handoff: Handoff = outcome.handoff
+    return {
+        **handoff_document(handoff),
+        "queue_position": views.read.queue_position(str(handoff.id)),
+        "eta": iso(handoff.eta),
+        "next_update_due": iso(handoff.update_due),
+        "already_acked": not outcome.recorded,
+    }
+
+
+def inbox_document(
+    views: Views, agent: str, limit: int | None, as_of: datetime | None
+) -> dict[str, Any]:
+    """``inbox``: the agent's queue, head first, each with its position and timers."""
+    if as_of is None:
+        queue = views.read.inbox(agent, limit=limit)
+        total = views.read.queue_length(agent) if limit and len(queue) == limit else len(queue)
+        timers = views.read.timers_of([row["handoff_id"] for row in queue])
+    else:
+        memory = views.replay(as_of, ["queues", "timers"])
+        whole = ordered_queue(memory.rows("queue").values(), agent)
+        total, queue = len(whole), whole[:limit]
+        timers = list(memory.rows("timers").values())
+    entries = [_with_timers(view_document(row), row["handoff_id"], timers) for row in queue]
+    return {"agent": agent, "as_of": iso(as_of), "total": total, "handoffs": entries}
+
+
+def overdue_document(views: Views, now: datetime, as_of: datetime | None) -> dict[str, Any]:
+    """``overdue``: every armed timer past due at ``as_of`` (else ``now``)."""
+    moment = as_of or now
+    if as_of is None:
+        rows = views.read.overdue(us(moment) or 0)
+    else:
+        memory = views.replay(as_of, ["timers"])
+        rows = due_rows(memory.rows("timers").values(), us(moment) or 0)
+    return {"as_of": iso(moment), "overdue": [view_document(row) for row in rows]}
+
+
+def chain_document(views: Views, some_id: UUID, as_of: datetime | None) -> dict[str, Any]:
+    """``trace``: the chain of a handoff (or the chain with that id), oldest first."""
+    wanted = str(some_id)
+    if as_of is None:
+        me = views.read.handoff(wanted)
+        chain_id = me["chain_id"] if me else (wanted if views.read.chain(wanted) else None)
+        rows = views.read.chain(chain_id) if chain_id else []
+    else:
+        memory = views.replay(as_of, ["chains"])
+        all_rows = memory.rows("handoffs")
+        me = all_rows.get((wanted,))
+        chain_id = me["chain_id"] if me else None
+        if chain_id is None and any(r["chain_id"] == wanted for r in all_rows.values()):
+            chain_id = wanted
+        rows = sorted(
+            (r for r in all_rows.values() if r["chain_id"] == chain_id),
+            key=lambda r: (r["created_us"], r["handoff_id"]),
+        )
+    if chain_id is None:
+        when = f" at {iso(as_of)}" if as_of else ""
+        raise UnknownHandoff(f"id: no handoff or chain has id {some_id}{when}")
+    return {
+        "chain_id": chain_id,
+        "as_of": iso(as_of),
+        "handoffs": [view_document(row) for row in rows],
+    }
+
+
+def notifications_document(views: Views, agent: str, since: int, limit: int) -> dict[str, Any]:
+    """``notifications``: the agent's feed after cursor ``since``, and the next cursor."""
+    rows = views.read.notifications(agent, after=since, limit=limit)
+    entries = [{"cursor": row["position"], **view_document(row)} for row in rows]
+    cursor = entries[-1]["cursor"] if entries else since
+    return {"agent": agent, "notifications": entries, "next": cursor}
+
+
+def _with_timers(
+    entry: dict[str, Any], handoff_id: str, timers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    armed = {
+        t["reason"]: iso(from_us(t["due_us"])) for t in timers if t["handoff_id"] == handoff_id
+    }
+    return {
+        **entry,
+        "timers": {
+            "ack_due": armed.get("ack_timeout"),
+            "update_due": armed.get("update_overdue"),
+            "deadline": armed.get("deadline_missed"),
+        },
+    }
