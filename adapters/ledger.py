@@ -350,18 +350,24 @@ class Ledger(Application[UUID]):
             handoff_id, by, lambda h: h.decline(by=by, now=self.clock.now(), reason=reason)
         )[0]
 
-    def cancel(self, handoff_id: UUID, *, by: str, reason: str) -> Handoff:
-        """The sender (or an admin) withdraws the work."""
+    def cancel(self, handoff_id: UUID, *, by: str, reason: str, admin: bool = False) -> Handoff:
+        """The sender (or an admin) withdraws the work.
+
+        ``admin`` says the caller proved admin rights another way (an admin token);
+        the protocol's own admins need no such proof.
+        """
+        is_admin = admin or self.is_admin(by)
         return self._act(
             handoff_id,
             by,
-            lambda h: h.cancel(
-                by=by, now=self.clock.now(), reason=reason, is_admin=self.is_admin(by)
-            ),
+            lambda h: h.cancel(by=by, now=self.clock.now(), reason=reason, is_admin=is_admin),
         )[0]
 
-    def reassign(self, handoff_id: UUID, *, by: str, to: str, reason: str) -> Handoff:
-        """The sender (or an admin) moves the work to another receiver."""
+    def reassign(
+        self, handoff_id: UUID, *, by: str, to: str, reason: str, admin: bool = False
+    ) -> Handoff:
+        """The sender (or an admin, see :meth:`cancel`) moves the work to another receiver."""
+        is_admin = admin or self.is_admin(by)
         current = self.protocol_in_force()
         if current is not None:
             current.protocol.agent(to, "to")
@@ -369,7 +375,7 @@ class Ledger(Application[UUID]):
             handoff_id,
             by,
             lambda h: h.reassign(
-                by=by, now=self.clock.now(), to=to, reason=reason, is_admin=self.is_admin(by)
+                by=by, now=self.clock.now(), to=to, reason=reason, is_admin=is_admin
             ),
         )[0]
 

@@ -20,6 +20,7 @@ from handoff_ledger.adapters.cli import (
     protocol_commands,
     reactor_commands,
     reading,
+    serve_commands,
     views_commands,
 )
 from handoff_ledger.adapters.cli.app import app, emit_json
@@ -35,6 +36,7 @@ _COMMAND_MODULES = (
     views_commands,
     reactor_commands,
     digest_commands,
+    serve_commands,
     demo,
 )  # registered on import
 

@@ -1,0 +1,130 @@
+"""``handoff serve`` and ``handoff agents token create|revoke|list``."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from handoff_ledger.adapters.cli.app import agents_app, emit_json
+from handoff_ledger.adapters.cli.app import app as cli_app
+from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
+from handoff_ledger.adapters.cli.render import console
+from handoff_ledger.adapters.documents import iso
+from handoff_ledger.adapters.tokens import issue_token, list_tokens, revoke_tokens
+from handoff_ledger.domain.errors import InvalidInput, NotPermitted
+
+token_app = typer.Typer(help="Bearer tokens for the HTTP API and MCP.", no_args_is_help=True)
+agents_app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The agent the token acts as.")],
+    admin: Annotated[
+        bool, typer.Option("--admin", help="May cancel and reassign any handoff.")
+    ] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a bearer token for agent NAME; the token is printed once, never stored."""
+    with ledger_at(db) as ledger:
+        secret = issue_token(ledger, name, admin=admin)
+    if as_json:
+        emit_json({"agent": name, "admin": admin, "token": secret})
+    else:
+        typer.echo(f"TOKEN for {name}{' (admin)' if admin else ''}: {secret}")
+        typer.echo("Keep it: it is shown only this once.", err=True)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[
+        str | None, typer.Argument(metavar="[NAME]", help="Revoke every token of this agent.")
+    ] = None,
+    token: Annotated[str | None, typer.Option("--token", help="Revoke this one token.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke every token of agent NAME, or one token with --token."""
+    with ledger_at(db) as ledger:
+        count = revoke_tokens(ledger, agent=name, secret=token)
+    if as_json:
+        emit_json({"agent": name, "revoked": count})
+    else:
+        typer.echo(f"REVOKED: {count} token{'' if count == 1 else 's'}")
+
+
+@token_app.command("list")
+def token_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Every token issued: its agent, admin or not, when, revoked or not (never the secret)."""
+    with ledger_at(db) as ledger:
+        tokens = list_tokens(ledger)
+    rows = [
+        {
+            "agent": t.agent,
+            "admin": t.admin,
+            "hash_prefix": t.hash_prefix,
+            "issued_at": iso(t.issued_at),
+            "revoked_at": iso(t.revoked_at),
+        }
+        for t in tokens
+    ]
+    if as_json:
+        emit_json({"tokens": rows})
+        return
+    table = Table(title="Tokens")
+    for column in ("agent", "admin", "sha256", "issued", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["agent"]),
+            "yes" if row["admin"] else "",
+            str(row["hash_prefix"]) + "…",
+            str(row["issued_at"]),
+            str(row["revoked_at"] or ""),
+        )
+    console().print(table)
+
+
+@cli_app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.", min=0, max=65535)] = 8000,
+    trial: Annotated[
+        bool,
+        typer.Option(
+            "--trial",
+            help="Local trial without tokens: loopback only; callers name themselves "
+            "with the X-Handoff-Agent header.",
+        ),
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """The HTTP API (and its OpenAPI document at /openapi.json)."""
+    import uvicorn
+
+    from handoff_ledger.adapters.http import create_app
+
+    if trial and not _is_loopback(host):
+        raise InvalidInput(f"host: --trial listens on loopback only, not on {host!r}")
+    with ledger_at(db) as ledger:
+        if not trial and not list_tokens(ledger):
+            raise NotPermitted(
+                "serve: no tokens exist; create one with `handoff agents token create NAME`, "
+                "or run a loopback-only trial with --trial"
+            )
+        application = create_app(ledger, trial=trial)
+        typer.echo(f"serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
+        uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

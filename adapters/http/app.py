@@ -1,0 +1,199 @@
+"""The ASGI application behind ``handoff serve``: state, identity, errors, limits.
+
+One ``Ledger`` (and its views) per application, shared by the request threads.
+Identity comes from the bearer token only: the acting agent is the token's agent,
+never a field the caller fills in. In a loopback-only trial (``serve --trial``) the
+caller names itself with ``X-Handoff-Agent`` instead.
+
+Every failure is a JSON document ``{"error": {"code", "message", "field"?}}``:
+401 no or bad token, 403 not yours, 404 unknown, 409 state conflict or lost race,
+413 body over ``MAX_BODY_BYTES``, 422 invalid field (with its path). Nothing is
+written on any error, and no stack trace reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from handoff_ledger.adapters.documents import error_document
+from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.tokens import Caller, authenticate
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.domain.errors import (
+    HandoffError,
+    InvalidInput,
+    NotPermitted,
+    Refused,
+    UnknownHandoff,
+)
+
+__all__ = ["MAX_BODY_BYTES", "Service", "create_app", "status_for"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_048_576
+"""The largest request body accepted (1 MiB); larger ones get 413."""
+
+TRIAL_HEADER = "X-Handoff-Agent"
+
+
+@dataclass
+class Service:
+    """What every request shares: the ledger, its views, and how callers are known."""
+
+    ledger: Ledger
+    views: Views
+    trial: bool = False
+
+    def __post_init__(self) -> None:
+        self._catch_up_lock = threading.Lock()
+
+    def fresh_views(self) -> Views:
+        """The views caught up to the log (one request thread at a time catches up)."""
+        with self._catch_up_lock:
+            self.views.catch_up()
+        return self.views
+
+    def caller(self, request: Request) -> Caller:
+        """The agent the request acts as, or a 401."""
+        header = request.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() == "bearer" and secret.strip():
+            found = authenticate(self.ledger, secret.strip())
+            if found is None:
+                raise Unauthorized("token: unknown or revoked bearer token")
+            return found
+        if self.trial:
+            agent = request.headers.get(TRIAL_HEADER, "").strip()
+            if agent:
+                return Caller(agent=agent, admin=self.ledger.is_admin(agent))
+            raise Unauthorized(f"trial mode: name yourself with the {TRIAL_HEADER} header")
+        raise Unauthorized("authorization: a bearer token is required (Authorization: Bearer …)")
+
+
+class Unauthorized(HandoffError):
+    """No token, or one that is unknown or revoked (HTTP 401)."""
+
+    code = "unauthorized"
+
+
+def status_for(error: HandoffError) -> int:
+    """The HTTP status of a ledger error."""
+    if isinstance(error, Unauthorized):
+        return 401
+    if isinstance(error, UnknownHandoff):
+        return 404
+    if isinstance(error, NotPermitted):
+        return 403
+    if isinstance(error, Refused):
+        return 409
+    if isinstance(error, InvalidInput):
+        return 422
+    return 400
+
+
+def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:
+    """The HTTP API over ``ledger`` (its lifetime is the caller's to manage)."""
+    from handoff_ledger.adapters.http.routes import router
+
+    app = FastAPI(
+        title="handoff-ledger",
+        version="0.1.0",
+        description="A durable, auditable handoff protocol for teams of agents. Every "
+        "operation of the `handoff` command line, as a resource; the acting agent is the "
+        "bearer token's agent.",
+    )
+    app.state.service = Service(ledger=ledger, views=Views(ledger), trial=trial)
+    app.include_router(router)
+
+    @app.exception_handler(HandoffError)
+    async def ledger_error(request: Request, error: HandoffError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+        document = error_document(error)
+        if isinstance(error, InvalidInput) and "field" not in document["error"]:
+            # Messages name their field first ("ack_within: 'soon' is not a duration").
+            named = error.message.split(":", 1)[0]
+            if re.fullmatch(r"[a-z_][a-z_0-9.]*", named):
+                document["error"]["field"] = named
+        return JSONResponse(document, status_code=status_for(error), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = [str(p) for p in first.get("loc", ()) if p != "body"]
+        field = ".".join(where) or "body"
+        message = f"{field}: {first.get('msg', 'invalid')}"
+        body = {"error": {"code": "invalid_input", "message": message, "field": field}}
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            error.status_code, "http_error"
+        )
+        body = {"error": {"code": code, "message": str(error.detail)}}
+        return JSONResponse(body, status_code=error.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        body = {"error": {"code": "internal", "message": "internal error (see the server log)"}}
+        return JSONResponse(body, status_code=500)
+
+    app.add_middleware(BodyLimit)
+    return app
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``MAX_BODY_BYTES`` gets 413, unread.
+
+    It checks ``Content-Length`` first and counts the bytes of a chunked body as
+    they arrive, so no oversized body is ever handed to a route.
+    """
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            response = JSONResponse({"error": _TOO_LARGE}, status_code=413)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > MAX_BODY_BYTES:
+                    raise StarletteHTTPException(413, detail=_TOO_LARGE["message"])
+            return message
+
+        await self.app(scope, counted, send)
+
+
+_TOO_LARGE = {
+    "code": "too_large",
+    "message": f"request body: over the {MAX_BODY_BYTES:,}-byte limit",
+}

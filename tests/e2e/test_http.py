@@ -1,0 +1,252 @@
+"""The HTTP API against a real ``handoff serve`` on loopback, with real httpx clients."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Barrier
+from typing import Any
+
+import httpx
+import pytest
+from conftest import CLI, HANDOFF
+
+AGENTS = ["inbox_monitor", "code_agent", "support_agent"]
+
+
+@dataclass
+class Server:
+    url: str
+    tokens: dict[str, str]
+    cli: CLI
+
+    def client(self, agent: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[agent]}"} if agent else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def log_types(self) -> list[str]:
+        with self.client("human:me") as admin:
+            entries: list[dict[str, Any]] = []
+            cursor = 0
+            while True:
+                page = admin.get("/log", params={"since": cursor, "limit": 1000}).json()
+                entries += page["entries"]
+                if not page["entries"]:
+                    return [e["type"] for e in entries]
+                cursor = page["next"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(cli: CLI, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [HANDOFF, "serve", "--port", str(port), *extra],
+        env=cli.env(),
+        cwd=cli.cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited: {process.stderr.read() if process.stderr else ''}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("serve did not come up")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    _, err = process.communicate(timeout=30)
+    assert "Traceback" not in err, err
+
+
+@pytest.fixture
+def server(cli: CLI) -> Iterator[Server]:
+    tokens = {name: cli.json("agents", "token", "create", name)["token"] for name in AGENTS}
+    tokens["human:me"] = cli.json("agents", "token", "create", "human:me", "--admin")["token"]
+    process, url = start_server(cli)
+    try:
+        yield Server(url=url, tokens=tokens, cli=cli)
+    finally:
+        stop(process)
+
+
+def test_the_lifecycle_over_http(server: Server) -> None:
+    with server.client("inbox_monitor") as inbox, server.client("code_agent") as coder:
+        body = {
+            "to": "code_agent", "trigger": "Bug report detected", "priority": "medium",
+            "payload": {"email_id": "msg_123", "customer": "jane@company.com"},
+            "ack_within": "1h", "deadline": "4h", "escalate_to": ["human:me"],
+        }  # fmt: skip
+        created = inbox.post("/handoffs", json=body, headers={"Idempotency-Key": "msg_123"})
+        assert created.status_code == 201, created.text
+        sent = created.json()
+        assert (sent["sender"], sent["receiver"], sent["state"]) == (
+            "inbox_monitor", "code_agent", "requested",
+        )  # fmt: skip
+        again = inbox.post("/handoffs", json=body, headers={"Idempotency-Key": "msg_123"})
+        assert again.status_code == 200
+        assert again.json()["duplicate"] is True
+        assert again.json()["id"] == sent["id"]
+        hid = sent["id"]
+
+        acked = coder.post(f"/handoffs/{hid}/ack", json={"eta": "2h", "next_update": "30m"})
+        assert acked.status_code == 200, acked.text
+        inbox_doc = coder.get("/agents/code_agent/inbox").json()
+        positions = {h["id"]: h["queue_position"] for h in inbox_doc["handoffs"]}
+        assert acked.json()["queue_position"] == positions[hid] == 1
+        assert acked.json()["next_update_due"] is not None
+
+        reported = coder.post(
+            f"/handoffs/{hid}/status", json={"status": "progress", "message": "Reproduced"}
+        )
+        assert reported.json()["state"] == "in_progress"
+        noted = inbox.post(f"/handoffs/{hid}/notes", json={"message": "customer called"})
+        assert noted.status_code == 201
+        done = coder.post(f"/handoffs/{hid}/complete", json={"result": {"fix": "PR #412"}})
+        assert done.json()["state"] == "completed"
+
+        shown = inbox.get(f"/handoffs/{hid}").json()
+        assert [h["type"] for h in shown["history"]] == [
+            "Created", "Acked", "StatusReported", "NoteAdded", "Completed",
+        ]  # fmt: skip
+        chain = inbox.get(f"/chains/{hid}").json()
+        assert [h["id"] for h in chain["handoffs"]] == [hid]
+        feed = inbox.get("/agents/inbox_monitor/notifications").json()
+        assert [n["type"] for n in feed["notifications"]] == [
+            "Acked",
+            "StatusReported",
+            "Completed",
+        ]
+        assert inbox.get("/overdue").json()["overdue"] == []
+        assert inbox.get("/projections").json()["views"]
+        log = inbox.get("/log", params={"limit": 2}).json()
+        assert [e["type"] for e in log["entries"]] == ["Created", "Acked"]
+        rest = inbox.get("/log", params={"since": log["next"]}).json()
+        assert [e["type"] for e in rest["entries"]] == ["StatusReported", "NoteAdded", "Completed"]
+        # The same documents as the CLI's --json.
+        cli_show = server.cli.json("show", hid)
+        assert cli_show["history"] == shown["history"]
+        assert (
+            server.cli.json("inbox", "inbox_monitor")["handoffs"]
+            == (inbox.get("/agents/inbox_monitor/inbox").json()["handoffs"])
+        )
+        spec = inbox.get("/openapi.json").json()
+        assert "/handoffs/{id}/ack" in spec["paths"]
+
+
+def test_fifty_clients_race_to_complete_one_handoff(server: Server) -> None:
+    with server.client("inbox_monitor") as inbox:
+        hid = inbox.post("/handoffs", json={"to": "code_agent"}).json()["id"]
+    barrier = Barrier(50)
+
+    def complete(index: int) -> int:
+        with server.client("code_agent") as coder:
+            barrier.wait()
+            answer = coder.post(f"/handoffs/{hid}/complete", json={"result": {"worker": index}})
+            return answer.status_code
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        codes = Counter(pool.map(complete, range(50)))
+    assert codes == Counter({200: 1, 409: 49})
+    assert server.log_types().count("Completed") == 1
+
+
+def test_identity_comes_from_the_token(server: Server) -> None:
+    with server.client("inbox_monitor") as inbox:
+        hid = inbox.post("/handoffs", json={"to": "code_agent"}).json()["id"]
+    before = server.log_types()
+    with server.client("support_agent") as support:
+        refused = support.post(f"/handoffs/{hid}/ack")
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "not_permitted"
+        assert support.get("/agents/code_agent/notifications").status_code == 403
+    with server.client(None) as anonymous:
+        missing = anonymous.post(f"/handoffs/{hid}/ack")
+        assert missing.status_code == 401
+        assert missing.headers["www-authenticate"] == "Bearer"
+    server.cli.run("agents", "token", "revoke", "code_agent")
+    with server.client("code_agent") as revoked:
+        assert revoked.post(f"/handoffs/{hid}/ack").status_code == 401
+    # An admin token may cancel what it did not send.
+    with server.client("human:me") as admin:
+        assert admin.post(f"/handoffs/{hid}/cancel", json={"reason": "dup"}).status_code == 200
+    assert server.log_types() == [*before, "Cancelled"]
+
+
+def test_errors_say_what_happened_and_write_nothing(server: Server) -> None:
+    with server.client("inbox_monitor") as inbox:
+        hid = inbox.post("/handoffs", json={"to": "code_agent"}).json()["id"]
+        before = server.log_types()
+        cases = [
+            (inbox.post("/handoffs", json={"to": "x", "payload": [1]}), 422, "payload"),
+            (inbox.post("/handoffs", json={"to": "x", "ack_within": "soon"}), 422, "ack_within"),
+            (inbox.post("/handoffs", json={"to": "x", "ack_whithin": "1h"}), 422, "ack_whithin"),
+            (inbox.post("/handoffs", json={"to": "x", "priority": "urgent"}), 422, None),
+            (
+                inbox.post(
+                    "/handoffs", content=b"{oops", headers={"content-type": "application/json"}
+                ),
+                422,
+                None,
+            ),
+            (inbox.post(f"/handoffs/{hid}/decline", json={}), 422, "reason"),
+            (inbox.get("/handoffs/00000000-0000-0000-0000-000000000000"), 404, None),
+            (inbox.get("/handoffs/not-a-uuid"), 404, None),
+            (inbox.post(f"/handoffs/{hid}/complete"), 403, None),
+            (inbox.get("/log", params={"since": "yesterday"}), 422, None),
+        ]
+        for answer, code, field in cases:
+            assert answer.status_code == code, (answer.request.url, answer.text)
+            error = answer.json()["error"]
+            assert error["message"]
+            assert "Traceback" not in answer.text
+            if field is not None:
+                assert error["field"].startswith(field), error
+        big = {"to": "code_agent", "payload": {"blob": "x" * 1_100_000}}
+        too_large = inbox.post("/handoffs", json=big)
+        assert too_large.status_code == 413
+        assert too_large.json()["error"]["code"] == "too_large"
+        assert server.log_types() == before
+        with server.client("code_agent") as coder:
+            coder.post(f"/handoffs/{hid}/complete")
+            twice = coder.post(f"/handoffs/{hid}/complete")
+            assert twice.status_code == 409
+            assert twice.json()["error"]["code"] == "invalid_state"
+
+
+def test_serve_refuses_to_start_without_tokens_unless_a_loopback_trial(
+    sqlite_cli: CLI, tmp_path: Path
+) -> None:
+    refused = sqlite_cli.run("serve", "--port", str(free_port()), expect=1)
+    assert "no tokens exist" in refused.stderr
+    wide = sqlite_cli.run("serve", "--trial", "--host", "0.0.0.0", expect=2)
+    assert "loopback only" in wide.stderr
+    process, url = start_server(sqlite_cli, "--trial")
+    try:
+        sent = httpx.post(
+            f"{url}/handoffs", json={"to": "code_agent"}, headers={"X-Handoff-Agent": "me"}
+        )
+        assert sent.status_code == 201
+        assert sent.json()["sender"] == "me"
+        assert httpx.post(f"{url}/handoffs", json={"to": "code_agent"}).status_code == 401
+    finally:
+        stop(process)
+    assert json.loads(sqlite_cli.run("log", "--json").stdout.splitlines()[0])["by"] == "me"
