@@ -26,7 +26,8 @@ PREFIX = "hl_"
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the agent a valid token speaks for, and whether it is an admin."""
+    """Who is calling: the agent a valid token speaks for, and whether the token is an
+    admin token (the protocol's own admins are admins whatever their token says)."""
 
     agent: str
     admin: bool
@@ -63,7 +64,7 @@ def authenticate(ledger: Ledger, secret: str) -> Caller | None:
         return None
     if not isinstance(token, AgentToken) or not token.active:
         return None
-    return Caller(agent=token.agent, admin=token.admin or ledger.is_admin(token.agent))
+    return Caller(agent=token.agent, admin=token.admin)
 
 
 def list_tokens(ledger: Ledger) -> list[TokenInfo]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import threading
 from typing import Annotated
 
 import typer
@@ -117,8 +118,14 @@ def serve(
                 "or run a loopback-only trial with --trial"
             )
         application = create_app(ledger, trial=trial)
+        stop = threading.Event()
+        follower = application.state.service.follow(stop)
         typer.echo(f"serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        try:
+            uvicorn.run(application, host=host, port=port, log_level="warning")
+        finally:
+            stop.set()
+            follower.join(timeout=10)
 
 
 def _is_loopback(host: str) -> bool:

@@ -123,7 +123,7 @@ def ack(id: str, svc: Svc, me: Me, body: Annotated[AckBody | None, Body()] = Non
         eta=duration(body.eta, "eta"),
         next_update=duration(body.next_update, "next_update"),
     )
-    return ack_document(outcome, svc.fresh_views())
+    return ack_document(outcome, svc.fresh_queues())
 
 
 @router.post("/handoffs/{id}/status", tags=["handoffs"])
@@ -242,7 +242,7 @@ def notifications(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Document:
     """An agent's feed of broadcasts after a cursor (agents read their own; admins any)."""
-    if name != me.agent and not me.admin:
+    if name != me.agent and not (me.admin or svc.ledger.is_admin(me.agent)):
         raise NotPermitted(f"notifications: {me.agent} may read only its own feed, not {name}'s")
     return notifications_document(svc.fresh_views(), name, since, limit)
 
