@@ -17,6 +17,7 @@ from handoff_ledger.adapters.cli import (
     demo,
     digest_commands,
     lifecycle,
+    mcp_commands,
     protocol_commands,
     reactor_commands,
     reading,
@@ -37,6 +38,7 @@ _COMMAND_MODULES = (
     reactor_commands,
     digest_commands,
     serve_commands,
+    mcp_commands,
     demo,
 )  # registered on import
 

@@ -139,6 +139,7 @@ def status_for(error: HandoffError) -> int:
 def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:
     """The HTTP API over ``ledger`` (its lifetime is the caller's to manage)."""
     from handoff_ledger.adapters.http.routes import router
+    from handoff_ledger.adapters.mcp.streamable import mount_mcp
 
     app = FastAPI(
         title="handoff-ledger",
@@ -149,6 +150,8 @@ def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:
     )
     app.state.service = Service(ledger=ledger, views=Views(ledger), trial=trial)
     app.include_router(router)
+
+    mount_mcp(app)  # the MCP tools at /mcp, same tokens
 
     @app.exception_handler(HandoffError)
     async def ledger_error(request: Request, error: HandoffError) -> JSONResponse:

@@ -1,0 +1,359 @@
+"""The MCP server, driven by the official ``mcp`` client library.
+
+Over stdio: the client spawns ``handoff mcp --agent NAME`` (one process per agent)
+and runs a handoff through its lifecycle. Over streamable HTTP: the client talks to
+``/mcp`` of a real ``handoff serve`` with a bearer token, and is refused without one.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from conftest import CLI, HANDOFF
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+
+from handoff_ledger.adapters.http.bodies import (
+    AckBody,
+    CompleteBody,
+    ReasonBody,
+    SendBody,
+    StatusBody,
+)
+from handoff_ledger.adapters.seed import SEED_PROTOCOL
+
+TOOLS = {
+    "send_handoff", "ack_handoff", "report_status", "complete_handoff", "decline_handoff",
+    "my_inbox", "get_handoff", "trace_chain", "read_log", "my_notifications",
+}  # fmt: skip
+ARGUMENTS = {
+    "send_handoff": set(SendBody.model_fields),
+    "ack_handoff": {"id", *AckBody.model_fields},
+    "report_status": {"id", *StatusBody.model_fields},
+    "complete_handoff": {"id", *CompleteBody.model_fields},
+    "decline_handoff": {"id", *ReasonBody.model_fields},
+    "my_inbox": {"limit"},
+    "get_handoff": {"id", "as_of"},
+    "trace_chain": {"id", "as_of"},
+    "read_log": {"since", "until", "limit"},
+    "my_notifications": {"since", "limit"},
+}
+REQUIRED = {
+    "ack_handoff": ["id"],
+    "report_status": ["id", "status"],
+    "decline_handoff": ["id", "reason"],
+}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+@asynccontextmanager
+async def over_stdio(cli: CLI, agent: str, errlog: Path) -> AsyncIterator[Client]:
+    """A client of ``handoff mcp --agent AGENT`` spawned on ``cli``'s store."""
+    params = StdioServerParameters(
+        command=HANDOFF, args=["mcp", "--agent", agent], env=cli.env(), cwd=cli.cwd
+    )
+    with errlog.open("a", encoding="utf-8") as log:
+        async with Client(stdio_client(params, errlog=log)) as client:
+            yield client
+    assert "Traceback" not in errlog.read_text(encoding="utf-8")
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """A tool's document; the call must succeed."""
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    document: dict[str, Any] = result.structured_content
+    assert json.loads(result.content[0].text) == document  # type: ignore[union-attr]
+    return document
+
+
+async def refused(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """A tool's error (``{"code", "message", ...}``); the call must fail as a tool error."""
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error, result.structured_content
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "Traceback" not in text
+    assert json.loads(text) == result.structured_content
+    error: dict[str, Any] = result.structured_content["error"]
+    return error
+
+
+def check_tools(tools: list[Any]) -> None:
+    by_name = {tool.name: tool for tool in tools}
+    assert set(by_name) == TOOLS
+    for name, tool in by_name.items():
+        schema = tool.input_schema
+        assert schema["type"] == "object"
+        assert set(schema["properties"]) == ARGUMENTS[name], name
+        assert schema.get("additionalProperties") is False, name
+        assert sorted(schema.get("required", [])) == REQUIRED.get(
+            name, ["id"] if "id" in ARGUMENTS[name] else []
+        ), name
+        assert len(tool.description or "") > 80, name
+    for name in ("send_handoff", "ack_handoff", "report_status"):
+        assert "1h30m" in by_name[name].description
+        assert "ISO 8601" in by_name[name].description
+
+
+# ------------------------------------------------------------------ stdio
+
+
+def test_a_handoff_through_its_lifecycle_over_stdio(cli: CLI, tmp_path: Path) -> None:
+    errlog = tmp_path / "mcp.err"
+
+    async def scenario() -> dict[str, Any]:
+        async with (
+            over_stdio(cli, "inbox_monitor", errlog) as inbox,
+            over_stdio(cli, "code_agent", errlog) as coder,
+        ):
+            check_tools((await inbox.list_tools()).tools)
+
+            sent = await call(
+                inbox, "send_handoff", to="code_agent", trigger="Bug report detected",
+                priority="medium", payload={"email_id": "msg_123", "customer": "jane@company.com"},
+                ack_within="1h", deadline="4h", escalate_to=["human:me"], key="msg_123",
+            )  # fmt: skip
+            assert (sent["sender"], sent["receiver"], sent["state"]) == (
+                "inbox_monitor", "code_agent", "requested",
+            )  # fmt: skip
+            assert sent["duplicate"] is False
+            again = await call(inbox, "send_handoff", to="code_agent", key="msg_123")
+            assert (again["id"], again["duplicate"]) == (sent["id"], True)
+            hid = sent["id"]
+
+            queue = await call(coder, "my_inbox")
+            assert queue["agent"] == "code_agent"
+            assert [h["id"] for h in queue["handoffs"]] == [hid]
+
+            acked = await call(coder, "ack_handoff", id=hid, eta="2h", next_update="30m")
+            assert (acked["state"], acked["queue_position"]) == ("acked", 1)
+            assert acked["next_update_due"] is not None
+            assert acked["already_acked"] is False
+            assert (await call(coder, "ack_handoff", id=hid))["already_acked"] is True
+
+            status = await call(
+                coder, "report_status", id=hid, status="progress", message="Reproduced",
+                next_update="1h30m",
+            )  # fmt: skip
+            assert (status["state"], status["status_message"]) == ("in_progress", "Reproduced")
+            done = await call(coder, "complete_handoff", id=hid, result={"fix": "z-index"})
+            assert (done["state"], done["result"]) == ("completed", {"fix": "z-index"})
+
+            feed = await call(inbox, "my_notifications")
+            assert feed["agent"] == "inbox_monitor"
+            assert "Completed" in [n["type"] for n in feed["notifications"]]
+            newer = await call(inbox, "my_notifications", since=feed["next"])
+            assert newer["notifications"] == []
+
+            chain = await call(coder, "trace_chain", id=hid)
+            assert [h["id"] for h in chain["handoffs"]] == [hid]
+            page = await call(inbox, "read_log", limit=2)
+            rest = await call(inbox, "read_log", since=page["next"])
+            assert [e["type"] for e in page["entries"] + rest["entries"]] == [
+                "Created", "Acked", "StatusReported", "Completed",
+            ]  # fmt: skip
+            assert (await call(inbox, "read_log", since=rest["next"]))["entries"] == []
+            return await call(inbox, "get_handoff", id=hid)
+
+    shown = anyio.run(scenario)
+    # The same document the CLI prints (and HTTP returns).
+    assert shown == cli.json("show", shown["id"])
+    assert [h["type"] for h in shown["history"]] == [
+        "Created", "Acked", "StatusReported", "Completed",
+    ]  # fmt: skip
+
+
+def test_errors_are_tool_errors_with_the_reason_and_write_nothing(
+    sqlite_cli: CLI, tmp_path: Path
+) -> None:
+    cli = sqlite_cli
+    errlog = tmp_path / "mcp.err"
+    mine = cli.json("send", "--from", "inbox_monitor", "--to", "code_agent")["id"]
+    theirs = cli.json("send", "--from", "inbox_monitor", "--to", "support_agent")["id"]
+    before = cli.log()
+
+    async def scenario() -> None:
+        async with over_stdio(cli, "code_agent", errlog) as coder:
+            error = await refused(coder, "complete_handoff", id=theirs, result={"fix": "x"})
+            assert error["code"] == "not_permitted"
+            assert "code_agent" in error["message"]
+            assert "support_agent" in error["message"]
+
+            error = await refused(coder, "ack_handoff", id=mine, next_update="soon")
+            assert error == {
+                "code": "invalid_input",
+                "field": "next_update",
+                "message": "next_update: 'soon' is not a duration "
+                "(use 45s, 30m, 2h, 1h30m, 1d or ISO 8601 such as PT30M)",
+            }
+            error = await refused(coder, "ack_handoff", id=mine, ack_whithin="1h")
+            assert (error["code"], error["field"]) == ("invalid_input", "ack_whithin")
+            assert "unknown argument" in error["message"]
+            error = await refused(coder, "report_status", id=mine)
+            assert (error["field"], error["code"]) == ("status", "invalid_input")
+            error = await refused(coder, "report_status", id=mine, status="sleepy")
+            assert error["message"].startswith("status: 'sleepy' is not one of")
+            error = await refused(coder, "decline_handoff", id="not-a-uuid", reason="no")
+            assert error["message"] == "id: 'not-a-uuid' is not a handoff id (a UUID)"
+            unknown = "00000000-0000-4000-8000-000000000000"
+            error = await refused(coder, "get_handoff", id=unknown)
+            assert error["code"] == "unknown_handoff"
+
+            await call(coder, "complete_handoff", id=mine)
+            error = await refused(coder, "complete_handoff", id=mine)
+            assert error["code"] == "invalid_state"
+            with pytest.raises(MCPError, match="unknown tool"):
+                await coder.call_tool("cancel_handoff", {"id": mine})
+
+    anyio.run(scenario)
+    after = cli.log()
+    assert after[: len(before)] == before
+    assert [e["type"] for e in after[len(before) :]] == ["Acked", "Completed"]  # the one success
+
+
+def test_under_a_protocol_the_agent_must_be_declared(
+    sqlite_cli: CLI, tmp_path: Path, write_file: Any
+) -> None:
+    cli = sqlite_cli
+    cli.run("protocol", "apply", str(write_file("handoff.toml", SEED_PROTOCOL)))
+    stranger = cli.run("mcp", "--agent", "stranger", expect=2)
+    assert "agent: agent 'stranger' is not declared" in stranger.stderr
+    cli.run("mcp", "--agent", " ", expect=2)
+    before = cli.log()
+
+    async def scenario() -> None:
+        async with over_stdio(cli, "inbox_monitor", tmp_path / "mcp.err") as inbox:
+            error = await refused(
+                inbox, "send_handoff", kind="bug_report", payload={"email_id": "msg_1"}
+            )
+            assert error["code"] == "payload_invalid"
+            # The payload object sent as JSON text, as some hosts do.
+            sent = await call(
+                inbox, "send_handoff", kind="bug_report", key="msg_2",
+                payload='{"email_id": "msg_2", "customer": "a@b.c", "issue": "login"}',
+            )  # fmt: skip
+            assert (sent["receiver"], sent["kind"]) == ("code_agent", "bug_report")
+
+    anyio.run(scenario)
+    assert [e["type"] for e in cli.log()[len(before) :]] == ["Created"]
+
+
+# ------------------------------------------------------------------ streamable HTTP
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(cli: CLI) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real ``handoff serve`` on loopback and a token per agent."""
+    tokens = {
+        name: cli.json("agents", "token", "create", name)["token"]
+        for name in ("inbox_monitor", "code_agent")
+    }
+    port = free_port()
+    process = subprocess.Popen(
+        [HANDOFF, "serve", "--port", str(port)],
+        env=cli.env(), cwd=cli.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise AssertionError(process.stderr.read() if process.stderr else "serve exited")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url, tokens
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+        assert "Traceback" not in err, err
+
+
+@asynccontextmanager
+async def over_http(url: str, token: str | None) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+    ):
+        yield client
+
+
+def test_the_tools_over_streamable_http_act_as_the_tokens_agent(
+    served: tuple[str, dict[str, str]],
+) -> None:
+    url, tokens = served
+
+    async def scenario() -> str:
+        async with over_http(url, tokens["inbox_monitor"]) as inbox:
+            check_tools((await inbox.list_tools()).tools)
+            sent = await call(inbox, "send_handoff", to="code_agent", payload={"email_id": "m"})
+            assert sent["sender"] == "inbox_monitor"  # the token's agent, never an argument
+        async with over_http(url, tokens["code_agent"]) as coder:
+            acked = await call(coder, "ack_handoff", id=sent["id"], next_update="30m")
+            assert (acked["state"], acked["queue_position"]) == ("acked", 1)
+            error = await refused(coder, "send_handoff", to="x", deadline="tomorrow")
+            assert (error["code"], error["field"]) == ("invalid_input", "deadline")
+        return str(sent["id"])
+
+    hid = anyio.run(scenario)
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {tokens['code_agent']}"}
+    ) as api:
+        shown = api.get(f"/handoffs/{hid}").json()
+    assert (shown["state"], [h["type"] for h in shown["history"]]) == (
+        "acked",
+        ["Created", "Acked"],
+    )
+
+
+def test_streamable_http_refuses_a_missing_or_bad_token(
+    served: tuple[str, dict[str, str]],
+) -> None:
+    url, tokens = served
+    request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    for headers in ({}, {"Authorization": "Bearer hl_not-a-token"}):
+        answer = httpx.post(f"{url}/mcp", json=request, headers=headers)
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"] == "Bearer"
+        assert answer.json()["error"]["code"] == "unauthorized"
+
+    async def without_token() -> None:
+        async with over_http(url, None) as client:
+            await client.list_tools()
+
+    with pytest.raises(ExceptionGroup) as raised:
+        anyio.run(without_token)
+    leaves = _leaves(raised.value)
+    assert leaves
+    assert all(isinstance(e, MCPError) for e in leaves), leaves
+    head = httpx.get(f"{url}/log", headers={"Authorization": f"Bearer {tokens['inbox_monitor']}"})
+    assert head.json()["entries"] == []  # nothing was written
+
+
+def _leaves(group: BaseException) -> list[BaseException]:
+    if isinstance(group, BaseExceptionGroup):
+        return [leaf for inner in group.exceptions for leaf in _leaves(inner)]
+    return [group]
