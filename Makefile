@@ -30,6 +30,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy -p handoff_ledger.domain -p handoff_ledger.projections -p handoff_ledger.adapters
+	$(BIN)/mypy --strict --no-warn-unused-configs -p handoff_ledger.client
 
 contracts: install
 	$(BIN)/lint-imports

@@ -1,0 +1,209 @@
+"""The Python client (``handoff_ledger.client``) against a real ``handoff serve``."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from conftest import CLI
+from test_http import start_server, stop
+
+from handoff_ledger.client import (
+    AsyncClient,
+    Client,
+    Conflict,
+    Forbidden,
+    HandoffLedgerError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
+
+AGENTS = ["inbox_monitor", "code_agent", "support_agent"]
+BUG = {
+    "to": "code_agent",
+    "kind": "bug_report",
+    "trigger": "Bug report detected",
+    "priority": "medium",
+    "payload": {
+        "email_id": "msg_123",
+        "customer": "jane@company.com",
+        "issue": "Login button not working on mobile",
+    },
+    "ack_within": "1h",
+    "deadline": "4h",
+    "escalate_to": ["human:me"],
+}
+
+
+@dataclass
+class Server:
+    url: str
+    tokens: dict[str, str]
+    cli: CLI
+
+    def client(self, agent: str | None) -> Client:
+        return Client(self.url, token=self.tokens[agent] if agent else None, timeout=30)
+
+    def aclient(self, agent: str) -> AsyncClient:
+        return AsyncClient(self.url, token=self.tokens[agent], timeout=30)
+
+    def log_types(self) -> list[str]:
+        with self.client("human:me") as admin:
+            return [entry["type"] for entry in admin.iter_log()]
+
+
+@pytest.fixture
+def server(cli: CLI) -> Iterator[Server]:
+    tokens = {name: cli.json("agents", "token", "create", name)["token"] for name in AGENTS}
+    tokens["human:me"] = cli.json("agents", "token", "create", "human:me", "--admin")["token"]
+    process, url = start_server(cli)
+    try:
+        yield Server(url=url, tokens=tokens, cli=cli)
+    finally:
+        stop(process)
+
+
+def test_the_seed_lifecycle_with_the_sync_client(server: Server) -> None:
+    with server.client("inbox_monitor") as inbox, server.client("code_agent") as coder:
+        assert inbox.healthz()["ok"] is True
+        sent = inbox.send(**BUG, key="msg_123")
+        assert (sent["sender"], sent["receiver"], sent["kind"], sent["state"]) == (
+            "inbox_monitor", "code_agent", "bug_report", "requested",
+        )  # fmt: skip
+        assert sent["duplicate"] is False
+        again = inbox.send(**BUG, key="msg_123")
+        assert (again["duplicate"], again["id"]) == (True, sent["id"])
+        hid = sent["id"]
+
+        acked = coder.ack(hid, eta=timedelta(hours=2), next_update="30m")
+        assert acked["queue_position"] == 1
+        assert acked["next_update_due"] is not None
+        assert coder.ack(hid)["already_acked"] is True
+        assert coder.status(hid, "progress", message="Reproduced on iOS")["state"] == "in_progress"
+        assert inbox.note(hid, "customer called again")["id"] == hid
+        done = coder.complete(hid, result={"fix": "PR #412"})
+        assert (done["state"], done["result"]) == ("completed", {"fix": "PR #412"})
+
+        shown = inbox.get(hid)
+        assert [h["type"] for h in shown["history"]] == [
+            "Created", "Acked", "StatusReported", "NoteAdded", "Completed",
+        ]  # fmt: skip
+        assert shown["history"] == server.cli.json("show", hid)["history"]
+        assert inbox.get(hid, as_of=shown["created_at"])["state"] == "requested"
+        assert [h["id"] for h in inbox.chain(hid)["handoffs"]] == [hid]
+        assert coder.inbox("code_agent")["handoffs"] == []
+        assert inbox.overdue()["overdue"] == []
+        feed = inbox.notifications("inbox_monitor")
+        assert [n["type"] for n in feed["notifications"]] == [
+            "Acked",
+            "StatusReported",
+            "Completed",
+        ]
+        assert inbox.notifications("inbox_monitor", since=feed["next"])["notifications"] == []
+        assert inbox.projections()["views"]
+
+        first = inbox.log(limit=2)
+        assert [e["type"] for e in first["entries"]] == ["Created", "Acked"]
+        rest = inbox.log(since=first["next"])
+        assert [e["type"] for e in rest["entries"]] == ["StatusReported", "NoteAdded", "Completed"]
+        paged = [e["type"] for e in inbox.iter_log(page_size=2)]
+        assert paged == ["Created", "Acked", "StatusReported", "NoteAdded", "Completed"]
+        assert [e["position"] for e in inbox.iter_log(since=first["next"], page_size=1)] == [
+            e["position"] for e in rest["entries"]
+        ]
+
+
+def test_the_seed_lifecycle_with_the_async_client(server: Server) -> None:
+    async def scenario() -> tuple[dict[str, Any], list[str]]:
+        async with server.aclient("inbox_monitor") as inbox, server.aclient("code_agent") as coder:
+            sent = await inbox.send(**BUG, key="msg_123")
+            again = await inbox.send(**BUG, key="msg_123")
+            assert (again["duplicate"], again["id"]) == (True, sent["id"])
+            hid = sent["id"]
+            acked, inbox_now = await asyncio.gather(
+                coder.ack(hid, eta="2h", next_update="30m"), coder.inbox("code_agent")
+            )
+            assert acked["queue_position"] == 1
+            assert inbox_now["agent"] == "code_agent"
+            await coder.status(hid, "progress", message="Reproduced on iOS")
+            await coder.complete(hid, result={"fix": "PR #412"})
+            shown = await inbox.get(hid)
+            types = [entry["type"] async for entry in inbox.iter_log(page_size=2)]
+            return shown, types
+
+    shown, types = asyncio.run(scenario())
+    assert shown["state"] == "completed"
+    assert [h["type"] for h in shown["history"]] == types == [
+        "Created", "Acked", "StatusReported", "Completed",
+    ]  # fmt: skip
+
+
+def test_each_error_answer_raises_its_own_exception(server: Server) -> None:
+    with server.client("inbox_monitor") as inbox:
+        hid = inbox.send(to="code_agent")["id"]
+    before = server.log_types()
+
+    def refused(kind: type[HandoffLedgerError], status: int, call: Any) -> HandoffLedgerError:
+        with pytest.raises(kind) as caught:
+            call()
+        error = caught.value
+        assert isinstance(error, HandoffLedgerError)
+        assert error.status == status
+        assert error.message
+        return error
+
+    with server.client(None) as anonymous:
+        missing = refused(Unauthorized, 401, lambda: anonymous.ack(hid))
+        assert missing.code == "unauthorized"
+    with server.client("support_agent") as support:
+        wrong = refused(Forbidden, 403, lambda: support.ack(hid))
+        assert wrong.code == "not_permitted"
+        refused(Forbidden, 403, lambda: support.notifications("code_agent"))
+    with server.client("inbox_monitor") as inbox:
+        refused(NotFound, 404, lambda: inbox.get(uuid.uuid4()))
+        refused(NotFound, 404, lambda: inbox.get("../log"))
+        big = {"blob": "x" * 1_100_000}
+        too_large = refused(PayloadTooLarge, 413, lambda: inbox.send(to="code_agent", payload=big))
+        assert too_large.code == "too_large"
+        soon = refused(InvalidInput, 422, lambda: inbox.send(to="code_agent", ack_within="soon"))
+        assert (soon.code, soon.field) == ("invalid_input", "ack_within")
+        empty = refused(InvalidInput, 422, lambda: inbox.decline(hid, ""))
+        assert empty.field == "reason"
+    assert server.log_types() == before
+
+    with server.client("code_agent") as coder:
+        coder.complete(hid)
+        twice = refused(Conflict, 409, lambda: coder.complete(hid))
+        assert twice.code == "invalid_state"
+    server.cli.run("agents", "token", "revoke", "code_agent")
+    with server.client("code_agent") as revoked:
+        refused(Unauthorized, 401, lambda: revoked.note(hid, "still here?"))
+
+
+def test_the_async_client_raises_the_same_errors(server: Server) -> None:
+    async def scenario() -> None:
+        async with server.aclient("inbox_monitor") as inbox:
+            with pytest.raises(NotFound):
+                await inbox.get(uuid.uuid4())
+            with pytest.raises(InvalidInput) as caught:
+                await inbox.send(to="code_agent", deadline="someday")
+            assert caught.value.field == "deadline"
+
+    asyncio.run(scenario())
+    assert server.log_types() == []
+
+
+def test_a_trial_server_takes_the_agent_by_name(sqlite_cli: CLI) -> None:
+    process, url = start_server(sqlite_cli, "--trial")
+    try:
+        with Client(url, agent="inbox_monitor") as inbox:
+            assert inbox.send(to="code_agent")["sender"] == "inbox_monitor"
+    finally:
+        stop(process)
