@@ -139,6 +139,7 @@ def status_for(error: HandoffError) -> int:
 def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:
     """The HTTP API over ``ledger`` (its lifetime is the caller's to manage)."""
     from handoff_ledger.adapters.http.routes import router
+    from handoff_ledger.adapters.http.streams import router as streams
     from handoff_ledger.adapters.mcp.streamable import mount_mcp
 
     app = FastAPI(
@@ -150,6 +151,7 @@ def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:
     )
     app.state.service = Service(ledger=ledger, views=Views(ledger), trial=trial)
     app.include_router(router)
+    app.include_router(streams)
 
     mount_mcp(app)  # the MCP tools at /mcp, same tokens
 
@@ -175,6 +177,10 @@ def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:  # a body FastAPI could not even parse (not UTF-8 JSON)
+            body = {"error": {"code": "invalid_input", "message": f"body: {error.detail}"}}
+            body["error"]["field"] = "body"
+            return JSONResponse(body, status_code=422)
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             error.status_code, "http_error"
         )

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from handoff_ledger.adapters.http.boundary import nul_at
 
 __all__ = [
     "AckBody",
@@ -28,6 +31,17 @@ _DURATION = "A duration: `45s`, `30m`, `2h`, `1h30m`, `1d` or ISO 8601 (`PT30M`)
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        """No NUL in any text, payload or result (PostgreSQL text cannot hold it)."""
+        where = nul_at(data)
+        if where is not None:
+            raise PydanticCustomError(
+                "nul", "{where}: contains a NUL character (\\u0000)", {"where": where}
+            )
+        return data
 
 
 class SendBody(_Body):

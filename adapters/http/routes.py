@@ -24,6 +24,7 @@ from handoff_ledger.adapters.http.bodies import (
     SendBody,
     StatusBody,
 )
+from handoff_ledger.adapters.http.boundary import ERRORS, MAX_POSITION, in_range, no_nul
 from handoff_ledger.adapters.queries import (
     ack_document,
     chain_document,
@@ -40,7 +41,7 @@ from handoff_ledger.domain.states import Status
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(responses=ERRORS, dependencies=[Depends(no_nul)])
 Document = dict[str, Any]
 
 
@@ -75,7 +76,12 @@ def duration(text: str | None, name: str) -> Any:
 # ------------------------------------------------------------------ commands
 
 
-@router.post("/handoffs", status_code=201, tags=["handoffs"])
+_DUPLICATE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The idempotency key was used before: that handoff, `duplicate: true`."}
+}
+
+
+@router.post("/handoffs", status_code=201, tags=["handoffs"], responses=_DUPLICATE)
 def send(
     body: SendBody,
     svc: Svc,
@@ -94,7 +100,7 @@ def send(
         priority=Priority.parse(body.priority) if body.priority else None,
         payload=body.payload,
         ack_within=duration(body.ack_within, "ack_within"),
-        deadline=parse_deadline(body.deadline) if body.deadline else None,
+        deadline=in_range(parse_deadline(body.deadline), "deadline") if body.deadline else None,
         escalate_to=body.escalate_to or None,
         key=body.key or idempotency_key,
         parent_id=_parent(body.parent_id),
@@ -222,10 +228,12 @@ def read_log(
     """The handoff log, oldest first, a page at a time; ``next`` is the cursor to go on."""
     after, since_time = 0, None
     if since is not None:
-        if since.strip().isdigit():
+        if since.strip().isascii() and since.strip().isdigit():
             after = int(since)
+            if after > MAX_POSITION:
+                raise InvalidInput(f"since: {since.strip()[:40]} is past any log position")
         else:
-            since_time = parse_time(since, name="since")
+            since_time = in_range(parse_time(since, name="since"), "since")
     entries = list(
         svc.ledger.read_log(after=after, since=since_time, until=_time(until, "until"), limit=limit)
     )
@@ -238,7 +246,7 @@ def notifications(
     name: str,
     svc: Svc,
     me: Me,
-    since: Annotated[int, Query(ge=0, description="The cursor last seen.")] = 0,
+    since: Annotated[int, Query(ge=0, le=MAX_POSITION, description="The cursor last seen.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Document:
     """An agent's feed of broadcasts after a cursor (agents read their own; admins any)."""
@@ -275,4 +283,4 @@ def healthz(svc: Svc) -> Document:
 
 
 def _time(text: str | None, name: str) -> Any:
-    return parse_time(text, name=name) if text else None
+    return in_range(parse_time(text, name=name), name) if text else None
