@@ -109,7 +109,9 @@ def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _timed(sink: list[float], post: object, path: str, body: dict[str, object]) -> dict[str, object]:
+def _timed(
+    sink: list[float], post: object, path: str, body: dict[str, object]
+) -> dict[str, object]:
     began = time.perf_counter()
     answer = post(path, json=body)  # type: ignore[operator]
     sink.append((time.perf_counter() - began) * 1000)

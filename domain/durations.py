@@ -70,6 +70,27 @@ def parse_time(text: str, *, name: str = "time") -> datetime:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
+    return require_in_range(value, name)
+
+
+EARLIEST = datetime(11, 1, 1, tzinfo=UTC)
+LATEST = datetime(9989, 1, 1, tzinfo=UTC)
+"""Times outside these are refused: ten years' margin (the longest duration) on either
+side of what a datetime holds, so no timer, escalation step or UTC conversion of a
+recorded time can overflow (one that did would stop every reader of the log at it)."""
+
+
+def require_in_range(value: datetime, name: str) -> datetime:
+    """``value`` if it lies between EARLIEST and LATEST once converted to UTC."""
+    try:
+        fits = EARLIEST <= value.astimezone(UTC) < LATEST
+    except OverflowError:
+        fits = False
+    if not fits:
+        raise InvalidInput(
+            f"{name}: {value.isoformat()} is out of range "
+            f"({EARLIEST.year:04d}-01-01 to {LATEST.year}-01-01 UTC)"
+        )
     return value
 
 
@@ -81,7 +102,9 @@ def parse_deadline(text: str, *, name: str = "deadline") -> timedelta | datetime
         pass
     try:
         return parse_time(text, name=name)
-    except InvalidInput:
+    except InvalidInput as error:
+        if "out of range" in error.message:
+            raise  # a time, but one no timer can hold: say that, not "neither"
         raise InvalidInput(
             f"{name}: {text!r} is neither a duration (4h, PT4H) nor an ISO 8601 time"
         ) from None

@@ -18,6 +18,7 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.domain import Aggregate
 
 from handoff_ledger.domain import rules
+from handoff_ledger.domain.durations import require_in_range
 from handoff_ledger.domain.errors import InvalidInput, InvalidTransition
 from handoff_ledger.domain.escalation import REASSIGN, EscalationPolicy, Step
 from handoff_ledger.domain.priorities import Priority
@@ -272,6 +273,11 @@ class Handoff(Aggregate):
             deadline = now + deadline_within
         if deadline is not None and deadline <= now:
             raise InvalidInput(f"deadline: {deadline.isoformat()} is already in the past")
+        if deadline is not None:
+            require_in_range(deadline, "deadline")
+        for field, value in (("payload", payload), ("trigger", trigger), ("kind", kind)):
+            rules.require_no_nul(value, field)
+        rules.require_no_nul(key, "key")
         handoff_id = cls.id_for_key(sender, key) if key else uuid4()
         return cls._create(
             cls.Created,
@@ -338,6 +344,7 @@ class Handoff(Aggregate):
         """Broadcast progress; re-arms the update timer (with the last interval if none given)."""
         rules.require_open(self, "report status on")
         rules.require_receiver(self, by, "report status on")
+        rules.require_no_nul(message, "message")
         self._ack_implicitly(by, now)
         every = next_update.total_seconds() if next_update else self.update_every
         self._record(
@@ -355,6 +362,7 @@ class Handoff(Aggregate):
         """Finish the work; the protocol's follow-ups hang off this event."""
         rules.require_open(self, "complete")
         rules.require_receiver(self, by, "complete")
+        rules.require_no_nul(result, "result")
         self._ack_implicitly(by, now)
         self._record(self.Completed, by=by, now=now, result=result)
 

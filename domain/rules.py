@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "require_agent_name",
+    "require_no_nul",
     "require_open",
     "require_receiver",
     "require_sender_or_admin",
@@ -36,9 +37,28 @@ def require_agent_name(name: str, field: str) -> None:
 
 
 def require_text(text: str, field: str) -> None:
-    """Reasons and messages must say something."""
+    """Reasons and messages must say something (and hold no NUL character)."""
     if not text or not text.strip():
         raise InvalidInput(f"{field}: must not be empty")
+    require_no_nul(text, field)
+
+
+def require_no_nul(value: object, field: str) -> None:
+    """No NUL character in any text, key or nested value of ``value``.
+
+    PostgreSQL text cannot hold NUL: a recorded event carrying one would stop every
+    view and reader of the log at that event, so it is refused before it is recorded.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(f"{field}: must not contain the NUL character (\\u0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            require_no_nul(key, field)
+            require_no_nul(item, f"{field}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            require_no_nul(item, f"{field}.{index}")
 
 
 def require_open(handoff: Handoff, command: str) -> None:

@@ -14,12 +14,13 @@ and times that overflow a datetime once converted to UTC (``9999-12-31T23:59-14:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, Field
 
+from handoff_ledger.domain.durations import require_in_range
 from handoff_ledger.domain.errors import InvalidInput
 
 __all__ = ["ERRORS", "MAX_POSITION", "ErrorDocument", "in_range", "no_nul", "nul_at"]
@@ -28,25 +29,13 @@ MAX_POSITION = 2**63 - 1
 """The largest log position or feed cursor (both stores keep them as 64-bit integers)."""
 
 
-EARLIEST = datetime(11, 1, 1, tzinfo=UTC)
-LATEST = datetime(9989, 1, 1, tzinfo=UTC)
-"""Times are refused outside these: ten years' margin (the longest duration) on either
-side of what a datetime can hold, so no timer, step or UTC conversion overflows."""
 T = TypeVar("T", bound=datetime | timedelta)
 
 
 def in_range(value: T, name: str) -> T:
-    """A time given in the request, if it is within range in UTC; durations pass."""
+    """A time given in the request, if it is within the domain's range in UTC."""
     if isinstance(value, datetime):
-        try:
-            fits = EARLIEST <= value.astimezone(UTC) < LATEST
-        except OverflowError:
-            fits = False
-        if not fits:
-            raise InvalidInput(
-                f"{name}: {value.isoformat()} is out of range "
-                f"({EARLIEST.year:04d}-01-01 to {LATEST.year}-01-01 UTC)"
-            )
+        require_in_range(value, name)
     return value
 
 

@@ -79,6 +79,12 @@ def test_payload_failing_its_schema_exits_2_naming_the_field(
         (["--priority", "urgent"], "priority: 'urgent' is not one of"),
         (["--parent", "not-a-uuid"], "parent: 'not-a-uuid' is not a handoff id"),
         (["--escalate-to", "bad name"], "escalate_to: 'bad name' is not an agent name"),
+        # Recorded, these would stop every reader of the log (found by the HTTP fuzzer).
+        (
+            ["--deadline", "9999-12-31T23:59:59-14:00"],
+            "deadline: 9999-12-31T23:59:59-14:00 is out of range",
+        ),
+        (["--payload", '{"issue": "a\\u0000b"}'], "payload.issue: must not contain the NUL"),
     ],
 )
 def test_malformed_send_input_exits_2_naming_what(

@@ -267,3 +267,35 @@ def test_due_timers_lists_broken_promises() -> None:
     assert [t.reason for t in handoff.due_timers(at(60))] == [EscalationReason.ACK_TIMEOUT]
     reasons = {t.reason for t in handoff.due_timers(at(241))}
     assert reasons == {EscalationReason.ACK_TIMEOUT, EscalationReason.DEADLINE_MISSED}
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        (lambda h: h.complete(by="code_agent", now=at(1), result={"k\x00": 1}), "result"),
+        (lambda h: h.complete(by="code_agent", now=at(1), result={"k": ["a\x00"]}), "result.k.0"),
+        (
+            lambda h: h.report_status(
+                by="code_agent", now=at(1), status=Status.STUCK, message="\x00"
+            ),
+            "message",
+        ),
+        (lambda h: h.add_note(by="x", now=at(1), message="a\x00"), "message"),
+        (lambda h: h.decline(by="code_agent", now=at(1), reason="a\x00"), "reason"),
+    ],
+)
+def test_nul_characters_are_refused_before_anything_is_recorded(
+    command: object, field: str
+) -> None:
+    handoff = new_handoff()
+    handoff.collect_events()
+    with pytest.raises(InvalidInput, match=f"^{field}: must not contain the NUL"):
+        command(handoff)  # type: ignore[operator]
+    assert handoff.collect_events() == []
+
+
+def test_times_no_timer_can_hold_are_refused() -> None:
+    with pytest.raises(InvalidInput, match=r"deadline: .* is out of range"):
+        new_handoff(deadline_within=None, deadline=datetime(9999, 12, 31, tzinfo=UTC))
+    with pytest.raises(InvalidInput, match=r"payload\.issue: must not contain the NUL"):
+        new_handoff(payload={"issue": "a\x00b"})
