@@ -12,7 +12,7 @@ store per run, in this order:
 
 Target (issue 5): HTTP rate / in-process rate >= 0.5, p99 <= 50 ms at half load.
 
-    .venv/bin/python bench/http_lifecycle.py [--stores postgresql,sqlite] [--seconds 15]
+    .venv/bin/python bench/http_lifecycle.py [--stores postgresql,sqlite] [--seconds 15] [--workers N]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from handoff_ledger.adapters.tokens import issue_token
 from handoff_ledger.domain.states import Status
 
 CLIENTS = 8
+SERVE_ARGS: list[str] = []
 HANDOFF = str(Path(sys.executable).parent / "handoff")
 
 
@@ -140,7 +141,7 @@ def measure(backend: str, seconds: float) -> None:
         baseline = in_process(url, seconds)
         port = free_port()
         server = subprocess.Popen(
-            [HANDOFF, "serve", "--port", str(port)],
+            [HANDOFF, "serve", "--port", str(port), *SERVE_ARGS],
             env={**os.environ, "HANDOFF_DB": url},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -180,7 +181,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", default="postgresql,sqlite")
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--workers", type=int, default=1, help="handoff serve --workers")
     args = parser.parse_args()
+    SERVE_ARGS.extend(["--workers", str(args.workers)])
     for backend in args.stores.split(","):
         measure(backend, args.seconds)
 

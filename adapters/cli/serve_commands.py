@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -102,12 +103,25 @@ def serve(
             "with the X-Handoff-Agent header.",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Server processes (each with its own connections); the views are kept "
+            "current by this process.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
     db: DbOption = None,
 ) -> None:
     """The HTTP API (and its OpenAPI document at /openapi.json)."""
     import uvicorn
 
     from handoff_ledger.adapters.http import create_app
+    from handoff_ledger.adapters.http.app import TRIAL_ENV, Service
+    from handoff_ledger.adapters.store.urls import DEFAULT_URL
+    from handoff_ledger.adapters.views import Views
 
     if trial and not _is_loopback(host):
         raise InvalidInput(f"host: --trial listens on loopback only, not on {host!r}")
@@ -117,12 +131,28 @@ def serve(
                 "serve: no tokens exist; create one with `handoff agents token create NAME`, "
                 "or run a loopback-only trial with --trial"
             )
-        application = create_app(ledger, trial=trial)
         stop = threading.Event()
-        follower = application.state.service.follow(stop)
         typer.echo(f"serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
+        if workers == 1:
+            application = create_app(ledger, trial=trial)
+            follower = application.state.service.follow(stop)
+            target: Any = application
+        else:
+            # Each worker process builds its own app from the environment (a factory);
+            # this process only supervises them and keeps the views following the log.
+            os.environ["HANDOFF_DB"] = db or os.environ.get("HANDOFF_DB") or DEFAULT_URL
+            os.environ[TRIAL_ENV] = "1" if trial else ""
+            follower = Service(ledger=ledger, views=Views(ledger)).follow(stop)
+            target = "handoff_ledger.adapters.http.app:app_from_env"
         try:
-            uvicorn.run(application, host=host, port=port, log_level="warning")
+            uvicorn.run(
+                target,
+                factory=workers > 1,
+                host=host,
+                port=port,
+                workers=workers if workers > 1 else None,
+                log_level="warning",
+            )
         finally:
             stop.set()
             follower.join(timeout=10)

@@ -14,8 +14,10 @@ written on any error, and no stack trace reaches a client.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +39,7 @@ from handoff_ledger.domain.errors import (
     UnknownHandoff,
 )
 
-__all__ = ["MAX_BODY_BYTES", "Service", "create_app", "status_for"]
+__all__ = ["MAX_BODY_BYTES", "Service", "app_from_env", "create_app", "status_for"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,13 @@ MAX_BODY_BYTES = 1_048_576
 """The largest request body accepted (1 MiB); larger ones get 413."""
 
 TRIAL_HEADER = "X-Handoff-Agent"
+
+TRIAL_ENV = "HANDOFF_SERVE_TRIAL"
+"""Set by ``serve --workers N --trial`` for the worker processes it starts."""
+
+FOLLOW_SETTLE = 0.25
+QUEUE_WAIT = 2.0
+"""Seconds the follower lets writes accumulate before applying them as one batch."""
 
 
 @dataclass
@@ -68,35 +77,47 @@ class Service:
             self.views.catch_up()
         return self.views
 
-    def fresh_queues(self) -> Views:
-        """Only the queues view, caught up: what ``ack`` needs for its queue position.
+    def queues_at(self, position: int) -> Views:
+        """The queues view once it has applied log ``position``: what ``ack`` answers from.
 
-        Cheaper than every view; the others are kept current by the follower thread
-        (:meth:`follow`) and caught up by the reads that need them.
+        The queues view has one writer, the follower (:meth:`follow`), so request
+        threads and worker processes never fight over its batches; they wait for it
+        (a few milliseconds: it is woken by each write). If it does not get there in
+        ``QUEUE_WAIT`` seconds (no follower running), the request catches it up itself.
         """
+        deadline = time.monotonic() + QUEUE_WAIT
+        while time.monotonic() < deadline:
+            if self.queue_view.store.positions(["queues"])["queues"] >= position:
+                return self.queue_view
+            time.sleep(0.002)
         with self._queue_lock:
             self.queue_view.catch_up()
         return self.queue_view
 
     def follow(self, stop: threading.Event) -> threading.Thread:
-        """Keep the views following the log on a thread of its own until ``stop``.
+        """Keep the views following the log on threads of their own until ``stop``.
 
-        All but the queues view: ``ack`` catches that one up itself (it must answer
-        with a queue position that includes its own ack), and two writers of one
-        view would only keep undoing each other's batches.
+        The queues view follows at once (``ack`` waits for it); the others let writes
+        settle for ``FOLLOW_SETTLE`` seconds so a burst becomes one batch.
         """
 
-        def run() -> None:
+        def run(views: Views, settle: float) -> None:
             while not stop.is_set():
                 try:
-                    self.followed.run_forever(stop)
+                    views.run_forever(stop, settle=settle)
                 except Exception:  # a dropped connection: log it, start again
                     log.exception("views: the follower stopped; restarting it")
                     stop.wait(1.0)
 
-        thread = threading.Thread(target=run, name="views-follower", daemon=True)
-        thread.start()
-        return thread
+        queues = threading.Thread(
+            target=run, args=(self.queue_view, 0.0), name="queues-follower", daemon=True
+        )
+        others = threading.Thread(
+            target=run, args=(self.followed, FOLLOW_SETTLE), name="views-follower", daemon=True
+        )
+        queues.start()
+        others.start()
+        return others
 
     def caller(self, request: Request) -> Caller:
         """The agent the request acts as, or a 401."""
@@ -134,6 +155,19 @@ def status_for(error: HandoffError) -> int:
     if isinstance(error, InvalidInput):
         return 422
     return 400
+
+
+def app_from_env() -> FastAPI:
+    """A worker's app (``serve --workers N``): its own ledger from ``HANDOFF_DB``.
+
+    The supervising ``serve`` process keeps the views following the log, so the
+    workers start no follower of their own.
+    """
+    from handoff_ledger.adapters.bootstrap import open_ledger
+    from handoff_ledger.adapters.clock import clock_from_env
+
+    ledger = open_ledger(os.environ.get("HANDOFF_DB"), clock=clock_from_env())
+    return create_app(ledger, trial=os.environ.get(TRIAL_ENV) == "1")
 
 
 def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:

@@ -129,7 +129,8 @@ def ack(id: str, svc: Svc, me: Me, body: Annotated[AckBody | None, Body()] = Non
         eta=duration(body.eta, "eta"),
         next_update=duration(body.next_update, "next_update"),
     )
-    return ack_document(outcome, svc.fresh_queues())
+    position = svc.ledger.recorder.max_notification_id() or 0  # at or after our ack
+    return ack_document(outcome, svc.queues_at(position))
 
 
 @router.post("/handoffs/{id}/status", tags=["handoffs"])

@@ -150,8 +150,15 @@ class ViewRunner:
 
     # ------------------------------------------------------------------ following
 
-    def run_forever(self, stop: threading.Event, *, poll_interval: float = 0.1) -> None:
-        """Catch up, then follow new events until ``stop`` is set; survives lost connections."""
+    def run_forever(
+        self, stop: threading.Event, *, poll_interval: float = 0.1, settle: float = 0.0
+    ) -> None:
+        """Catch up, then follow new events until ``stop`` is set; survives lost connections.
+
+        ``settle``: after new events are noticed, wait this long before catching up,
+        so a burst of writes is applied as one batch (a follower that shares its
+        process with request handlers, as in ``handoff serve``, then costs them little).
+        """
         listener = _Listener(self.ledger) if self.store.dialect.backend == "postgresql" else None
         try:
             while not stop.is_set():
@@ -165,6 +172,8 @@ class ViewRunner:
                     listener.wait(timeout=max(poll_interval, 1.0), stop=stop)
                 else:
                     self._wait_for_new(stop, poll_interval)
+                if settle:
+                    stop.wait(settle)
         finally:
             if listener is not None:
                 listener.close()

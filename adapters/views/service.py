@@ -104,9 +104,11 @@ class Views:
         self.store.analyze()
         return applied
 
-    def run_forever(self, stop: threading.Event, poll_interval: float = 0.1) -> None:
-        """Follow the log until ``stop`` is set."""
-        self.runner.run_forever(stop, poll_interval=poll_interval)
+    def run_forever(
+        self, stop: threading.Event, poll_interval: float = 0.1, settle: float = 0.0
+    ) -> None:
+        """Follow the log until ``stop`` is set (``settle``: see ``ViewRunner.run_forever``)."""
+        self.runner.run_forever(stop, poll_interval=poll_interval, settle=settle)
 
     def replay(self, until: datetime, names: list[str] | None = None) -> MemoryViews:
         """Every view (or the named ones) as it stood at ``until``, folded in memory.

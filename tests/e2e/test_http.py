@@ -250,3 +250,21 @@ def test_serve_refuses_to_start_without_tokens_unless_a_loopback_trial(
     finally:
         stop(process)
     assert json.loads(sqlite_cli.run("log", "--json").stdout.splitlines()[0])["by"] == "me"
+
+
+def test_several_worker_processes_serve_one_ledger(cli: CLI) -> None:
+    tokens = {name: cli.json("agents", "token", "create", name)["token"] for name in AGENTS}
+    process, url = start_server(cli, "--workers", "2")
+    try:
+        server = Server(url=url, tokens=tokens, cli=cli)
+        with server.client("inbox_monitor") as inbox, server.client("code_agent") as coder:
+            ids = [
+                inbox.post("/handoffs", json={"to": "code_agent"}).json()["id"] for _ in range(6)
+            ]
+            positions = [coder.post(f"/handoffs/{hid}/ack").json()["queue_position"] for hid in ids]
+            assert positions == [1, 2, 3, 4, 5, 6]  # each ack sees the queue as it stands
+            assert coder.post(f"/handoffs/{ids[0]}/complete").status_code == 200
+            queue = coder.get("/agents/code_agent/inbox").json()["handoffs"]
+            assert [h["id"] for h in queue] == ids[1:]
+    finally:
+        stop(process)
