@@ -53,6 +53,8 @@ TRIAL_ENV = "HANDOFF_SERVE_TRIAL"
 
 FOLLOW_SETTLE = 0.25
 QUEUE_WAIT = 2.0
+QUEUE_POLL = 0.005
+"""How often the queues follower looks for new events where it cannot LISTEN (SQLite)."""
 """Seconds the follower lets writes accumulate before applying them as one batch."""
 
 
@@ -101,19 +103,19 @@ class Service:
         settle for ``FOLLOW_SETTLE`` seconds so a burst becomes one batch.
         """
 
-        def run(views: Views, settle: float) -> None:
+        def run(views: Views, settle: float, poll: float) -> None:
             while not stop.is_set():
                 try:
-                    views.run_forever(stop, settle=settle)
+                    views.run_forever(stop, poll_interval=poll, settle=settle)
                 except Exception:  # a dropped connection: log it, start again
                     log.exception("views: the follower stopped; restarting it")
                     stop.wait(1.0)
 
         queues = threading.Thread(
-            target=run, args=(self.queue_view, 0.0), name="queues-follower", daemon=True
+            target=run, args=(self.queue_view, 0.0, QUEUE_POLL), name="queues-follower", daemon=True
         )
         others = threading.Thread(
-            target=run, args=(self.followed, FOLLOW_SETTLE), name="views-follower", daemon=True
+            target=run, args=(self.followed, FOLLOW_SETTLE, 0.1), name="views-follower", daemon=True
         )
         queues.start()
         others.start()
