@@ -14,10 +14,11 @@ polls, so a dropped connection only delays it until it reconnects; on SQLite it 
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
@@ -89,11 +90,19 @@ class ViewRunner:
     def run_batch(self, *, until: int | None = None) -> int:
         """Read, apply and commit one batch; returns the number of events applied.
 
+        The cyclic garbage collector is paused for the batch: it allocates millions of
+        short-lived rows and tuples (no cycles), and collections triggered by them cost
+        about a quarter of the batch. It runs again as usual between batches.
+
         Two transactions: a read one that loads positions, events and rows and applies
         the projections in memory, then a short write one that checks nothing moved
         (each view's tracking position and generation), writes the rows and advances
         the tracking records. Runners of different views never wait for each other.
         """
+        with _gc_paused():
+            return self._run_batch(until)
+
+    def _run_batch(self, until: int | None) -> int:
         names = {self.tracking_name(p): p for p in self.projections}
         prepared = []
         with self.store.transaction(commit=False) as reader:
@@ -175,6 +184,19 @@ class ViewRunner:
             if (self.ledger.recorder.max_notification_id() or 0) > seen:
                 return
             stop.wait(poll_interval)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (unless someone else paused it)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _agents_of(event: Any) -> tuple[str, ...]:
