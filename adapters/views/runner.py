@@ -25,6 +25,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Persiste
 from eventsourcing.utils import get_topic
 
 from handoff_ledger.adapters.ledger import HANDOFF_TOPICS, Ledger
+from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.adapters.views.store import ViewStore
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.watch import ChainWatch
@@ -57,6 +58,7 @@ class ViewRunner:
         self.projections = list(projections if projections is not None else store.projections)
         self.batch_size = batch_size
         self.shadow = shadow
+        self.decoder = EventDecoder(ledger.mapper)
 
     def tracking_name(self, projection: Projection) -> str:
         """The tracking record this runner advances for ``projection``."""
@@ -119,10 +121,8 @@ class ViewRunner:
             )
             if not notifications:
                 return 0
-            mapper = self.ledger.mapper
-            events: list[tuple[int, Any]] = [
-                (n.id, mapper.to_domain_event(n)) for n in notifications
-            ]
+            decode = self.decoder.decode
+            events: list[tuple[int, Any]] = [(n.id, decode(n)) for n in notifications]
             last = notifications[-1].id
             handoff_ids = list(dict.fromkeys(text_id(e.originator_id) for _, e in events))
             chain_ids = list(dict.fromkeys(text_id(e.chain_id) for _, e in events))
