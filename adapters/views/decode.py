@@ -37,12 +37,13 @@ _UUID_CACHE = 100_000
 """Ids decoded recently (an event's handoff and chain recur in the next few events)."""
 
 
-def _uuid_from_hex(text: str) -> UUID:
-    """``UUID(text)`` for the 32 hex digits the library stores, without the parsing."""
-    if len(text) != 32 or not (text.isascii() and text.isalnum()):
+def _uuid_from_text(text: str) -> UUID:
+    """``UUID(text)`` for 32 hex digits (or 36 with dashes), without the general parsing."""
+    digits = text.replace("-", "") if len(text) == 36 else text
+    if len(digits) != 32 or not (digits.isascii() and digits.isalnum()):
         return UUID(text)
     try:
-        number = int(text, 16)
+        number = int(digits, 16)
     except ValueError:
         return UUID(text)  # raises the same error the mapper would
     value = object.__new__(UUID)
@@ -84,21 +85,29 @@ class EventDecoder:
 
     def decode(self, stored: StoredEvent) -> Any:
         """The domain event of ``stored`` (a notification or any stored event)."""
-        kind = self.kinds.get(stored.topic, _MISSING)
+        return self.decode_entry(
+            stored.topic, stored.originator_id, stored.originator_version, stored.state
+        )
+
+    def decode_entry(
+        self, topic: str, originator_id: Any, originator_version: int, state: bytes
+    ) -> Any:
+        """The domain event stored with these values (``originator_id`` a UUID or text)."""
+        kind = self.kinds.get(topic, _MISSING)
         if kind is _MISSING:
-            kind = self.kinds[stored.topic] = self._kind(stored.topic)
+            kind = self.kinds[topic] = self._kind(topic)
         if kind is None:
-            return self._fallback(stored)
+            return self._fallback(topic, originator_id, originator_version, state)
         assert isinstance(kind, _Kind)
-        state = stored.state
         if type(state) is not bytes:
-            return self._fallback(stored)
+            return self._fallback(topic, originator_id, originator_version, state)
         try:
             values: dict[str, Any] = json.loads(state)
         except ValueError:
-            return self._fallback(stored)  # the mapper raises its own, better error
+            # the mapper raises its own, better error
+            return self._fallback(topic, originator_id, originator_version, state)
         if type(values) is not dict or "class_version" in values:
-            return self._fallback(stored)
+            return self._fallback(topic, originator_id, originator_version, state)
         tagged = state.count(_TAG)
         if tagged:
             for name in kind.fields:
@@ -106,19 +115,18 @@ class EventDecoder:
                 if type(value) is dict:
                     decoded = self._special(value)
                     if decoded is _MISSING:
-                        return self._fallback(stored)
+                        return self._fallback(topic, originator_id, originator_version, state)
                     values[name] = decoded
                     tagged -= 1
             if tagged:
-                return self._fallback(stored)
-        originator_id = stored.originator_id
+                return self._fallback(topic, originator_id, originator_version, state)
         if type(originator_id) is not kind.id_type:
             if kind.id_type is UUID and type(originator_id) is str:
                 originator_id = self._uuid(originator_id)
             else:
-                return self._fallback(stored)
+                return self._fallback(topic, originator_id, originator_version, state)
         values["originator_id"] = originator_id
-        values["originator_version"] = stored.originator_version
+        values["originator_version"] = originator_version
         event: Any = object.__new__(kind.cls)
         object.__setattr__(event, "__dict__", values)
         return event
@@ -144,7 +152,7 @@ class EventDecoder:
         if found is None:
             if len(self.uuids) >= _UUID_CACHE:
                 self.uuids.clear()
-            found = self.uuids[text] = _uuid_from_hex(text)
+            found = self.uuids[text] = _uuid_from_text(text)
         return found
 
     def _kind(self, topic: str) -> _Kind | None:
@@ -168,8 +176,16 @@ class EventDecoder:
             return None
         return _Kind(cls, tuple(fields), id_type)
 
-    def _fallback(self, stored: StoredEvent) -> Any:
+    def _fallback(
+        self, topic: str, originator_id: Any, originator_version: int, state: bytes
+    ) -> Any:
         self.fallbacks += 1
+        stored = StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=topic,
+            state=state,
+        )
         return self.mapper.to_domain_event(stored)
 
 

@@ -116,14 +116,15 @@ class ViewRunner:
             start = min(positions.values(), default=0)
             if until is not None and start >= until:
                 return 0
-            notifications = self.ledger.recorder.select_notifications(
-                start=start + 1, limit=self.batch_size, topics=VIEW_TOPICS, stop=until
-            )
-            if not notifications:
+            entries = self.store.read_log(reader, start, self.batch_size, VIEW_TOPICS, until)
+            if not entries:
                 return 0
-            decode = self.decoder.decode
-            events: list[tuple[int, Any]] = [(n.id, decode(n)) for n in notifications]
-            last = notifications[-1].id
+            decode = self.decoder.decode_entry
+            events: list[tuple[int, Any]] = [
+                (position, decode(topic, originator_id, version, state))
+                for position, topic, originator_id, version, state in entries
+            ]
+            last = entries[-1][0]
             handoff_ids = list(dict.fromkeys(text_id(e.originator_id) for _, e in events))
             chain_ids = list(dict.fromkeys(text_id(e.chain_id) for _, e in events))
             agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))

@@ -121,7 +121,10 @@ class Dialect:
         )
 
     def select_partitions(self, spec: TableSpec, name: str, count: int) -> str:
-        """Every row of ``count`` partitions."""
+        """Every row of ``count`` partitions (PostgreSQL: one array parameter)."""
+        if self.backend == "postgresql":
+            array = self.array_type(spec.columns[spec.partition])
+            return f'SELECT * FROM {self.table(name)} WHERE "{spec.partition}" = ANY(%b::{array})'
         return f'SELECT * FROM {self.table(name)} WHERE "{spec.partition}" IN ({self.marks(count)})'
 
 
@@ -137,6 +140,7 @@ class BatchTable:
         self._by_partition: dict[Any, set[Key]] = {}
         self._loaded: set[Any] = set()
         self._dirty: set[Key] = set()
+        self._stored: set[Key] = set()  # keys read from the database
         self._appended: list[Row] = []
         self._partition_at = spec.key.index(spec.partition)
 
@@ -147,8 +151,9 @@ class BatchTable:
         wanted = [p for p in dict.fromkeys(partitions) if p not in self._loaded]
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
+            params = [chunk] if self.dialect.backend == "postgresql" else chunk
             self.cursor.execute(
-                self.dialect.select_partitions(self.spec, self.name, len(chunk)), chunk
+                self.dialect.select_partitions(self.spec, self.name, len(chunk)), params
             )
             for row in self.cursor.fetchall():
                 self._remember(dict(row))
@@ -156,6 +161,7 @@ class BatchTable:
 
     def _remember(self, row: Row) -> None:
         key = self.spec.key_of(row)
+        self._stored.add(key)
         if key not in self._rows:  # rows changed in this batch win over stored ones
             self._rows[key] = row
             self._by_partition.setdefault(row[self.spec.partition], set()).add(key)
@@ -201,10 +207,14 @@ class BatchTable:
         deletes: list[Sequence[Any]] = []
         upserts: list[Sequence[Any]] = []
         columns = list(self.spec.columns)
+        stored, loaded, at = self._stored, self._loaded, self._partition_at
         for key in self._dirty:
             row = self._rows.get(key)
             if row is None:
-                deletes.append(key)
+                # A row put and deleted within the batch was never written: skip it
+                # when its partition was read and did not hold it.
+                if key in stored or key[at] not in loaded:
+                    deletes.append(key)
             else:
                 upserts.append([row.get(c) for c in columns])
         appended: list[Sequence[Any]] = [[row.get(c) for c in columns] for row in self._appended]
