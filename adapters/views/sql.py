@@ -17,6 +17,12 @@ from handoff_ledger.projections.base import Column, Key, Row, TableSpec
 __all__ = ["BatchTable", "Dialect"]
 
 _CHUNK = 2000
+_ABSENT: Any = object()
+
+
+def _values(row: Row, columns: list[str]) -> list[Any]:
+    """The row's values in column order (None for a column it lacks)."""
+    return [row.get(c) for c in columns]
 
 
 @dataclass(frozen=True)
@@ -168,9 +174,14 @@ class BatchTable:
 
     def get(self, key: Key) -> Row | None:
         """The row with this key as of this point of the batch."""
-        if key not in self._rows:
-            self.prefetch([key[self._partition_at]])
-        return self._rows.get(key)
+        row = self._rows.get(key, _ABSENT)
+        if row is _ABSENT:
+            partition = key[self._partition_at]
+            if partition in self._loaded:
+                return None
+            self.prefetch([partition])
+            return self._rows.get(key)
+        return row
 
     def find(self, partition: Any) -> list[Row]:
         """Rows of one partition as of this point of the batch."""
@@ -191,7 +202,7 @@ class BatchTable:
 
     def delete(self, key: Key) -> None:
         """Remove (in memory until flush)."""
-        if key not in self._rows:
+        if key not in self._rows and key[self._partition_at] not in self._loaded:
             self.prefetch([key[self._partition_at]])
         if self._rows.get(key) is not None:
             self._rows[key] = None
@@ -216,8 +227,8 @@ class BatchTable:
                 if key in stored or key[at] not in loaded:
                     deletes.append(key)
             else:
-                upserts.append([row.get(c) for c in columns])
-        appended: list[Sequence[Any]] = [[row.get(c) for c in columns] for row in self._appended]
+                upserts.append(_values(row, columns))
+        appended: list[Sequence[Any]] = [_values(row, columns) for row in self._appended]
         if self.dialect.backend == "postgresql":
             self._flush_bulk(deletes, upserts, appended)
         else:
