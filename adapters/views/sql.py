@@ -174,7 +174,7 @@ class BatchTable:
 
     def get(self, key: Key) -> Row | None:
         """The row with this key as of this point of the batch."""
-        row = self._rows.get(key, _ABSENT)
+        row: Row | None = self._rows.get(key, _ABSENT)
         if row is _ABSENT:
             partition = key[self._partition_at]
             if partition in self._loaded:
