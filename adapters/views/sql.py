@@ -117,6 +117,15 @@ class Dialect:
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         return f"{statement} ON CONFLICT ({key}) {action}"
 
+    def copy(self, spec: TableSpec, name: str) -> str:
+        """PostgreSQL: COPY rows in (binary)."""
+        cols = ", ".join(f'"{c}"' for c in spec.columns)
+        return f"COPY {self.table(name)} ({cols}) FROM STDIN (FORMAT BINARY)"
+
+    def copy_type(self, column: Column) -> str:
+        """PostgreSQL type of a column, for binary COPY."""
+        return {Column.INT: "int8", Column.REAL: "float8"}.get(column, "text")
+
     def bulk_delete(self, spec: TableSpec, name: str) -> str:
         """PostgreSQL: delete every key of a batch in one statement."""
         arrays = ", ".join(f"%b::{self.array_type(spec.columns[c])}" for c in spec.key)
@@ -217,34 +226,39 @@ class BatchTable:
         self.cursor = cursor
         deletes: list[Sequence[Any]] = []
         upserts: list[Sequence[Any]] = []
+        # Rows new to the table (their partition was read and did not hold them) and
+        # append-only rows are inserted; a row another runner wrote meanwhile makes
+        # the insert fail with IntegrityError, like the tracking record would.
         columns = list(self.spec.columns)
+        inserts: list[Sequence[Any]] = [_values(row, columns) for row in self._appended]
         stored, loaded, at = self._stored, self._loaded, self._partition_at
         for key in self._dirty:
             row = self._rows.get(key)
+            known = key in stored or key[at] not in loaded
             if row is None:
-                # A row put and deleted within the batch was never written: skip it
-                # when its partition was read and did not hold it.
-                if key in stored or key[at] not in loaded:
+                # A row put and deleted within the batch was never written: skip it.
+                if known:
                     deletes.append(key)
-            else:
+            elif known:
                 upserts.append(_values(row, columns))
-        appended: list[Sequence[Any]] = [_values(row, columns) for row in self._appended]
+            else:
+                inserts.append(_values(row, columns))
         if self.dialect.backend == "postgresql":
-            self._flush_bulk(deletes, upserts, appended)
+            self._flush_bulk(deletes, upserts, inserts)
         else:
             if deletes:
                 self.cursor.executemany(self.dialect.delete(self.spec, self.name), deletes)
             if upserts:
                 self.cursor.executemany(self.dialect.upsert(self.spec, self.name), upserts)
-            if appended:
-                self.cursor.executemany(self.dialect.insert(self.spec, self.name), appended)
-        return len(deletes) + len(upserts) + len(self._appended)
+            if inserts:
+                self.cursor.executemany(self.dialect.insert(self.spec, self.name), inserts)
+        return len(deletes) + len(upserts) + len(inserts)
 
     def _flush_bulk(
         self,
         deletes: list[Sequence[Any]],
         upserts: list[Sequence[Any]],
-        appended: list[Sequence[Any]],
+        inserts: list[Sequence[Any]],
     ) -> None:
         def by_column(rows: list[Sequence[Any]]) -> list[list[Any]]:
             return [list(column) for column in zip(*rows, strict=True)]
@@ -254,8 +268,9 @@ class BatchTable:
             self.cursor.execute(self.dialect.bulk_delete(self.spec, self.name), by_column(deletes))
         if upserts:
             self.cursor.execute(self.dialect.bulk_upsert(self.spec, self.name), by_column(upserts))
-        if appended:
-            self.cursor.execute(
-                self.dialect.bulk_upsert(self.spec, self.name, append=True),
-                by_column(appended),
-            )
+        if inserts:
+            # COPY costs the server less than INSERT … SELECT FROM unnest(…).
+            with self.cursor.copy(self.dialect.copy(self.spec, self.name)) as copy:
+                copy.set_types([self.dialect.copy_type(t) for t in self.spec.columns.values()])
+                for row in inserts:
+                    copy.write_row(row)
