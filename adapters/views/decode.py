@@ -32,6 +32,8 @@ from eventsourcing.utils import resolve_topic
 
 __all__ = ["EventDecoder"]
 
+fromisoformat = datetime.fromisoformat
+
 _TAG = b'"_type_"'
 _UUID_CACHE = 100_000
 """Ids decoded recently (an event's handoff and chain recur in the next few events)."""
@@ -113,6 +115,12 @@ class EventDecoder:
             for name in kind.fields:
                 value = values.get(name)
                 if type(value) is dict:
+                    if len(value) == 2 and value.get("_type_") == "datetime_iso":
+                        data = value.get("_data_")
+                        if type(data) is str and self.plain_times:
+                            values[name] = fromisoformat(data)
+                            tagged -= 1
+                            continue
                     decoded = self._special(value)
                     if decoded is _MISSING:
                         return self._fallback(topic, originator_id, originator_version, state)

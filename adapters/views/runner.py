@@ -130,7 +130,9 @@ class ViewRunner:
             agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))
             for name, projection in names.items():
                 behind = positions[name]
-                todo = [(p, e) for p, e in events if p > behind]
+                todo = (
+                    events if behind < events[0][0] else [(p, e) for p, e in events if p > behind]
+                )
                 if not todo:
                     continue
                 tables = self.store.batch_tables(reader, projection, shadow=self.shadow)
