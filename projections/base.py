@@ -95,7 +95,12 @@ class Column(StrEnum):
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A view table: columns, primary key, the column rows are fetched by, indexes."""
+    """A view table: columns, primary key, the column rows are fetched by, indexes.
+
+    A table partitioned by ``handoff_id`` holds a handoff's rows only once one of
+    that handoff's own events wrote them: the runner fetches nothing for a handoff
+    whose creation is in the batch being applied.
+    """
 
     name: str
     columns: Mapping[str, Column]

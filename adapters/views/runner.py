@@ -135,12 +135,18 @@ class ViewRunner:
                 )
                 if not todo:
                     continue
+                # Handoffs created in this batch have no rows yet in this view.
+                created = {
+                    text_id(e.originator_id) for _, e in todo if isinstance(e, Handoff.Created)
+                }
+                older = [h for h in handoff_ids if h not in created] if created else handoff_ids
                 tables = self.store.batch_tables(reader, projection, shadow=self.shadow)
                 for table in tables.values():
                     if table.spec.append_only:
                         continue
                     if table.spec.partition == "handoff_id":
-                        table.prefetch(handoff_ids)
+                        table.assume_empty(created)
+                        table.prefetch(older)
                     elif table.spec.partition == "chain_id":
                         table.prefetch(chain_ids)
                     elif table.spec.partition == "agent":

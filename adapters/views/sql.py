@@ -188,6 +188,10 @@ class BatchTable:
                 self._remember(dict(row))
             self._loaded.update(chunk)
 
+    def assume_empty(self, partitions: Iterable[Any]) -> None:
+        """Treat these partitions as read and empty (known to hold no rows yet)."""
+        self._loaded.update(partitions)
+
     def _remember(self, row: Row) -> None:
         key = self.spec.key_of(row)
         self._stored.add(key)
