@@ -155,6 +155,11 @@ class ViewRunner:
                     projection.process(event, position, tables)
                 prepared.append((name, projection, behind, tables))
         with self.store.transaction() as writer:
+            if self.store.dialect.backend == "postgresql":
+                # Don't wait for the WAL flush: a batch lost in a server crash is
+                # lost with its tracking record (one transaction), so it is applied
+                # again from the log, which is written durably as before.
+                writer.execute("SET LOCAL synchronous_commit = off")
             # One global order of views: two writers never lock meta rows crosswise.
             for name, projection, behind, tables in sorted(prepared, key=lambda p: p[0]):
                 if not self.shadow:
