@@ -128,6 +128,9 @@ class ViewRunner:
             handoff_ids = list(dict.fromkeys(text_id(e.originator_id) for _, e in events))
             chain_ids = list(dict.fromkeys(text_id(e.chain_id) for _, e in events))
             agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))
+            created_at = {
+                text_id(e.originator_id): p for p, e in events if isinstance(e, Handoff.Created)
+            }
             for name, projection in names.items():
                 behind = positions[name]
                 todo = (
@@ -136,9 +139,7 @@ class ViewRunner:
                 if not todo:
                     continue
                 # Handoffs created in this batch have no rows yet in this view.
-                created = {
-                    text_id(e.originator_id) for _, e in todo if isinstance(e, Handoff.Created)
-                }
+                created = {h for h, p in created_at.items() if p > behind}
                 older = [h for h in handoff_ids if h not in created] if created else handoff_ids
                 tables = self.store.batch_tables(reader, projection, shadow=self.shadow)
                 for table in tables.values():
