@@ -33,6 +33,9 @@ from eventsourcing.utils import resolve_topic
 __all__ = ["EventDecoder"]
 
 fromisoformat = datetime.fromisoformat
+_scan: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+"""The C scanner behind ``json.loads``, without its per-call detours (encoding
+detection, whitespace skipping): the library's encoder writes one compact value."""
 
 _TAG = b'"_type_"'
 _UUID_CACHE = 100_000
@@ -104,11 +107,11 @@ class EventDecoder:
         if type(state) is not bytes:
             return self._fallback(topic, originator_id, originator_version, state)
         try:
-            values: dict[str, Any] = json.loads(state)
-        except ValueError:
-            # the mapper raises its own, better error
-            return self._fallback(topic, originator_id, originator_version, state)
-        if type(values) is not dict or "class_version" in values:
+            text = state.decode("utf8")
+            values, end = _scan(text, 0)
+        except (ValueError, StopIteration, RecursionError):
+            text, values, end = "", None, -1  # the mapper raises its own, better error
+        if end != len(text) or type(values) is not dict or "class_version" in values:
             return self._fallback(topic, originator_id, originator_version, state)
         tagged = state.count(_TAG)
         if tagged:

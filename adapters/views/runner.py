@@ -125,12 +125,26 @@ class ViewRunner:
                 for position, topic, originator_id, version, state in entries
             ]
             last = entries[-1][0]
-            handoff_ids = list(dict.fromkeys(text_id(e.originator_id) for _, e in events))
-            chain_ids = list(dict.fromkeys(text_id(e.chain_id) for _, e in events))
-            agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))
-            created_at = {
-                text_id(e.originator_id): p for p, e in events if isinstance(e, Handoff.Created)
+            # The partitions this batch touches, for the partition columns these views use.
+            used = {
+                spec.partition
+                for projection in names.values()
+                for spec in projection.tables
+                if not spec.append_only
             }
+            handoff_ids: list[str] = []
+            created_at: dict[str, int] = {}
+            if "handoff_id" in used:
+                handoff_ids = list(dict.fromkeys(text_id(e.originator_id) for _, e in events))
+                created_at = {
+                    text_id(e.originator_id): p for p, e in events if isinstance(e, Handoff.Created)
+                }
+            chain_ids: list[str] = []
+            if "chain_id" in used:
+                chain_ids = list(dict.fromkeys(text_id(e.chain_id) for _, e in events))
+            agents: list[str] = []
+            if "agent" in used:
+                agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))
             for name, projection in names.items():
                 behind = positions[name]
                 todo = (

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
+
 from handoff_ledger.adapters.clock import SimulatedClock
 from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.views.decode import EventDecoder
@@ -58,3 +61,21 @@ def test_decoder_gives_the_mappers_events(ledger: Ledger, clock: SimulatedClock)
         _same(decoder.decode(notification), ledger.mapper.to_domain_event(notification))
     # Only the two payloads with the tag's text in them were left to the mapper.
     assert decoder.fallbacks == 2
+
+
+def test_decoder_leaves_odd_bytes_to_the_mapper(ledger: Ledger, clock: SimulatedClock) -> None:
+    _every_kind_of_event(ledger, clock)
+    decoder = EventDecoder(ledger.mapper)
+    first = ledger.recorder.select_notifications(start=1, limit=1, topics=VIEW_TOPICS)[0]
+    for state in (b" " + first.state, first.state + b" \n", b"\xef\xbb\xbf" + first.state):
+        odd = StoredEvent(first.originator_id, first.originator_version, first.topic, state)
+        try:
+            expected = ledger.mapper.to_domain_event(odd)
+        except MapperDeserialisationError:
+            with pytest.raises(MapperDeserialisationError):
+                decoder.decode(odd)
+        else:
+            _same(decoder.decode(odd), expected)
+    broken = StoredEvent(first.originator_id, first.originator_version, first.topic, b"{")
+    with pytest.raises(MapperDeserialisationError):
+        decoder.decode(broken)
