@@ -83,7 +83,12 @@ class ViewStore:
     def create_tables(self, shadow: bool = False, only: str | None = None) -> None:
         """Create the tracking table and every view table (or a rebuild's shadow tables)."""
         if self.dialect.backend == "sqlite":
-            self.tracking.create_table()
+            try:
+                self.tracking.create_table()
+            except IntegrityError:
+                # Another process created the tracking table (and its migration record)
+                # at the same moment; the second look finds it there.
+                self.tracking.create_table()
             with self.transaction() as cursor:
                 self._create_view_tables(cursor, shadow, only)
             return
