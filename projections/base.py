@@ -98,8 +98,10 @@ class TableSpec:
     """A view table: columns, primary key, the column rows are fetched by, indexes.
 
     A table partitioned by ``handoff_id`` holds a handoff's rows only once one of
-    that handoff's own events wrote them: the runner fetches nothing for a handoff
-    whose creation is in the batch being applied.
+    that handoff's own events wrote them, and one partitioned by ``chain_id`` a
+    chain's rows only once an event of that chain did (a chain starts with its root
+    handoff's creation; the chain id is the root's id): the runner fetches nothing
+    for a handoff created, or a chain started, in the batch being applied.
     """
 
     name: str

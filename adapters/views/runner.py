@@ -140,8 +140,15 @@ class ViewRunner:
                     text_id(e.originator_id): p for p, e in events if isinstance(e, Handoff.Created)
                 }
             chain_ids: list[str] = []
+            started_at: dict[str, int] = {}
             if "chain_id" in used:
                 chain_ids = list(dict.fromkeys(text_id(e.chain_id) for _, e in events))
+                # A chain starts with its root handoff, whose id is the chain's id.
+                started_at = {
+                    text_id(e.chain_id): p
+                    for p, e in events
+                    if isinstance(e, Handoff.Created) and e.chain_id == e.originator_id
+                }
             agents: list[str] = []
             if "agent" in used:
                 agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))
@@ -152,9 +159,11 @@ class ViewRunner:
                 )
                 if not todo:
                     continue
-                # Handoffs created in this batch have no rows yet in this view.
+                # Handoffs created (chains started) in this batch have no rows yet here.
                 created = {h for h, p in created_at.items() if p > behind}
                 older = [h for h in handoff_ids if h not in created] if created else handoff_ids
+                started = {c for c, p in started_at.items() if p > behind}
+                going = [c for c in chain_ids if c not in started] if started else chain_ids
                 tables = self.store.batch_tables(reader, projection, shadow=self.shadow)
                 for table in tables.values():
                     if table.spec.append_only:
@@ -163,7 +172,8 @@ class ViewRunner:
                         table.assume_empty(created)
                         table.prefetch(older)
                     elif table.spec.partition == "chain_id":
-                        table.prefetch(chain_ids)
+                        table.assume_empty(started)
+                        table.prefetch(going)
                     elif table.spec.partition == "agent":
                         table.prefetch(agents)
                 for position, event in todo:
