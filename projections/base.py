@@ -58,8 +58,10 @@ def from_us(value: int | None) -> datetime | None:
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, UUID | Enum):
-        return str(value.value if isinstance(value, Enum) else value)
+    if isinstance(value, UUID):
+        return text_id(value)
+    if isinstance(value, Enum):
+        return str(value.value)
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
@@ -68,9 +70,13 @@ def _default(value: Any) -> Any:
 def to_json(value: Any) -> str:
     """Compact JSON of event values (times ISO 8601 UTC, ids as text).
 
-    The C encoder does the walking; only values JSON lacks reach ``_default``.
+    The C encoder does the walking; only values JSON lacks reach ``_default``. One
+    encoder for every call (``json.dumps`` with options builds a new one each time).
     """
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_default)
+    return _ENCODER.encode(value)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default)
 
 
 @lru_cache(maxsize=65536)
@@ -89,7 +95,14 @@ class Column(StrEnum):
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A view table: columns, primary key, the column rows are fetched by, indexes."""
+    """A view table: columns, primary key, the column rows are fetched by, indexes.
+
+    A table partitioned by ``handoff_id`` holds a handoff's rows only once one of
+    that handoff's own events wrote them, and one partitioned by ``chain_id`` a
+    chain's rows only once an event of that chain did (a chain starts with its root
+    handoff's creation; the chain id is the root's id): the runner fetches nothing
+    for a handoff created, or a chain started, in the batch being applied.
+    """
 
     name: str
     columns: Mapping[str, Column]

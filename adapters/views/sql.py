@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from handoff_ledger.projections.base import Column, Key, Row, TableSpec
@@ -17,6 +18,25 @@ from handoff_ledger.projections.base import Column, Key, Row, TableSpec
 __all__ = ["BatchTable", "Dialect"]
 
 _CHUNK = 2000
+_ABSENT: Any = object()
+
+
+def _values(row: Row, columns: list[str]) -> list[Any]:
+    """The row's values in column order (None for a column it lacks)."""
+    return [row.get(c) for c in columns]
+
+
+def _all_values(rows: Iterable[Row], columns: list[str]) -> list[Sequence[Any]]:
+    """Every row's values in column order; C-speed when every row has every column."""
+    rows = list(rows)
+    if len(columns) == 1:
+        column = columns[0]
+        return [[row.get(column)] for row in rows]
+    getter = itemgetter(*columns)
+    try:
+        return list(map(getter, rows))
+    except KeyError:
+        return [_values(row, columns) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -111,6 +131,15 @@ class Dialect:
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         return f"{statement} ON CONFLICT ({key}) {action}"
 
+    def copy(self, spec: TableSpec, name: str) -> str:
+        """PostgreSQL: COPY rows in (binary)."""
+        cols = ", ".join(f'"{c}"' for c in spec.columns)
+        return f"COPY {self.table(name)} ({cols}) FROM STDIN (FORMAT BINARY)"
+
+    def copy_type(self, column: Column) -> str:
+        """PostgreSQL type of a column, for binary COPY."""
+        return {Column.INT: "int8", Column.REAL: "float8"}.get(column, "text")
+
     def bulk_delete(self, spec: TableSpec, name: str) -> str:
         """PostgreSQL: delete every key of a batch in one statement."""
         arrays = ", ".join(f"%b::{self.array_type(spec.columns[c])}" for c in spec.key)
@@ -121,7 +150,10 @@ class Dialect:
         )
 
     def select_partitions(self, spec: TableSpec, name: str, count: int) -> str:
-        """Every row of ``count`` partitions."""
+        """Every row of ``count`` partitions (PostgreSQL: one array parameter)."""
+        if self.backend == "postgresql":
+            array = self.array_type(spec.columns[spec.partition])
+            return f'SELECT * FROM {self.table(name)} WHERE "{spec.partition}" = ANY(%b::{array})'
         return f'SELECT * FROM {self.table(name)} WHERE "{spec.partition}" IN ({self.marks(count)})'
 
 
@@ -137,6 +169,7 @@ class BatchTable:
         self._by_partition: dict[Any, set[Key]] = {}
         self._loaded: set[Any] = set()
         self._dirty: set[Key] = set()
+        self._stored: set[Key] = set()  # keys read from the database
         self._appended: list[Row] = []
         self._partition_at = spec.key.index(spec.partition)
 
@@ -147,24 +180,35 @@ class BatchTable:
         wanted = [p for p in dict.fromkeys(partitions) if p not in self._loaded]
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
+            params = [chunk] if self.dialect.backend == "postgresql" else chunk
             self.cursor.execute(
-                self.dialect.select_partitions(self.spec, self.name, len(chunk)), chunk
+                self.dialect.select_partitions(self.spec, self.name, len(chunk)), params
             )
             for row in self.cursor.fetchall():
                 self._remember(dict(row))
             self._loaded.update(chunk)
 
+    def assume_empty(self, partitions: Iterable[Any]) -> None:
+        """Treat these partitions as read and empty (known to hold no rows yet)."""
+        self._loaded.update(partitions)
+
     def _remember(self, row: Row) -> None:
         key = self.spec.key_of(row)
+        self._stored.add(key)
         if key not in self._rows:  # rows changed in this batch win over stored ones
             self._rows[key] = row
             self._by_partition.setdefault(row[self.spec.partition], set()).add(key)
 
     def get(self, key: Key) -> Row | None:
         """The row with this key as of this point of the batch."""
-        if key not in self._rows:
-            self.prefetch([key[self._partition_at]])
-        return self._rows.get(key)
+        row: Row | None = self._rows.get(key, _ABSENT)
+        if row is _ABSENT:
+            partition = key[self._partition_at]
+            if partition in self._loaded:
+                return None
+            self.prefetch([partition])
+            return self._rows.get(key)
+        return row
 
     def find(self, partition: Any) -> list[Row]:
         """Rows of one partition as of this point of the batch."""
@@ -185,7 +229,7 @@ class BatchTable:
 
     def delete(self, key: Key) -> None:
         """Remove (in memory until flush)."""
-        if key not in self._rows:
+        if key not in self._rows and key[self._partition_at] not in self._loaded:
             self.prefetch([key[self._partition_at]])
         if self._rows.get(key) is not None:
             self._rows[key] = None
@@ -199,31 +243,42 @@ class BatchTable:
         """Write every change of the batch on ``cursor``; returns the number of rows written."""
         self.cursor = cursor
         deletes: list[Sequence[Any]] = []
-        upserts: list[Sequence[Any]] = []
+        # Rows new to the table (their partition was read and did not hold them) and
+        # append-only rows are inserted; a row another runner wrote meanwhile makes
+        # the insert fail with IntegrityError, like the tracking record would.
         columns = list(self.spec.columns)
+        changed: list[Row] = []
+        new: list[Row] = []
+        stored, loaded, at = self._stored, self._loaded, self._partition_at
         for key in self._dirty:
             row = self._rows.get(key)
+            known = key in stored or key[at] not in loaded
             if row is None:
-                deletes.append(key)
+                # A row put and deleted within the batch was never written: skip it.
+                if known:
+                    deletes.append(key)
+            elif known:
+                changed.append(row)
             else:
-                upserts.append([row.get(c) for c in columns])
-        appended: list[Sequence[Any]] = [[row.get(c) for c in columns] for row in self._appended]
+                new.append(row)
+        upserts = _all_values(changed, columns)
+        inserts = _all_values(self._appended, columns) + _all_values(new, columns)
         if self.dialect.backend == "postgresql":
-            self._flush_bulk(deletes, upserts, appended)
+            self._flush_bulk(deletes, upserts, inserts)
         else:
             if deletes:
                 self.cursor.executemany(self.dialect.delete(self.spec, self.name), deletes)
             if upserts:
                 self.cursor.executemany(self.dialect.upsert(self.spec, self.name), upserts)
-            if appended:
-                self.cursor.executemany(self.dialect.insert(self.spec, self.name), appended)
-        return len(deletes) + len(upserts) + len(self._appended)
+            if inserts:
+                self.cursor.executemany(self.dialect.insert(self.spec, self.name), inserts)
+        return len(deletes) + len(upserts) + len(inserts)
 
     def _flush_bulk(
         self,
         deletes: list[Sequence[Any]],
         upserts: list[Sequence[Any]],
-        appended: list[Sequence[Any]],
+        inserts: list[Sequence[Any]],
     ) -> None:
         def by_column(rows: list[Sequence[Any]]) -> list[list[Any]]:
             return [list(column) for column in zip(*rows, strict=True)]
@@ -233,8 +288,9 @@ class BatchTable:
             self.cursor.execute(self.dialect.bulk_delete(self.spec, self.name), by_column(deletes))
         if upserts:
             self.cursor.execute(self.dialect.bulk_upsert(self.spec, self.name), by_column(upserts))
-        if appended:
-            self.cursor.execute(
-                self.dialect.bulk_upsert(self.spec, self.name, append=True),
-                by_column(appended),
-            )
+        if inserts:
+            # COPY costs the server less than INSERT … SELECT FROM unnest(…).
+            with self.cursor.copy(self.dialect.copy(self.spec, self.name)) as copy:
+                copy.set_types([self.dialect.copy_type(t) for t in self.spec.columns.values()])
+                for row in inserts:
+                    copy.write_row(row)

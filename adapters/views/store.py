@@ -83,7 +83,12 @@ class ViewStore:
     def create_tables(self, shadow: bool = False, only: str | None = None) -> None:
         """Create the tracking table and every view table (or a rebuild's shadow tables)."""
         if self.dialect.backend == "sqlite":
-            self.tracking.create_table()
+            try:
+                self.tracking.create_table()
+            except IntegrityError:
+                # Another process created the tracking table (and its migration record)
+                # at the same moment; the second look finds it there.
+                self.tracking.create_table()
             with self.transaction() as cursor:
                 self._create_view_tables(cursor, shadow, only)
             return
@@ -301,6 +306,53 @@ class ViewStore:
             for projection in self.projections:
                 for spec in projection.tables:
                     cursor.execute(f"ANALYZE {self.dialect.table(live_name(spec))}")
+
+    def read_log(
+        self, cursor: Any, start: int, limit: int, topics: Sequence[str], stop: int | None = None
+    ) -> list[tuple[int, str, Any, int, bytes]]:
+        """Log entries after ``start`` (up to ``stop``), read in the caller's transaction.
+
+        ``(position, topic, originator_id, originator_version, state)`` tuples: what
+        ``recorder.select_notifications`` gives, without building a ``Notification``
+        and a ``UUID`` per entry, and on PostgreSQL in binary (no hex-encoded state).
+        """
+        stop_clause = "" if stop is None else f" AND {{position}} <= {self.dialect.mark}"
+        if self.dialect.backend == "sqlite":
+            marks = ", ".join("?" * len(topics))
+            statement = (
+                f"SELECT rowid, topic, originator_id, originator_version, state "
+                f'FROM "{self._events_table}" WHERE rowid > ?{stop_clause} '
+                f"AND topic IN ({marks}) ORDER BY rowid LIMIT ?"
+            ).format(position="rowid")
+            params: list[Any] = [start, *([] if stop is None else [stop]), *topics, limit]
+            raw = cursor.sqlite_cursor.connection.cursor()
+            raw.row_factory = None
+            raw.execute(statement, params)
+            return raw.fetchall()  # type: ignore[no-any-return]
+        from psycopg.rows import tuple_row
+
+        statement = (
+            f"SELECT notification_id, topic, originator_id::text, originator_version, state "
+            f"FROM {self.dialect.table(self._events_table)} WHERE notification_id > %s"
+            f"{stop_clause} AND topic = ANY(%s) ORDER BY notification_id LIMIT %s"
+        ).format(position="notification_id")
+        params = [start, *([] if stop is None else [stop]), list(topics), limit]
+        with cursor.connection.cursor(binary=True, row_factory=tuple_row) as raw:
+            # Walk the position index in order. Without fresh statistics of the events
+            # table (a log just filled, before autovacuum analysed it) the planner would
+            # rather bitmap-scan every later event and sort them: the whole rest of the
+            # log read for each batch, 79 ms instead of 3 ms per 5,000 at 200,000 events.
+            raw.execute("SET LOCAL enable_sort = off")
+            raw.execute("SET LOCAL enable_bitmapscan = off")
+            raw.execute(statement, params)
+            rows: list[tuple[int, str, Any, int, bytes]] = raw.fetchall()
+            raw.execute("RESET enable_sort")
+            raw.execute("RESET enable_bitmapscan")
+            return rows
+
+    @property
+    def _events_table(self) -> str:
+        return str(self.ledger.recorder.events_table_name)  # type: ignore[attr-defined]
 
     def count_events_after(self, position: int, topics: Sequence[str]) -> int:
         """How many events of these topics the log holds after ``position``."""
