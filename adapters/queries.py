@@ -20,6 +20,7 @@ from handoff_ledger.adapters.documents import (
 )
 from handoff_ledger.adapters.ledger import AckOutcome, Ledger
 from handoff_ledger.adapters.views import Views
+from handoff_ledger.adapters.views.service import ViewStatus
 from handoff_ledger.domain.errors import UnknownHandoff
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.projections.base import from_us, us
@@ -33,6 +34,7 @@ __all__ = [
     "notifications_document",
     "overdue_document",
     "show_document",
+    "view_status_entry",
 ]
 
 
@@ -138,4 +140,18 @@ def _with_timers(
             "update_due": armed.get("update_overdue"),
             "deadline": armed.get("deadline_missed"),
         },
+    }
+
+
+def view_status_entry(status: ViewStatus) -> dict[str, Any]:
+    """``projections status``: one view's position, the log's head, lag and versions."""
+    return {
+        "name": status.name,
+        "position": status.position,
+        "head": status.head,
+        "lag_events": status.lag_events,
+        "lag_seconds": round(status.lag_seconds, 3),
+        "version": status.code_version,
+        "stored_version": status.stored_version,
+        "stale": status.stale,
     }

@@ -110,7 +110,7 @@ class Deliveries:
         self.dialect = views.store.dialect
         self._client: httpx.Client | None = None
         self.post = poster or self._post
-        self._create_tables()
+        self._tables_ready = False
 
     def close(self) -> None:
         """Close the HTTP client's connections."""
@@ -122,6 +122,9 @@ class Deliveries:
 
     def run_once(self) -> list[Attempt]:
         """Enqueue new feed entries, then send every delivery that is due."""
+        if not self._tables_ready:
+            self._create_tables()
+            self._tables_ready = True
         webhooks = self.webhooks()
         for agent, (url, since_us) in webhooks.items():
             self.enqueue(agent, url, since_us)
@@ -254,6 +257,8 @@ class Deliveries:
 
     def status(self) -> list[DeliveryStatus]:
         """Per agent with deliveries: how many went, wait, fail; the latest error."""
+        if not self._tables_exist():
+            return []  # no reactor pass has run yet: nothing was ever delivered
         rows = self.store.query(
             f"SELECT agent, "
             "SUM(CASE WHEN delivered_us IS NOT NULL THEN 1 ELSE 0 END) AS delivered, "
@@ -279,7 +284,7 @@ class Deliveries:
                     pending=int(row["pending"] or 0),
                     failing=int(row["failing"] or 0),
                     last_error=errors[0]["last_error"] if errors else None,
-                    next_attempt=_from_us(next_us),
+                    next_attempt=from_us(next_us),
                     oldest_pending=row["oldest_pending"],
                 )
             )
@@ -344,16 +349,7 @@ class Deliveries:
                 cursor.execute(statement)
 
     def _tables_exist(self) -> bool:
-        if self.dialect.backend == "sqlite":
-            rows = self.store.query("SELECT name FROM sqlite_master WHERE type = 'table'")
-            found = {row["name"] for row in rows}
-        else:
-            rows = self.store.query(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
-                [self.dialect.schema or "public"],
-            )
-            found = {row["table_name"] for row in rows}
-        return {DELIVERIES, CURSORS} <= found
+        return {DELIVERIES, CURSORS} <= self.store.existing_tables()
 
 
 def _body(agent: str, row: dict[str, Any]) -> str:
@@ -367,7 +363,3 @@ def _body(agent: str, row: dict[str, Any]) -> str:
         },
         sort_keys=True,
     )
-
-
-def _from_us(value: Any) -> datetime | None:
-    return from_us(int(value)) if value is not None else None

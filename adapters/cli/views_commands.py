@@ -24,7 +24,11 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.cli.render import console, parse_iso
 from handoff_ledger.adapters.documents import iso, view_document
-from handoff_ledger.adapters.queries import chain_document, notifications_document
+from handoff_ledger.adapters.queries import (
+    chain_document,
+    notifications_document,
+    view_status_entry,
+)
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.service import lag_text
@@ -157,19 +161,7 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
         if as_json:
             emit_json(
                 {
-                    "views": [
-                        {
-                            "name": s.name,
-                            "position": s.position,
-                            "head": s.head,
-                            "lag_events": s.lag_events,
-                            "lag_seconds": round(s.lag_seconds, 3),
-                            "version": s.code_version,
-                            "stored_version": s.stored_version,
-                            "stale": s.stale,
-                        }
-                        for s in statuses
-                    ],
+                    "views": [view_status_entry(s) for s in statuses],
                     "webhooks": [
                         {
                             "agent": w.agent,

@@ -32,6 +32,7 @@ from handoff_ledger.adapters.queries import (
     notifications_document,
     overdue_document,
     show_document,
+    view_status_entry,
 )
 from handoff_ledger.adapters.tokens import Caller
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
@@ -259,21 +260,7 @@ def notifications(
 @router.get("/projections", tags=["operations"])
 def projections(svc: Svc, me: Me) -> Document:
     """Each view's position, the log's head, lag, version."""
-    return {
-        "views": [
-            {
-                "name": s.name,
-                "position": s.position,
-                "head": s.head,
-                "lag_events": s.lag_events,
-                "lag_seconds": round(s.lag_seconds, 3),
-                "version": s.code_version,
-                "stored_version": s.stored_version,
-                "stale": s.stale,
-            }
-            for s in svc.views.status()
-        ]
-    }
+    return {"views": [view_status_entry(s) for s in svc.views.status()]}
 
 
 @router.get("/healthz", tags=["operations"])

@@ -70,15 +70,21 @@ class ViewStore:
         """True when the tracking table and every live view table are there."""
         names = [live_name(spec) for p in self.projections for spec in p.tables]
         if self.dialect.backend == "sqlite":
+            tracking = "tracking"
+        else:
+            tracking = self.tracking.tracking_table_name  # type: ignore[union-attr]
+        return {tracking, _META, *names} <= self.existing_tables()
+
+    def existing_tables(self) -> set[str]:
+        """The names of the tables in the ledger's database (or its schema)."""
+        if self.dialect.backend == "sqlite":
             rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
-            found = {row["name"] for row in rows}
-            return {"tracking", _META, *names} <= found
-        schema = self.dialect.schema or "public"
+            return {row["name"] for row in rows}
         rows = self.query(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+            [self.dialect.schema or "public"],
         )
-        found = {row["table_name"] for row in rows}
-        return {self.tracking.tracking_table_name, _META, *names} <= found  # type: ignore[union-attr]
+        return {row["table_name"] for row in rows}
 
     def create_tables(self, shadow: bool = False, only: str | None = None) -> None:
         """Create the tracking table and every view table (or a rebuild's shadow tables)."""
