@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Editable installs link each module file: re-install when a module is added or removed.
-SOURCES := pyproject.toml $(shell find domain projections adapters -name '*.py' 2>/dev/null)
+# Editable installs link each module file (and the dashboard's templates): re-install when
+# one is added or removed.
+SOURCES := pyproject.toml $(shell find domain projections adapters -name '*.py' \
+	-o -path '*/dashboard/templates/*' -o -path '*/dashboard/static/*' 2>/dev/null)
 
 .PHONY: install demo test lint typecheck contracts unit bench clean
 
