@@ -1,0 +1,184 @@
+"""The dashboard's routes in process (no browser): read-only, signed in, escaped, as of a time.
+
+The browser tests (tests/e2e/test_dashboard.py) show what a person sees; these pin
+down the rules every route keeps, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from handoff_ledger.adapters.clock import SimulatedClock
+from handoff_ledger.adapters.dashboard import auth, live, routes
+from handoff_ledger.adapters.http import create_app
+from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.tokens import issue_token, revoke_tokens
+from handoff_ledger.domain.states import Status
+
+
+@pytest.fixture
+def chain(ledger: Ledger, clock: SimulatedClock) -> UUID:
+    """A bug report, acked five minutes later, with a follow-up sent from it."""
+    sent = ledger.send(
+        sender="inbox_monitor",
+        to="code_agent",
+        trigger="Bug <b>report</b>",
+        payload={"issue": "<script>alert(1)</script>"},
+        ack_within=timedelta(hours=1),
+    ).handoff
+    clock.advance(timedelta(minutes=5))
+    ledger.ack(sent.id, by="code_agent", next_update=timedelta(minutes=30))
+    clock.advance(timedelta(minutes=5))
+    ledger.report_status(sent.id, by="code_agent", status=Status.parse("stuck"), message="<i>")
+    ledger.send(sender="code_agent", to="team/reviewer", trigger="Review", parent_id=sent.id)
+    clock.advance(timedelta(hours=1))
+    return sent.id
+
+
+@pytest.fixture
+def client(ledger: Ledger) -> Iterator[TestClient]:
+    with TestClient(create_app(ledger), follow_redirects=False) as http:
+        yield http
+
+
+@pytest.fixture
+def signed_in(ledger: Ledger, client: TestClient) -> TestClient:
+    token = issue_token(ledger, "human:me", admin=True)
+    answer = client.post("/dashboard/login", data={"token": token, "next": "/dashboard/"})
+    assert answer.status_code == 303
+    return client
+
+
+def pages(hid: UUID) -> list[str]:
+    moment = "2026-11-25T09:02:00Z"
+    return [
+        "/dashboard/",
+        f"/dashboard/?as_of={moment}",
+        "/dashboard/agents/code_agent",
+        f"/dashboard/agents/code_agent?as_of={moment}",
+        "/dashboard/agents/team%2Freviewer",
+        f"/dashboard/chains/{hid}",
+        f"/dashboard/chains/{hid}?as_of={moment}",
+    ]
+
+
+def test_no_dashboard_route_writes_anything(
+    ledger: Ledger, signed_in: TestClient, chain: UUID
+) -> None:
+    own = [r for module in (routes, auth, live) for r in module.router.routes]
+    writes = {
+        (r.path, method)
+        for r in own
+        if isinstance(r, APIRoute)
+        for method in r.methods
+        if method not in ("GET", "HEAD")
+    }
+    # Only the cookie is set or cleared by these two; the ledger is not touched.
+    assert writes == {("/login", "POST"), ("/logout", "POST")}
+    head = ledger.recorder.max_notification_id()
+    partials = [p.replace("/dashboard/", "/dashboard/partials/", 1) for p in pages(chain)[2:]]
+    for path in [*pages(chain), "/dashboard/partials/overview", *partials]:
+        answer = signed_in.get(path)
+        assert answer.status_code == 200, (path, answer.text)
+        assert answer.headers["content-type"].startswith("text/html")
+    signed_in.post("/dashboard/logout")
+    assert ledger.recorder.max_notification_id() == head
+
+
+def test_every_page_asks_to_sign_in_and_every_fragment_answers_401(
+    client: TestClient, chain: UUID
+) -> None:
+    for path in pages(chain):
+        answer = client.get(path)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/dashboard/login?next=%2Fdashboard%2F")
+    assert client.get("/dashboard/partials/overview").status_code == 401
+    assert client.get(f"/dashboard/partials/chains/{chain}").status_code == 401
+    assert client.get("/dashboard/stream").status_code == 401
+    assert client.get("/dashboard/login").status_code == 200
+
+
+def test_the_cookie_is_httponly_strict_and_scoped_to_the_dashboard(
+    ledger: Ledger, client: TestClient
+) -> None:
+    token = issue_token(ledger, "code_agent")
+    answer = client.post("/dashboard/login", data={"token": token, "next": "/dashboard/"})
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"handoff_dashboard={token};")
+    assert {"HttpOnly", "SameSite=strict", "Path=/dashboard"} <= set(cookie.split("; "))
+
+
+def test_a_bearer_header_works_and_a_revoked_token_stops_at_once(
+    ledger: Ledger, client: TestClient, chain: UUID
+) -> None:
+    token = issue_token(ledger, "support_agent")
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/dashboard/", headers=bearer).status_code == 200
+    client.post("/dashboard/login", data={"token": token})
+    assert client.get("/dashboard/partials/overview").status_code == 200
+    revoke_tokens(ledger, agent="support_agent")
+    assert client.get("/dashboard/partials/overview").status_code == 401
+    assert client.get("/dashboard/partials/overview", headers=bearer).status_code == 401
+    again = client.get("/dashboard/")
+    assert again.headers["location"].endswith("&expired=1")
+    assert 'handoff_dashboard=""' in again.headers["set-cookie"]  # and forgotten
+
+
+def test_login_goes_back_only_to_a_dashboard_page(ledger: Ledger, client: TestClient) -> None:
+    token = issue_token(ledger, "code_agent")
+    for target in ("https://elsewhere.example/", "//elsewhere.example/dashboard/", "/docs"):
+        answer = client.post("/dashboard/login", data={"token": token, "next": target})
+        assert answer.headers["location"] == "/dashboard/"
+    answer = client.post("/dashboard/login", data={"token": token, "next": "/dashboard/agents/a"})
+    assert answer.headers["location"] == "/dashboard/agents/a"
+
+
+def test_what_agents_wrote_is_escaped_and_scripts_run_only_from_the_dashboard(
+    signed_in: TestClient, chain: UUID
+) -> None:
+    for path in pages(chain):
+        answer = signed_in.get(path)
+        body = answer.text
+        assert not [raw for raw in ("<b>report</b>", "<script>alert", "<i>") if raw in body]
+        assert re.findall(r"<script[^>]*>", body) == [
+            '<script src="/dashboard/static/dashboard.js" defer>'
+        ]
+        policy = answer.headers["content-security-policy"]
+        assert {"default-src 'none'", "script-src 'self'"} <= set(policy.split("; "))
+    chain_page = signed_in.get(f"/dashboard/chains/{chain}").text
+    assert "Bug &lt;b&gt;report&lt;/b&gt;" in chain_page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in chain_page
+
+
+def test_the_chain_page_as_of_a_time_shows_that_time(signed_in: TestClient, chain: UUID) -> None:
+    now = signed_in.get(f"/dashboard/chains/{chain}").text
+    assert now.count('class="step ') == 4  # Created, Acked, StatusReported + the follow-up
+    assert f'id="h-{chain}" data-state="blocked"' in now
+    before_ack = signed_in.get(f"/dashboard/chains/{chain}?as_of=2026-11-25T09:02:00Z").text
+    assert f'id="h-{chain}" data-state="requested"' in before_ack
+    assert before_ack.count('class="step ') == 1
+    assert "As it stood at" in before_ack
+    before_all = signed_in.get(f"/dashboard/chains/{chain}?as_of=2026-11-25T08:00:00Z").text
+    assert "had not started yet" in before_all
+
+
+def test_unknown_ids_and_bad_times_are_error_pages(signed_in: TestClient, chain: UUID) -> None:
+    assert signed_in.get(f"/dashboard/chains/{uuid4()}").status_code == 404
+    assert signed_in.get("/dashboard/chains/not-a-uuid").status_code == 404
+    bad_time = signed_in.get(f"/dashboard/chains/{chain}?as_of=yesterday")
+    assert bad_time.status_code == 422
+    assert "as_of" in bad_time.text
+    found = signed_in.get(f"/dashboard/find?id={chain}")
+    assert found.headers["location"] == f"/dashboard/chains/{chain}"
+
+
+def test_the_dashboard_is_not_part_of_the_api_document(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert not [p for p in paths if p.startswith("/dashboard")]
