@@ -5,12 +5,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 # Editable installs link each module file (and the dashboard's templates): re-install when
 # one is added or removed.
 SOURCES := pyproject.toml $(shell find domain projections adapters -name '*.py' \
 	-o -path '*/dashboard/templates/*' -o -path '*/dashboard/static/*' 2>/dev/null)
 
-.PHONY: install demo test lint typecheck contracts unit bench clean
+.PHONY: install browser demo test lint typecheck contracts unit bench screenshots clean
 
 $(STAMP): $(SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +24,21 @@ install: $(STAMP)
 demo: install
 	$(BIN)/handoff demo
 
-test: install lint typecheck contracts
+test: install browser lint typecheck contracts
 	$(BIN)/python -m pytest
+
+# The dashboard's browser tests drive Debian's Chromium through Playwright (which never
+# downloads a browser): install the Debian package when it is missing (needs root).
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the dashboard's browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else \
+	    echo "warning: $(CHROMIUM) is missing and only root can install it:" \
+	      "the browser tests skip (and fail under CI=true)"; \
+	  fi; }
 
 lint: install
 	$(BIN)/ruff check .
@@ -42,6 +56,9 @@ unit: install
 
 bench: install
 	$(BIN)/python bench/lifecycle.py
+
+screenshots: install browser
+	$(BIN)/python docs/dashboard/screenshots.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -115,7 +115,7 @@ def serve(
     ] = 1,
     db: DbOption = None,
 ) -> None:
-    """The HTTP API (and its OpenAPI document at /openapi.json)."""
+    """The HTTP API (its OpenAPI document at /openapi.json) and the web dashboard at /dashboard/."""
     import uvicorn
 
     from handoff_ledger.adapters.http import create_app

@@ -150,8 +150,7 @@ def chain_model(svc: Service, some_id: UUID, as_of: datetime | None) -> Document
     rows = document["handoffs"] if document else []
     breaks = list(document.get("breaks", [])) if document else []
     broken = {b.get("handoff_id") for b in breaks}
-    start = moments[0] if moments else moment
-    end = max(moment, moments[-1]) if moments else moment
+    start, end = _span(moments, moment, any(row["state"] in OPEN for row in rows))
     nodes = {
         row["id"]: _node(row, histories[row["id"]], moment, broken, start, end)
         for row in rows
@@ -175,7 +174,26 @@ def chain_model(svc: Service, some_id: UUID, as_of: datetime | None) -> Document
         "step": _step_at(moments, as_of),
         "start": iso(start),
         "end": iso(end),
+        "now_x": _x(moment, start, end),
     }
+
+
+def _span(moments: list[datetime], moment: datetime, open_left: bool) -> tuple[datetime, datetime]:
+    """The time the tracks cover: the chain's first event to its last one shown, or to
+    ``moment`` while something is still open (how long it has been waiting shows)."""
+    shown = [m for m in moments if m <= moment]
+    if not shown:
+        return moment, moment
+    return shown[0], max(moment, shown[-1]) if open_left else shown[-1]
+
+
+def _x(when: datetime | None, start: datetime, end: datetime) -> float | None:
+    """Where on a track (in %) a time falls; None outside it. 1 % to 99 %: a mark at
+    either end stays whole inside the track."""
+    if when is None or when < start or when > end:
+        return None
+    width = (end - start).total_seconds() or 1.0
+    return round(1 + (when - start).total_seconds() / width * 98, 2)
 
 
 def _head(svc: Service) -> int:
@@ -193,13 +211,9 @@ def _node(
 ) -> Document:
     """One handoff of the chain: its row, its steps up to ``moment``, what is overdue."""
     events = [e for e in history if _at(e) <= moment]
-    width = (end - start).total_seconds() or 1.0
 
     def where(text: str | None) -> float | None:
-        when = parse(text)
-        if when is None or when < start or when > end:
-            return None
-        return round((when - start).total_seconds() / width * 100, 2)
+        return _x(parse(text), start, end)
 
     promises = {
         "ack_due": row["ack_due"] if row["state"] == "requested" else None,

@@ -88,8 +88,8 @@ def main() -> None:
     admin = run(env, "agents", "token", "create", "human:me", "--admin", "--json")["token"]
     inbox = run(env, "agents", "token", "create", "inbox_monitor", "--json")["token"]
     log = [json.loads(line) for line in run(env, "log", "--json", "--db", url).splitlines()]
-    first = log[0]["handoff_id"]
-    broken = next(e["handoff_id"] for e in log if e["type"] == "Escalated")
+    bug = next(e["handoff_id"] for e in log if e.get("kind") == "bug_report")
+    never_acked = next(e["handoff_id"] for e in log if e.get("reason") == "ack_timeout")
     with serving(env) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -118,15 +118,14 @@ def main() -> None:
         shoot(page, "overview")
         page.goto(f"{url}/dashboard/agents/code_agent")
         shoot(page, "agent")
-        page.goto(f"{url}/dashboard/chains/{first}")
+        page.goto(f"{url}/dashboard/chains/{bug}")
         shoot(page, "chain")
-        slider = page.locator("#slider")
-        slider.focus()
-        for _ in range(3):
+        page.locator("#slider").focus()
+        for _ in range(4):  # back to before the bug report was completed
             page.keyboard.press("ArrowLeft")
         page.wait_for_selector(".asof-banner")
         shoot(page, "chain-as-of")
-        page.goto(f"{url}/dashboard/chains/{broken}")
+        page.goto(f"{url}/dashboard/chains/{never_acked}")
         shoot(page, "chain-broken")
         page.goto(f"{url}/dashboard/?as_of=2026-11-25T10:30:00Z")
         shoot(page, "overview-as-of")
