@@ -294,3 +294,22 @@ def test_a_trial_server_shows_its_dashboard_without_signing_in(
     page.goto(f"{trial_dash.url}/dashboard/")
     expect(page.locator(".who")).to_contain_text("trial server")
     expect(page.locator("#log-rows")).to_contain_text("Try me")
+
+
+def test_a_handoff_never_acked_is_highlighted_where_its_chain_broke(
+    sqlite_dash: Dashboard, page: Page
+) -> None:
+    kept = sqlite_dash.send(to="code_agent", trigger="Acked in time", ack_within="1m")
+    sqlite_dash.api("code_agent", "POST", f"/handoffs/{kept}/ack")
+    dropped = sqlite_dash.send(
+        to="support_agent", trigger="Never acked", ack_within="1m", parent_id=kept
+    )
+    sqlite_dash.clock.advance(timedelta(minutes=5))  # past the ack timer, nobody acked
+    sqlite_dash.sign_in(page, path=f"/dashboard/chains/{dropped}")
+    expect(page.locator(f"#h-{dropped}")).to_have_class(re.compile(r"\blate\b"))
+    expect(page.locator(f"#h-{dropped}")).to_contain_text("ack due passed")
+    expect(page.locator(f"#h-{kept}")).not_to_have_class(re.compile(r"\blate\b"))
+    expect(page.locator(".lateness")).to_contain_text("support_agent: ack due")
+    page.goto(f"{sqlite_dash.url}/dashboard/")
+    expect(page.locator("#overdue")).to_contain_text("ack_timeout")
+    expect(page.locator("#agents tr[data-agent=support_agent]")).to_contain_text("overdue")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -16,7 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.dashboard import auth, live, routes
+from handoff_ledger.adapters.dashboard import auth, live, models, routes
 from handoff_ledger.adapters.http import create_app
 from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.tokens import issue_token, revoke_tokens
@@ -182,3 +183,28 @@ def test_unknown_ids_and_bad_times_are_error_pages(signed_in: TestClient, chain:
 def test_the_dashboard_is_not_part_of_the_api_document(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/dashboard")]
+
+
+def test_each_break_of_the_chain_document_is_listed_and_its_handoff_drawn_broken(
+    signed_in: TestClient, chain: UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = models.chain_document
+
+    def with_a_break(views: Any, some_id: UUID, as_of: Any) -> dict[str, Any]:
+        document = shared(views, some_id, as_of)
+        brk = {
+            "handoff_id": str(chain),
+            "kind": "silent",
+            "agent": "code_agent",
+            "rule": "update_overdue",
+            "at": "2026-11-25T09:40:00Z",
+            "message": "code_agent went <b>silent</b> after its status report",
+        }
+        return {**document, "breaks": [brk]}
+
+    monkeypatch.setattr(models, "chain_document", with_a_break)
+    page = signed_in.get(f"/dashboard/chains/{chain}").text
+    assert "Where it broke" in page
+    assert "code_agent went &lt;b&gt;silent&lt;/b&gt; after its status report" in page
+    assert f'class="node st-blocked broken late" id="h-{chain}"' in page
+    assert page.count("broke here") == 1  # the follow-up is not broken
