@@ -12,6 +12,7 @@ from typing import Any
 
 from handoff_ledger.adapters.clock import Clock
 from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, install_guard, postgres_guard_sql
 from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url
 from handoff_ledger.domain.errors import InvalidInput
 
@@ -31,7 +32,9 @@ def open_ledger(url: str | None = None, *, clock: Clock | None = None) -> Ledger
     """Open the ledger at ``url`` (else ``HANDOFF_DB``, else ``./handoff.db``)."""
     store = parse_store_url(url)
     if store.backend != "postgresql":
-        return _construct(store, store.env, clock)
+        ledger = _construct(store, store.env, clock)
+        install_guard(ledger.recorder)
+        return ledger
     with _postgres_prepared(store) as env:
         return _construct(store, env, clock)
 
@@ -78,7 +81,7 @@ def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
     except psycopg.Error as exc:
         raise StoreUnavailable(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
     with conn:
-        if _exists(conn, table):
+        if _ready(conn, table):
             yield {**env, "CREATE_TABLE": "n"}
             return
         conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
@@ -88,13 +91,27 @@ def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema))
                 )
             yield dict(env)
+            # The tables exist now (the ledger created them, or an older version of
+            # this software did, before the log had its guard): add the guard once.
+            if not _ready(conn, table):
+                for statement in postgres_guard_sql(schema, f"{Ledger.name.lower()}_events"):
+                    conn.execute(statement)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
 
 
-def _exists(conn: Any, table: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
-    return bool(row and row[0])
+def _ready(conn: Any, table: str) -> bool:
+    """True when the events table exists and carries the append-only guard.
+
+    A guard someone disabled still counts as there: it is not silently switched
+    back on, so ``handoff audit verify`` can report it.
+    """
+    row = conn.execute(
+        "SELECT to_regclass(%s) IS NOT NULL, EXISTS (SELECT 1 FROM pg_trigger "
+        "WHERE tgrelid = to_regclass(%s) AND tgname = %s)",
+        (table, table, GUARD_TRIGGER),
+    ).fetchone()
+    return bool(row and row[0] and row[1])
 
 
 def _first_line(exc: BaseException) -> str:

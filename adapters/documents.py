@@ -18,6 +18,7 @@ from handoff_ledger.adapters.ledger import LoggedEvent, ProtocolVersion
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.integrity import HASH_FIELDS
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import from_us
 
@@ -119,8 +120,17 @@ def overdue_timers(handoff: Handoff, now: datetime) -> list[dict[str, str | None
 
 
 def event_fields(event: Handoff.Event) -> dict[str, Any]:
-    """An event's own fields (everything but the envelope), as JSON values."""
-    return {k: jsonable(v) for k, v in vars(event).items() if k not in _ENVELOPE}
+    """An event's own fields (everything but the envelope), as JSON values.
+
+    The hash chain's fields (``prev_hash``, ``hash``) come last, and only on events
+    that carry them (those recorded before hash chains existed do not).
+    """
+    own = vars(event)
+    fields = {k: jsonable(v) for k, v in own.items() if k not in _ENVELOPE and k not in HASH_FIELDS}
+    for name in HASH_FIELDS:
+        if name in own:
+            fields[name] = own[name]
+    return fields
 
 
 def history_entry(event: Handoff.Event) -> dict[str, Any]:

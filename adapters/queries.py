@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from handoff_ledger.adapters.diagnosis import break_document, chain_breaks
 from handoff_ledger.adapters.documents import (
     handoff_document,
     history_entry,
@@ -33,6 +34,7 @@ __all__ = [
     "inbox_document",
     "notifications_document",
     "overdue_document",
+    "replay_document",
     "show_document",
     "view_status_entry",
 ]
@@ -92,7 +94,11 @@ def overdue_document(views: Views, now: datetime, as_of: datetime | None) -> dic
 
 
 def chain_document(views: Views, some_id: UUID, as_of: datetime | None) -> dict[str, Any]:
-    """``trace``: the chain of a handoff (or the chain with that id), oldest first."""
+    """``trace``: the chain of a handoff (or the chain with that id), oldest first.
+
+    ``breaks`` says where and why the chain broke (see ``projections.breaks``), as
+    it stood at ``as_of`` when given.
+    """
     wanted = str(some_id)
     if as_of is None:
         me = views.read.handoff(wanted)
@@ -112,11 +118,40 @@ def chain_document(views: Views, some_id: UUID, as_of: datetime | None) -> dict[
     if chain_id is None:
         when = f" at {iso(as_of)}" if as_of else ""
         raise UnknownHandoff(f"id: no handoff or chain has id {some_id}{when}")
+    now = as_of or views.ledger.clock.now()
+    breaks = chain_breaks(views.ledger, (r["handoff_id"] for r in rows), now, as_of)
     return {
         "chain_id": chain_id,
         "as_of": iso(as_of),
         "handoffs": [view_document(row) for row in rows],
+        "broken": bool(breaks),
+        "breaks": [break_document(b) for b in breaks],
     }
+
+
+def replay_document(views: Views, until: datetime, names: list[str] | None) -> dict[str, Any]:
+    """``replay``: every view's rows (or the named views') as they stood at ``until``.
+
+    ``overdue`` lists the timers past due at ``until`` when the timers view is replayed.
+    """
+    memory = views.replay(until, names)
+    document: dict[str, Any] = {
+        "until": iso(until),
+        "position": memory.position,
+        "events": memory.applied,
+        "views": {
+            projection.name: {
+                spec.name: [view_document(row) for _, row in sorted(memory.rows(spec.name).items())]
+                for spec in projection.tables
+            }
+            for projection in memory.projections
+        },
+        "overdue": None,
+    }
+    if "timers" in memory.tables:
+        due = due_rows(memory.rows("timers").values(), us(until) or 0)
+        document["overdue"] = [view_document(row) for row in due]
+    return document
 
 
 def notifications_document(views: Views, agent: str, since: int, limit: int) -> dict[str, Any]:

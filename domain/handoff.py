@@ -11,6 +11,7 @@ carries ``by`` (who acted) and ``chain_id`` so a log entry can be read on its ow
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4, uuid5
@@ -21,6 +22,7 @@ from handoff_ledger.domain import rules
 from handoff_ledger.domain.durations import require_in_range
 from handoff_ledger.domain.errors import InvalidInput, InvalidTransition
 from handoff_ledger.domain.escalation import REASSIGN, EscalationPolicy, Step
+from handoff_ledger.domain.integrity import event_digest
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import OPEN_STATES, TERMINAL_STATES, State, Status
 from handoff_ledger.domain.timers import EscalationReason, Timer, timer_key
@@ -41,6 +43,19 @@ class Handoff(Aggregate):
 
         by: str
         chain_id: UUID
+        _: KW_ONLY
+        prev_hash: str | None = None
+        """The hash of the handoff's previous event (None for the first)."""
+        hash: str | None = None
+        """This event's hash (``integrity.event_digest``); None on events recorded
+        before hash chains existed."""
+
+        def mutate(self, aggregate: Any) -> Any:
+            """Apply the event, then remember its hash: the next event links to it."""
+            mutated = super().mutate(aggregate)
+            if mutated is not None:
+                mutated.last_hash = self.hash
+            return mutated
 
     class Created(Event, Aggregate.Created):
         """The sender handed work to the receiver."""
@@ -229,6 +244,8 @@ class Handoff(Aggregate):
         self.escalation_count = 0
         self.next_steps: dict[str, Step | None] = {}
         """Per armed timer (``timer_key``): the escalation step due next; None when done."""
+        self.last_hash: str | None = None
+        """The hash of the last event applied (set by ``Event.mutate``)."""
 
     # ----------------------------------------------------------------- creation
 
@@ -279,10 +296,7 @@ class Handoff(Aggregate):
             rules.require_no_nul(value, field)
         rules.require_no_nul(key, "key")
         handoff_id = cls.id_for_key(sender, key) if key else uuid4()
-        return cls._create(
-            cls.Created,
-            id=handoff_id,
-            timestamp=now,
+        fields: JSONObject = dict(
             by=sender,
             chain_id=parent.chain_id if parent else handoff_id,
             sender=sender,
@@ -300,6 +314,15 @@ class Handoff(Aggregate):
             key=key,
             protocol_version=protocol_version,
         )
+        digest = event_digest(
+            type_name=cls.Created.__name__,
+            handoff_id=handoff_id,
+            version=cls.INITIAL_VERSION,
+            at=now,
+            prev_hash=None,
+            data=fields,
+        )
+        return cls._create(cls.Created, id=handoff_id, timestamp=now, hash=digest, **fields)
 
     # ----------------------------------------------------------------- commands
 
@@ -601,7 +624,19 @@ class Handoff(Aggregate):
     def _record(
         self, event_class: type[Handoff.Event], *, by: str, now: datetime, **fields: Any
     ) -> None:
-        self.trigger_event(event_class, timestamp=now, by=by, chain_id=self.chain_id, **fields)
+        """Trigger one event, chained to the one before it by its hash."""
+        data = {"by": by, "chain_id": self.chain_id, **fields}
+        digest = event_digest(
+            type_name=event_class.__name__,
+            handoff_id=self.id,
+            version=self.version + 1,
+            at=now,
+            prev_hash=self.last_hash,
+            data=data,
+        )
+        self.trigger_event(
+            event_class, timestamp=now, prev_hash=self.last_hash, hash=digest, **data
+        )
 
 
 def _escalation_key(reason: str, timer_due: datetime | None, level: int, repeat: int) -> str:

@@ -59,12 +59,15 @@ class MemoryViews:
             spec.name: MemoryTable(spec) for p in self.projections for spec in p.tables
         }
         self.position = 0
+        self.applied = 0
+        """How many events were folded in."""
 
     def apply(self, event: Any, position: int) -> None:
         """Apply one event at its log position to every projection."""
         for projection in self.projections:
             projection.process(event, position, self.tables)
         self.position = position
+        self.applied += 1
 
     def rows(self, table: str) -> dict[Key, Row]:
         """A table's rows by key (for comparisons)."""

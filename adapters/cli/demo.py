@@ -20,16 +20,18 @@ from uuid import UUID
 
 import typer
 
+from handoff_ledger.adapters.audit import verify_ledger
 from handoff_ledger.adapters.bootstrap import open_ledger
 from handoff_ledger.adapters.cli.app import app
 from handoff_ledger.adapters.cli.digest_commands import digest_lines
 from handoff_ledger.adapters.cli.options import fresh_views
 from handoff_ledger.adapters.cli.render import ack_text, console, handoff_text, log_lines, ref
-from handoff_ledger.adapters.cli.views_commands import chain_tree
+from handoff_ledger.adapters.cli.trace_commands import chain_tree
 from handoff_ledger.adapters.clock import SimulatedClock
+from handoff_ledger.adapters.diagnosis import gaps_document
 from handoff_ledger.adapters.digest import build_digest
-from handoff_ledger.adapters.documents import view_document
 from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.queries import chain_document
 from handoff_ledger.adapters.reactor import PassReport, Reactor
 from handoff_ledger.adapters.seed import SEED_PROTOCOL
 from handoff_ledger.domain.handoff import Handoff
@@ -211,9 +213,15 @@ class Scenario:
             typer.echo("  " + line)
         typer.echo("\nTRACE OF THE BUG REPORT'S CHAIN:")
         views = fresh_views(ledger)
-        rows = views.read.chain(str(self.bug.chain_id))
-        console().print(chain_tree(str(self.bug.chain_id), [view_document(r) for r in rows]))
+        console().print(chain_tree(chain_document(views, self.bug.id, None)))
+        typer.echo("\nWHERE CHAINS BROKE (handoff gaps):")
+        for chain in gaps_document(views, ledger.clock.now())["chains"]:
+            for found in chain["breaks"]:
+                typer.echo(f"  {found['handoff_id'][:8]} {found['kind']}: {found['message']}")
         typer.echo(check(ledger))
+        audit = verify_ledger(ledger)
+        verdict = "every hash chain intact" if audit.ok else f"{len(audit.problems)} problems"
+        typer.echo(f"AUDIT: {audit.handoffs} handoffs, {audit.events} events: {verdict}.")
 
 
 def check(ledger: Ledger) -> str:

@@ -14,6 +14,7 @@ import typer
 from typer.exceptions import TyperException
 
 from handoff_ledger.adapters.cli import (
+    audit_commands,
     demo,
     digest_commands,
     lifecycle,
@@ -22,6 +23,7 @@ from handoff_ledger.adapters.cli import (
     reactor_commands,
     reading,
     serve_commands,
+    trace_commands,
     views_commands,
 )
 from handoff_ledger.adapters.cli.app import app, emit_json
@@ -35,6 +37,8 @@ _COMMAND_MODULES = (
     reading,
     protocol_commands,
     views_commands,
+    trace_commands,
+    audit_commands,
     reactor_commands,
     digest_commands,
     serve_commands,

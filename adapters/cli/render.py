@@ -20,6 +20,7 @@ from handoff_ledger.adapters.documents import event_fields, iso
 from handoff_ledger.adapters.ledger import LoggedEvent, ProtocolVersion
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.integrity import HASH_FIELDS
 
 __all__ = [
     "ack_text",
@@ -113,7 +114,11 @@ def ack_text(handoff: Handoff, position: int | None, now: datetime, *, recorded:
 def event_line(event: Handoff.Event, position: int | None = None) -> str:
     """One log or history line: position, time, type, handoff, who, details."""
     fields = event_fields(event)
-    details = " ".join(f"{k}={_short(v)}" for k, v in fields.items() if v not in (None, [], {}))
+    details = " ".join(
+        f"{k}={_short(v)}"
+        for k, v in fields.items()
+        if v not in (None, [], {}) and k not in HASH_FIELDS  # hashes: --json and the audit
+    )
     prefix = f"#{position:<6} " if position is not None else ""
     return (
         f"{prefix}{iso(event.timestamp)}  {type(event).__name__:<15} "

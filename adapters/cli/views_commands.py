@@ -1,34 +1,27 @@
-"""Commands on the read side: notifications, watch, trace, the agent board, projections."""
+"""Commands on the read side: notifications, watch, the agent board, projections."""
 
 from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
-from rich.tree import Tree
 
 from handoff_ledger.adapters.cli.app import agents_app, app, emit_json, projections_app
 from handoff_ledger.adapters.cli.options import (
-    AsOfOption,
     DbOption,
     JsonOption,
     fresh_views,
     ledger_at,
     read_id,
-    read_time,
 )
 from handoff_ledger.adapters.cli.render import console, parse_iso
 from handoff_ledger.adapters.documents import iso, view_document
-from handoff_ledger.adapters.queries import (
-    chain_document,
-    notifications_document,
-    view_status_entry,
-)
+from handoff_ledger.adapters.queries import notifications_document, view_status_entry
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.service import lag_text
@@ -81,48 +74,6 @@ def watch(
         else:
             state = "now watches" if new else "already watched"
             typer.echo(f"WATCH: {agent} {state} chain {chain_id}")
-
-
-@app.command()
-def trace(
-    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
-    as_of: AsOfOption = None,
-    db: DbOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """The whole chain of a handoff as a tree, with each step's state and timing."""
-    hid = read_id(handoff_id)
-    moment = read_time(as_of, "as_of")
-    with ledger_at(db) as ledger:
-        document = chain_document(fresh_views(ledger), hid, moment)
-        if as_json:
-            emit_json(document)
-        else:
-            console().print(chain_tree(document["chain_id"], document["handoffs"]))
-
-
-def chain_tree(chain_id: str, entries: list[dict[str, Any]]) -> Tree:
-    root = Tree(f"CHAIN {chain_id}")
-    nodes: dict[str | None, Any] = {None: root}
-    for entry in entries:
-        parent = nodes.get(entry["parent_id"], root)
-        times = ", ".join(
-            f"{label} {entry[key]}"
-            for label, key in (
-                ("sent", "created_at"),
-                ("acked", "acked_at"),
-                ("closed", "closed_at"),
-            )
-            if entry.get(key)
-        )
-        label = escape(
-            f"{entry['sender']} → {entry['receiver']} [{entry['state']}] "
-            f"{entry['kind'] or '-'} {entry['id'][:8]} ({times})"
-        )
-        if entry["escalations"]:
-            label += f" escalated x{entry['escalations']}"
-        nodes[entry["id"]] = parent.add(label)
-    return root
 
 
 @agents_app.command("list")

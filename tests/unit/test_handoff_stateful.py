@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from handoff_ledger.domain.errors import HandoffError, InvalidTransition, NotPermitted
 from handoff_ledger.domain.escalation import EscalationPolicy, Step
 from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.integrity import event_digest
 from handoff_ledger.domain.protocol import EscalationLevel
 from handoff_ledger.domain.states import OPEN_STATES, TERMINAL_STATES, State, Status
 from handoff_ledger.domain.timers import EscalationReason, Timer
@@ -247,6 +248,28 @@ class HandoffMachine(RuleBasedStateMachine):
         live = {k: v for k, v in vars(self.handoff).items() if k != "_pending_events"}
         again = {k: v for k, v in vars(replayed).items() if k != "_pending_events"}
         assert again == live
+
+    @invariant()
+    def every_event_is_chained_to_the_one_before_it(self) -> None:
+        previous: str | None = None
+        for event in self.events:
+            assert event.prev_hash == previous
+            assert event.hash == recomputed_hash(event)
+            previous = event.hash
+        assert self.handoff.last_hash == previous
+
+
+def recomputed_hash(event: Handoff.Event) -> str:
+    """The hash ``audit verify`` recomputes from an event's fields."""
+    envelope = ("originator_id", "originator_version", "timestamp", "originator_topic")
+    return event_digest(
+        type_name=type(event).__name__,
+        handoff_id=event.originator_id,
+        version=event.originator_version,
+        at=event.timestamp,
+        prev_hash=event.prev_hash,
+        data={k: v for k, v in vars(event).items() if k not in envelope},
+    )
 
 
 TestHandoffMachine = HandoffMachine.TestCase

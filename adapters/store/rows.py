@@ -1,0 +1,107 @@
+"""The events table read as stored: rows in (aggregate, version) order, with positions.
+
+The audit and the export need what is really in the table, not what the
+repository makes of it, and they need each event's log position. This reads the
+rows by keyset pages (the primary key's index), so any log size streams in
+constant memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+from handoff_ledger.adapters.ledger import Ledger
+
+__all__ = ["StoredRow", "stored_events"]
+
+_PAGE = 5000
+
+StoredRow = tuple[str, int, str, bytes, int]
+"""(originator_id as str(UUID), originator_version, topic, state, log position)."""
+
+
+def stored_events(ledger: Ledger, handoff_id: UUID | None = None) -> Iterator[StoredRow]:
+    """Every stored event (or one aggregate's), ordered by aggregate id, then version."""
+    recorder: Any = ledger.recorder
+    table = recorder.events_table_name
+    sqlite = "sqlite" in type(recorder).__module__
+    after: tuple[str, int] | None = None
+    while True:
+        page = (
+            _sqlite_page(recorder, table, handoff_id, after)
+            if sqlite
+            else _postgres_page(recorder, table, handoff_id, after)
+        )
+        yield from page
+        if len(page) < _PAGE:
+            return
+        after = (page[-1][0], page[-1][1])
+
+
+def _sqlite_page(
+    recorder: Any, table: str, handoff_id: UUID | None, after: tuple[str, int] | None
+) -> list[StoredRow]:
+    clauses, params = _where(handoff_id, after, "?", "?")
+    params = [_hex(p) for p in params]
+    statement = (
+        f'SELECT originator_id, originator_version, topic, state, rowid FROM "{table}"'
+        f"{clauses} ORDER BY originator_id, originator_version LIMIT ?"
+    )
+    with recorder.datastore.transaction(commit=False) as cursor:
+        raw = cursor.sqlite_cursor.connection.cursor()
+        raw.row_factory = None
+        raw.execute(statement, [*params, _PAGE])
+        # SQLite holds ids as 32 hex digits; everything else here speaks str(UUID).
+        return [(_dashed(r[0]), int(r[1]), r[2], r[3], int(r[4])) for r in raw.fetchall()]
+
+
+def _postgres_page(
+    recorder: Any, table: str, handoff_id: UUID | None, after: tuple[str, int] | None
+) -> list[StoredRow]:
+    from psycopg.rows import tuple_row
+
+    clauses, params = _where(handoff_id, after, "%s", "%s::uuid")
+    schema = recorder.datastore.schema
+    statement = (
+        f"SELECT originator_id::text, originator_version, topic, state, notification_id "
+        f'FROM "{schema}"."{table}"{clauses} ORDER BY originator_id, originator_version '
+        "LIMIT %s"
+    )
+    with (
+        recorder.datastore.transaction(commit=False) as cursor,
+        cursor.connection.cursor(binary=True, row_factory=tuple_row) as raw,
+    ):
+        raw.execute(statement, [*params, _PAGE])
+        return [(r[0], int(r[1]), r[2], bytes(r[3]), int(r[4])) for r in raw.fetchall()]
+
+
+def _where(
+    handoff_id: UUID | None, after: tuple[str, int] | None, mark: str, id_mark: str
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if handoff_id is not None:
+        clauses.append(f"originator_id = {id_mark}")
+        params.append(str(handoff_id))
+    if after is not None:
+        clauses.append(f"(originator_id, originator_version) > ({id_mark}, {mark})")
+        params.extend(after)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _dashed(stored_id: str) -> str:
+    try:
+        return str(UUID(stored_id))
+    except ValueError:
+        return stored_id
+
+
+def _hex(param: Any) -> Any:
+    if isinstance(param, str) and len(param) == 36:
+        try:
+            return UUID(param).hex
+        except ValueError:
+            return param
+    return param
