@@ -129,8 +129,9 @@ def agent_model(svc: Service, name: str, as_of: datetime | None) -> Document:
 def chain_model(svc: Service, some_id: UUID, as_of: datetime | None) -> Document:
     """A chain's page: its handoffs as a tree, each with its steps, and where it broke.
 
-    The steps of the slider are the times of the chain's events (all of them, whatever
-    ``as_of``), so moving it one step back undoes one event.
+    The steps of the slider are the times of the chain's events and of its breaks (all
+    of them, whatever ``as_of``), so moving it one step back undoes one event, or goes
+    back to before a promise was broken.
     """
     since = _head(svc)
     views = svc.fresh_views()
@@ -140,16 +141,29 @@ def chain_model(svc: Service, some_id: UUID, as_of: datetime | None) -> Document
         h["id"]: [history_entry(e) for e in svc.ledger.history(UUID(h["id"]))]
         for h in live["handoffs"]
     }
-    moments = sorted({_at(e) for events in histories.values() for e in events})
-    steps = [str(iso(m)) for m in moments]
-    try:
-        document: Document | None = chain_document(views, UUID(live["chain_id"]), as_of)
-    except UnknownHandoff:  # the chain had not started yet at as_of
-        document = None
+    happened: dict[datetime, list[str]] = {}
+    for events in histories.values():
+        for entry in events:
+            happened.setdefault(_at(entry), []).append(f"{entry['type']} by {entry['by']}")
+    for found in live.get("breaks", []):
+        # A chain also breaks by time passing (an ack that never came): a step too.
+        when = parse(found.get("at"))
+        if when is not None and when <= now:
+            happened.setdefault(when, []).append(f"{found.get('kind')} ({found.get('agent')})")
+    moments = sorted(happened)
+    steps = [{"at": iso(m), "what": ", ".join(happened[m])} for m in moments]
+    document: Document | None = live
+    if as_of is not None:
+        try:
+            document = chain_document(views, UUID(live["chain_id"]), as_of)
+        except UnknownHandoff:  # the chain had not started yet at as_of
+            document = None
     moment = as_of or now
     rows = document["handoffs"] if document else []
     breaks = list(document.get("breaks", [])) if document else []
-    broken = {b.get("handoff_id") for b in breaks}
+    broken: dict[Any, list[Document]] = {}
+    for found in breaks:
+        broken.setdefault(found.get("handoff_id"), []).append(found)
     start, end = _span(moments, moment, any(row["state"] in OPEN for row in rows))
     nodes = {
         row["id"]: _node(row, histories[row["id"]], moment, broken, start, end)
@@ -169,7 +183,8 @@ def chain_model(svc: Service, some_id: UUID, as_of: datetime | None) -> Document
         "exists": document is not None,
         "roots": roots,
         "breaks": breaks,
-        "late": [n for n in nodes.values() if n["late"]],
+        # Promises past due where no break says so already (a break names its handoff).
+        "late": [n for n in nodes.values() if n["late"] and not n["broken"]],
         "steps": steps,
         "step": _step_at(moments, as_of),
         "start": iso(start),
@@ -205,7 +220,7 @@ def _node(
     row: Document,
     history: list[Document],
     moment: datetime,
-    broken: set[Any],
+    broken: dict[Any, list[Document]],
     start: datetime,
     end: datetime,
 ) -> Document:
@@ -227,6 +242,7 @@ def _node(
         "promises": {k: {"due": d, "x": where(d)} for k, d in promises.items() if d},
         "late": late,
         "broken": row["id"] in broken,
+        "breaks": [{**b, "x": where(b.get("at"))} for b in broken.get(row["id"], [])],
         "children": [],
     }
 

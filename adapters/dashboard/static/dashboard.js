@@ -139,7 +139,7 @@
     const value = Number(slider.value);
     if (slider.dataset.mode === "steps") {
       const steps = stepsOf(slider);
-      return value >= steps.length - 1 ? "" : steps[value];
+      return value >= steps.length - 1 ? "" : steps[value].at;
     }
     if (value >= Number(slider.max)) return "";
     return new Date(value * 1000).toISOString();
@@ -153,7 +153,8 @@
       label.textContent = "now (live)";
     } else if (slider.dataset.mode === "steps") {
       const steps = stepsOf(slider);
-      label.textContent = `${moment} (step ${Number(slider.value) + 1} of ${steps.length})`;
+      const step = Number(slider.value);
+      label.textContent = `${moment}: ${steps[step].what} (step ${step + 1} of ${steps.length})`;
     } else {
       label.textContent = moment;
     }
