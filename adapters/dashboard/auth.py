@@ -15,7 +15,7 @@ Signing in and out only sets or clears the cookie: nothing is written to the led
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import anyio
 from fastapi import APIRouter, Query, Request
@@ -32,6 +32,7 @@ PATH = "/dashboard"
 TRIAL_VIEWER = Caller(agent="trial", admin=False)
 """Who looks at a trial server's dashboard without signing in."""
 MAX_FORM_BYTES = 4096
+CROSS_SITE = "Sign in from this server's own sign-in form."
 
 router = APIRouter()
 
@@ -97,7 +98,14 @@ def login_page(
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Check the token; if valid, keep it in the cookie and go on to the page asked for."""
+    """Check the token; if valid, keep it in the cookie and go on to the page asked for.
+
+    A form posted from another site's page is refused (its ``Origin`` is not this
+    server), so no other site can sign a browser in with a token of its choosing.
+    """
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        return html("login.html", status_code=403, next=PATH + "/", error=CROSS_SITE, viewer=None)
     body = await request.body()
     form = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()

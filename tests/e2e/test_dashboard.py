@@ -75,8 +75,10 @@ class Dashboard:
         expect(page.locator(".who")).to_contain_text(f"signed in as {agent}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Playwright's driver for this module only: its sync API keeps an asyncio loop
+    running in the main thread, which would break later tests that start their own."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is required under CI=true (make test installs it as root)")
@@ -85,7 +87,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield launched

@@ -208,3 +208,18 @@ def test_each_break_of_the_chain_document_is_listed_and_its_handoff_drawn_broken
     assert "code_agent went &lt;b&gt;silent&lt;/b&gt; after its status report" in page
     assert f'class="node st-blocked broken late" id="h-{chain}"' in page
     assert page.count("broke here") == 1  # the follow-up is not broken
+
+
+def test_a_sign_in_form_posted_from_another_site_is_refused(
+    ledger: Ledger, client: TestClient
+) -> None:
+    token = issue_token(ledger, "code_agent")
+    elsewhere = client.post(
+        "/dashboard/login", data={"token": token}, headers={"Origin": "https://elsewhere.example"}
+    )
+    assert elsewhere.status_code == 403
+    assert "set-cookie" not in elsewhere.headers
+    here = client.post(
+        "/dashboard/login", data={"token": token}, headers={"Origin": "http://testserver"}
+    )
+    assert here.status_code == 303
