@@ -33,7 +33,7 @@ from handoff_ledger.domain.integrity import event_digest
 from handoff_ledger.projections.chains import HANDOFFS
 from handoff_ledger.projections.registry import all_projections
 
-__all__ = ["AuditReport", "Problem", "verify_ledger"]
+__all__ = ["AuditReport", "Problem", "audit_document", "verify_ledger"]
 
 _ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
 _CREATED_TOPIC = HANDOFF_TOPICS[0]
@@ -72,6 +72,34 @@ class AuditReport:
     def ok(self) -> bool:
         """True when no problem was found."""
         return not self.problems
+
+
+def audit_document(report: AuditReport) -> dict[str, Any]:
+    """``audit verify --json``: counts, the guard, every problem with its exact event."""
+    return {
+        "ok": report.ok,
+        "scope": report.scope,
+        "handoffs": report.handoffs,
+        "events": report.events,
+        "unsealed_events": report.unsealed,
+        "guard": {
+            "table": report.guard.table,
+            "installed": report.guard.installed,
+            "enabled": report.guard.enabled,
+            "detail": report.guard.detail,
+        },
+        "problems": [
+            {
+                "problem": p.problem,
+                "handoff_id": p.handoff_id,
+                "position": p.position,
+                "version": p.version,
+                "type": p.type,
+                "message": p.message,
+            }
+            for p in report.problems
+        ],
+    }
 
 
 def verify_ledger(ledger: Ledger, handoff_id: UUID | None = None) -> AuditReport:

@@ -133,6 +133,8 @@ def replay_document(views: Views, until: datetime, names: list[str] | None) -> d
 
     ``overdue`` lists the timers past due at ``until`` when the timers view is replayed.
     """
+    for name in names or []:
+        views.projection(name)  # an unknown view is bad input, not an empty answer
     memory = views.replay(until, names)
     document: dict[str, Any] = {
         "until": iso(until),
