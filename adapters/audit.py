@@ -33,7 +33,7 @@ from handoff_ledger.domain.integrity import event_digest
 from handoff_ledger.projections.chains import HANDOFFS
 from handoff_ledger.projections.registry import all_projections
 
-__all__ = ["AuditReport", "Problem", "verify_ledger"]
+__all__ = ["AuditReport", "Problem", "audit_document", "verify_ledger"]
 
 _ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
 _CREATED_TOPIC = HANDOFF_TOPICS[0]
@@ -72,6 +72,34 @@ class AuditReport:
     def ok(self) -> bool:
         """True when no problem was found."""
         return not self.problems
+
+
+def audit_document(report: AuditReport) -> dict[str, Any]:
+    """``audit verify --json``: counts, the guard, every problem with its exact event."""
+    return {
+        "ok": report.ok,
+        "scope": report.scope,
+        "handoffs": report.handoffs,
+        "events": report.events,
+        "unsealed_events": report.unsealed,
+        "guard": {
+            "table": report.guard.table,
+            "installed": report.guard.installed,
+            "enabled": report.guard.enabled,
+            "detail": report.guard.detail,
+        },
+        "problems": [
+            {
+                "problem": p.problem,
+                "handoff_id": p.handoff_id,
+                "position": p.position,
+                "version": p.version,
+                "type": p.type,
+                "message": p.message,
+            }
+            for p in report.problems
+        ],
+    }
 
 
 def verify_ledger(ledger: Ledger, handoff_id: UUID | None = None) -> AuditReport:
@@ -130,10 +158,13 @@ def _check_unsealed(report: AuditReport) -> None:
                     "altered",
                     f"handoff {hid} version {version} ({name}, position {position}) carries "
                     f"no hash, though every event since position {first} has one: "
-                    "its hash was stripped",
+                    "it was inserted, or its hash was stripped",
                 )
             )
 
+
+_RENUMBER_SEARCH = 8
+"""How many versions back ``verify`` looks for an event moved up by inserted ones."""
 
 _UNKNOWN = object()
 """The previous event's hash could not be read: the next link cannot be checked."""
@@ -149,6 +180,8 @@ def _check_chain(group: list[Row], decoder: EventDecoder, report: AuditReport) -
     hid = group[0][0]
     expected_version = 1
     previous_hash: object = None
+    walked: dict[int, tuple[int, str]] = {}
+    shift = 0
     for originator_id, version, topic, state, position in group:
         name = topic.rpartition(".")[2]
         where = f"handoff {hid} version {version} ({name}, position {position})"
@@ -169,6 +202,29 @@ def _check_chain(group: list[Row], decoder: EventDecoder, report: AuditReport) -
             )
         expected_version = version + 1
         found = _check_event(decoder, (originator_id, version, topic, state, position))
+        walked[version] = (position, name)
+        if found.moved_from is not None:
+            inserted = version - found.moved_from
+            previous_hash = found.hash
+            if inserted == shift:
+                continue  # the rest of a block moved up together: reported at its start
+            shift = inserted
+            at_position, at_name = walked.get(found.moved_from, (position, name))
+            report.problems.append(
+                Problem(
+                    hid,
+                    at_position,
+                    found.moved_from,
+                    at_name,
+                    "inserted",
+                    f"{where} was recorded as version {found.moved_from}: {inserted} event"
+                    f"{'s were' if inserted > 1 else ' was'} inserted before it "
+                    f"(version {found.moved_from}"
+                    + (f"-{version - 1}" if inserted > 1 else "")
+                    + " now)",
+                )
+            )
+            continue
         if found.problem is not None:
             report.problems.append(Problem(hid, position, version, name, "altered", found.problem))
         if found.sealed is False:  # recorded before hash chains (or stripped: _check_unsealed)
@@ -212,6 +268,8 @@ class _Checked:
     prev_hash: str | None = None
     hash: str | None = None
     problem: str | None = None
+    moved_from: int | None = None
+    """The version the event's hash was made for, when it now sits at a later one."""
 
 
 def _check_event(decoder: EventDecoder, row: Row) -> _Checked:
@@ -228,16 +286,27 @@ def _check_event(decoder: EventDecoder, row: Row) -> _Checked:
     stored_hash = getattr(event, "hash", None)
     if stored_hash is None:
         return _Checked(False, prev_hash=getattr(event, "prev_hash", None))
-    recomputed = event_digest(
-        type_name=name,
-        handoff_id=event.originator_id,
-        version=version,
-        at=event.timestamp,
-        prev_hash=event.prev_hash,
-        data={k: v for k, v in vars(event).items() if k not in _ENVELOPE},
+    data = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+
+    def digest(at_version: int) -> str:
+        return event_digest(
+            type_name=name,
+            handoff_id=event.originator_id,
+            version=at_version,
+            at=event.timestamp,
+            prev_hash=event.prev_hash,
+            data=data,
+        )
+
+    if digest(version) == stored_hash:
+        return _Checked(True, event.prev_hash, stored_hash)
+    # Renumbered to make room for inserted events? Its hash still names its old version.
+    for earlier in range(version - 1, max(0, version - _RENUMBER_SEARCH) - 1, -1):
+        if earlier >= 1 and digest(earlier) == stored_hash:
+            return _Checked(True, event.prev_hash, stored_hash, moved_from=earlier)
+    return _Checked(
+        True, event.prev_hash, stored_hash, f"{where}: its content does not match its hash"
     )
-    problem = None if recomputed == stored_hash else f"{where}: its content does not match its hash"
-    return _Checked(True, event.prev_hash, stored_hash, problem)
 
 
 @dataclass

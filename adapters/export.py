@@ -52,17 +52,24 @@ def export_lines(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The export's lines: the whole log, or one chain's events, within the times."""
+    """The export's lines: the whole log, or one chain's events, within the times.
+
+    An unknown chain is refused here, before the first line: a streamed answer
+    cannot turn into an error once it has begun.
+    """
     ledger = views.ledger
     if chain is None:
-        for entry in ledger.read_log(since=since, until=until):
-            yield export_entry(entry.position, entry.event)
-        return
-    for position, event in _chain_events(ledger, views, chain):
-        if (since is None or event.timestamp >= since) and (
-            until is None or event.timestamp <= until
-        ):
-            yield export_entry(position, event)
+        return (
+            export_entry(entry.position, entry.event)
+            for entry in ledger.read_log(since=since, until=until)
+        )
+    events = _chain_events(ledger, views, chain)
+    return (
+        export_entry(position, event)
+        for position, event in events
+        if (since is None or event.timestamp >= since)
+        and (until is None or event.timestamp <= until)
+    )
 
 
 def _chain_events(ledger: Ledger, views: Views, some_id: UUID) -> list[tuple[int, Any]]:

@@ -105,16 +105,15 @@ def chain_document(views: Views, some_id: UUID, as_of: datetime | None) -> dict[
         chain_id = me["chain_id"] if me else (wanted if views.read.chain(wanted) else None)
         rows = views.read.chain(chain_id) if chain_id else []
     else:
-        memory = views.replay(as_of, ["chains"])
-        all_rows = memory.rows("handoffs")
-        me = all_rows.get((wanted,))
-        chain_id = me["chain_id"] if me else None
-        if chain_id is None and any(r["chain_id"] == wanted for r in all_rows.values()):
-            chain_id = wanted
-        rows = sorted(
-            (r for r in all_rows.values() if r["chain_id"] == chain_id),
-            key=lambda r: (r["created_us"], r["handoff_id"]),
-        )
+        # A chain only grows, so its members at ``as_of`` are among today's; their
+        # rows then are folded from their own events (chains rows are per handoff).
+        me = views.read.handoff(wanted)
+        members = views.read.chain(me["chain_id"] if me else wanted)
+        memory = views.replay_handoffs(as_of, [r["handoff_id"] for r in members], ["chains"])
+        folded = memory.rows("handoffs")
+        rows = sorted(folded.values(), key=lambda r: (r["created_us"], r["handoff_id"]))
+        existed = (wanted,) in folded if me else bool(rows)
+        chain_id = rows[0]["chain_id"] if rows and existed else None
     if chain_id is None:
         when = f" at {iso(as_of)}" if as_of else ""
         raise UnknownHandoff(f"id: no handoff or chain has id {some_id}{when}")
@@ -134,6 +133,8 @@ def replay_document(views: Views, until: datetime, names: list[str] | None) -> d
 
     ``overdue`` lists the timers past due at ``until`` when the timers view is replayed.
     """
+    for name in names or []:
+        views.projection(name)  # an unknown view is bad input, not an empty answer
     memory = views.replay(until, names)
     document: dict[str, Any] = {
         "until": iso(until),

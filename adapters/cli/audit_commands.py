@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from handoff_ledger.adapters.audit import AuditReport, verify_ledger
+from handoff_ledger.adapters.audit import audit_document, verify_ledger
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.cli.options import (
     DbOption,
@@ -18,38 +18,10 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.export import export_lines
 
-__all__ = ["audit_document"]
+__all__: list[str] = []
 
 audit_app = typer.Typer(help="Check the log for tampering.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
-
-
-def audit_document(report: AuditReport) -> dict[str, Any]:
-    """``audit verify --json``: counts, the guard, every problem with its exact event."""
-    return {
-        "ok": report.ok,
-        "scope": report.scope,
-        "handoffs": report.handoffs,
-        "events": report.events,
-        "unsealed_events": report.unsealed,
-        "guard": {
-            "table": report.guard.table,
-            "installed": report.guard.installed,
-            "enabled": report.guard.enabled,
-            "detail": report.guard.detail,
-        },
-        "problems": [
-            {
-                "problem": p.problem,
-                "handoff_id": p.handoff_id,
-                "position": p.position,
-                "version": p.version,
-                "type": p.type,
-                "message": p.message,
-            }
-            for p in report.problems
-        ],
-    }
 
 
 @audit_app.command("verify")

@@ -175,6 +175,7 @@ def app_from_env() -> FastAPI:
 def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:
     """The HTTP API over ``ledger`` (its lifetime is the caller's to manage)."""
     from handoff_ledger.adapters.dashboard import router as dashboard
+    from handoff_ledger.adapters.http.forensics import router as forensics
     from handoff_ledger.adapters.http.routes import router
     from handoff_ledger.adapters.http.streams import router as streams
     from handoff_ledger.adapters.mcp.streamable import mount_mcp
@@ -189,6 +190,7 @@ def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:
     app.state.service = Service(ledger=ledger, views=Views(ledger), trial=trial)
     app.include_router(router)
     app.include_router(streams)
+    app.include_router(forensics)
     app.include_router(dashboard)  # the web dashboard at /dashboard/ (docs/dashboard.md)
 
     mount_mcp(app)  # the MCP tools at /mcp, same tokens

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, Field
 
-from handoff_ledger.domain.durations import require_in_range
+from handoff_ledger.domain.durations import parse_time, require_in_range
 from handoff_ledger.domain.errors import InvalidInput
 
 __all__ = ["ERRORS", "MAX_POSITION", "ErrorDocument", "in_range", "no_nul", "nul_at"]
@@ -30,6 +30,11 @@ MAX_POSITION = 2**63 - 1
 
 
 T = TypeVar("T", bound=datetime | timedelta)
+
+
+def query_time(text: str | None, name: str) -> datetime | None:
+    """An optional ISO 8601 time from the query string, within the domain's range."""
+    return in_range(parse_time(text, name=name), name) if text else None
 
 
 def in_range(value: T, name: str) -> T:

@@ -276,9 +276,12 @@ TOOLS: tuple[ToolSpec, ...] = (
         name="trace_chain",
         title="Trace a chain",
         description="The whole chain a handoff belongs to (the handoffs that followed from "
-        "one another), oldest first, each with its sender, receiver, state and timers: use "
-        "it to find where work stalled or was dropped. Returns "
-        '{"chain_id", "handoffs": [...]}.',
+        "one another), oldest first, each with its sender, receiver, state and timers, and "
+        "where the chain broke: each break names the handoff, its kind (never_acked, "
+        "silent, deadline_missed, escalation_unanswered, follow_up_missing, not_rerouted), "
+        "the agent whose move it is, the rule and the time. Use it to find where work "
+        'stalled or was dropped. Returns {"chain_id", "handoffs": [...], "broken", '
+        '"breaks": [...]}.',
         arguments=TraceArgs,
         run=trace_chain,
         read_only=True,

@@ -7,10 +7,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.store.rows import stored_events
+from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.adapters.views.reader import ViewReader
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS, ViewRunner
 from handoff_ledger.adapters.views.store import ViewStore
@@ -21,7 +24,9 @@ from handoff_ledger.projections.registry import all_projections
 
 __all__ = ["ViewStatus", "Views", "lag_text"]
 
-_REPLAY_PAGE = 1000
+_REPLAY_PAGE = 5000
+REPLAY_SKEW = timedelta(seconds=60)
+"""How far past ``until`` a replay keeps reading for events committed out of time order."""
 _ANALYZE_AFTER = 10_000
 """After a catch-up this large, refresh the planner's statistics of the view tables."""
 
@@ -114,24 +119,55 @@ class Views:
     def replay(self, until: datetime, names: list[str] | None = None) -> MemoryViews:
         """Every view (or the named ones) as it stood at ``until``, folded in memory.
 
-        The same projection code as the live views, over the log up to ``until``;
-        the live tables are not touched.
+        The same projection code as the live views, over the events timestamped up
+        to ``until``, in log order; the live tables are not touched. Events are read
+        and decoded the way the runner does (plain rows, the lean decoder). The log
+        is in commit order, and a slow transaction can commit an event stamped a
+        little earlier than one before it, so reading goes on ``REPLAY_SKEW`` past
+        ``until`` (skipping what is later) before it stops.
         """
         chosen = {p.name for p in self.projections} if not names else set(names)
         memory = MemoryViews(p for p in all_projections() if p.name in chosen)
-        start = 1
+        horizon = until + REPLAY_SKEW
+        decode = EventDecoder(self.ledger.mapper).decode_entry
+        start = 0
         while True:
-            page = self.ledger.recorder.select_notifications(
-                start=start, limit=_REPLAY_PAGE, topics=VIEW_TOPICS
-            )
-            for notification in page:
-                event: Any = self.ledger.mapper.to_domain_event(notification)
+            with self.store.transaction(commit=False) as cursor:
+                page = self.store.read_log(cursor, start, _REPLAY_PAGE, VIEW_TOPICS)
+            for position, topic, originator_id, version, state in page:
+                event: Any = decode(topic, originator_id, version, state)
                 if event.timestamp > until:
-                    return memory
-                memory.apply(event, notification.id)
+                    if event.timestamp > horizon:
+                        return memory
+                    continue
+                memory.apply(event, position)
             if len(page) < _REPLAY_PAGE:
                 return memory
-            start = page[-1].id + 1
+            start = page[-1][0]
+
+    def replay_handoffs(
+        self, until: datetime, handoff_ids: list[str], names: list[str]
+    ) -> MemoryViews:
+        """The named views folded from only these handoffs' events up to ``until``.
+
+        For views whose rows each belong to one handoff (``chains``), this gives
+        those handoffs' rows as a replay of the whole log would, reading a few
+        aggregates instead of the log.
+        """
+        memory = MemoryViews(p for p in all_projections() if p.name in names)
+        decode = EventDecoder(self.ledger.mapper).decode_entry
+        events = []
+        for handoff_id in handoff_ids:
+            for originator_id, version, topic, state, position in stored_events(
+                self.ledger, UUID(handoff_id)
+            ):
+                if topic in VIEW_TOPICS:
+                    event: Any = decode(topic, originator_id, version, state)
+                    if event.timestamp <= until:
+                        events.append((position, event))
+        for position, event in sorted(events, key=lambda pair: pair[0]):
+            memory.apply(event, position)
+        return memory
 
     def status(self) -> list[ViewStatus]:
         """Each view's position, the log's head, and how far behind it is."""

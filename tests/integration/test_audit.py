@@ -1,0 +1,283 @@
+"""The log's guard and its hash chains, on SQLite and PostgreSQL.
+
+The database refuses UPDATE and DELETE on the events table; an attacker who
+switches that guard off and rewrites rows by hand is caught by ``audit verify``,
+which names the exact event altered, removed or inserted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from handoff_ledger.adapters.audit import AuditReport, verify_ledger
+from handoff_ledger.adapters.bootstrap import open_ledger
+from handoff_ledger.adapters.clock import SimulatedClock
+from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.reactor import Reactor
+from handoff_ledger.adapters.store.guard import GUARD_MESSAGE, guard_status, install_guard
+from handoff_ledger.adapters.tokens import issue_token
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.domain.errors import UnknownHandoff
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.integrity import event_digest
+from handoff_ledger.domain.states import Status
+
+
+def is_sqlite(ledger: Ledger) -> bool:
+    return "sqlite" in type(ledger.recorder).__module__
+
+
+def table(ledger: Ledger) -> str:
+    recorder: Any = ledger.recorder
+    if is_sqlite(ledger):
+        return f'"{recorder.events_table_name}"'
+    return f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+
+
+def mark(ledger: Ledger) -> str:
+    return "?" if is_sqlite(ledger) else "%s"
+
+
+def stored_id(ledger: Ledger, handoff_id: UUID) -> str:
+    return handoff_id.hex if is_sqlite(ledger) else str(handoff_id)
+
+
+@contextmanager
+def around_the_guard(ledger: Ledger) -> Iterator[Any]:
+    """A raw cursor on the events table with the guard off; the guard is back afterwards.
+
+    This is the attacker: an owner of the database who disables the triggers, edits
+    rows, and puts the triggers back so that nothing looks amiss.
+    """
+    recorder: Any = ledger.recorder
+    with recorder.datastore.transaction(commit=True) as cursor:
+        if is_sqlite(ledger):
+            cursor.execute("DROP TRIGGER hl_events_no_update")
+            cursor.execute("DROP TRIGGER hl_events_no_delete")
+        else:
+            cursor.execute(f"ALTER TABLE {table(ledger)} DISABLE TRIGGER hl_events_append_only")
+        yield cursor
+        if not is_sqlite(ledger):
+            cursor.execute(f"ALTER TABLE {table(ledger)} ENABLE TRIGGER hl_events_append_only")
+    if is_sqlite(ledger):
+        install_guard(recorder)
+    assert guard_status(recorder).intact
+
+
+def stored_state(ledger: Ledger, handoff_id: UUID, version: int) -> tuple[int, bytes]:
+    """(position, state) of one stored event."""
+    position = "rowid" if is_sqlite(ledger) else "notification_id"
+    m = mark(ledger)
+    with ledger.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(
+            f"SELECT {position} AS position, state FROM {table(ledger)} "
+            f"WHERE originator_id = {m} AND originator_version = {m}",
+            (stored_id(ledger, handoff_id), version),
+        )
+        row = cursor.fetchone()
+    return int(row["position"]), bytes(row["state"])
+
+
+def run_a_day(ledger: Ledger, clock: SimulatedClock) -> list[Handoff]:
+    """Handoffs through every kind of event: acks, reports, escalation, reassignment, notes."""
+    done = ledger.send(sender="inbox_monitor", to="code_agent", payload={"email_id": "msg_1"})
+    ledger.ack(done.handoff.id, by="code_agent", eta=timedelta(hours=2))
+    ledger.report_status(done.handoff.id, by="code_agent", status=Status.PROGRESS, message="ok")
+    ledger.complete(done.handoff.id, by="code_agent", result={"fix": "PR #412", "n": 1.5})
+    late = ledger.send(
+        sender="inbox_monitor",
+        to="support_agent",
+        ack_within=timedelta(minutes=30),
+        escalate_to=["human:me"],
+    )
+    clock.advance(timedelta(hours=1))
+    Reactor(ledger).run_once()
+    ledger.reassign(late.handoff.id, by="inbox_monitor", to="backup_agent", reason="no answer")
+    ledger.add_note(late.handoff.id, by="human:me", message="Müller asked twice ✓")
+    issue_token(ledger, "code_agent")  # other aggregates share the table
+    Views(ledger).catch_up()
+    return [ledger.get(done.handoff.id), ledger.get(late.handoff.id)]
+
+
+def problems(report: AuditReport) -> list[tuple[str, str | None, int | None, int | None]]:
+    return [(p.problem, p.handoff_id, p.version, p.position) for p in report.problems]
+
+
+def test_the_events_table_refuses_update_and_delete(ledger: Ledger, clock: SimulatedClock) -> None:
+    (done, _) = run_a_day(ledger, clock)
+    position, state = stored_state(ledger, done.id, 1)
+    statements = [
+        f"UPDATE {table(ledger)} SET originator_version = 99",
+        f"DELETE FROM {table(ledger)}",
+    ]
+    if not is_sqlite(ledger):
+        statements.append(f"TRUNCATE {table(ledger)}")
+    for statement in statements:
+        store: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
+        with pytest.raises(Exception, match=GUARD_MESSAGE), store.transaction(commit=True) as cur:
+            cur.execute(statement)
+    assert stored_state(ledger, done.id, 1) == (position, state)
+    assert verify_ledger(ledger).ok
+
+
+def test_verify_passes_a_clean_ledger(ledger: Ledger, clock: SimulatedClock) -> None:
+    handoffs = run_a_day(ledger, clock)
+    report = verify_ledger(ledger)
+    assert report.ok, report.problems
+    assert report.handoffs == 2
+    assert report.events == sum(h.version for h in handoffs)
+    assert report.unsealed == 0
+    assert report.guard.intact
+    one = verify_ledger(ledger, handoffs[1].id)
+    assert (one.ok, one.handoffs, one.events) == (True, 1, handoffs[1].version)
+
+
+def test_verify_of_an_unknown_handoff_is_bad_input(ledger: Ledger, clock: SimulatedClock) -> None:
+    run_a_day(ledger, clock)
+    with pytest.raises(UnknownHandoff):
+        verify_ledger(ledger, UUID(int=7))
+
+
+def test_verify_names_the_event_whose_content_was_altered(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    (done, _) = run_a_day(ledger, clock)
+    position, state = stored_state(ledger, done.id, 4)  # Completed
+    forged = state.replace(b"PR #412", b"PR #666")
+    assert forged != state
+    with around_the_guard(ledger) as cursor:
+        cursor.execute(
+            f"UPDATE {table(ledger)} SET state = {mark(ledger)} WHERE originator_id = "
+            f"{mark(ledger)} AND originator_version = 4",
+            (forged, stored_id(ledger, done.id)),
+        )
+    report = verify_ledger(ledger)
+    assert problems(report) == [("altered", str(done.id), 4, position)]
+    assert "does not match its hash" in report.problems[0].message
+    assert not verify_ledger(ledger, done.id).ok
+
+
+def test_verify_names_a_removed_event(ledger: Ledger, clock: SimulatedClock) -> None:
+    (done, _) = run_a_day(ledger, clock)
+    next_position, _ = stored_state(ledger, done.id, 3)
+    with around_the_guard(ledger) as cursor:
+        cursor.execute(
+            f"DELETE FROM {table(ledger)} WHERE originator_id = {mark(ledger)} "
+            "AND originator_version = 2",
+            (stored_id(ledger, done.id),),
+        )
+    report = verify_ledger(ledger)
+    assert problems(report) == [("removed", str(done.id), 2, next_position)]
+    assert "version 2 is missing" in report.problems[0].message
+
+
+def test_verify_notices_the_last_event_removed(ledger: Ledger, clock: SimulatedClock) -> None:
+    """A chain alone cannot see its tail cut off; the views remember where it ended."""
+    (_, late) = run_a_day(ledger, clock)
+    last_position, _ = stored_state(ledger, late.id, late.version)
+    with around_the_guard(ledger) as cursor:
+        cursor.execute(
+            f"DELETE FROM {table(ledger)} WHERE originator_id = {mark(ledger)} "
+            f"AND originator_version = {late.version}",
+            (stored_id(ledger, late.id),),
+        )
+    report = verify_ledger(ledger)
+    assert problems(report) == [("removed", str(late.id), None, last_position)]
+    assert "the last one the views saw" in report.problems[0].message
+
+
+def test_verify_names_an_event_inserted_in_the_middle(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    """A forged Acked with a valid hash slipped in at version 2; the rest renumbered."""
+    (done, _) = run_a_day(ledger, clock)
+    first = next(iter(ledger.events.get(done.id)))
+    fields = {"by": "code_agent", "chain_id": done.chain_id, "eta": None, "update_due": None}
+    fields |= {"update_every": None, "implicit": False}
+    digest = event_digest(
+        type_name="Acked",
+        handoff_id=done.id,
+        version=2,
+        at=first.timestamp,
+        prev_hash=first.hash,
+        data=fields,
+    )
+    state = json.dumps(
+        {
+            "timestamp": {"_type_": "datetime_iso", "_data_": first.timestamp.isoformat()},
+            "by": "code_agent",
+            "chain_id": {"_type_": "uuid_hex", "_data_": done.chain_id.hex},
+            "prev_hash": first.hash,
+            "hash": digest,
+            **{k: v for k, v in fields.items() if k not in ("by", "chain_id")},
+        }
+    ).encode()
+    topic = f"{Handoff.__module__}:Handoff.Acked"
+    m = mark(ledger)
+    with around_the_guard(ledger) as cursor:
+        for version in range(done.version, 1, -1):  # make room at version 2
+            cursor.execute(
+                f"UPDATE {table(ledger)} SET originator_version = {version + 1} "
+                f"WHERE originator_id = {m} AND originator_version = {version}",
+                (stored_id(ledger, done.id),),
+            )
+        columns = "originator_id, originator_version, topic, state"
+        cursor.execute(
+            f"INSERT INTO {table(ledger)} ({columns}) VALUES ({m}, 2, {m}, {m})",
+            (stored_id(ledger, done.id), topic, state),
+        )
+    inserted_position, _ = stored_state(ledger, done.id, 2)
+    report = verify_ledger(ledger)
+    assert ("inserted", str(done.id), 2, inserted_position) in problems(report)
+    assert {p.problem for p in report.problems} == {"inserted"}
+    assert "was recorded as version 2: 1 event was inserted before it" in report.problems[0].message
+
+
+def test_verify_catches_a_hash_stripped_to_pass_an_edit_as_old(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    (done, _) = run_a_day(ledger, clock)
+    position, state = stored_state(ledger, done.id, 3)
+    document = json.loads(state)
+    document["message"] = "all fine, nothing to see"
+    document.pop("hash")
+    with around_the_guard(ledger) as cursor:
+        cursor.execute(
+            f"UPDATE {table(ledger)} SET state = {mark(ledger)} WHERE originator_id = "
+            f"{mark(ledger)} AND originator_version = 3",
+            (json.dumps(document).encode(), stored_id(ledger, done.id)),
+        )
+    report = verify_ledger(ledger)
+    assert ("altered", str(done.id), 3, position) in problems(report)
+    assert "carries no hash" in " ".join(p.message for p in report.problems)
+
+
+@pytest.mark.postgres
+def test_a_disabled_guard_is_reported(pg_url: str, clock: SimulatedClock) -> None:
+    """PostgreSQL can switch a trigger off (SQLite can only drop it: the next test)."""
+    ledger = open_ledger(pg_url, clock=clock)
+    run_a_day(ledger, clock)
+    with ledger.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(f"ALTER TABLE {table(ledger)} DISABLE TRIGGER hl_events_append_only")
+    report = verify_ledger(ledger)
+    ledger.close()
+    assert [p.problem for p in report.problems] == ["guard"]
+    assert "disabled" in report.problems[0].message
+
+
+def test_a_dropped_guard_is_reported(ledger: Ledger, clock: SimulatedClock) -> None:
+    run_a_day(ledger, clock)
+    trigger = "hl_events_no_delete" if is_sqlite(ledger) else "hl_events_no_truncate"
+    suffix = "" if is_sqlite(ledger) else f" ON {table(ledger)}"
+    with ledger.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(f"DROP TRIGGER {trigger}{suffix}")
+    report = verify_ledger(ledger)
+    assert [p.problem for p in report.problems] == ["guard"]
+    assert trigger in report.problems[0].message
