@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from handoff_ledger.adapters.dashboard.render import parse
+from handoff_ledger.adapters.diagnosis import gaps_document
 from handoff_ledger.adapters.documents import history_entry, iso, log_entry, view_document
 from handoff_ledger.adapters.http.app import Service
 from handoff_ledger.adapters.queries import chain_document, inbox_document, overdue_document
@@ -72,7 +73,7 @@ def board(views: Views, as_of: datetime | None) -> list[Document]:
 
 
 def overview_model(svc: Service, as_of: datetime | None) -> Document:
-    """The overview: the agents board, the overdue list, the log's tail.
+    """The overview: the agents board, the overdue list, the broken chains, the log's tail.
 
     ``since`` (where the page's live stream starts) is the log's head *before* anything
     is read: an event recorded while the page is built comes again by the stream (the
@@ -86,11 +87,14 @@ def overview_model(svc: Service, as_of: datetime | None) -> Document:
     agents = [{**row, "overdue": row["agent"] in late} for row in board(views, as_of)]
     entries = log_tail(svc, as_of)
     first, last = span(svc)
+    # `gaps` diagnoses the chains as they stand: a past view does not list them.
+    broken = gaps_document(views, now)["chains"] if as_of is None else None
     return {
         "as_of": iso(as_of),
         "moment": as_of or now,
         "agents": agents,
         "overdue": overdue,
+        "broken": broken,
         "log": entries,
         "since": since,
         "range": {"first": first, "last": last},

@@ -323,4 +323,6 @@ def test_a_handoff_never_acked_is_highlighted_where_its_chain_broke(
     expect(node).not_to_have_class(re.compile(r"\bbroken\b"))
     page.goto(f"{sqlite_dash.url}/dashboard/")
     expect(page.locator("#overdue")).to_contain_text("ack_timeout")
+    expect(page.locator("#broken")).to_contain_text("never_acked")
+    expect(page.locator("#broken .gaps > li")).to_have_count(1)  # the one chain
     expect(page.locator("#agents tr[data-agent=support_agent]")).to_contain_text("overdue")

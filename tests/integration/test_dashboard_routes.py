@@ -223,3 +223,14 @@ def test_a_sign_in_form_posted_from_another_site_is_refused(
         "/dashboard/login", data={"token": token}, headers={"Origin": "http://testserver"}
     )
     assert here.status_code == 303
+
+
+def test_the_overview_lists_the_broken_chains_now_and_says_so_in_a_past_view(
+    signed_in: TestClient, chain: UUID
+) -> None:
+    now = signed_in.get("/dashboard/").text
+    assert 'id="broken"' in now
+    assert f'href="/dashboard/chains/{chain}"' in now
+    assert "silent" in now  # code_agent said it was stuck, then nothing for an hour
+    past = signed_in.get("/dashboard/?as_of=2026-11-25T09:02:00Z").text
+    assert "Shown for now only" in past
