@@ -198,7 +198,7 @@ def test_the_overview_slider_shows_the_ledger_as_it_stood_earlier(
     page.wait_for_timeout(1000)
     expect(page.locator("#log-rows tr")).to_have_count(1)
 
-    page.locator("[data-live-link]").click()
+    page.locator(".asof-banner [data-live-link]").click()
     expect(page.locator("#log-rows tr")).to_have_count(3)
     expect(page.locator("#live-state")).to_have_text("live")
     assert page.locator("#log-rows tr").last.get_attribute("data-position") is not None
