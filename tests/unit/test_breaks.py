@@ -126,6 +126,16 @@ def test_completed_but_its_follow_up_never_created_is_the_reactors_break() -> No
     assert "follow-up customer_reply not created: x" in found.message
 
 
+def test_a_follow_up_gets_a_minute_before_its_absence_is_a_break() -> None:
+    chain = Chain()
+    bug = chain.send(kind="bug_report")
+    bug.complete(by="code_agent", now=at(50))
+    chain.collect(bug)
+    routes = {("bug_report", State.COMPLETED): REPLY}
+    assert chain.diagnose(50, routes) == []
+    assert [b.kind for b in chain.diagnose(51, routes)] == [BreakKind.FOLLOW_UP_MISSING]
+
+
 def test_a_completion_with_no_route_needs_no_follow_up() -> None:
     chain = Chain()
     bug = chain.send()
