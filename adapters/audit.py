@@ -73,6 +73,18 @@ class AuditReport:
         """True when no problem was found."""
         return not self.problems
 
+    def add(
+        self,
+        problem: str,
+        message: str,
+        handoff_id: str | None = None,
+        position: int | None = None,
+        version: int | None = None,
+        type_name: str | None = None,
+    ) -> None:
+        """Record one problem, naming its event as exactly as is known."""
+        self.problems.append(Problem(handoff_id, position, version, type_name, problem, message))
+
 
 def audit_document(report: AuditReport) -> dict[str, Any]:
     """``audit verify --json``: counts, the guard, every problem with its exact event."""
@@ -107,9 +119,7 @@ def verify_ledger(ledger: Ledger, handoff_id: UUID | None = None) -> AuditReport
     guard = guard_status(ledger.recorder)
     report = AuditReport(scope=str(handoff_id) if handoff_id else None, guard=guard)
     if not guard.intact:
-        report.problems.append(
-            Problem(None, None, None, None, "guard", f"events table {guard.table}: {guard.detail}")
-        )
+        report.add("guard", f"events table {guard.table}: {guard.detail}")
     seen = _views_seen(ledger, handoff_id)
     decoder = EventDecoder(ledger.mapper)
     found: set[str] = set()
@@ -124,16 +134,14 @@ def verify_ledger(ledger: Ledger, handoff_id: UUID | None = None) -> AuditReport
     _check_unsealed(report)
     for hid, (last_position, last_event) in seen.rows.items():
         if hid not in found and last_position <= seen.position:
-            report.problems.append(
-                Problem(
-                    hid,
-                    last_position,
-                    None,
-                    last_event,
-                    "removed",
-                    f"handoff {hid}: every event is gone from the log (the views saw it "
-                    f"up to position {last_position}, {last_event})",
-                )
+            report.add(
+                "removed",
+                f"handoff {hid}: every event is gone from the log (the views saw it "
+                f"up to position {last_position}, {last_event})",
+                hid,
+                last_position,
+                None,
+                last_event,
             )
     if handoff_id is not None and not found and not report.problems:
         raise UnknownHandoff(f"id: no handoff has id {handoff_id}")
@@ -149,17 +157,15 @@ def _check_unsealed(report: AuditReport) -> None:
     for position, hid, version, name in report.unsealed_events:
         if position > first:
             report.unsealed -= 1
-            report.problems.append(
-                Problem(
-                    hid,
-                    position,
-                    version,
-                    name,
-                    "altered",
-                    f"handoff {hid} version {version} ({name}, position {position}) carries "
-                    f"no hash, though every event since position {first} has one: "
-                    "it was inserted, or its hash was stripped",
-                )
+            report.add(
+                "altered",
+                f"handoff {hid} version {version} ({name}, position {position}) carries "
+                f"no hash, though every event since position {first} has one: "
+                "it was inserted, or its hash was stripped",
+                hid,
+                position,
+                version,
+                name,
             )
 
 
@@ -190,15 +196,13 @@ def _check_chain(group: list[Row], decoder: EventDecoder, report: AuditReport) -
             missing = f"{expected_version}" + (
                 f"-{version - 1}" if version > expected_version + 1 else ""
             )
-            report.problems.append(
-                Problem(
-                    hid,
-                    position,
-                    expected_version,
-                    None,
-                    "removed",
-                    f"handoff {hid}: version {missing} is missing (before position {position})",
-                )
+            report.add(
+                "removed",
+                f"handoff {hid}: version {missing} is missing (before position {position})",
+                hid,
+                position,
+                expected_version,
+                None,
             )
         expected_version = version + 1
         found = _check_event(decoder, (originator_id, version, topic, state, position))
@@ -210,48 +214,42 @@ def _check_chain(group: list[Row], decoder: EventDecoder, report: AuditReport) -
                 continue  # the rest of a block moved up together: reported at its start
             shift = inserted
             at_position, at_name = walked.get(found.moved_from, (position, name))
-            report.problems.append(
-                Problem(
-                    hid,
-                    at_position,
-                    found.moved_from,
-                    at_name,
-                    "inserted",
-                    f"{where} was recorded as version {found.moved_from}: {inserted} event"
-                    f"{'s were' if inserted > 1 else ' was'} inserted before it "
-                    f"(version {found.moved_from}"
-                    + (f"-{version - 1}" if inserted > 1 else "")
-                    + " now)",
-                )
+            report.add(
+                "inserted",
+                f"{where} was recorded as version {found.moved_from}: {inserted} event"
+                f"{'s were' if inserted > 1 else ' was'} inserted before it "
+                f"(version {found.moved_from}"
+                + (f"-{version - 1}" if inserted > 1 else "")
+                + " now)",
+                hid,
+                at_position,
+                found.moved_from,
+                at_name,
             )
             continue
         if found.problem is not None:
-            report.problems.append(Problem(hid, position, version, name, "altered", found.problem))
+            report.add("altered", found.problem, hid, position, version, name)
         if found.sealed is False:  # recorded before hash chains (or stripped: _check_unsealed)
             report.unsealed += 1
             report.unsealed_events.append((position, hid, version, name))
         elif found.sealed and (report.first_sealed is None or position < report.first_sealed):
             report.first_sealed = position
         if version == 1 and topic != _CREATED_TOPIC:
-            report.problems.append(
-                Problem(hid, position, version, name, "inserted", f"{where}: not a Created event")
-            )
+            report.add("inserted", f"{where}: not a Created event", hid, position, version, name)
         elif (
             found.sealed
             and not gap
             and previous_hash is not _UNKNOWN
             and found.prev_hash != previous_hash
         ):
-            report.problems.append(
-                Problem(
-                    hid,
-                    position,
-                    version,
-                    name,
-                    "inserted",
-                    f"{where}: its link does not match the hash of version {version - 1}: "
-                    "an event was inserted, replaced or rewritten here",
-                )
+            report.add(
+                "inserted",
+                f"{where}: its link does not match the hash of version {version - 1}: "
+                "an event was inserted, replaced or rewritten here",
+                hid,
+                position,
+                version,
+                name,
             )
         previous_hash = found.hash if found.sealed is not None else _UNKNOWN
 
@@ -339,30 +337,26 @@ def _check_against_views(group: list[Row], seen: _Seen, report: AuditReport) -> 
         return
     last_position, last_event = known
     if last_position <= seen.position and last_position not in {row[4] for row in group}:
-        report.problems.append(
-            Problem(
-                hid,
-                last_position,
-                None,
-                last_event,
-                "removed",
-                f"handoff {hid}: its event at position {last_position} ({last_event}), the "
-                "last one the views saw, is gone from the log",
-            )
+        report.add(
+            "removed",
+            f"handoff {hid}: its event at position {last_position} ({last_event}), the "
+            "last one the views saw, is gone from the log",
+            hid,
+            last_position,
+            None,
+            last_event,
         )
     for _id, version, topic, _state, position in group:
         if last_position < position <= seen.position:
             name = topic.rpartition(".")[2]
-            report.problems.append(
-                Problem(
-                    hid,
-                    position,
-                    version,
-                    name,
-                    "inserted",
-                    f"handoff {hid} version {version} ({name}, position {position}): the "
-                    "views read the log past it and never saw it: inserted afterwards",
-                )
+            report.add(
+                "inserted",
+                f"handoff {hid} version {version} ({name}, position {position}): the "
+                "views read the log past it and never saw it: inserted afterwards",
+                hid,
+                position,
+                version,
+                name,
             )
 
 

@@ -9,7 +9,10 @@ times (median):
   log must do;
 - ``replay --until`` the log's midpoint and its end: every view folded in memory;
 - ``inbox AGENT --as-of``, ``overdue --as-of`` and ``trace ID --as-of`` at the
-  midpoint, through the same document functions the CLI and HTTP use;
+  midpoint, through the same document functions the CLI and HTTP use: the first
+  inbox on a store with no replay checkpoints yet (it leaves them), then again (from
+  a checkpoint), then at three quarters of the log (from the midpoint's checkpoints
+  plus a quarter of the log);
 - the same ``inbox --as-of`` as a whole ``handoff`` command (process start included).
 
     .venv/bin/python bench/replay_as_of.py [--stores sqlite,postgresql] [--handoffs 29500]
@@ -56,6 +59,7 @@ def measure(backend: str, handoffs: int, rounds: int) -> dict[str, float]:
         views = Views(ledger)
         views.catch_up()
         middle = START + timedelta(seconds=handoffs // 2)
+        late = START + timedelta(seconds=handoffs * 3 // 4)
         end = START + timedelta(seconds=handoffs + 10)
         some_id = UUID(views.read.inbox(AGENTS[7], limit=1)[0]["handoff_id"])
 
@@ -76,10 +80,16 @@ def measure(backend: str, handoffs: int, rounds: int) -> dict[str, float]:
             "baseline: read + decode the log": timed(read_whole_log, rounds),
             "replay --until (midpoint), all views": timed(lambda: views.replay(middle), rounds),
             "replay --until (end), all views": timed(lambda: views.replay(end), rounds),
-            "inbox --as-of (midpoint)": timed(
+            "inbox --as-of (midpoint), first: no checkpoints yet": timed(
+                lambda: inbox_document(views, AGENTS[7], 100, middle), 1
+            ),
+            "inbox --as-of (midpoint), again: from a checkpoint": timed(
                 lambda: inbox_document(views, AGENTS[7], 100, middle), rounds
             ),
-            "overdue --as-of (midpoint)": timed(
+            "inbox --as-of (3/4), from the midpoint's checkpoints": timed(
+                lambda: inbox_document(views, AGENTS[7], 100, late), 1
+            ),
+            "overdue --as-of (midpoint), from a checkpoint": timed(
                 lambda: overdue_document(views, end, middle), rounds
             ),
             "trace --as-of (midpoint)": timed(
@@ -108,7 +118,7 @@ def main() -> None:
         baseline = figures["baseline: read + decode the log"]
         print(f"\n{backend}: {int(figures.pop('events')):,} events")
         for name, seconds in figures.items():
-            print(f"  {name:<42} {seconds:7.2f} s   {seconds / baseline:5.2f} x baseline")
+            print(f"  {name:<56} {seconds:7.2f} s   {seconds / baseline:5.2f} x baseline")
 
 
 if __name__ == "__main__":

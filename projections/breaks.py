@@ -11,6 +11,9 @@ A chain is broken where a promise was not kept or work was left lying:
   follow-up, and no follow-up handoff exists;
 - ``not_rerouted``: declined, with no route and nothing handed on from it.
 
+A closure younger than ``FOLLOW_UP_GRACE`` is not judged yet: the reactor (or the
+sender) gets that long to hand the work on.
+
 Each break names the agent responsible (the receiver that owes an ack, the
 targets that owe an answer, the reactor that owes a follow-up, the sender that
 owes a new route), the rule it broke and the time it broke. The rules are pure:
@@ -31,7 +34,11 @@ from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.protocol import FollowUp
 from handoff_ledger.domain.states import State
 
-__all__ = ["Break", "BreakKind", "RouteOf", "diagnose_chain"]
+__all__ = ["FOLLOW_UP_GRACE", "Break", "BreakKind", "RouteOf", "diagnose_chain"]
+
+FOLLOW_UP_GRACE = timedelta(minutes=1)
+"""How long the reactor has to create a follow-up before its absence is a break: a
+completion seconds old is simply waiting for the reactor's next pass."""
 
 RouteOf = Callable[[Handoff], FollowUp | None]
 """The follow-up the protocol routes for a closed handoff's outcome, if any."""
@@ -94,7 +101,9 @@ def diagnose_chain(
         if handoff.is_open:
             found.extend(_open_breaks(handoff, history, now, system_agents))
         else:
-            found.extend(_closed_breaks(handoff, history, children.get(handoff.id, []), route_of))
+            found.extend(
+                _closed_breaks(handoff, history, children.get(handoff.id, []), route_of, now)
+            )
     return sorted(found, key=lambda b: (b.at, str(b.handoff_id), b.kind.value))
 
 
@@ -165,10 +174,13 @@ def _closed_breaks(
     history: Sequence[Handoff.Event],
     children: list[Handoff],
     route_of: RouteOf,
+    now: datetime,
 ) -> list[Break]:
     if handoff.state not in (State.COMPLETED, State.DECLINED):
         return []  # a cancellation is a decision, not a break
     closed = handoff.closed_at or handoff.modified_on
+    if now - closed < FOLLOW_UP_GRACE:
+        return []
     outcome = "on_complete" if handoff.state is State.COMPLETED else "on_decline"
     route = route_of(handoff)
     if route is not None:

@@ -63,12 +63,7 @@ def install_guard(recorder: Any) -> None:
     """
     table = recorder.events_table_name
     if _is_sqlite(recorder):
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-                (table,),
-            )
-            present = {row[0] for row in cursor.fetchall()}
+        present = _sqlite_triggers(recorder, table)
         if set(_SQLITE_TRIGGERS) <= present:
             return
         with recorder.datastore.transaction(commit=True) as cursor:
@@ -105,12 +100,7 @@ def guard_status(recorder: Any) -> GuardStatus:
     """What the database says about the guard right now."""
     table = recorder.events_table_name
     if _is_sqlite(recorder):
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-                (table,),
-            )
-            present = {row[0] for row in cursor.fetchall()}
+        present = _sqlite_triggers(recorder, table)
         missing = sorted(set(_SQLITE_TRIGGERS) - present)
         detail = (
             f"missing triggers: {', '.join(missing)}" if missing else "UPDATE and DELETE refused"
@@ -131,6 +121,15 @@ def guard_status(recorder: Any) -> GuardStatus:
     if disabled:
         return GuardStatus(table, True, False, f"disabled triggers: {', '.join(disabled)}")
     return GuardStatus(table, True, True, "UPDATE, DELETE and TRUNCATE refused")
+
+
+def _sqlite_triggers(recorder: Any, table: str) -> set[str]:
+    """The names of the triggers on ``table`` (SQLite)."""
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _is_sqlite(recorder: Any) -> bool:

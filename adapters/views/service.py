@@ -13,12 +13,13 @@ from uuid import UUID
 
 from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.store.rows import stored_events
+from handoff_ledger.adapters.views.checkpoints import CHECKPOINT_EVERY, ReplayCheckpoints
 from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.adapters.views.reader import ViewReader
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS, ViewRunner
 from handoff_ledger.adapters.views.store import ViewStore
 from handoff_ledger.domain.errors import InvalidInput
-from handoff_ledger.projections.base import Projection
+from handoff_ledger.projections.base import Projection, us
 from handoff_ledger.projections.fold import MemoryViews
 from handoff_ledger.projections.registry import all_projections
 
@@ -58,6 +59,9 @@ class Views:
         self.store = ViewStore(ledger, self.projections)
         self.runner = ViewRunner(ledger, self.store, self.projections)
         self.read = ViewReader(self.store)
+        self.checkpoints = ReplayCheckpoints(self.store)
+        self.checkpoint_every = CHECKPOINT_EVERY
+        """Log positions between the checkpoints a replay leaves (tests make it small)."""
 
     def projection(self, name: str) -> Projection:
         """The projection called ``name`` (bad input if there is none)."""
@@ -125,22 +129,41 @@ class Views:
         is in commit order, and a slow transaction can commit an event stamped a
         little earlier than one before it, so reading goes on ``REPLAY_SKEW`` past
         ``until`` (skipping what is later) before it stops.
+
+        When every view asked for is checkpointed (:mod:`checkpoints`), the fold
+        starts from the latest checkpoint it may use, and leaves new ones behind.
         """
         chosen = {p.name for p in self.projections} if not names else set(names)
         memory = MemoryViews(p for p in all_projections() if p.name in chosen)
+        until_us = us(until) or 0
         horizon = until + REPLAY_SKEW
+        saver = self.checkpoints if self.checkpoints.usable_for(memory.projections) else None
+        latest_us = 0
+        if saver is not None:
+            found = saver.best(memory.projections, until_us)
+            if found is not None:
+                saver.load(memory, found)
+                latest_us = found.max_us
+        every = self.checkpoint_every
+        boundary = (memory.position // every + 1) * every
+        clean = True  # nothing skipped yet: the fold holds every event read so far
         decode = EventDecoder(self.ledger.mapper).decode_entry
-        start = 0
+        start = memory.position
         while True:
             with self.store.transaction(commit=False) as cursor:
                 page = self.store.read_log(cursor, start, _REPLAY_PAGE, VIEW_TOPICS)
             for position, topic, originator_id, version, state in page:
+                while saver is not None and clean and position > boundary:
+                    saver.save(memory, boundary, latest_us)
+                    boundary += every
                 event: Any = decode(topic, originator_id, version, state)
                 if event.timestamp > until:
+                    clean = False
                     if event.timestamp > horizon:
                         return memory
                     continue
                 memory.apply(event, position)
+                latest_us = max(latest_us, us(event.timestamp) or 0)
             if len(page) < _REPLAY_PAGE:
                 return memory
             start = page[-1][0]
@@ -214,6 +237,7 @@ class Views:
         targets = [self.projection(name)] if name else self.projections
         replayed = 0
         for projection in targets:
+            self.checkpoints.forget(projection.name)
             shadow_tracking = f"{projection.name}~rebuild"
             self.store.drop_shadow(projection, shadow_tracking)
             self.store.create_tables(shadow=True, only=projection.name)

@@ -12,6 +12,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,6 +47,22 @@ def timed(store_url: str, tmp_path: Path) -> TimedCLI:
     return TimedCLI(store_url, tmp_path)
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def morning(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[TimedCLI, dict[str, str]]:
+    """One store with :func:`a_morning` in it, shared by the tests that only read it."""
+    folder = tmp_path_factory.mktemp("morning")
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder}/ledger.db"
+    else:
+        url = f"{request.getfixturevalue('pg_base_url')}?schema=morning_{uuid.uuid4().hex[:10]}"
+    cli = TimedCLI(url, folder)
+    return cli, a_morning(cli)
+
+
 def a_morning(cli: TimedCLI) -> dict[str, str]:
     """One handoff done, one never acked (and escalated), one declined; then 2 hours pass."""
     done = cli.json("send", "--from", "inbox_monitor", "--to", "code_agent", "--payload",
@@ -62,9 +79,9 @@ def a_morning(cli: TimedCLI) -> dict[str, str]:
 
 
 def test_trace_shows_where_a_chain_broke_and_gaps_lists_every_broken_chain(
-    timed: TimedCLI,
+    morning: tuple[TimedCLI, dict[str, str]],
 ) -> None:
-    ids = a_morning(timed)
+    timed, ids = morning
     text = timed.run("trace", ids["ignored"]).stdout
     assert "BROKEN at 2026-11-25T09:30:00Z" in text
     assert "never_acked" in text
@@ -84,8 +101,10 @@ def test_trace_shows_where_a_chain_broke_and_gaps_lists_every_broken_chain(
     assert "Broken chains: 2" in timed.run("gaps").stdout
 
 
-def test_replay_until_a_time_shows_the_views_as_they_stood(timed: TimedCLI) -> None:
-    ids = a_morning(timed)
+def test_replay_until_a_time_shows_the_views_as_they_stood(
+    morning: tuple[TimedCLI, dict[str, str]],
+) -> None:
+    timed, ids = morning
     then = timed.json("replay", "--until", "2026-11-25T09:00:00Z")
     queue = {row["id"]: row for row in then["views"]["queues"]["queue"]}
     assert ids["ignored"] in queue
@@ -99,9 +118,9 @@ def test_replay_until_a_time_shows_the_views_as_they_stood(timed: TimedCLI) -> N
 
 
 def test_audit_verify_passes_and_the_export_checks_out_without_this_software(
-    timed: TimedCLI,
+    morning: tuple[TimedCLI, dict[str, str]],
 ) -> None:
-    ids = a_morning(timed)
+    timed, ids = morning
     report = timed.json("audit", "verify")
     assert (report["ok"], report["handoffs"], report["problems"]) == (True, 3, [])
     assert "OK: every hash chain is intact." in timed.run("audit", "verify").stdout
@@ -120,8 +139,10 @@ def test_audit_verify_passes_and_the_export_checks_out_without_this_software(
 
 
 def test_audit_verify_names_a_tampered_event_and_exits_1(timed: TimedCLI) -> None:
-    ids = a_morning(timed)
-    position = tamper(timed.url, ids["done"], version=3, old=b"PR #412", new=b"PR #666")
+    done = timed.json("send", "--from", "inbox_monitor", "--to", "code_agent")["id"]
+    timed.run("complete", done, "--as", "code_agent", "--result", '{"fix": "PR #412"}')
+    ids = {"done": done}
+    position = tamper(timed.url, done, version=3, old=b"PR #412", new=b"PR #666")
     done = timed.run("audit", "verify", expect=1)
     named = f"ALTERED: handoff {ids['done']} version 3 (Completed, position {position})"
     assert named in done.stdout
@@ -132,8 +153,10 @@ def test_audit_verify_names_a_tampered_event_and_exits_1(timed: TimedCLI) -> Non
     ]
 
 
-def test_bad_input_to_the_forensics_commands_exits_2_and_says_what(timed: TimedCLI) -> None:
-    timed.json("send", "--from", "a", "--to", "b")
+def test_bad_input_to_the_forensics_commands_exits_2_and_says_what(
+    morning: tuple[TimedCLI, dict[str, str]],
+) -> None:
+    timed, _ = morning
     cases = [
         (("replay", "--until", "yesterday"), "until: 'yesterday' is not an ISO 8601 time"),
         (("gaps", "--since", "soon"), "since: 'soon' is not an ISO 8601 time"),

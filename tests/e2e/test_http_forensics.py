@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 
-from test_http import Server, server  # noqa: F401 - the fixture
+import pytest
+from test_cli_forensics import TimedCLI
+from test_http import AGENTS, Server, start_server, stop
 
 
-def test_gaps_replay_audit_and_export_over_http(server: Server) -> None:  # noqa: F811
+@pytest.fixture
+def timed_server(store_url: str, tmp_path: Path) -> Iterator[tuple[Server, TimedCLI]]:
+    """``handoff serve`` reading its time from a clock file the test moves."""
+    cli = TimedCLI(store_url, tmp_path)
+    tokens = {name: cli.json("agents", "token", "create", name)["token"] for name in AGENTS}
+    process, url = start_server(cli)
+    try:
+        yield Server(url=url, tokens=tokens, cli=cli), cli
+    finally:
+        stop(process)
+
+
+def test_gaps_replay_audit_and_export_over_http(timed_server: tuple[Server, TimedCLI]) -> None:
+    server, cli = timed_server
     with server.client("inbox_monitor") as inbox, server.client("code_agent") as coder:
         kept = inbox.post("/handoffs", json={"to": "code_agent", "payload": {"n": 1}}).json()
+        cli.clock.advance(timedelta(seconds=1))
         coder.post(f"/handoffs/{kept['id']}/complete", json={"result": {"ok": True}})
         dropped = inbox.post("/handoffs", json={"to": "code_agent"}).json()
         coder.post(f"/handoffs/{dropped['id']}/decline", json={"reason": "not mine"})
+        assert coder.get("/gaps").json()["chains"] == []  # the sender has a minute to re-route
+        cli.clock.advance(timedelta(minutes=2))
 
         gaps = coder.get("/gaps").json()
         assert [c["root"]["id"] for c in gaps["chains"]] == [dropped["id"]]

@@ -74,5 +74,35 @@ def test_replay_until_t_equals_the_live_views_captured_at_t(
             for moment, live in captured:
                 assert replayed_tables(views.replay(moment)) == live, f"replay at {moment}"
                 assert_traces_as_of(views, moment, live["handoffs"])
+            # The small views again, now from checkpoints every few positions: each
+            # replay leaves some, and later ones (back in time too) start from them.
+            views.checkpoint_every = 3
+            small = ["queues", "timers", "agents"]
+            for moment, live in [*captured, *reversed(captured)]:
+                replayed = replayed_tables(views.replay(moment, small))
+                assert replayed == {name: live[name] for name in replayed}, f"at {moment}"
+            table = views.store.dialect.table("hl_replay_checkpoints")
+            saved = views.store.query(f"SELECT count(*) AS n FROM {table}")
+            assert saved[0]["n"] > 0
         finally:
             ledger.close()
+
+
+def test_a_rebuild_forgets_the_rebuilt_views_checkpoints(ledger: Any, clock: Any) -> None:
+    """A fixed projection, rebuilt, must not answer as-of questions from its old folds."""
+    views = Views(ledger)
+    views.checkpoint_every = 2
+    for n in range(6):
+        ledger.send(sender="inbox_monitor", to="code_agent", payload={"n": n})
+        clock.advance(timedelta(seconds=1))
+    views.catch_up()
+    views.replay(clock.now(), ["queues", "timers"])
+    table = views.store.dialect.table("hl_replay_checkpoints")
+
+    def kept() -> dict[str, int]:
+        rows = views.store.query(f'SELECT "view", count(*) AS n FROM {table} GROUP BY "view"')
+        return {row["view"]: int(row["n"]) for row in rows}
+
+    assert set(kept()) == {"queues", "timers"}
+    views.rebuild("queues")
+    assert set(kept()) == {"timers"}

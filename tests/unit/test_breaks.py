@@ -126,6 +126,16 @@ def test_completed_but_its_follow_up_never_created_is_the_reactors_break() -> No
     assert "follow-up customer_reply not created: x" in found.message
 
 
+def test_a_follow_up_gets_a_minute_before_its_absence_is_a_break() -> None:
+    chain = Chain()
+    bug = chain.send(kind="bug_report")
+    bug.complete(by="code_agent", now=at(50))
+    chain.collect(bug)
+    routes = {("bug_report", State.COMPLETED): REPLY}
+    assert chain.diagnose(50, routes) == []
+    assert [b.kind for b in chain.diagnose(51, routes)] == [BreakKind.FOLLOW_UP_MISSING]
+
+
 def test_a_completion_with_no_route_needs_no_follow_up() -> None:
     chain = Chain()
     bug = chain.send()
@@ -165,8 +175,8 @@ def test_declined_with_a_route_but_no_follow_up_is_a_missing_follow_up() -> None
     assert found.rule == "on_decline: hand off triage"
 
 
-def test_escalated_with_no_response_names_the_targets() -> None:
-    chain = Chain()
+def escalated_at_62(chain: Chain) -> Handoff:
+    """A handoff whose ack was due at 60 and was escalated to human:me at 62."""
     bug = chain.send(ack_within=timedelta(hours=1), escalate_to=["human:me"])
     bug.escalate(
         by="reactor",
@@ -175,6 +185,12 @@ def test_escalated_with_no_response_names_the_targets() -> None:
         notified=["human:me"],
         timer_due=at(60),
     )
+    return bug
+
+
+def test_escalated_with_no_response_names_the_targets() -> None:
+    chain = Chain()
+    bug = escalated_at_62(chain)
     bug.add_note(by="reactor", now=at(63), message="the ledger's own note is no answer")
     chain.collect(bug)
     kinds = {b.kind: b for b in chain.diagnose(120)}
@@ -186,14 +202,7 @@ def test_escalated_with_no_response_names_the_targets() -> None:
 
 def test_any_agent_acting_after_an_escalation_answers_it() -> None:
     chain = Chain()
-    bug = chain.send(ack_within=timedelta(hours=1), escalate_to=["human:me"])
-    bug.escalate(
-        by="reactor",
-        now=at(62),
-        reason=EscalationReason.ACK_TIMEOUT,
-        notified=["human:me"],
-        timer_due=at(60),
-    )
+    bug = escalated_at_62(chain)
     bug.add_note(by="human:me", now=at(70), message="chasing code_agent")
     chain.collect(bug)
     assert [b.kind for b in chain.diagnose(120)] == [BreakKind.NEVER_ACKED]
