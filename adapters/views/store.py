@@ -39,6 +39,8 @@ def shadow_name(spec: TableSpec) -> str:
 
 
 _READ_ATTEMPTS = 3
+_NEWS_WINDOW = 1000
+"""How many events after a position ``head_and_news`` looks at before answering "maybe"."""
 _DDL_LOCK = 7_240_517_312
 """Advisory lock id held while one process creates the view tables."""
 
@@ -374,6 +376,31 @@ class ViewStore:
             [position, *topics],
         )
         return int(rows[0]["n"])
+
+    def head_and_news(self, position: int, topics: Sequence[str]) -> tuple[int, bool]:
+        """The log's head, and whether an event of ``topics`` may lie after ``position``.
+
+        One statement, so both answers come from one snapshot: every event up to the
+        head is in it (writers are serialised and commit in position order). Only
+        the first ``_NEWS_WINDOW`` events after ``position`` are looked at, walking
+        the position index (``ORDER BY … LIMIT`` keeps the planner on it even with
+        stale statistics); if the head is further on than that, the answer is "may":
+        True.
+        """
+        marks = ", ".join("?" * len(topics))
+        if self.dialect.backend == "sqlite":
+            events, column = f'"{self._events_table}"', "rowid"
+        else:
+            events, column = self.dialect.table(self._events_table), "notification_id"
+        rows = self.query(
+            f"SELECT (SELECT MAX({column}) FROM {events}) AS head, EXISTS (SELECT 1 FROM "
+            f"(SELECT topic FROM {events} WHERE {column} > ? ORDER BY {column} LIMIT "
+            f"{_NEWS_WINDOW}) AS recent WHERE topic IN ({marks})) AS news",
+            [position, *topics],
+        )
+        head = int(rows[0]["head"] or 0)
+        # Positions have gaps, never duplicates: within the window if head - position fits.
+        return head, bool(rows[0]["news"]) or head - position > _NEWS_WINDOW
 
     def table(self, spec: TableSpec) -> str:
         """The live table's qualified name, for queries."""
