@@ -7,7 +7,8 @@ answer asks the store one cheap question in one snapshot: "what is the log's hea
 and has any token event been recorded since the head I saw last?" If one has, every
 remembered token is forgotten (tokens are issued and revoked rarely), so a
 revocation recorded by any process, before a request is checked, refuses that
-request: revoked tokens get 401 at once, on every host.
+request: revoked tokens get 401 at once, on every host. Requests that arrive while
+a look is under way share the next one.
 
 Only valid tokens are remembered (never unknown ones, which anyone can make up),
 at most ``MAX_TOKENS`` of them.
@@ -37,12 +38,16 @@ class TokenCache:
 
     def __init__(self, store: ViewStore) -> None:
         self.store = store
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._known: dict[str, Caller] = {}
         self._position = 0
         self._forgotten = 0
         """How often everything was forgotten: a token loaded before a forgetting
         that happened while it was being loaded is not remembered (it may be stale)."""
+        self._checking = False
+        self._started = 0
+        self._finished = 0
+        """Looks at the store are numbered; one is under way at a time."""
 
     def authenticate(self, secret: str) -> Caller | None:
         """The caller a token speaks for, or ``None`` if it is unknown or revoked."""
@@ -61,12 +66,32 @@ class TokenCache:
         return caller
 
     def _refresh(self) -> int:
-        """Forget every token if a token event was recorded since the last look."""
-        head, news = self.store.head_and_news(self._position, TOKEN_TOPICS)
+        """Look at the store once after this call began; forget every token on news.
+
+        Requests arriving together share one look: a look that *began* after a
+        request arrived saw every event committed before it, which is all the
+        request needs. So a request waits for the look under way (begun before it
+        came) to end, then takes the next one, its own or another's.
+        """
         with self._lock:
-            if news:
-                self._known.clear()
-                self._forgotten += 1
-            # Concurrent looks: the furthest head wins (each one forgot what it saw).
-            self._position = max(self._position, head)
+            needed = self._started + 1  # the first look to begin from now on
+            while self._finished < needed:
+                if self._checking:
+                    self._lock.wait()
+                    continue
+                self._checking = True
+                self._started += 1
+                mine = self._started
+                self._lock.release()
+                try:
+                    head, news = self.store.head_and_news(self._position, TOKEN_TOPICS)
+                finally:
+                    self._lock.acquire()
+                    self._checking = False
+                    self._lock.notify_all()
+                if news:
+                    self._known.clear()
+                    self._forgotten += 1
+                self._position = max(self._position, head)
+                self._finished = mine
             return self._forgotten

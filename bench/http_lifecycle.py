@@ -10,7 +10,9 @@ views catching up on it) weighs on the other:
    loopback), each client an agent with its own token driving whole lifecycles
    (send, then ack, status, complete on the id from the send answer);
 3. HTTP, half load: the same clients paced to half of the rate measured in 2, for
-   ``--seconds``; latency of every request, p50 / p99.
+   ``--seconds``; latency of every request, p50 / p99 (and p99 by command);
+4. for reference, the in-process threads paced to the rate reached in 3: the latency
+   of the same commands without HTTP, what the machine and the database allow.
 
 Steps 1 and 2 alternate for ``--rounds`` rounds of ``--seconds / --rounds`` each,
 so that whatever else the machine runs at the time weighs on both sides alike; the
@@ -72,27 +74,57 @@ class Phase:
 
     lifecycles: int
     elapsed: float
-    latencies: list[float] = field(default_factory=list)
+    latencies: raw_http.Latencies = field(default_factory=dict)
     cpu: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.lifecycles / self.elapsed
 
+    @property
+    def every_latency(self) -> list[float]:
+        return [ms for per in self.latencies.values() for ms in per]
 
-def in_process(url: str, seconds: float) -> Phase:
-    """Lifecycles through one in-process ``Ledger`` for ``seconds``, with this process's CPU."""
+
+def in_process(url: str, seconds: float, pace: float | None = None) -> Phase:
+    """Lifecycles through one in-process ``Ledger`` for ``seconds``, with this process's CPU.
+
+    ``pace``: lifecycles/s per thread (None: as fast as the ledger goes).
+    """
     ledger = open_ledger(url)
     done = [0] * CLIENTS
+    latencies: list[raw_http.Latencies] = [
+        {c: [] for c in raw_http.COMMANDS} for _ in range(CLIENTS)
+    ]
     stop = time.perf_counter() + seconds
 
     def drive(index: int) -> None:
         me = f"worker_{index}"
+        sink = latencies[index]
+        next_start = time.perf_counter()
         while time.perf_counter() < stop:
+            if pace is not None:
+                delay = next_start - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                next_start += 1 / pace
+            began = time.perf_counter()
             hid = ledger.send(sender="inbox_monitor", to=me, payload={"n": done[index]}).handoff.id
+            sent = time.perf_counter()
             ledger.ack(hid, by=me, next_update=None)
+            acked = time.perf_counter()
             ledger.report_status(hid, by=me, status=Status.WORKING, message="on it")
+            reported = time.perf_counter()
             ledger.complete(hid, by=me, result={"ok": True})
+            completed = time.perf_counter()
+            steps = zip(
+                raw_http.COMMANDS,
+                (began, sent, acked, reported),
+                (sent, acked, reported, completed),
+                strict=True,
+            )
+            for command, start, end in steps:
+                sink[command].append((end - start) * 1000)
             done[index] += 1
 
     threads = [threading.Thread(target=drive, args=(i,)) for i in range(CLIENTS)]
@@ -105,7 +137,8 @@ def in_process(url: str, seconds: float) -> Phase:
     elapsed = time.perf_counter() - began
     cpu = cpu_seconds() - cpu
     ledger.close()
-    return Phase(sum(done), elapsed, cpu=cpu)
+    merged = {c: [ms for per in latencies for ms in per[c]] for c in raw_http.COMMANDS}
+    return Phase(sum(done), elapsed, merged, cpu=cpu)
 
 
 def over_raw(base: str, tokens: dict[str, str], seconds: float, pace: float | None) -> Phase:
@@ -121,7 +154,9 @@ def over_raw(base: str, tokens: dict[str, str], seconds: float, pace: float | No
 def over_http(base: str, tokens: dict[str, str], seconds: float, pace: float | None) -> Phase:
     """Lifecycles and every request's latency (ms); ``pace``: lifecycles/s per client."""
     done = [0] * CLIENTS
-    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
+    latencies: list[raw_http.Latencies] = [
+        {c: [] for c in raw_http.COMMANDS} for _ in range(CLIENTS)
+    ]
     stop = time.perf_counter() + seconds
 
     def drive(index: int) -> None:
@@ -155,7 +190,8 @@ def over_http(base: str, tokens: dict[str, str], seconds: float, pace: float | N
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began
-    return Phase(sum(done), elapsed, [ms for per in latencies for ms in per])
+    merged = {c: [ms for per in latencies for ms in per[c]] for c in raw_http.COMMANDS}
+    return Phase(sum(done), elapsed, merged)
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -163,11 +199,12 @@ def _auth(token: str) -> dict[str, str]:
 
 
 def _timed(
-    sink: list[float], post: object, path: str, body: dict[str, object]
+    sink: raw_http.Latencies, post: object, path: str, body: dict[str, object]
 ) -> dict[str, object]:
     began = time.perf_counter()
     answer = post(path, json=body)  # type: ignore[operator]
-    sink.append((time.perf_counter() - began) * 1000)
+    command = path.rsplit("/", 1)[-1] if path != "/handoffs" else "send"
+    sink[command].append((time.perf_counter() - began) * 1000)
     answer.raise_for_status()
     document: dict[str, object] = answer.json()
     return document
@@ -192,7 +229,7 @@ def total(phases: list[Phase]) -> Phase:
     return Phase(
         sum(p.lifecycles for p in phases),
         sum(p.elapsed for p in phases),
-        [ms for p in phases for ms in p.latencies],
+        {c: [ms for p in phases for ms in p.latencies.get(c, [])] for c in raw_http.COMMANDS},
         sum(p.cpu for p in phases),
     )
 
@@ -239,6 +276,9 @@ def measure(backend: str, seconds: float, rounds: int, clients: list[str]) -> No
             for client in clients:
                 full = total(served[client])
                 half = LOAD_GENERATORS[client](base, tokens, seconds, full.rate / 2 / CLIENTS)
+                # The floor the machine and the database set: the same lifecycles at
+                # the same rate, in process.
+                floor = in_process(baseline_url, seconds, half.rate / CLIENTS)
                 ratios = sorted(
                     s.rate / b.rate for s, b in zip(served[client], baseline, strict=True)
                 )
@@ -259,12 +299,19 @@ def measure(backend: str, seconds: float, rounds: int, clients: list[str]) -> No
                     "server_cpu_ms_per_lifecycle": round(
                         1000 * full.cpu / max(1, full.lifecycles), 2
                     ),
-                    "full_load_p50_ms": round(percentile(full.latencies, 0.5), 2),
-                    "full_load_p99_ms": round(percentile(full.latencies, 0.99), 2),
+                    "full_load_p50_ms": round(percentile(full.every_latency, 0.5), 2),
+                    "full_load_p99_ms": round(percentile(full.every_latency, 0.99), 2),
                     "half_load_lifecycles_per_s": round(half.rate, 1),
-                    "half_load_p50_ms": round(percentile(half.latencies, 0.5), 2),
-                    "half_load_p99_ms": round(percentile(half.latencies, 0.99), 2),
-                    "requests_timed": len(half.latencies),
+                    "half_load_p50_ms": round(percentile(half.every_latency, 0.5), 2),
+                    "half_load_p99_ms": round(percentile(half.every_latency, 0.99), 2),
+                    "half_load_p99_ms_by_command": {
+                        c: round(percentile(half.latencies[c], 0.99), 1) for c in raw_http.COMMANDS
+                    },
+                    "requests_timed": len(half.every_latency),
+                    "in_process_at_that_rate_p50_p99_ms": [
+                        round(percentile(floor.every_latency, 0.5), 2),
+                        round(percentile(floor.every_latency, 0.99), 2),
+                    ],
                 }  # fmt: skip
                 print(json.dumps(report), flush=True)
         finally:

@@ -17,7 +17,7 @@ import json
 import time
 from typing import Any
 
-__all__ = ["Connection", "drive_lifecycles"]
+__all__ = ["COMMANDS", "Connection", "Latencies", "drive_lifecycles"]
 
 
 class HTTPStatusError(Exception):
@@ -83,12 +83,20 @@ class Connection:
             await self.writer.wait_closed()
 
 
+COMMANDS = ("send", "ack", "status", "complete")
+
+Latencies = dict[str, list[float]]
+"""Milliseconds per request, by command."""
+
+
 async def _timed(
-    sink: list[float], connection: Connection, path: str, body: dict[str, Any], expect: int
+    sink: Latencies, connection: Connection, path: str, body: dict[str, Any], expect: int
 ) -> bytes:
     began = time.perf_counter()
     status, answer = await connection.post(path, body)
-    sink.append((time.perf_counter() - began) * 1000)
+    sink[path.rsplit("/", 1)[-1] if path != "/handoffs" else "send"].append(
+        (time.perf_counter() - began) * 1000
+    )
     if status != expect:
         raise HTTPStatusError(f"POST {path}: {status} {answer[:300]!r}")
     return answer
@@ -102,7 +110,7 @@ async def _client(
     me: str,
     stop: float,
     pace: float | None,
-    latencies: list[float],
+    latencies: Latencies,
 ) -> int:
     """One agent's lifecycles: send (as the sender), ack, status, complete (as ``me``)."""
     sender = Connection(host, port, sender_token)
@@ -142,15 +150,15 @@ def drive_lifecycles(
     clients: int,
     seconds: float,
     pace: float | None,
-) -> tuple[int, float, list[float]]:
-    """Lifecycles done, seconds taken and every request's latency (ms).
+) -> tuple[int, float, Latencies]:
+    """Lifecycles done, seconds taken and every request's latency (ms, by command).
 
     ``clients`` agents ``worker_0``… run at once, each its own coroutine with its own
     connections; ``pace``: lifecycles/s per client (None: as fast as answers come).
     """
 
-    async def run() -> tuple[int, float, list[float]]:
-        latencies: list[list[float]] = [[] for _ in range(clients)]
+    async def run() -> tuple[int, float, Latencies]:
+        latencies: list[Latencies] = [{c: [] for c in COMMANDS} for _ in range(clients)]
         began = time.perf_counter()
         stop = began + seconds
         sender = tokens["inbox_monitor"]
@@ -161,6 +169,6 @@ def drive_lifecycles(
             )
         )
         elapsed = time.perf_counter() - began
-        return sum(done), elapsed, [ms for per in latencies for ms in per]
+        return sum(done), elapsed, {c: [ms for per in latencies for ms in per[c]] for c in COMMANDS}
 
     return asyncio.run(run())

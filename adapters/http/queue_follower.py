@@ -7,9 +7,9 @@ threads never fight over its batches. Before, it was woken by every write in the
 log (PostgreSQL NOTIFY) and each waiting ack polled the tracking table every 2 ms:
 some twenty statements per lifecycle for nobody. Now an ack in this process says
 which position it needs and sleeps on a condition; the follower runs one round
-(read the head, catch up) for every ack waiting at that moment, and tells them all
-when the round is done. Without waiters it still catches up every ``idle`` seconds
-when the log has moved (events other processes wrote).
+(one catch-up) for every ack waiting at that moment, and tells them all when the
+round is done. Without waiters it still catches up every ``idle`` seconds when the
+log has moved (events other processes wrote).
 """
 
 from __future__ import annotations
@@ -53,18 +53,24 @@ class QueueFollower:
                 self._cond.wait_for(
                     lambda: self._wanted > self._reached or stop.is_set(), self.idle
                 )
+                wanted = self._wanted
             try:
-                head = self.views.ledger.recorder.max_notification_id() or 0
-                if head != seen:
-                    # Every event up to ``head`` was committed before this catch-up began.
+                if wanted > self._reached:
+                    # Positions are committed in order: every event up to the one an
+                    # ack waits for is in the log before this catch-up begins.
                     self.views.catch_up()
-                    seen = head
+                    reached = wanted
+                else:  # idle: follow what other processes wrote, if anything
+                    reached = self.views.ledger.recorder.max_notification_id() or 0
+                    if reached != seen:
+                        self.views.catch_up()
+                        seen = reached
             except Exception:  # a dropped connection: waiters time out and catch up alone
                 log.exception("views: the queues follower failed; trying again")
                 stop.wait(0.2)
                 continue
             with self._cond:
-                self._reached = max(self._reached, head)
+                self._reached = max(self._reached, reached)
                 self._cond.notify_all()
 
     def start(self, stop: threading.Event) -> threading.Thread:
