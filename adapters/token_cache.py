@@ -8,7 +8,7 @@ and has any token event been recorded since the head I saw last?" If one has, ev
 remembered token is forgotten (tokens are issued and revoked rarely), so a
 revocation recorded by any process, before a request is checked, refuses that
 request: revoked tokens get 401 at once, on every host. Requests that arrive while
-a look is under way share the next one.
+a look is under way share the next one (:class:`FreshRounds`).
 
 Only valid tokens are remembered (never unknown ones, which anyone can make up),
 at most ``MAX_TOKENS`` of them.
@@ -20,6 +20,7 @@ import threading
 
 from eventsourcing.utils import get_topic
 
+from handoff_ledger.adapters.fresh_rounds import FreshRounds
 from handoff_ledger.adapters.tokens import PREFIX, Caller, authenticate
 from handoff_ledger.adapters.views.store import ViewStore
 from handoff_ledger.domain.tokens import AgentToken, token_hash
@@ -38,23 +39,21 @@ class TokenCache:
 
     def __init__(self, store: ViewStore) -> None:
         self.store = store
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._known: dict[str, Caller] = {}
         self._position = 0
         self._forgotten = 0
         """How often everything was forgotten: a token loaded before a forgetting
         that happened while it was being loaded is not remembered (it may be stale)."""
-        self._checking = False
-        self._started = 0
-        self._finished = 0
-        """Looks at the store are numbered; one is under way at a time."""
+        self._looks = FreshRounds(self._look)
 
     def authenticate(self, secret: str) -> Caller | None:
         """The caller a token speaks for, or ``None`` if it is unknown or revoked."""
         if not secret.startswith(PREFIX):
             return None
         hashed = token_hash(secret)
-        forgotten = self._refresh()
+        self._looks.wait()  # a look at the store begun after this request came
+        forgotten = self._forgotten
         known = self._known.get(hashed)
         if known is not None:
             return known
@@ -65,33 +64,11 @@ class TokenCache:
                     self._known[hashed] = caller
         return caller
 
-    def _refresh(self) -> int:
-        """Look at the store once after this call began; forget every token on news.
-
-        Requests arriving together share one look: a look that *began* after a
-        request arrived saw every event committed before it, which is all the
-        request needs. So a request waits for the look under way (begun before it
-        came) to end, then takes the next one, its own or another's.
-        """
+    def _look(self) -> None:
+        """Forget every token if a token event was recorded since the last look."""
+        head, news = self.store.head_and_news(self._position, TOKEN_TOPICS)
         with self._lock:
-            needed = self._started + 1  # the first look to begin from now on
-            while self._finished < needed:
-                if self._checking:
-                    self._lock.wait()
-                    continue
-                self._checking = True
-                self._started += 1
-                mine = self._started
-                self._lock.release()
-                try:
-                    head, news = self.store.head_and_news(self._position, TOKEN_TOPICS)
-                finally:
-                    self._lock.acquire()
-                    self._checking = False
-                    self._lock.notify_all()
-                if news:
-                    self._known.clear()
-                    self._forgotten += 1
-                self._position = max(self._position, head)
-                self._finished = mine
-            return self._forgotten
+            if news:
+                self._known.clear()
+                self._forgotten += 1
+            self._position = max(self._position, head)

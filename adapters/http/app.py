@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from handoff_ledger.adapters.documents import error_document
-from handoff_ledger.adapters.http.queue_follower import QueueFollower
+from handoff_ledger.adapters.fresh_rounds import FreshRounds
 from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.token_cache import TokenCache
 from handoff_ledger.adapters.tokens import Caller
@@ -64,7 +64,8 @@ TRIAL_ENV = "HANDOFF_SERVE_TRIAL"
 FOLLOW_SETTLE = 0.25
 """Seconds the follower lets writes accumulate before applying them as one batch."""
 QUEUE_WAIT = 2.0
-"""How long an ``ack`` waits for the queues follower before catching the view up itself."""
+"""How long an ``ack`` in a worker process waits for the supervisor's queues follower
+before catching the view up itself."""
 QUEUE_POLL = 0.005
 """How often the queues follower of ``serve --workers N`` looks for new events where it
 cannot LISTEN (SQLite), and how often a worker's ``ack`` looks at the view's position."""
@@ -85,7 +86,7 @@ class Service:
         others = [p for p in self.views.projections if p.name != "queues"]
         self.followed = Views(self.ledger, others)
         self.tokens = TokenCache(self.views.store)
-        self.queue_follower: QueueFollower | None = None
+        self.queue_rounds: FreshRounds | None = None
         """Set by :meth:`follow` in a process that serves requests itself."""
 
     def fresh_views(self) -> Views:
@@ -97,22 +98,21 @@ class Service:
     def queues_at(self, position: int) -> Views:
         """The queues view once it has applied log ``position``: what ``ack`` answers from.
 
-        The queues view has one writer, the follower (:meth:`follow`), so request
-        threads and worker processes never fight over its batches; they wait for it.
-        In the process that runs it, a waiting ``ack`` wakes it and sleeps until its
-        round is done (:class:`QueueFollower`); a worker process of ``serve --workers
-        N`` polls the view's position instead. If the view does not get there in
-        ``QUEUE_WAIT`` seconds (no follower running), the request catches it up itself.
+        In ``handoff serve`` the acks of this process are the view's one writer: an
+        ``ack`` (whose event is committed) takes a catch-up begun after it asked,
+        shared with the acks asking at the same time (:class:`FreshRounds`), in its
+        own thread. A worker process of ``serve --workers N`` instead waits for the
+        supervisor's follower, polling the view's position; if the view does not
+        get there in ``QUEUE_WAIT`` seconds, the request catches it up itself.
         """
-        if self.queue_follower is not None:
-            if self.queue_follower.wait_for(position, QUEUE_WAIT):
+        if self.queue_rounds is not None:
+            self.queue_rounds.wait()
+            return self.queue_view
+        deadline = time.monotonic() + QUEUE_WAIT
+        while time.monotonic() < deadline:
+            if self.queue_view.store.positions(["queues"])["queues"] >= position:
                 return self.queue_view
-        else:
-            deadline = time.monotonic() + QUEUE_WAIT
-            while time.monotonic() < deadline:
-                if self.queue_view.store.positions(["queues"])["queues"] >= position:
-                    return self.queue_view
-                time.sleep(0.002)
+            time.sleep(0.002)
         with self._queue_lock:
             self.queue_view.catch_up()
         return self.queue_view
@@ -120,10 +120,10 @@ class Service:
     def follow(self, stop: threading.Event, *, for_workers: bool = False) -> threading.Thread:
         """Keep the views following the log on threads of their own until ``stop``.
 
-        The queues view follows on demand of this process's acks (``ack`` waits for
-        it), or, ``for_workers`` (the supervisor of ``serve --workers N``, whose acks
-        are in other processes), at every write; the others let writes settle for
-        ``FOLLOW_SETTLE`` seconds so a burst becomes one batch.
+        The queues view is caught up by this process's acks (:meth:`queues_at`), or,
+        ``for_workers`` (the supervisor of ``serve --workers N``, whose acks are in
+        other processes), by a follower at every write; the other views let writes
+        settle for ``FOLLOW_SETTLE`` seconds so a burst becomes one batch.
         """
 
         def run(views: Views, settle: float, poll: float) -> None:
@@ -143,8 +143,7 @@ class Service:
             )
             queues.start()
         else:
-            self.queue_follower = QueueFollower(self.queue_view, idle=FOLLOW_SETTLE)
-            self.queue_follower.start(stop)
+            self.queue_rounds = FreshRounds(self.queue_view.catch_up)
         others = threading.Thread(
             target=run, args=(self.followed, FOLLOW_SETTLE, 0.1), name="views-follower", daemon=True
         )

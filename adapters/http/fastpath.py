@@ -8,7 +8,7 @@ benchmark's load, about three times the CPU of the command itself.
 
 This ASGI middleware answers those requests itself when they are ordinary: JSON
 body, no query string, valid body, valid token. It reads the body on the event
-loop, then does everything else in one worker thread: the same pydantic body
+loop, then does everything else in one thread of its pool: the same pydantic body
 model as the route, the same token check, the same route function (so the same
 ledger call and the same document), encoded once with ``json``.
 
@@ -22,14 +22,15 @@ with a ledger refusal, which it maps with the same ``error_answer``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import anyio.to_thread
 from fastapi import Response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -89,6 +90,9 @@ _HEADERS = {b"authorization", b"content-type", b"idempotency-key", TRIAL_HEADER.
 
 Answer = tuple[int, bytes, dict[str, str] | None]
 
+THREADS = 40
+"""Commands run at once at most (as many as FastAPI's own thread pool allows)."""
+
 
 class CommandFastPath:
     """ASGI middleware: ordinary command requests answered in one hop, others passed on."""
@@ -96,6 +100,9 @@ class CommandFastPath:
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], service: Service):
         self.app = app
         self.service = service
+        # Its own threads: a plain executor hop costs about half of anyio's (its
+        # capacity limiter, cancel scope and checkpoints), measured 70 vs 120 µs.
+        self.threads = ThreadPoolExecutor(THREADS, thread_name_prefix="fast-path")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         matched = None
@@ -123,8 +130,8 @@ class CommandFastPath:
         media = headers.get(b"content-type", "").split(";", 1)[0].strip().lower()
         if body is not None and body and media == "application/json":
             command = COMMANDS[matched.group(2)]
-            answer = await anyio.to_thread.run_sync(
-                self._answer, command, matched.group(1), body, headers
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self.threads, self._answer, command, matched.group(1), body, headers
             )
         if answer is None:
             await self.app(scope, _replay(messages, receive), send)
