@@ -86,6 +86,11 @@ class Phase:
         return [ms for per in self.latencies.values() for ms in per]
 
 
+def stagger(index: int, pace: float | None) -> float:
+    """Paced clients start spread evenly over one period, not all at the same instant."""
+    return 0.0 if pace is None else index / (pace * CLIENTS)
+
+
 def in_process(url: str, seconds: float, pace: float | None = None) -> Phase:
     """Lifecycles through one in-process ``Ledger`` for ``seconds``, with this process's CPU.
 
@@ -101,7 +106,7 @@ def in_process(url: str, seconds: float, pace: float | None = None) -> Phase:
     def drive(index: int) -> None:
         me = f"worker_{index}"
         sink = latencies[index]
-        next_start = time.perf_counter()
+        next_start = time.perf_counter() + stagger(index, pace)
         while time.perf_counter() < stop:
             if pace is not None:
                 delay = next_start - time.perf_counter()
@@ -163,7 +168,7 @@ def over_http(base: str, tokens: dict[str, str], seconds: float, pace: float | N
         me = f"worker_{index}"
         sender = httpx.Client(base_url=base, headers=_auth(tokens["inbox_monitor"]), timeout=30)
         worker = httpx.Client(base_url=base, headers=_auth(tokens[me]), timeout=30)
-        next_start = time.perf_counter()
+        next_start = time.perf_counter() + stagger(index, pace)
         with sender, worker:
             while time.perf_counter() < stop:
                 if pace is not None:
@@ -301,9 +306,11 @@ def measure(backend: str, seconds: float, rounds: int, clients: list[str]) -> No
                     ),
                     "full_load_p50_ms": round(percentile(full.every_latency, 0.5), 2),
                     "full_load_p99_ms": round(percentile(full.every_latency, 0.99), 2),
+                    "full_load_max_ms": round(max(full.every_latency), 1),
                     "half_load_lifecycles_per_s": round(half.rate, 1),
                     "half_load_p50_ms": round(percentile(half.every_latency, 0.5), 2),
                     "half_load_p99_ms": round(percentile(half.every_latency, 0.99), 2),
+                    "half_load_max_ms": round(max(half.every_latency), 1),
                     "half_load_p99_ms_by_command": {
                         c: round(percentile(half.latencies[c], 0.99), 1) for c in raw_http.COMMANDS
                     },

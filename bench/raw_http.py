@@ -111,6 +111,7 @@ async def _client(
     stop: float,
     pace: float | None,
     latencies: Latencies,
+    offset: float = 0.0,
 ) -> int:
     """One agent's lifecycles: send (as the sender), ack, status, complete (as ``me``)."""
     sender = Connection(host, port, sender_token)
@@ -118,7 +119,7 @@ async def _client(
     await sender.open()
     await worker.open()
     done = 0
-    next_start = time.perf_counter()
+    next_start = time.perf_counter() + offset
     try:
         while time.perf_counter() < stop:
             if pace is not None:
@@ -162,9 +163,20 @@ def drive_lifecycles(
         began = time.perf_counter()
         stop = began + seconds
         sender = tokens["inbox_monitor"]
+        period = 0.0 if pace is None else 1 / pace  # paced clients start spread over one
         done = await asyncio.gather(
             *(
-                _client(host, port, sender, tokens[f"worker_{i}"], f"worker_{i}", stop, pace, sink)
+                _client(
+                    host,
+                    port,
+                    sender,
+                    tokens[f"worker_{i}"],
+                    f"worker_{i}",
+                    stop,
+                    pace,
+                    sink,
+                    offset=i * period / clients,
+                )
                 for i, sink in enumerate(latencies)
             )
         )
