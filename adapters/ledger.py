@@ -93,10 +93,15 @@ class SendOutcome:
 
 @dataclass(frozen=True)
 class AckOutcome:
-    """What ``ack`` did: the handoff, and whether this call recorded the ack."""
+    """What ``ack`` did: the handoff, and whether this call recorded the ack.
+
+    ``position``: the log position of the ``Acked`` event this call recorded (None
+    for a repeated ack), so a reader can wait for views to include it.
+    """
 
     handoff: Handoff
     recorded: bool
+    position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -303,8 +308,8 @@ class Ledger(Application[UUID]):
             promise = next_update or (spec.update_every if spec else None)
             return handoff.ack(by=by, now=self.clock.now(), eta=eta, next_update=promise)
 
-        handoff, recorded = self._act(handoff_id, by, ack)
-        return AckOutcome(handoff, recorded)
+        handoff, recorded, position = self._act_logged(handoff_id, by, ack)
+        return AckOutcome(handoff, recorded, position if recorded else None)
 
     def report_status(
         self,
@@ -612,6 +617,13 @@ class Ledger(Application[UUID]):
         that is no longer valid (completing a handoff someone else just completed) is
         refused with the reason, and one that still is (a note) goes through.
         """
+        handoff, outcome, _ = self._act_logged(handoff_id, by, command)
+        return handoff, outcome
+
+    def _act_logged(
+        self, handoff_id: UUID, by: str, command: Callable[[Handoff], T]
+    ) -> tuple[Handoff, T, int | None]:
+        """:meth:`_act`, and the log position of the last event it saved (None: none)."""
         lost_race = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             handoff = self.get(handoff_id)
@@ -627,14 +639,14 @@ class Ledger(Application[UUID]):
                     refusal.args = (refusal.message,)
                 raise
             if not handoff.pending_events:
-                return handoff, outcome
+                return handoff, outcome, None
             try:
-                self.save(handoff)
+                recordings = self.save(handoff)
             except IntegrityError:
                 lost_race = True
                 time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * attempt))
                 continue
-            return handoff, outcome
+            return handoff, outcome, recordings[-1].notification.id if recordings else None
         raise ConcurrencyConflict(
             f"handoff {handoff_id} changed {MAX_ATTEMPTS} times while this command ran; try again"
         )

@@ -142,7 +142,7 @@ def serve(
             # this process only supervises them and keeps the views following the log.
             os.environ["HANDOFF_DB"] = db or os.environ.get("HANDOFF_DB") or DEFAULT_URL
             os.environ[TRIAL_ENV] = "1" if trial else ""
-            follower = Service(ledger=ledger, views=Views(ledger)).follow(stop)
+            follower = Service(ledger=ledger, views=Views(ledger)).follow(stop, for_workers=True)
             target = "handoff_ledger.adapters.http.app:app_from_env"
         try:
             uvicorn.run(

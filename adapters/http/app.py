@@ -28,8 +28,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from handoff_ledger.adapters.documents import error_document
+from handoff_ledger.adapters.fresh_rounds import FreshRounds
 from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.tokens import Caller, authenticate
+from handoff_ledger.adapters.token_cache import TokenCache
+from handoff_ledger.adapters.tokens import Caller
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import (
     HandoffError,
@@ -39,7 +41,15 @@ from handoff_ledger.domain.errors import (
     UnknownHandoff,
 )
 
-__all__ = ["MAX_BODY_BYTES", "Service", "app_from_env", "create_app", "status_for"]
+__all__ = [
+    "INTERNAL_ERROR",
+    "MAX_BODY_BYTES",
+    "Service",
+    "app_from_env",
+    "create_app",
+    "error_answer",
+    "status_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +62,13 @@ TRIAL_ENV = "HANDOFF_SERVE_TRIAL"
 """Set by ``serve --workers N --trial`` for the worker processes it starts."""
 
 FOLLOW_SETTLE = 0.25
-QUEUE_WAIT = 2.0
-QUEUE_POLL = 0.005
-"""How often the queues follower looks for new events where it cannot LISTEN (SQLite)."""
 """Seconds the follower lets writes accumulate before applying them as one batch."""
+QUEUE_WAIT = 2.0
+"""How long an ``ack`` in a worker process waits for the supervisor's queues follower
+before catching the view up itself."""
+QUEUE_POLL = 0.005
+"""How often the queues follower of ``serve --workers N`` looks for new events where it
+cannot LISTEN (SQLite), and how often a worker's ``ack`` looks at the view's position."""
 
 
 @dataclass
@@ -72,6 +85,9 @@ class Service:
         self.queue_view = Views(self.ledger, [self.views.projection("queues")])
         others = [p for p in self.views.projections if p.name != "queues"]
         self.followed = Views(self.ledger, others)
+        self.tokens = TokenCache(self.views.store)
+        self.queue_rounds: FreshRounds | None = None
+        """Set by :meth:`follow` in a process that serves requests itself."""
 
     def fresh_views(self) -> Views:
         """The views caught up to the log (one request thread at a time catches up)."""
@@ -82,11 +98,16 @@ class Service:
     def queues_at(self, position: int) -> Views:
         """The queues view once it has applied log ``position``: what ``ack`` answers from.
 
-        The queues view has one writer, the follower (:meth:`follow`), so request
-        threads and worker processes never fight over its batches; they wait for it
-        (a few milliseconds: it is woken by each write). If it does not get there in
-        ``QUEUE_WAIT`` seconds (no follower running), the request catches it up itself.
+        In ``handoff serve`` the acks of this process are the view's one writer: an
+        ``ack`` (whose event is committed) takes a catch-up begun after it asked,
+        shared with the acks asking at the same time (:class:`FreshRounds`), in its
+        own thread. A worker process of ``serve --workers N`` instead waits for the
+        supervisor's follower, polling the view's position; if the view does not
+        get there in ``QUEUE_WAIT`` seconds, the request catches it up itself.
         """
+        if self.queue_rounds is not None:
+            self.queue_rounds.wait()
+            return self.queue_view
         deadline = time.monotonic() + QUEUE_WAIT
         while time.monotonic() < deadline:
             if self.queue_view.store.positions(["queues"])["queues"] >= position:
@@ -96,10 +117,12 @@ class Service:
             self.queue_view.catch_up()
         return self.queue_view
 
-    def follow(self, stop: threading.Event) -> threading.Thread:
+    def follow(self, stop: threading.Event, *, for_workers: bool = False) -> threading.Thread:
         """Keep the views following the log on threads of their own until ``stop``.
 
-        The queues view follows at once (``ack`` waits for it); the others let writes
+        The queues view is caught up by this process's acks (:meth:`queues_at`), or,
+        ``for_workers`` (the supervisor of ``serve --workers N``, whose acks are in
+        other processes), by a follower at every write; the other views let writes
         settle for ``FOLLOW_SETTLE`` seconds so a burst becomes one batch.
         """
 
@@ -111,27 +134,39 @@ class Service:
                     log.exception("views: the follower stopped; restarting it")
                     stop.wait(1.0)
 
-        queues = threading.Thread(
-            target=run, args=(self.queue_view, 0.0, QUEUE_POLL), name="queues-follower", daemon=True
-        )
+        if for_workers:
+            queues = threading.Thread(
+                target=run,
+                args=(self.queue_view, 0.0, QUEUE_POLL),
+                name="queues-follower",
+                daemon=True,
+            )
+            queues.start()
+        else:
+            self.queue_rounds = FreshRounds(self.queue_view.catch_up)
         others = threading.Thread(
             target=run, args=(self.followed, FOLLOW_SETTLE, 0.1), name="views-follower", daemon=True
         )
-        queues.start()
         others.start()
         return others
 
     def caller(self, request: Request) -> Caller:
         """The agent the request acts as, or a 401."""
-        header = request.headers.get("authorization", "")
-        scheme, _, secret = header.partition(" ")
+        return self.caller_for(
+            request.headers.get("authorization", ""), request.headers.get(TRIAL_HEADER, "")
+        )
+
+    def caller_for(self, authorization: str, trial_agent: str = "") -> Caller:
+        """The agent named by these headers' values (``Authorization``, the trial
+        header), or a 401."""
+        scheme, _, secret = authorization.partition(" ")
         if scheme.lower() == "bearer" and secret.strip():
-            found = authenticate(self.ledger, secret.strip())
+            found = self.tokens.authenticate(secret.strip())
             if found is None:
                 raise Unauthorized("token: unknown or revoked bearer token")
             return found
         if self.trial:
-            agent = request.headers.get(TRIAL_HEADER, "").strip()
+            agent = trial_agent.strip()
             if agent:
                 return Caller(agent=agent, admin=False)
             raise Unauthorized(f"trial mode: name yourself with the {TRIAL_HEADER} header")
@@ -172,9 +207,13 @@ def app_from_env() -> FastAPI:
     return create_app(ledger, trial=os.environ.get(TRIAL_ENV) == "1")
 
 
-def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:
-    """The HTTP API over ``ledger`` (its lifetime is the caller's to manage)."""
+def create_app(ledger: Ledger, *, trial: bool = False, fast_path: bool = True) -> FastAPI:
+    """The HTTP API over ``ledger`` (its lifetime is the caller's to manage).
+
+    ``fast_path=False`` sends every request through FastAPI (the tests compare both).
+    """
     from handoff_ledger.adapters.dashboard import router as dashboard
+    from handoff_ledger.adapters.http.fastpath import CommandFastPath
     from handoff_ledger.adapters.http.forensics import router as forensics
     from handoff_ledger.adapters.http.routes import router
     from handoff_ledger.adapters.http.streams import router as streams
@@ -197,14 +236,8 @@ def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:
 
     @app.exception_handler(HandoffError)
     async def ledger_error(request: Request, error: HandoffError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
-        document = error_document(error)
-        if isinstance(error, InvalidInput) and "field" not in document["error"]:
-            # Messages name their field first ("ack_within: 'soon' is not a duration").
-            named = error.message.split(":", 1)[0]
-            if re.fullmatch(r"[a-z_][a-z_0-9.]*", named):
-                document["error"]["field"] = named
-        return JSONResponse(document, status_code=status_for(error), headers=headers)
+        status, document, headers = error_answer(error)
+        return JSONResponse(document, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -230,11 +263,29 @@ def create_app(ledger: Ledger, *, trial: bool = False) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        body = {"error": {"code": "internal", "message": "internal error (see the server log)"}}
-        return JSONResponse(body, status_code=500)
+        return JSONResponse(INTERNAL_ERROR, status_code=500)
 
+    # Innermost first: the commands' fast path sits inside the body limit.
+    if fast_path:
+        app.add_middleware(CommandFastPath, service=app.state.service)
     app.add_middleware(BodyLimit)
     return app
+
+
+def error_answer(error: HandoffError) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """The status, error document and headers with which a ledger error is answered."""
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    document = error_document(error)
+    if isinstance(error, InvalidInput) and "field" not in document["error"]:
+        # Messages name their field first ("ack_within: 'soon' is not a duration").
+        named = error.message.split(":", 1)[0]
+        if re.fullmatch(r"[a-z_][a-z_0-9.]*", named):
+            document["error"]["field"] = named
+    return status_for(error), document, headers
+
+
+INTERNAL_ERROR = {"error": {"code": "internal", "message": "internal error (see the server log)"}}
+"""The answer to a failure of the server itself (500); the details go to its log."""
 
 
 Scope = MutableMapping[str, Any]

@@ -130,7 +130,8 @@ def ack(id: str, svc: Svc, me: Me, body: Annotated[AckBody | None, Body()] = Non
         eta=duration(body.eta, "eta"),
         next_update=duration(body.next_update, "next_update"),
     )
-    position = svc.ledger.recorder.max_notification_id() or 0  # at or after our ack
+    # The view must include our Acked event (or, for a repeated ack, the first one).
+    position = outcome.position or svc.ledger.recorder.max_notification_id() or 0
     return ack_document(outcome, svc.queues_at(position))
 
 

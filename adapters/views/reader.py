@@ -47,19 +47,15 @@ class ViewReader:
     def queue_position(self, handoff_id: str) -> int | None:
         """1-based position in its receiver's queue, or None if the handoff is not open."""
         queue = self.store.table(QUEUE)
+        # One statement (one round trip, one snapshot): the handoff's row, and how
+        # many of its receiver's open handoffs sort before it.
         found = self.store.query(
-            f"SELECT receiver, neg_rank, created_us FROM {queue} WHERE handoff_id = ?",
+            f"SELECT (SELECT count(*) FROM {queue} AS o WHERE o.receiver = me.receiver "
+            "AND (o.neg_rank, o.created_us, o.handoff_id) < (me.neg_rank, me.created_us, "
+            f"me.handoff_id)) AS ahead FROM {queue} AS me WHERE me.handoff_id = ?",
             [handoff_id],
         )
-        if not found:
-            return None
-        me = found[0]
-        ahead = self.store.query(
-            f"SELECT count(*) AS ahead FROM {queue} WHERE receiver = ? "
-            "AND (neg_rank, created_us, handoff_id) < (?, ?, ?)",
-            [me["receiver"], me["neg_rank"], me["created_us"], handoff_id],
-        )
-        return int(ahead[0]["ahead"]) + 1
+        return int(found[0]["ahead"]) + 1 if found else None
 
     def overdue(self, now_us: int) -> list[Row]:
         """Every armed timer due at or before ``now_us``, earliest first."""

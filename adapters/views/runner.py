@@ -88,6 +88,10 @@ class ViewRunner:
             conflicts = 0
             if progress is not None:
                 progress(done)
+            if done < self.batch_size:
+                # A short batch read every event its snapshot held: done until the
+                # next call (saves a round of reads that would find nothing).
+                return applied
 
     def run_batch(self, *, until: int | None = None) -> int:
         """Read, apply and commit one batch; returns the number of events applied.
@@ -108,11 +112,13 @@ class ViewRunner:
         names = {self.tracking_name(p): p for p in self.projections}
         prepared = []
         with self.store.transaction(commit=False) as reader:
-            positions = self.store.positions_in(reader, list(names))
-            generations = (
-                {} if self.shadow
-                else self.store.generations_in(reader, [p.name for p in self.projections])
-            )  # fmt: skip
+            generations: dict[str, int] = {}
+            if self.shadow:
+                positions = self.store.positions_in(reader, list(names))
+            else:  # live views: tracking name = view name, both read in one statement
+                positions, generations = self.store.positions_and_generations_in(
+                    reader, list(names)
+                )
             start = min(positions.values(), default=0)
             if until is not None and start >= until:
                 return 0

@@ -182,9 +182,14 @@ def test_identity_comes_from_the_token(server: Server) -> None:
         missing = anonymous.post(f"/handoffs/{hid}/ack")
         assert missing.status_code == 401
         assert missing.headers["www-authenticate"] == "Bearer"
-    server.cli.run("agents", "token", "revoke", "code_agent")
+    with server.client("code_agent") as coder:  # the server now knows this token
+        assert coder.get(f"/handoffs/{hid}").status_code == 200
+    server.cli.run("agents", "token", "revoke", "code_agent")  # another process
     with server.client("code_agent") as revoked:
         assert revoked.post(f"/handoffs/{hid}/ack").status_code == 401
+        assert revoked.get(f"/handoffs/{hid}").status_code == 401
+    with server.client("inbox_monitor") as inbox:
+        assert inbox.get(f"/handoffs/{hid}").status_code == 200
     # An admin token may cancel what it did not send.
     with server.client("human:me") as admin:
         assert admin.post(f"/handoffs/{hid}/cancel", json={"reason": "dup"}).status_code == 200
