@@ -25,7 +25,7 @@ demo: install
 	$(BIN)/handoff demo
 
 test: install browser lint typecheck contracts
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # The dashboard's browser tests drive Debian's Chromium through Playwright (which never
 # downloads a browser): install the Debian package when it is missing (needs root).
