@@ -293,8 +293,8 @@ class Handoff(Aggregate):
         if deadline is not None:
             require_in_range(deadline, "deadline")
         for field, value in (("payload", payload), ("trigger", trigger), ("kind", kind)):
-            rules.require_no_nul(value, field)
-        rules.require_no_nul(key, "key")
+            rules.require_storable(value, field)
+        rules.require_storable(key, "key")
         handoff_id = cls.id_for_key(sender, key) if key else uuid4()
         fields: JSONObject = dict(
             by=sender,
@@ -367,7 +367,7 @@ class Handoff(Aggregate):
         """Broadcast progress; re-arms the update timer (with the last interval if none given)."""
         rules.require_open(self, "report status on")
         rules.require_receiver(self, by, "report status on")
-        rules.require_no_nul(message, "message")
+        rules.require_storable(message, "message")
         self._ack_implicitly(by, now)
         every = next_update.total_seconds() if next_update else self.update_every
         self._record(
@@ -385,7 +385,7 @@ class Handoff(Aggregate):
         """Finish the work; the protocol's follow-ups hang off this event."""
         rules.require_open(self, "complete")
         rules.require_receiver(self, by, "complete")
-        rules.require_no_nul(result, "result")
+        rules.require_storable(result, "result")
         self._ack_implicitly(by, now)
         self._record(self.Completed, by=by, now=now, result=result)
 

@@ -7,6 +7,7 @@ interface maps the same way.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING
 
@@ -17,10 +18,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "require_agent_name",
-    "require_no_nul",
     "require_open",
     "require_receiver",
     "require_sender_or_admin",
+    "require_storable",
     "require_text",
 ]
 
@@ -40,25 +41,31 @@ def require_text(text: str, field: str) -> None:
     """Reasons and messages must say something (and hold no NUL character)."""
     if not text or not text.strip():
         raise InvalidInput(f"{field}: must not be empty")
-    require_no_nul(text, field)
+    require_storable(text, field)
 
 
-def require_no_nul(value: object, field: str) -> None:
-    """No NUL character in any text, key or nested value of ``value``.
+def require_storable(value: object, field: str) -> None:
+    """No NUL character, and no NaN or infinity, anywhere in ``value``.
 
     PostgreSQL text cannot hold NUL: a recorded event carrying one would stop every
-    view and reader of the log at that event, so it is refused before it is recorded.
+    view and reader of the log at that event. NaN and infinities are not JSON:
+    Python's reader takes them, but an auditor's export reader would refuse the
+    line, and NaN is not even equal to itself. Both are refused before anything is
+    recorded.
     """
     if isinstance(value, str):
         if "\x00" in value:
             raise InvalidInput(f"{field}: must not contain the NUL character (\\u0000)")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{field}: {value!r} is not a JSON number")
     elif isinstance(value, dict):
         for key, item in value.items():
-            require_no_nul(key, field)
-            require_no_nul(item, f"{field}.{key}")
+            require_storable(key, field)
+            require_storable(item, f"{field}.{key}")
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            require_no_nul(item, f"{field}.{index}")
+            require_storable(item, f"{field}.{index}")
 
 
 def require_open(handoff: Handoff, command: str) -> None:

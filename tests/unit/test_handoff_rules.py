@@ -299,3 +299,14 @@ def test_times_no_timer_can_hold_are_refused() -> None:
         new_handoff(deadline_within=None, deadline=datetime(9999, 12, 31, tzinfo=UTC))
     with pytest.raises(InvalidInput, match=r"payload\.issue: must not contain the NUL"):
         new_handoff(payload={"issue": "a\x00b"})
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_numbers_json_cannot_hold_are_refused_before_anything_is_recorded(number: float) -> None:
+    with pytest.raises(InvalidInput, match=r"^payload\.a\.0: .* is not a JSON number"):
+        new_handoff(payload={"a": [number]})
+    handoff = new_handoff()
+    handoff.collect_events()
+    with pytest.raises(InvalidInput, match=r"^result\.score: .* is not a JSON number"):
+        handoff.complete(by="code_agent", now=at(1), result={"score": number})
+    assert handoff.collect_events() == []
