@@ -63,10 +63,34 @@ def plain(value: Any) -> Any:
 
 
 def canonical(document: Any) -> bytes:
-    """The one byte string a JSON document hashes as (sorted keys, no spaces, UTF-8)."""
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True
-    ).encode("utf-8")
+    """The one byte string a JSON document hashes as (sorted keys, no spaces, UTF-8).
+
+    Times, ids and enums inside it are written as :func:`plain` writes them.
+    """
+    return _CANONICAL.encode(document).encode("utf-8")
+
+
+def _plain_leaf(value: Any) -> Any:
+    """What the JSON encoder cannot write itself, the way :func:`plain` writes it."""
+    if isinstance(value, datetime):
+        if value.tzinfo is UTC:  # the clock's own times: no conversion needed
+            return value.isoformat().replace("+00:00", "Z")
+        return plain(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Enum | Mapping | set | frozenset):
+        return plain(value)
+    raise TypeError(f"cannot hash {type(value).__name__} as JSON")
+
+
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True,
+    separators=(",", ":"),
+    ensure_ascii=False,
+    allow_nan=True,
+    default=_plain_leaf,
+)
+"""One encoder for every event (``json.dumps`` with options builds one per call)."""
 
 
 def event_digest(
@@ -81,15 +105,16 @@ def event_digest(
     """The hash of one event: its identity, its place in the chain and its fields.
 
     ``data`` is every field of the event but the chain's own (``HASH_FIELDS``):
-    ``by``, ``chain_id`` and the event type's fields.
+    ``by``, ``chain_id`` and the event type's fields. The C encoder walks it;
+    only times, ids and enums reach Python (``_plain_leaf``).
     """
     document = {
         "scheme": SCHEME,
         "type": type_name,
         "handoff_id": str(handoff_id),
         "version": version,
-        "at": plain(at),
+        "at": _plain_leaf(at),
         "prev_hash": prev_hash,
-        "data": plain({k: v for k, v in data.items() if k not in HASH_FIELDS}),
+        "data": {k: v for k, v in data.items() if k not in HASH_FIELDS},
     }
     return hashlib.sha256(canonical(document)).hexdigest()
