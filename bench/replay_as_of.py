@@ -13,7 +13,9 @@ times (median):
   inbox on a store with no replay checkpoints yet (it leaves them), then again (from
   a checkpoint), then at three quarters of the log (from the midpoint's checkpoints
   plus a quarter of the log);
-- the same ``inbox --as-of`` as a whole ``handoff`` command (process start included).
+- the same ``inbox --as-of`` as a whole ``handoff`` command (process start included);
+- ``audit verify`` of every handoff (each hash chain recomputed from the rows as
+  stored), once; the bench stops if it reports a problem.
 
     .venv/bin/python bench/replay_as_of.py [--stores sqlite,postgresql] [--handoffs 29500]
 """
@@ -33,6 +35,7 @@ from uuid import UUID
 
 from common import AGENTS, fill, scratch_store
 
+from handoff_ledger.adapters.audit import verify_ledger
 from handoff_ledger.adapters.bootstrap import open_ledger
 from handoff_ledger.adapters.queries import chain_document, inbox_document, overdue_document
 from handoff_ledger.adapters.views import Views
@@ -103,6 +106,13 @@ def measure(backend: str, handoffs: int, rounds: int) -> dict[str, float]:
             ),
             rounds,
         )
+
+        def verify() -> None:
+            report = verify_ledger(ledger)
+            if report.problems:
+                raise SystemExit(f"audit verify found problems on a clean log: {report.problems}")
+
+        figures["audit verify (every handoff)"] = timed(verify, 1)
         ledger.close()
         return figures
 
