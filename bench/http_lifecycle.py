@@ -25,8 +25,9 @@ same server:
 - ``httpx``: the original one, 8 threads in this process, an ``httpx.Client`` each
   (keep-alive), sharing this process's GIL.
 
-CPU seconds of the server process and of the in-process baseline are read from
-``/proc`` and reported per lifecycle, to show where the time goes.
+CPU seconds of the server (with its views follower process) and of the in-process
+baseline are read from ``/proc`` and reported per lifecycle, to show where the time
+goes.
 
 Target (issue 5): HTTP rate / in-process rate >= 0.5, p99 <= 50 ms at half load.
 
@@ -66,6 +67,20 @@ def cpu_seconds(pid: int | None = None) -> float:
     """User + system CPU time of a process (all its threads), from /proc (Linux)."""
     fields = Path(f"/proc/{pid or os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its living descendants (serve's views follower)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += cpu_seconds(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended meanwhile
+    return total
 
 
 @dataclass
@@ -273,9 +288,9 @@ def measure(backend: str, seconds: float, rounds: int, clients: list[str]) -> No
             for _ in range(rounds):
                 baseline.append(in_process(baseline_url, slice_))
                 for client in clients:
-                    cpu = cpu_seconds(server.pid)
+                    cpu = tree_cpu_seconds(server.pid)
                     phase = LOAD_GENERATORS[client](base, tokens, slice_, None)
-                    phase.cpu = cpu_seconds(server.pid) - cpu
+                    phase.cpu = tree_cpu_seconds(server.pid) - cpu
                     served[client].append(phase)
             inside = total(baseline)
             for client in clients:

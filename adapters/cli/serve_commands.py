@@ -135,7 +135,7 @@ def serve(
         typer.echo(f"serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
         if workers == 1:
             application = create_app(ledger, trial=trial)
-            follower = application.state.service.follow(stop)
+            follower = application.state.service.follow(stop, in_process=True)
             target: Any = application
         else:
             # Each worker process builds its own app from the environment (a factory);

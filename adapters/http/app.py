@@ -33,6 +33,7 @@ from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.token_cache import TokenCache
 from handoff_ledger.adapters.tokens import Caller
 from handoff_ledger.adapters.views import Views
+from handoff_ledger.adapters.views.follower import FollowerProcess
 from handoff_ledger.domain.errors import (
     HandoffError,
     InvalidInput,
@@ -117,13 +118,18 @@ class Service:
             self.queue_view.catch_up()
         return self.queue_view
 
-    def follow(self, stop: threading.Event, *, for_workers: bool = False) -> threading.Thread:
-        """Keep the views following the log on threads of their own until ``stop``.
+    def follow(
+        self, stop: threading.Event, *, for_workers: bool = False, in_process: bool = False
+    ) -> threading.Thread:
+        """Keep the views following the log until ``stop``; returns the thread to join.
 
         The queues view is caught up by this process's acks (:meth:`queues_at`), or,
         ``for_workers`` (the supervisor of ``serve --workers N``, whose acks are in
         other processes), by a follower at every write; the other views let writes
-        settle for ``FOLLOW_SETTLE`` seconds so a burst becomes one batch.
+        settle for ``FOLLOW_SETTLE`` seconds so a burst becomes one batch. They are
+        followed by a thread, or, ``in_process``, by a supervised child process
+        (:class:`FollowerProcess`: ``handoff serve``'s request threads then never
+        wait for a view batch to let go of the interpreter).
         """
 
         def run(views: Views, settle: float, poll: float) -> None:
@@ -144,6 +150,9 @@ class Service:
             queues.start()
         else:
             self.queue_rounds = FreshRounds(self.queue_view.catch_up)
+        if in_process:
+            names = [p.name for p in self.followed.projections]
+            return FollowerProcess(self.ledger, names, settle=FOLLOW_SETTLE).run(stop)
         others = threading.Thread(
             target=run, args=(self.followed, FOLLOW_SETTLE, 0.1), name="views-follower", daemon=True
         )

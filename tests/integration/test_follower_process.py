@@ -1,0 +1,102 @@
+"""``handoff serve``'s views follower in a child process: follows, survives SIGKILL, stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from handoff_ledger.adapters.http.app import Service
+from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.adapters.views.follower import FollowerProcess
+
+FOLLOWED = ["timers", "chains", "agents", "notifications"]
+
+
+def eventually(condition: Callable[[], bool], seconds: float = 60.0) -> bool:
+    """Whether ``condition`` holds within ``seconds`` (another process's work, not a timer)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def followed_up_to(views: Views, position: int) -> Callable[[], bool]:
+    return lambda: min(views.store.positions(FOLLOWED).values()) >= position
+
+
+@pytest.fixture
+def following(ledger: Ledger) -> Iterator[tuple[FollowerProcess, threading.Event]]:
+    stop = threading.Event()
+    follower = FollowerProcess(ledger, FOLLOWED, settle=0.0)
+    supervisor = follower.run(stop)
+    yield follower, stop
+    stop.set()
+    supervisor.join(timeout=30)
+    assert not supervisor.is_alive()
+    assert follower.child.exitcode is not None, "the child outlived its stop"
+
+
+def test_the_child_keeps_the_views_current_without_any_reader(
+    ledger: Ledger, following: tuple[FollowerProcess, threading.Event]
+) -> None:
+    sent = ledger.send(sender="inbox_monitor", to="code_agent", escalate_to=["human:me"])
+    acked = ledger.ack(sent.handoff.id, by="code_agent")
+    assert acked.position is not None
+    views = Views(ledger)  # reads only: this process never catches these views up
+    assert eventually(followed_up_to(views, acked.position))
+    assert views.store.positions(["queues"])["queues"] == 0  # not the child's to apply
+    assert "code_agent" in [row["agent"] for row in views.read.agents()]
+
+
+def test_a_killed_child_is_replaced_and_nothing_is_applied_twice(
+    ledger: Ledger, following: tuple[FollowerProcess, threading.Event]
+) -> None:
+    follower, _ = following
+    first = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    views = Views(ledger)
+    assert eventually(followed_up_to(views, ledger.recorder.max_notification_id() or 0))
+    os.kill(follower.child.pid, signal.SIGKILL)
+    second = ledger.send(sender="inbox_monitor", to="code_agent", parent_id=first.id).handoff
+    head = ledger.recorder.max_notification_id() or 0
+    assert eventually(lambda: follower.starts == 2)
+    assert eventually(followed_up_to(views, head))
+    chain = views.read.chain(str(first.chain_id))
+    assert sorted(row["handoff_id"] for row in chain) == sorted([str(first.id), str(second.id)])
+    # The feed has the second Created once per recipient, not again for a replayed batch.
+    feed = views.read.notifications("code_agent", after=0, limit=100)
+    assert [entry["handoff_id"] for entry in feed] == [str(first.id), str(second.id)]
+
+
+def test_stop_ends_the_child(
+    ledger: Ledger, following: tuple[FollowerProcess, threading.Event]
+) -> None:
+    follower, stop = following
+    child = follower.child
+    assert eventually(lambda: child.is_alive(), 10)
+    stop.set()
+    assert eventually(lambda: child.exitcode is not None, 30)
+    assert follower.starts == 1  # stopping is not dying: no replacement
+
+
+def test_serve_uses_the_child_for_every_view_but_the_queues(ledger: Ledger) -> None:
+    service = Service(ledger=ledger, views=Views(ledger))
+    stop = threading.Event()
+    supervisor = service.follow(stop, in_process=True)
+    try:
+        hid = ledger.send(sender="inbox_monitor", to="code_agent").handoff.id
+        acked = ledger.ack(hid, by="code_agent")
+        assert acked.position is not None
+        assert service.queues_at(acked.position).read.queue_position(str(hid)) == 1
+        assert eventually(followed_up_to(service.views, acked.position))
+    finally:
+        stop.set()
+        supervisor.join(timeout=30)
+    assert not supervisor.is_alive()
