@@ -29,15 +29,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from handoff_ledger.adapters.documents import view_document
 from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.store import rowcount
 from handoff_ledger.projections.base import Column, from_us, us
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "DELIVERIES",
@@ -132,6 +133,8 @@ class Deliveries:
         if not claimed:
             return []
         if self._client is None:  # made here, before the worker threads share it
+            import httpx  # here: every CLI command loads this module, few deliver
+
             self._client = httpx.Client(timeout=TIMEOUT_SECONDS)
         by_agent: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in claimed:
@@ -305,6 +308,8 @@ class Deliveries:
             "X-Handoff-Attempt": str(attempts),
         }
         error: str | None
+        import httpx  # loaded by run_once before any delivery is sent
+
         try:
             code = self.post(row["url"], body, headers)
         except httpx.HTTPError as exc:

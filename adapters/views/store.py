@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
-from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.views.sql import BatchTable, Dialect
 from handoff_ledger.projections.base import Column, Projection, TableSpec
+
+if TYPE_CHECKING:  # loaded when used: SQLite users never pay for the PostgreSQL driver
+    from eventsourcing.postgres import PostgresTrackingRecorder
 
 __all__ = ["REBUILD_SUFFIX", "ViewStore", "live_name", "rowcount", "shadow_name"]
 
@@ -59,6 +61,8 @@ class ViewStore:
             self.tracking = SQLiteTrackingRecorder(datastore=datastore)
             self.tracking_table = '"tracking"'
         else:
+            from eventsourcing.postgres import PostgresTrackingRecorder
+
             self.tracking = PostgresTrackingRecorder(
                 datastore=datastore, tracking_table_name=f"{ledger.name.lower()}_tracking"
             )
