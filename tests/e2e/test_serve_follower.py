@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import httpx
 from conftest import CLI
 from test_http import start_server, stop
+from waiting import eventually
 
 
 def follower_children(pid: int) -> list[int]:
@@ -29,15 +29,6 @@ def gone(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
-
-
-def eventually(condition: object, seconds: float = 60.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return bool(condition())  # type: ignore[operator]
 
 
 def test_views_follow_without_reads_and_a_killed_serve_leaves_no_follower(cli: CLI) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from waiting import eventually
 
 from handoff_ledger.adapters.http.app import Service
 from handoff_ledger.adapters.ledger import Ledger
@@ -16,16 +16,6 @@ from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.follower import FollowerProcess
 
 FOLLOWED = ["timers", "chains", "agents", "notifications"]
-
-
-def eventually(condition: Callable[[], bool], seconds: float = 60.0) -> bool:
-    """Whether ``condition`` holds within ``seconds`` (another process's work, not a timer)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def followed_up_to(views: Views, position: int) -> Callable[[], bool]:
