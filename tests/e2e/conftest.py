@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from handoff_ledger.adapters.bootstrap import open_ledger
+from handoff_ledger.adapters.tokens import issue_token
+
 HANDOFF = str(Path(sys.executable).parent / "handoff")
 
 
@@ -50,6 +53,21 @@ class CLI:
     def log(self) -> list[dict[str, Any]]:
         done = self.run("log", "--json")
         return [json.loads(line) for line in done.stdout.splitlines()]
+
+    def issue_tokens(self, *agents: str, admins: tuple[str, ...] = ()) -> dict[str, str]:
+        """A bearer token per agent (``admins`` too, with admin rights), made in-process.
+
+        For the fixtures of server tests, which need tokens, not the command that
+        makes them: five ``handoff`` processes cost seconds per test. ``agents token
+        create`` itself is tested through the CLI (test_http.py, test_cli_*.py).
+        """
+        ledger = open_ledger(self.url)
+        try:
+            tokens = {agent: issue_token(ledger, agent) for agent in agents}
+            tokens |= {agent: issue_token(ledger, agent, admin=True) for agent in admins}
+            return tokens
+        finally:
+            ledger.close()
 
 
 @pytest.fixture

@@ -61,8 +61,7 @@ class Server:
 
 @pytest.fixture
 def server(cli: CLI) -> Iterator[Server]:
-    tokens = {name: cli.json("agents", "token", "create", name)["token"] for name in AGENTS}
-    tokens["human:me"] = cli.json("agents", "token", "create", "human:me", "--admin")["token"]
+    tokens = cli.issue_tokens(*AGENTS, admins=("human:me",))
     process, url = start_server(cli)
     try:
         yield Server(url=url, tokens=tokens, cli=cli)

@@ -50,8 +50,7 @@ class Served:
 
 @pytest.fixture
 def served(cli: CLI) -> Iterator[Served]:
-    cli.json("agents", "token", "create", "code_agent")
-    token = str(cli.json("agents", "token", "create", "human:me", "--admin")["token"])
+    token = cli.issue_tokens("code_agent", admins=("human:me",))["human:me"]
     process, url = start_server(cli)
     try:
         yield Served(url=url, token=token)

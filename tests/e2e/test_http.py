@@ -79,8 +79,7 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 @pytest.fixture
 def server(cli: CLI) -> Iterator[Server]:
-    tokens = {name: cli.json("agents", "token", "create", name)["token"] for name in AGENTS}
-    tokens["human:me"] = cli.json("agents", "token", "create", "human:me", "--admin")["token"]
+    tokens = cli.issue_tokens(*AGENTS, admins=("human:me",))
     process, url = start_server(cli)
     try:
         yield Server(url=url, tokens=tokens, cli=cli)
@@ -273,3 +272,29 @@ def test_several_worker_processes_serve_one_ledger(cli: CLI) -> None:
             assert [h["id"] for h in queue] == ids[1:]
     finally:
         stop(process)
+
+
+def test_agents_token_create_list_and_revoke_through_the_cli(sqlite_cli: CLI) -> None:
+    made = sqlite_cli.json("agents", "token", "create", "code_agent")
+    assert (made["agent"], made["admin"], sorted(made)) == ("code_agent", False, sorted(
+        ["agent", "admin", "token"]
+    ))  # fmt: skip
+    admin = sqlite_cli.json("agents", "token", "create", "human:me", "--admin")
+    assert admin["admin"] is True
+    listed = sqlite_cli.json("agents", "token", "list")["tokens"]
+    assert sorted((t["agent"], t["admin"], t["revoked_at"]) for t in listed) == [
+        ("code_agent", False, None), ("human:me", True, None),
+    ]  # fmt: skip
+    for shown in (str(listed), sqlite_cli.run("agents", "token", "list").stdout):
+        assert made["token"] not in shown
+        assert admin["token"] not in shown
+    assert sqlite_cli.json("agents", "token", "revoke", "code_agent") == {
+        "agent": "code_agent", "revoked": 1,
+    }  # fmt: skip
+    after = {
+        t["agent"]: t["revoked_at"] for t in sqlite_cli.json("agents", "token", "list")["tokens"]
+    }
+    assert after["code_agent"] is not None
+    assert after["human:me"] is None
+    unknown = sqlite_cli.run("agents", "token", "revoke", "--token", "hl_unknown", expect=2)
+    assert "token" in unknown.stderr

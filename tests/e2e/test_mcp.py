@@ -265,10 +265,7 @@ def free_port() -> int:
 @pytest.fixture
 def served(cli: CLI) -> Iterator[tuple[str, dict[str, str]]]:
     """A real ``handoff serve`` on loopback and a token per agent."""
-    tokens = {
-        name: cli.json("agents", "token", "create", name)["token"]
-        for name in ("inbox_monitor", "code_agent")
-    }
+    tokens = cli.issue_tokens("inbox_monitor", "code_agent")
     port = free_port()
     process = subprocess.Popen(
         [HANDOFF, "serve", "--port", str(port)],

@@ -63,8 +63,7 @@ class Live:
 
 @pytest.fixture
 def live(cli: CLI) -> Iterator[Live]:
-    tokens = {name: cli.json("agents", "token", "create", name)["token"] for name in AGENTS}
-    tokens["human:me"] = cli.json("agents", "token", "create", "human:me", "--admin")["token"]
+    tokens = cli.issue_tokens(*AGENTS, admins=("human:me",))
     process, url = start_server(cli)
     try:
         yield Live(url=url, tokens=tokens, cli=cli, process=process)
