@@ -33,7 +33,7 @@ from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.token_cache import TokenCache
 from handoff_ledger.adapters.tokens import Caller
 from handoff_ledger.adapters.views import Views
-from handoff_ledger.adapters.views.follower import FollowerProcess
+from handoff_ledger.adapters.views.follower import FollowerProcess, follow_until
 from handoff_ledger.domain.errors import (
     HandoffError,
     InvalidInput,
@@ -131,19 +131,11 @@ class Service:
         (:class:`FollowerProcess`: ``handoff serve``'s request threads then never
         wait for a view batch to let go of the interpreter).
         """
-
-        def run(views: Views, settle: float, poll: float) -> None:
-            while not stop.is_set():
-                try:
-                    views.run_forever(stop, poll_interval=poll, settle=settle)
-                except Exception:  # a dropped connection: log it, start again
-                    log.exception("views: the follower stopped; restarting it")
-                    stop.wait(1.0)
-
         if for_workers:
             queues = threading.Thread(
-                target=run,
-                args=(self.queue_view, 0.0, QUEUE_POLL),
+                target=follow_until,
+                args=(self.queue_view, stop),
+                kwargs={"settle": 0.0, "poll_interval": QUEUE_POLL},
                 name="queues-follower",
                 daemon=True,
             )
@@ -154,7 +146,11 @@ class Service:
             names = [p.name for p in self.followed.projections]
             return FollowerProcess(self.ledger, names, settle=FOLLOW_SETTLE).run(stop)
         others = threading.Thread(
-            target=run, args=(self.followed, FOLLOW_SETTLE, 0.1), name="views-follower", daemon=True
+            target=follow_until,
+            args=(self.followed, stop),
+            kwargs={"settle": FOLLOW_SETTLE, "poll_interval": 0.1},
+            name="views-follower",
+            daemon=True,
         )
         others.start()
         return others

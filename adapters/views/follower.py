@@ -24,12 +24,15 @@ import multiprocessing
 import signal
 import threading
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.projections.registry import all_projections
 
-__all__ = ["FollowerProcess"]
+if TYPE_CHECKING:
+    from handoff_ledger.adapters.views.service import Views
+
+__all__ = ["FollowerProcess", "follow_until"]
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +128,22 @@ def _follow(
     ledger = Ledger(env=env)
     try:
         views = Views(ledger, [p for p in all_projections() if p.name in names])
-        while not stop.is_set():
-            try:
-                views.run_forever(stop, poll_interval=poll_interval, settle=settle)
-            except Exception:  # a dropped connection: log it, start again
-                log.exception("views: the follower stopped; restarting it")
-                stop.wait(1.0)
+        follow_until(views, stop, settle=settle, poll_interval=poll_interval)
     finally:
         ledger.close()
+
+
+def follow_until(
+    views: Views, stop: threading.Event, *, settle: float, poll_interval: float
+) -> None:
+    """Follow the log until ``stop``, starting again a second after any failure.
+
+    What every follower runs, thread or child process: ``run_forever`` survives lost
+    connections itself; anything else is logged, and the follower carries on.
+    """
+    while not stop.is_set():
+        try:
+            views.run_forever(stop, poll_interval=poll_interval, settle=settle)
+        except Exception:
+            log.exception("views: the follower stopped; restarting it")
+            stop.wait(1.0)
