@@ -30,17 +30,25 @@ class FreshRounds:
         self._finished = 0
         """Rounds are numbered as they begin; this is the last one that ended well."""
 
-    def wait(self) -> None:
+    def wait(self, done: Callable[[], bool] | None = None) -> None:
         """Return once a round that began after this call has ended (running it, maybe).
+
+        ``done``: what the caller needs, if it can tell: it is asked first and again
+        after each round ends, and once it answers True no further round is waited
+        for (a round begun *before* the call may have done the work already).
 
         If that round fails, its error is raised in the thread that ran it; the
         others go on to the next round.
         """
+        if done is not None and done():
+            return
         with self._cond:
             needed = self._started + 1  # the first round to begin from now on
             while self._finished < needed:
                 if self._running:
                     self._cond.wait()
+                    if done is not None and done():
+                        return
                     continue
                 self._running = True
                 self._started += 1

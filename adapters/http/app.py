@@ -89,6 +89,8 @@ class Service:
         self.tokens = TokenCache(self.views.store)
         self.queue_rounds: FreshRounds | None = None
         """Set by :meth:`follow` in a process that serves requests itself."""
+        self.queue_child: FollowerProcess | None = None
+        """Set by :meth:`follow` when a child process catches the queues up for acks."""
 
     def fresh_views(self) -> Views:
         """The views caught up to the log (one request thread at a time catches up)."""
@@ -99,15 +101,25 @@ class Service:
     def queues_at(self, position: int) -> Views:
         """The queues view once it has applied log ``position``: what ``ack`` answers from.
 
-        In ``handoff serve`` the acks of this process are the view's one writer: an
-        ``ack`` (whose event is committed) takes a catch-up begun after it asked,
-        shared with the acks asking at the same time (:class:`FreshRounds`), in its
-        own thread. A worker process of ``serve --workers N`` instead waits for the
-        supervisor's follower, polling the view's position; if the view does not
-        get there in ``QUEUE_WAIT`` seconds, the request catches it up itself.
+        In ``handoff serve`` the views follower process catches the view up when an
+        ``ack`` (whose event is committed) asks it to
+        (:meth:`FollowerProcess.caught_up`); if it does not answer in
+        ``QUEUE_WAIT`` seconds, the request catches the view up itself. With a
+        follower thread instead (tests, embedding), the acks of this process catch
+        it up: each takes a catch-up begun after it asked, shared with the acks
+        asking at the same time (:class:`FreshRounds`), or none if a round that
+        ended meanwhile took the view past ``position``. A worker process of
+        ``serve --workers N`` waits for the supervisor's follower, polling the
+        view's position, for at most ``QUEUE_WAIT`` seconds too.
         """
+        if self.queue_child is not None:
+            if not self.queue_child.caught_up(position, QUEUE_WAIT):
+                with self._queue_lock:
+                    self.queue_view.catch_up()
+            return self.queue_view
         if self.queue_rounds is not None:
-            self.queue_rounds.wait()
+            runner = self.queue_view.runner
+            self.queue_rounds.wait(done=lambda: runner.reached >= position)
             return self.queue_view
         deadline = time.monotonic() + QUEUE_WAIT
         while time.monotonic() < deadline:
@@ -123,13 +135,14 @@ class Service:
     ) -> threading.Thread:
         """Keep the views following the log until ``stop``; returns the thread to join.
 
-        The queues view is caught up by this process's acks (:meth:`queues_at`), or,
+        The queues view is caught up when an ``ack`` needs it (:meth:`queues_at`), or,
         ``for_workers`` (the supervisor of ``serve --workers N``, whose acks are in
         other processes), by a follower at every write; the other views let writes
         settle for ``FOLLOW_SETTLE`` seconds so a burst becomes one batch. They are
         followed by a thread, or, ``in_process``, by a supervised child process
         (:class:`FollowerProcess`: ``handoff serve``'s request threads then never
-        wait for a view batch to let go of the interpreter).
+        wait for a view batch to let go of the interpreter), which then also
+        catches the queues up for this process's acks.
         """
         if for_workers:
             queues = threading.Thread(
@@ -140,11 +153,19 @@ class Service:
                 daemon=True,
             )
             queues.start()
-        else:
+        elif not in_process:
             self.queue_rounds = FreshRounds(self.queue_view.catch_up)
         if in_process:
             names = [p.name for p in self.followed.projections]
-            return FollowerProcess(self.ledger, names, settle=FOLLOW_SETTLE).run(stop)
+            child = FollowerProcess(
+                self.ledger,
+                names,
+                settle=FOLLOW_SETTLE,
+                on_request=None if for_workers else ["queues"],
+            )
+            if not for_workers:
+                self.queue_child = child
+            return child.run(stop)
         others = threading.Thread(
             target=follow_until,
             args=(self.followed, stop),

@@ -58,6 +58,10 @@ class ViewRunner:
         self.projections = list(projections if projections is not None else store.projections)
         self.batch_size = batch_size
         self.shadow = shadow
+        self.reached = 0
+        """A log position every one of these views is known to have applied, as last
+        seen by this runner (a lower bound: a view may be further on). Two threads
+        updating it at once may leave the lower of their values, still a true bound."""
         self.decoder = EventDecoder(ledger.mapper)
 
     def tracking_name(self, projection: Projection) -> str:
@@ -120,6 +124,7 @@ class ViewRunner:
                     reader, list(names)
                 )
             start = min(positions.values(), default=0)
+            self.reached = max(self.reached, start)
             if until is not None and start >= until:
                 return 0
             entries = self.store.read_log(reader, start, self.batch_size, VIEW_TOPICS, until)
@@ -200,6 +205,8 @@ class ViewRunner:
                 for table in tables.values():
                     table.flush(writer)
                 self.store.record_position(writer, name, behind, last)
+        # Committed: the views that were behind are at ``last`` now, the others past it.
+        self.reached = max(self.reached, last)
         return len(events)
 
     # ------------------------------------------------------------------ following

@@ -140,8 +140,33 @@ class ViewStore:
 
     @contextmanager
     def transaction(self, commit: bool = True) -> Iterator[Any]:
-        """A cursor in one transaction on the ledger's database."""
+        """A cursor in one transaction on the ledger's database.
+
+        ``commit=False`` is a read. On PostgreSQL it still ends with COMMIT (of
+        nothing): psycopg answers every ROLLBACK by forgetting the connection's
+        prepared statements and sending ``DEALLOCATE ALL``, so reads that rolled back
+        (several per request in ``handoff serve``) kept every statement of the
+        pooled connections from staying prepared, and cost a round trip of their own.
+        An error inside the block still rolls the transaction back.
+        """
+        if self.dialect.backend == "postgresql":
+            commit = True
         with self.tracking.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    @contextmanager
+    def _single_read(self) -> Iterator[Any]:
+        """A cursor for one read statement: on PostgreSQL outside any transaction.
+
+        The pool's connections are in autocommit mode, so one statement is its own
+        snapshot: no BEGIN and COMMIT round trips around it.
+        """
+        if self.dialect.backend != "postgresql":
+            with self.transaction(commit=False) as cursor:
+                yield cursor
+            return
+        datastore: Any = self.tracking.datastore  # PostgreSQL's, typed as SQLite's here
+        with datastore.get_connection() as conn, conn.cursor() as cursor:
             yield cursor
 
     def batch_tables(
@@ -216,7 +241,7 @@ class ViewStore:
 
     def positions(self, names: Sequence[str]) -> dict[str, int]:
         """Each view's tracking position (0 when it has processed nothing yet)."""
-        with self.transaction(commit=False) as cursor:
+        with self._single_read() as cursor:
             return self.positions_in(cursor, names)
 
     def record_position(self, cursor: Any, name: str, expected: int, position: int) -> None:
@@ -245,7 +270,7 @@ class ViewStore:
 
     def versions(self) -> dict[str, int]:
         """The projection version each stored view was built with."""
-        with self.transaction(commit=False) as cursor:
+        with self._single_read() as cursor:
             cursor.execute(f'SELECT "view", "version" FROM {self.dialect.table(_META)}')
             return {row["view"]: int(row["version"]) for row in cursor.fetchall()}
 
@@ -319,7 +344,7 @@ class ViewStore:
             sql = sql.replace("?", "%s")
         for attempt in range(_READ_ATTEMPTS):
             try:
-                with self.transaction(commit=False) as cursor:
+                with self._single_read() as cursor:
                     cursor.execute(sql, list(params))
                     return [dict(row) for row in cursor.fetchall()]
             except (OperationalError, InterfaceError):

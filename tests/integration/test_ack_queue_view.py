@@ -62,3 +62,23 @@ def test_a_repeated_ack_has_no_position_of_its_own(ledger: Ledger) -> None:
     assert ledger.ack(hid, by="code_agent").position is not None
     again = ledger.ack(hid, by="code_agent")
     assert (again.recorded, again.position) == (False, None)
+
+
+def test_an_ack_whose_event_a_round_already_applied_runs_no_round(
+    ledger: Ledger, service: Service, clock: SimulatedClock
+) -> None:
+    first = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    clock.advance(timedelta(seconds=1))
+    second = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    earlier = ledger.ack(first.id, by="code_agent")
+    later = ledger.ack(second.id, by="code_agent")
+    assert earlier.position is not None
+    assert later.position is not None
+    rounds = service.queue_rounds
+    assert rounds is not None
+    service.queues_at(later.position)  # one round: both acks applied
+    assert service.queue_view.runner.reached >= later.position
+    started = rounds._started
+    views = service.queues_at(earlier.position)  # the earlier ack: no round of its own
+    assert rounds._started == started
+    assert views.read.queue_position(str(first.id)) == 1

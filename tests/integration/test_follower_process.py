@@ -6,10 +6,12 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from waiting import eventually
 
+from handoff_ledger.adapters.clock import SimulatedClock
 from handoff_ledger.adapters.http.app import Service
 from handoff_ledger.adapters.ledger import Ledger
 from handoff_ledger.adapters.views import Views
@@ -90,3 +92,48 @@ def test_serve_uses_the_child_for_every_view_but_the_queues(ledger: Ledger) -> N
         stop.set()
         supervisor.join(timeout=30)
     assert not supervisor.is_alive()
+
+
+def test_the_child_catches_the_queues_up_when_asked(ledger: Ledger, clock: SimulatedClock) -> None:
+    stop = threading.Event()
+    follower = FollowerProcess(ledger, FOLLOWED, settle=0.0, on_request=["queues"])
+    supervisor = follower.run(stop)
+    try:
+        views = Views(ledger)
+        for round_ in range(3):  # each ack's own event, in the view it answers from
+            clock.advance(timedelta(seconds=1))  # later handoffs queue behind earlier ones
+            hid = ledger.send(sender="inbox_monitor", to="code_agent").handoff.id
+            acked = ledger.ack(hid, by="code_agent")
+            assert acked.position is not None
+            assert follower.caught_up(acked.position, timeout=30)
+            assert views.store.positions(["queues"])["queues"] >= acked.position
+            assert views.read.queue_position(str(hid)) == round_ + 1
+        assert follower.reached >= acked.position
+    finally:
+        stop.set()
+        supervisor.join(timeout=30)
+
+
+def test_with_the_child_killed_an_ack_catches_the_queues_up_itself(ledger: Ledger) -> None:
+    service = Service(ledger=ledger, views=Views(ledger))
+    stop = threading.Event()
+    supervisor = service.follow(stop, in_process=True)
+    child = service.queue_child
+    assert child is not None
+    try:
+        os.kill(child.child.pid, signal.SIGKILL)
+        assert eventually(lambda: not child._answering)
+        hid = ledger.send(sender="inbox_monitor", to="code_agent").handoff.id
+        acked = ledger.ack(hid, by="code_agent")
+        assert acked.position is not None
+        assert not child.caught_up(acked.position, timeout=0.5)  # nobody to answer
+        views = service.queues_at(acked.position)  # so the request does it
+        assert views.read.queue_position(str(hid)) == 1
+        assert eventually(lambda: child.starts == 2)  # and the replacement answers again
+        again = ledger.send(sender="inbox_monitor", to="code_agent").handoff.id
+        later = ledger.ack(again, by="code_agent")
+        assert later.position is not None
+        assert eventually(lambda: child.caught_up(later.position or 0, timeout=5))
+    finally:
+        stop.set()
+        supervisor.join(timeout=30)
