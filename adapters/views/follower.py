@@ -106,7 +106,7 @@ class FollowerProcess:
             if self._lifeline is None:
                 return False
             try:
-                self._lifeline.send_bytes(b"")  # "catch up now": what to is the log's head
+                self._lifeline.send_bytes(b"")  # "catch up now", to the log's head
             except OSError:
                 return False  # the child is gone; its replacement is on the way
         with self._answers:
@@ -199,8 +199,6 @@ def _follow(
     Ctrl-C in a terminal reaches the whole process group: the parent decides when
     the child stops, so the child ignores it (no second traceback, no early stop).
     """
-    from handoff_ledger.adapters.views.service import Views
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     stop = threading.Event()
@@ -218,17 +216,23 @@ def _follow(
     ledger = Ledger(env=env)
     try:
         if on_request:
-            requested = Views(ledger, [p for p in all_projections() if p.name in on_request])
+            requested = _views(ledger, on_request)
             threading.Thread(
                 target=_answer_requests,
                 args=(ledger, requested, stop, asked, replies),
                 name="views-on-request",
                 daemon=True,
             ).start()
-        views = Views(ledger, [p for p in all_projections() if p.name in names])
-        follow_until(views, stop, settle=settle, poll_interval=poll_interval)
+        follow_until(_views(ledger, names), stop, settle=settle, poll_interval=poll_interval)
     finally:
         ledger.close()
+
+
+def _views(ledger: Ledger, names: list[str]) -> Views:
+    """The named views over ``ledger`` (``Views`` imported late: its module imports this one)."""
+    from handoff_ledger.adapters.views.service import Views
+
+    return Views(ledger, [p for p in all_projections() if p.name in names])
 
 
 def _answer_requests(
