@@ -229,7 +229,7 @@ def _follow(
 
 
 def _views(ledger: Ledger, names: list[str]) -> Views:
-    """The named views over ``ledger`` (``Views`` imported late: its module imports this one)."""
+    """The named views over ``ledger``, in the child (which imports the views code here)."""
     from handoff_ledger.adapters.views.service import Views
 
     return Views(ledger, [p for p in all_projections() if p.name in names])
