@@ -13,10 +13,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from handoff_ledger.domain.durations import parse_duration
 from handoff_ledger.domain.errors import (
@@ -29,6 +26,9 @@ from handoff_ledger.domain.errors import (
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.rules import require_agent_name
 from handoff_ledger.domain.timers import EscalationReason
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["AgentSpec", "EscalationLevel", "FollowUp", "KindSpec", "Protocol"]
 
@@ -170,6 +170,11 @@ class Protocol:
 def _validate(schema: dict[str, Any] | None, value: dict[str, Any], what: str, kind: str) -> None:
     if schema is None:
         return
+    # Imported here, not at the top: jsonschema (with referencing and rpds) costs some
+    # 60 ms to import, paid by every ``handoff`` process, and only kinds with schemas
+    # need it.
+    from jsonschema import Draft202012Validator
+
     errors = sorted(
         Draft202012Validator(
             schema, format_checker=Draft202012Validator.FORMAT_CHECKER
@@ -429,6 +434,9 @@ class _Parser:
         if not isinstance(value, dict):
             raise self.fail(path, 'must be a JSON Schema table, e.g. payload.required = ["id"]')
         schema = {"type": "object", **value}
+        from jsonschema import Draft202012Validator  # see _validate: imported when needed
+        from jsonschema.exceptions import SchemaError
+
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:

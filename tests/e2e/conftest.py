@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from handoff_ledger.adapters.bootstrap import open_ledger
+from handoff_ledger.adapters.clock import Clock
 from handoff_ledger.adapters.tokens import issue_token
 
 HANDOFF = str(Path(sys.executable).parent / "handoff")
@@ -29,6 +30,10 @@ class CLI:
         env = {k: v for k, v in os.environ.items() if k != "HANDOFF_DEBUG"}
         env["HANDOFF_DB"] = self.url
         return env
+
+    def commands_clock(self) -> Clock | None:
+        """The clock this CLI's commands read (``None``: the system's)."""
+        return None
 
     def run(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -54,6 +59,21 @@ class CLI:
         done = self.run("log", "--json")
         return [json.loads(line) for line in done.stdout.splitlines()]
 
+    def stored(self) -> list[tuple[int, str]]:
+        """Every record in the store, handoff events or not, as (position, topic).
+
+        For "nothing written" checks: stricter than the log (it sees tokens and
+        protocol versions too) and read in-process, because a ``handoff log``
+        process per check cost a minute of the suite. ``log --json`` itself is
+        tested through :meth:`log`.
+        """
+        ledger = open_ledger(self.url, clock=self.commands_clock())
+        try:
+            notifications = ledger.recorder.select_notifications(start=1, limit=1_000_000)
+            return [(n.id, n.topic) for n in notifications]
+        finally:
+            ledger.close()
+
     def issue_tokens(self, *agents: str, admins: tuple[str, ...] = ()) -> dict[str, str]:
         """A bearer token per agent (``admins`` too, with admin rights), made in-process.
 
@@ -61,7 +81,7 @@ class CLI:
         makes them: five ``handoff`` processes cost seconds per test. ``agents token
         create`` itself is tested through the CLI (test_http.py, test_cli_*.py).
         """
-        ledger = open_ledger(self.url)
+        ledger = open_ledger(self.url, clock=self.commands_clock())
         try:
             tokens = {agent: issue_token(ledger, agent) for agent in agents}
             tokens |= {agent: issue_token(ledger, agent, admin=True) for agent in admins}

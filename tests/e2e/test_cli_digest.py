@@ -90,14 +90,14 @@ def test_bad_digest_input_is_exit_2_and_writes_nothing(
     sqlite_cli: CLI, args: list[str], message: str
 ) -> None:
     sqlite_cli.json("send", "--from", "inbox_monitor", "--to", "code_agent")
-    before = sqlite_cli.log()
+    before = sqlite_cli.stored()
     failed = sqlite_cli.json("digest", *args, expect=2)
     assert failed["error"]["code"] == "invalid_input"
     assert message in failed["error"]["message"]
     plain = sqlite_cli.run("digest", *args, expect=2)
     assert plain.stdout == ""
     assert message in plain.stderr
-    assert sqlite_cli.log() == before
+    assert sqlite_cli.stored() == before
 
 
 def test_digest_for_an_agent_the_protocol_does_not_declare_is_exit_2(

@@ -18,12 +18,12 @@ def sent_id(cli: CLI) -> str:
 
 def test_ack_by_the_wrong_agent_exits_1_and_writes_nothing(cli: CLI) -> None:
     hid = sent_id(cli)
-    before = cli.log()
+    before = cli.stored()
     refused = cli.run("ack", hid, "--as", "support_agent", expect=1)
     assert "support_agent cannot ack" in refused.stderr
     assert "only its receiver code_agent" in refused.stderr
     assert refused.stdout == ""
-    assert cli.log() == before
+    assert cli.stored() == before
 
 
 def test_refusal_with_json_is_an_error_document_on_stdout(cli: CLI) -> None:
@@ -36,7 +36,7 @@ def test_refusal_with_json_is_an_error_document_on_stdout(cli: CLI) -> None:
 def test_any_command_on_a_completed_handoff_exits_1(cli: CLI) -> None:
     hid = sent_id(cli)
     cli.run("complete", hid, "--as", "code_agent")
-    before = cli.log()
+    before = cli.stored()
     for args in (
         ["ack", hid, "--as", "code_agent"],
         ["status", hid, "--as", "code_agent", "--status", "working"],
@@ -46,7 +46,7 @@ def test_any_command_on_a_completed_handoff_exits_1(cli: CLI) -> None:
         ["reassign", hid, "--to", "backup_agent", "--as", "inbox_monitor", "--reason", "x"],
     ):
         assert "it is completed" in cli.run(*args, expect=1).stderr
-    assert cli.log() == before
+    assert cli.stored() == before
     cli.run("note", hid, "--as", "human:me", "--message", "noted")
 
 
@@ -54,6 +54,7 @@ def test_payload_failing_its_schema_exits_2_naming_the_field(
     sqlite_cli: CLI, write_file: Callable[[str, str], Path]
 ) -> None:
     sqlite_cli.run("protocol", "apply", str(write_file("handoff.toml", SEED_PROTOCOL)))
+    before = sqlite_cli.stored()
     bad = sqlite_cli.run(
         "send", "--from", "inbox_monitor", "--kind", "bug_report",
         "--payload", '{"email_id": "msg_123", "issue": "Login"}', expect=2,
@@ -65,7 +66,7 @@ def test_payload_failing_its_schema_exits_2_naming_the_field(
     )  # fmt: skip
     assert document["error"]["code"] == "payload_invalid"
     assert document["error"]["field"] == "payload.customer"
-    assert sqlite_cli.log() == []
+    assert sqlite_cli.stored() == before
 
 
 @pytest.mark.parametrize(
@@ -92,7 +93,7 @@ def test_malformed_send_input_exits_2_naming_what(
 ) -> None:
     bad = sqlite_cli.run("send", "--from", "inbox_monitor", "--to", "code_agent", *args, expect=2)
     assert names in bad.stderr
-    assert sqlite_cli.log() == []
+    assert sqlite_cli.stored() == []
 
 
 @pytest.mark.parametrize(
@@ -128,10 +129,10 @@ def test_malformed_input_to_other_commands_exits_2(
     sqlite_cli: CLI, args: list[str], names: str
 ) -> None:
     hid = sent_id(sqlite_cli)
-    before = sqlite_cli.log()
+    before = sqlite_cli.stored()
     bad = sqlite_cli.run(*[a.replace("{id}", hid) for a in args], expect=2)
     assert names in bad.stderr
-    assert sqlite_cli.log() == before
+    assert sqlite_cli.stored() == before
 
 
 def test_usage_errors_exit_2_without_traceback(sqlite_cli: CLI) -> None:
@@ -172,10 +173,11 @@ def test_unknown_agent_or_kind_under_a_protocol_exits_2(
     sqlite_cli: CLI, write_file: Callable[[str, str], Path]
 ) -> None:
     sqlite_cli.run("protocol", "apply", str(write_file("handoff.toml", SEED_PROTOCOL)))
+    before = sqlite_cli.stored()
     ghost = sqlite_cli.run("send", "--from", "inbox_monitor", "--to", "ghost", expect=2)
     assert "to: agent 'ghost' is not declared" in ghost.stderr
     kind = sqlite_cli.run(
         "send", "--from", "inbox_monitor", "--to", "code_agent", "--kind", "x", expect=2
     )
     assert "kind: 'x' is not declared" in kind.stderr
-    assert sqlite_cli.log() == []
+    assert sqlite_cli.stored() == before

@@ -41,6 +41,9 @@ class TimedCLI(CLI):
         env["HANDOFF_CLOCK"] = f"file:{self.clock.path}"
         return env
 
+    def commands_clock(self) -> FileClock:
+        return self.clock
+
 
 @pytest.fixture
 def timed(store_url: str, tmp_path: Path) -> TimedCLI:

@@ -24,7 +24,7 @@ from conftest import CLI
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 from test_http import AGENTS, start_server, stop
 
-from handoff_ledger.adapters.clock import CLOCK_ENV, FileClock
+from handoff_ledger.adapters.clock import CLOCK_ENV, Clock, FileClock
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -48,6 +48,9 @@ class ClockedCLI(CLI):
 
     def env(self) -> dict[str, str]:
         return {**super().env(), CLOCK_ENV: f"file:{self.clock_file}"}
+
+    def commands_clock(self) -> Clock:
+        return FileClock(self.clock_file)
 
 
 @dataclass
@@ -115,8 +118,7 @@ def _serve(cli: CLI, tmp_path: Path, *extra: str) -> Iterator[Dashboard]:
     clock = FileClock(clock_file)
     clock.set(START)
     clocked = ClockedCLI(cli.url, cli.cwd, clock_file)
-    tokens = {name: clocked.json("agents", "token", "create", name)["token"] for name in AGENTS}
-    tokens["human:me"] = clocked.json("agents", "token", "create", "human:me", "--admin")["token"]
+    tokens = clocked.issue_tokens(*AGENTS, admins=("human:me",))
     process, url = start_server(clocked, *extra)
     try:
         yield Dashboard(url=url, tokens=tokens, cli=clocked, clock=clock, process=process)

@@ -257,7 +257,7 @@ def test_serve_refuses_to_start_without_tokens_unless_a_loopback_trial(
 
 
 def test_several_worker_processes_serve_one_ledger(cli: CLI) -> None:
-    tokens = {name: cli.json("agents", "token", "create", name)["token"] for name in AGENTS}
+    tokens = cli.issue_tokens(*AGENTS)
     process, url = start_server(cli, "--workers", "2")
     try:
         server = Server(url=url, tokens=tokens, cli=cli)

@@ -16,7 +16,7 @@ from test_http import AGENTS, Server, start_server, stop
 def timed_server(store_url: str, tmp_path: Path) -> Iterator[tuple[Server, TimedCLI]]:
     """``handoff serve`` reading its time from a clock file the test moves."""
     cli = TimedCLI(store_url, tmp_path)
-    tokens = {name: cli.json("agents", "token", "create", name)["token"] for name in AGENTS}
+    tokens = cli.issue_tokens(*AGENTS)
     process, url = start_server(cli)
     try:
         yield Server(url=url, tokens=tokens, cli=cli), cli

@@ -32,7 +32,7 @@ def gone(pid: int) -> bool:
 
 
 def test_views_follow_without_reads_and_a_killed_serve_leaves_no_follower(cli: CLI) -> None:
-    token = cli.json("agents", "token", "create", "inbox_monitor")["token"]
+    token = cli.issue_tokens("inbox_monitor")["inbox_monitor"]
     process, url = start_server(cli)
     try:
         assert eventually(lambda: len(follower_children(process.pid)) == 1)
@@ -55,7 +55,7 @@ def test_views_follow_without_reads_and_a_killed_serve_leaves_no_follower(cli: C
 
 
 def test_a_terminated_serve_stops_its_follower_cleanly(cli: CLI) -> None:
-    cli.json("agents", "token", "create", "inbox_monitor")
+    cli.issue_tokens("inbox_monitor")
     process, _ = start_server(cli)
     assert eventually(lambda: len(follower_children(process.pid)) == 1)
     (child,) = follower_children(process.pid)
