@@ -13,27 +13,30 @@ from typing import Any
 import pytest
 
 from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.clock import Clock
+from handoff_ledger.adapters.clock import CLOCK_ENV, FileClock
 from handoff_ledger.adapters.tokens import issue_token
 
 HANDOFF = str(Path(sys.executable).parent / "handoff")
 
 
 class CLI:
-    """Runs ``handoff`` against one store and checks no traceback ever leaks."""
+    """Runs ``handoff`` against one store and checks no traceback ever leaks.
 
-    def __init__(self, url: str, cwd: Path) -> None:
+    With a ``clock``, every command (and a server it starts) reads its time from
+    that file, and so do the records this class makes in-process.
+    """
+
+    def __init__(self, url: str, cwd: Path, clock: FileClock | None = None) -> None:
         self.url = url
         self.cwd = cwd
+        self.clock = clock
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "HANDOFF_DEBUG"}
         env["HANDOFF_DB"] = self.url
+        if self.clock is not None:
+            env[CLOCK_ENV] = f"file:{self.clock.path}"
         return env
-
-    def commands_clock(self) -> Clock | None:
-        """The clock this CLI's commands read (``None``: the system's)."""
-        return None
 
     def run(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -67,7 +70,7 @@ class CLI:
         process per check cost a minute of the suite. ``log --json`` itself is
         tested through :meth:`log`.
         """
-        ledger = open_ledger(self.url, clock=self.commands_clock())
+        ledger = open_ledger(self.url, clock=self.clock)
         try:
             notifications = ledger.recorder.select_notifications(start=1, limit=1_000_000)
             return [(n.id, n.topic) for n in notifications]
@@ -81,7 +84,7 @@ class CLI:
         makes them: five ``handoff`` processes cost seconds per test. ``agents token
         create`` itself is tested through the CLI (test_http.py, test_cli_*.py).
         """
-        ledger = open_ledger(self.url, clock=self.commands_clock())
+        ledger = open_ledger(self.url, clock=self.clock)
         try:
             tokens = {agent: issue_token(ledger, agent) for agent in agents}
             tokens |= {agent: issue_token(ledger, agent, admin=True) for agent in admins}

@@ -29,20 +29,13 @@ START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 class TimedCLI(CLI):
-    """The CLI with a clock file every command reads its time from."""
+    """The CLI on a clock file of its own folder, set to ``START``."""
+
+    clock: FileClock
 
     def __init__(self, url: str, cwd: Path) -> None:
-        super().__init__(url, cwd)
-        self.clock = FileClock(cwd / "clock")
+        super().__init__(url, cwd, FileClock(cwd / "clock"))
         self.clock.set(START)
-
-    def env(self) -> dict[str, str]:
-        env = super().env()
-        env["HANDOFF_CLOCK"] = f"file:{self.clock.path}"
-        return env
-
-    def commands_clock(self) -> FileClock:
-        return self.clock
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from conftest import CLI
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 from test_http import AGENTS, start_server, stop
 
-from handoff_ledger.adapters.clock import CLOCK_ENV, Clock, FileClock
+from handoff_ledger.adapters.clock import FileClock
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,25 +39,11 @@ pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)
 
 
-class ClockedCLI(CLI):
-    """The CLI (and the server it starts) reading the time from a file the test moves."""
-
-    def __init__(self, url: str, cwd: Path, clock_file: Path) -> None:
-        super().__init__(url, cwd)
-        self.clock_file = clock_file
-
-    def env(self) -> dict[str, str]:
-        return {**super().env(), CLOCK_ENV: f"file:{self.clock_file}"}
-
-    def commands_clock(self) -> Clock:
-        return FileClock(self.clock_file)
-
-
 @dataclass
 class Dashboard:
     url: str
     tokens: dict[str, str]
-    cli: ClockedCLI
+    cli: CLI
     clock: FileClock
     process: subprocess.Popen[str]
 
@@ -114,10 +100,9 @@ def page(context: BrowserContext) -> Page:
 
 
 def _serve(cli: CLI, tmp_path: Path, *extra: str) -> Iterator[Dashboard]:
-    clock_file = tmp_path / "clock"
-    clock = FileClock(clock_file)
+    clock = FileClock(tmp_path / "clock")
     clock.set(START)
-    clocked = ClockedCLI(cli.url, cli.cwd, clock_file)
+    clocked = CLI(cli.url, cli.cwd, clock)
     tokens = clocked.issue_tokens(*AGENTS, admins=("human:me",))
     process, url = start_server(clocked, *extra)
     try:
