@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psycopg
 
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status

@@ -54,8 +54,8 @@ import httpx
 import raw_http
 from common import scratch_store
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.tokens import issue_token
+from handoff_ledger.adapters.ledger.tokens import issue_token
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.states import Status
 
 CLIENTS = 8

@@ -29,8 +29,8 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.store.urls import parse_store_url
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/postgres"

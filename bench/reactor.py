@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 
 from common import AGENTS, scratch_store
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.reactor import Reactor
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.services.reactor import Reactor
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.timers import EscalationReason
 

@@ -35,9 +35,13 @@ from uuid import UUID
 
 from common import AGENTS, fill, scratch_store
 
-from handoff_ledger.adapters.audit import verify_ledger
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.queries import chain_document, inbox_document, overdue_document
+from handoff_ledger.adapters.services.audit import verify_ledger
+from handoff_ledger.adapters.services.queries import (
+    chain_document,
+    inbox_document,
+    overdue_document,
+)
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 

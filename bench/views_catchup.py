@@ -19,7 +19,7 @@ import time
 
 from common import fill, scratch_store
 
-from handoff_ledger.adapters.bootstrap import open_ledger
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from common import scratch_store
 
-from handoff_ledger.adapters.bootstrap import open_ledger
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 
 HANDOFF = str(Path(sys.executable).parent / "handoff")

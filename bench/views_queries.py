@@ -18,7 +18,7 @@ from uuid import UUID
 
 from common import AGENTS, fill, scratch_store
 
-from handoff_ledger.adapters.bootstrap import open_ledger
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.projections.timers import TIMERS
 

@@ -16,9 +16,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 
 PG_HOST = os.environ.get("HANDOFF_TEST_PG_HOST", "127.0.0.1")
 PG_USER = os.environ.get("HANDOFF_TEST_PG_USER", "postgres")

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from handoff_ledger.adapters.audit import audit_document, verify_ledger
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.cli.options import (
     DbOption,
@@ -16,7 +15,8 @@ from handoff_ledger.adapters.cli.options import (
     read_id,
     read_time,
 )
-from handoff_ledger.adapters.export import export_lines
+from handoff_ledger.adapters.services.audit import audit_document, verify_ledger
+from handoff_ledger.adapters.services.export import export_lines
 
 __all__: list[str] = []
 

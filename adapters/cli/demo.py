@@ -20,20 +20,20 @@ from uuid import UUID
 
 import typer
 
-from handoff_ledger.adapters.audit import verify_ledger
-from handoff_ledger.adapters.bootstrap import open_ledger
 from handoff_ledger.adapters.cli.app import app
 from handoff_ledger.adapters.cli.digest_commands import digest_lines
 from handoff_ledger.adapters.cli.options import fresh_views
 from handoff_ledger.adapters.cli.render import ack_text, console, handoff_text, log_lines, ref
+from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 from handoff_ledger.adapters.cli.trace_commands import chain_tree
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.diagnosis import gaps_document
-from handoff_ledger.adapters.digest import build_digest
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.queries import chain_document
-from handoff_ledger.adapters.reactor import PassReport, Reactor
-from handoff_ledger.adapters.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.services.audit import verify_ledger
+from handoff_ledger.adapters.services.diagnosis import gaps_document
+from handoff_ledger.adapters.services.digest import build_digest
+from handoff_ledger.adapters.services.queries import chain_document
+from handoff_ledger.adapters.services.reactor import PassReport, Reactor
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import Status
 

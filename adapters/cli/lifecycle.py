@@ -19,8 +19,8 @@ from handoff_ledger.adapters.cli.options import (
     read_json_object,
 )
 from handoff_ledger.adapters.cli.render import ack_text, handoff_text, ref
-from handoff_ledger.adapters.documents import handoff_document, iso
-from handoff_ledger.adapters.queries import ack_document
+from handoff_ledger.adapters.services.documents import handoff_document, iso
+from handoff_ledger.adapters.services.queries import ack_document
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
 

@@ -27,7 +27,7 @@ from handoff_ledger.adapters.cli import (
     views_commands,
 )
 from handoff_ledger.adapters.cli.app import app, emit_json
-from handoff_ledger.adapters.documents import error_document
+from handoff_ledger.adapters.services.documents import error_document
 from handoff_ledger.domain.errors import HandoffError, Refused
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "exit_code_for", "main"]

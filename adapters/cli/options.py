@@ -16,9 +16,9 @@ from uuid import UUID
 
 import typer
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.clock import clock_from_env
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import clock_from_env
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
 from handoff_ledger.domain.errors import InvalidInput

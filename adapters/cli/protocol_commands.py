@@ -10,7 +10,7 @@ import typer
 from handoff_ledger.adapters.cli.app import emit_json, protocol_app
 from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
 from handoff_ledger.adapters.cli.render import protocol_text
-from handoff_ledger.adapters.documents import protocol_document
+from handoff_ledger.adapters.services.documents import protocol_document
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.protocol import Protocol
 

@@ -10,7 +10,7 @@ import typer
 
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
-from handoff_ledger.adapters.reactor import PassReport, Reactor
+from handoff_ledger.adapters.services.reactor import PassReport, Reactor
 
 
 @app.command()

@@ -25,8 +25,8 @@ from handoff_ledger.adapters.cli.render import (
     log_lines,
     overdue_table,
 )
-from handoff_ledger.adapters.documents import iso, log_entry
-from handoff_ledger.adapters.queries import inbox_document, overdue_document, show_document
+from handoff_ledger.adapters.services.documents import iso, log_entry
+from handoff_ledger.adapters.services.queries import inbox_document, overdue_document, show_document
 from handoff_ledger.domain.errors import InvalidInput
 
 
@@ -80,7 +80,7 @@ def log(
         while True:
             # Everything up to the head seen before this pass has been considered, so
             # the next pass (with --follow) starts after it instead of rescanning.
-            head = ledger.recorder.max_notification_id() or 0
+            head = ledger.head()
             for entry in ledger.read_log(after=after, since=since_time, until=until_time):
                 if as_json:
                     emit_json(log_entry(entry))

@@ -16,8 +16,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from handoff_ledger.adapters.documents import event_fields, iso
-from handoff_ledger.adapters.ledger import LoggedEvent, ProtocolVersion
+from handoff_ledger.adapters.ledger.application import LoggedEvent, ProtocolVersion
+from handoff_ledger.adapters.services.documents import event_fields, iso
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.integrity import HASH_FIELDS

@@ -14,8 +14,8 @@ from handoff_ledger.adapters.cli.app import agents_app, emit_json
 from handoff_ledger.adapters.cli.app import app as cli_app
 from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
 from handoff_ledger.adapters.cli.render import console
-from handoff_ledger.adapters.documents import iso
-from handoff_ledger.adapters.tokens import issue_token, list_tokens, revoke_tokens
+from handoff_ledger.adapters.ledger.tokens import issue_token, list_tokens, revoke_tokens
+from handoff_ledger.adapters.services.documents import iso
 from handoff_ledger.domain.errors import InvalidInput, NotPermitted
 
 token_app = typer.Typer(help="Bearer tokens for the HTTP API and MCP.", no_args_is_help=True)
@@ -118,8 +118,9 @@ def serve(
     """The HTTP API (its OpenAPI document at /openapi.json) and the web dashboard at /dashboard/."""
     import uvicorn
 
-    from handoff_ledger.adapters.http import create_app
-    from handoff_ledger.adapters.http.app import TRIAL_ENV, Service
+    from handoff_ledger.adapters.faces.runtime.following import FollowForWorkers, FollowInChild
+    from handoff_ledger.adapters.faces.runtime.service import TRIAL_ENV, Service
+    from handoff_ledger.adapters.faces.server import create_app
     from handoff_ledger.adapters.store.urls import DEFAULT_URL
     from handoff_ledger.adapters.views import Views
 
@@ -134,16 +135,17 @@ def serve(
         stop = threading.Event()
         typer.echo(f"serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
         if workers == 1:
-            application = create_app(ledger, trial=trial)
-            follower = application.state.service.follow(stop, in_process=True)
+            application = create_app(ledger, trial=trial, following=FollowInChild())
+            follower = application.state.service.follow(stop)
             target: Any = application
         else:
             # Each worker process builds its own app from the environment (a factory);
             # this process only supervises them and keeps the views following the log.
             os.environ["HANDOFF_DB"] = db or os.environ.get("HANDOFF_DB") or DEFAULT_URL
             os.environ[TRIAL_ENV] = "1" if trial else ""
-            follower = Service(ledger=ledger, views=Views(ledger)).follow(stop, for_workers=True)
-            target = "handoff_ledger.adapters.http.app:app_from_env"
+            supervisor = Service(ledger=ledger, views=Views(ledger), following=FollowForWorkers())
+            follower = supervisor.follow(stop)
+            target = "handoff_ledger.adapters.faces.server:app_from_env"
         try:
             uvicorn.run(
                 target,

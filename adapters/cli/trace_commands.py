@@ -21,9 +21,9 @@ from handoff_ledger.adapters.cli.options import (
     read_time,
 )
 from handoff_ledger.adapters.cli.render import console, parse_iso
-from handoff_ledger.adapters.diagnosis import gaps_document
-from handoff_ledger.adapters.documents import iso
-from handoff_ledger.adapters.queries import chain_document, replay_document
+from handoff_ledger.adapters.services.diagnosis import gaps_document
+from handoff_ledger.adapters.services.documents import iso
+from handoff_ledger.adapters.services.queries import chain_document, replay_document
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.errors import InvalidInput
 

@@ -20,12 +20,12 @@ from handoff_ledger.adapters.cli.options import (
     read_id,
 )
 from handoff_ledger.adapters.cli.render import console, parse_iso
-from handoff_ledger.adapters.documents import iso, view_document
-from handoff_ledger.adapters.queries import notifications_document, view_status_entry
+from handoff_ledger.adapters.services.documents import iso, view_document
+from handoff_ledger.adapters.services.queries import notifications_document, view_status_entry
+from handoff_ledger.adapters.services.webhooks import Deliveries
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.service import lag_text
-from handoff_ledger.adapters.webhooks import Deliveries
 from handoff_ledger.domain.durations import format_duration
 
 AsAgent = Annotated[str, typer.Option("--as", help="The agent acting.")]

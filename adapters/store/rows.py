@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger
 
 __all__ = ["StoredRow", "stored_events"]
 

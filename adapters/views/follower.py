@@ -37,7 +37,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.projections.registry import all_projections
 
 if TYPE_CHECKING:
@@ -250,7 +250,7 @@ def _answer_requests(
             return
         asked.clear()
         try:
-            head = ledger.recorder.max_notification_id() or 0
+            head = ledger.head()
             views.catch_up()
             replies.send_bytes(max(head, views.runner.reached).to_bytes(8, "big"))
         except OSError:

@@ -24,7 +24,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
 from eventsourcing.utils import get_topic
 
-from handoff_ledger.adapters.ledger import HANDOFF_TOPICS, Ledger
+from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
 from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.adapters.views.store import ViewStore
 from handoff_ledger.domain.handoff import Handoff
@@ -240,9 +240,9 @@ class ViewRunner:
                 listener.close()
 
     def _wait_for_new(self, stop: threading.Event, poll_interval: float) -> None:
-        seen = self.ledger.recorder.max_notification_id() or 0
+        seen = self.ledger.head()
         while not stop.is_set():
-            if (self.ledger.recorder.max_notification_id() or 0) > seen:
+            if self.ledger.head() > seen:
                 return
             stop.wait(poll_interval)
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.store.rows import stored_events
 from handoff_ledger.adapters.views.checkpoints import CHECKPOINT_EVERY, ReplayCheckpoints
 from handoff_ledger.adapters.views.decode import EventDecoder
@@ -197,7 +197,7 @@ class Views:
         names = [p.name for p in self.projections]
         positions = self.store.positions(names)
         versions = self.store.versions()
-        head = self.ledger.recorder.max_notification_id() or 0
+        head = self.ledger.head()
         now = time.time()
         statuses = []
         for projection in self.projections:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.views.sql import BatchTable, Dialect
 from handoff_ledger.projections.base import Column, Projection, TableSpec
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.clock import CLOCK_ENV, FileClock
-from handoff_ledger.adapters.tokens import issue_token
+from handoff_ledger.adapters.ledger.clock import CLOCK_ENV, FileClock
+from handoff_ledger.adapters.ledger.tokens import issue_token
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 
 HANDOFF = str(Path(sys.executable).parent / "handoff")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import CLI
 
-from handoff_ledger.adapters.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 
 
 def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(cli: CLI) -> None:

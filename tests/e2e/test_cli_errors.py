@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import CLI
 
-from handoff_ledger.adapters.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 
 
 def sent_id(cli: CLI) -> str:

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 from conftest import CLI
 
-from handoff_ledger.adapters.clock import FileClock
-from handoff_ledger.adapters.documents import iso
+from handoff_ledger.adapters.ledger.clock import FileClock
+from handoff_ledger.adapters.services.documents import iso
 from handoff_ledger.adapters.store.urls import parse_store_url
 
 ROOT = Path(__file__).resolve().parents[2]

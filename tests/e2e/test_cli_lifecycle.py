@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import CLI, HANDOFF
 
-from handoff_ledger.adapters.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 
 
 def test_send_ack_status_complete_then_read_back(cli: CLI) -> None:

@@ -24,7 +24,7 @@ from conftest import CLI
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 from test_http import AGENTS, start_server, stop
 
-from handoff_ledger.adapters.clock import FileClock
+from handoff_ledger.adapters.ledger.clock import FileClock
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

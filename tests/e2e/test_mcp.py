@@ -26,14 +26,14 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
-from handoff_ledger.adapters.http.bodies import (
+from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.faces.http.bodies import (
     AckBody,
     CompleteBody,
     ReasonBody,
     SendBody,
     StatusBody,
 )
-from handoff_ledger.adapters.seed import SEED_PROTOCOL
 
 TOOLS = {
     "send_handoff", "ack_handoff", "report_status", "complete_handoff", "decline_handoff",

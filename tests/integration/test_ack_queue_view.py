@@ -9,15 +9,16 @@ from datetime import timedelta
 
 import pytest
 
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.http.app import Service
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.faces.runtime.following import FollowInThreads
+from handoff_ledger.adapters.faces.runtime.service import Service
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.adapters.views import Views
 
 
 @pytest.fixture
 def service(ledger: Ledger) -> Iterator[Service]:
-    svc = Service(ledger=ledger, views=Views(ledger))
+    svc = Service(ledger=ledger, views=Views(ledger), following=FollowInThreads())
     stop = threading.Event()
     follower = svc.follow(stop)  # as `handoff serve` does (one process)
     yield svc
@@ -74,7 +75,7 @@ def test_an_ack_whose_event_a_round_already_applied_runs_no_round(
     later = ledger.ack(second.id, by="code_agent")
     assert earlier.position is not None
     assert later.position is not None
-    rounds = service.queue_rounds
+    rounds = service.following.rounds
     assert rounds is not None
     service.queues_at(later.position)  # one round: both acks applied
     assert service.queue_view.runner.reached >= later.position

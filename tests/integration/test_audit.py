@@ -16,13 +16,13 @@ from uuid import UUID
 
 import pytest
 
-from handoff_ledger.adapters.audit import AuditReport, verify_ledger
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.reactor import Reactor
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.ledger.tokens import issue_token
+from handoff_ledger.adapters.services.audit import AuditReport, verify_ledger
+from handoff_ledger.adapters.services.reactor import Reactor
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.store.guard import GUARD_MESSAGE, guard_status, install_guard
-from handoff_ledger.adapters.tokens import issue_token
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import UnknownHandoff
 from handoff_ledger.domain.handoff import Handoff

@@ -13,13 +13,13 @@ from uuid import UUID
 
 import pytest
 
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.diagnosis import gaps_document
-from handoff_ledger.adapters.documents import iso
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.queries import chain_document
-from handoff_ledger.adapters.reactor import Reactor
-from handoff_ledger.adapters.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.services.diagnosis import gaps_document
+from handoff_ledger.adapters.services.documents import iso
+from handoff_ledger.adapters.services.queries import chain_document
+from handoff_ledger.adapters.services.reactor import Reactor
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.states import Status
 

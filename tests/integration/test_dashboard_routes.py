@@ -16,11 +16,11 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.dashboard import auth, live, models, routes
-from handoff_ledger.adapters.http import create_app
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.tokens import issue_token, revoke_tokens
+from handoff_ledger.adapters.faces.dashboard import auth, live, models, routes
+from handoff_ledger.adapters.faces.server import create_app
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.ledger.tokens import issue_token, revoke_tokens
 from handoff_ledger.domain.states import Status
 
 

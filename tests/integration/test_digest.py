@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.digest import build_digest
-from handoff_ledger.adapters.documents import iso
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.reactor import Reactor
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.services.digest import build_digest
+from handoff_ledger.adapters.services.documents import iso
+from handoff_ledger.adapters.services.reactor import Reactor
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.priorities import Priority

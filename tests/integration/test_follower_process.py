@@ -11,9 +11,10 @@ from datetime import timedelta
 import pytest
 from waiting import eventually
 
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.http.app import Service
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.faces.runtime.following import FollowInChild
+from handoff_ledger.adapters.faces.runtime.service import Service
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.follower import FollowerProcess
 
@@ -79,9 +80,9 @@ def test_stop_ends_the_child(
 
 
 def test_serve_uses_the_child_for_every_view_but_the_queues(ledger: Ledger) -> None:
-    service = Service(ledger=ledger, views=Views(ledger))
+    service = Service(ledger=ledger, views=Views(ledger), following=FollowInChild())
     stop = threading.Event()
-    supervisor = service.follow(stop, in_process=True)
+    supervisor = service.follow(stop)
     try:
         hid = ledger.send(sender="inbox_monitor", to="code_agent").handoff.id
         acked = ledger.ack(hid, by="code_agent")
@@ -115,10 +116,10 @@ def test_the_child_catches_the_queues_up_when_asked(ledger: Ledger, clock: Simul
 
 
 def test_with_the_child_killed_an_ack_catches_the_queues_up_itself(ledger: Ledger) -> None:
-    service = Service(ledger=ledger, views=Views(ledger))
+    service = Service(ledger=ledger, views=Views(ledger), following=FollowInChild())
     stop = threading.Event()
-    supervisor = service.follow(stop, in_process=True)
-    child = service.queue_child
+    supervisor = service.follow(stop)
+    child = service.following.child
     assert child is not None
     try:
         os.kill(child.child.pid, signal.SIGKILL)

@@ -15,11 +15,11 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.testclient import TestClient
 
-from handoff_ledger.adapters.http import create_app
-from handoff_ledger.adapters.http.fastpath import COMMANDS, CommandFastPath
-from handoff_ledger.adapters.http.routes import router
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.tokens import issue_token
+from handoff_ledger.adapters.faces.http.fastpath import COMMANDS, CommandFastPath
+from handoff_ledger.adapters.faces.http.routes import router
+from handoff_ledger.adapters.faces.server import create_app
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.tokens import issue_token
 
 UNKNOWN = "6f1c1f0e-0000-4000-8000-000000000000"
 JSON = {"Content-Type": "application/json"}

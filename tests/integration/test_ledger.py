@@ -7,9 +7,9 @@ from uuid import uuid4
 
 import pytest
 
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.domain.errors import (
     InvalidInput,
     InvalidTransition,
@@ -177,7 +177,7 @@ class TestUnderAProtocol:
         assert ledger.cancel(handoff.id, by="human:me", reason="dup").state is State.CANCELLED
 
     def test_protocol_is_shared_by_every_process(self, ledger: Ledger, store_url: str) -> None:
-        from handoff_ledger.adapters.bootstrap import open_ledger
+        from handoff_ledger.adapters.store.bootstrap import open_ledger
 
         other = open_ledger(store_url)
         try:

@@ -13,8 +13,8 @@ from uuid import UUID
 
 import pytest
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.errors import HandoffError, Refused
 
 WORKERS = 10

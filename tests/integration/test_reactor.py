@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.reactor import FOLLOW_UP_TRACKING, Reactor
-from handoff_ledger.adapters.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.services.reactor import FOLLOW_UP_TRACKING, Reactor
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.handoff import Handoff
 

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_views import POLICY_PROTOCOL, START_CLOCK, commands, drive, fresh_store, stored_tables
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.documents import view_document
-from handoff_ledger.adapters.queries import chain_document
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.services.documents import view_document
+from handoff_ledger.adapters.services.queries import chain_document
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.projections.fold import MemoryViews
 

@@ -33,10 +33,10 @@ from uuid import UUID
 
 import pytest
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.clock import CLOCK_ENV, FileClock
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import CLOCK_ENV, FileClock
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import Status

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.token_cache import TokenCache
-from handoff_ledger.adapters.tokens import Caller, issue_token, revoke_tokens
+from handoff_ledger.adapters.faces.runtime.token_cache import TokenCache
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.tokens import Caller, issue_token, revoke_tokens
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views.store import ViewStore
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.projections.registry import all_projections

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.domain.states import Status

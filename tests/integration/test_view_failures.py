@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from test_views import assert_views_match_fold
 
-from handoff_ledger.adapters.bootstrap import open_ledger
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.ledger import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.priorities import Priority

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from handoff_ledger.adapters.clock import SimulatedClock
-from handoff_ledger.adapters.ledger import Ledger
-from handoff_ledger.adapters.reactor import Reactor
-from handoff_ledger.adapters.webhooks import backoff
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.services.reactor import Reactor
+from handoff_ledger.adapters.services.webhooks import backoff
 from handoff_ledger.domain.states import Status
 
 
@@ -129,7 +129,7 @@ def test_a_flaky_receiver_gets_every_broadcast_and_dedupes_by_header(
 def test_two_reactors_deliver_each_entry_once_when_the_receiver_is_healthy(
     ledger: Ledger, store_url: str, clock: SimulatedClock
 ) -> None:
-    from handoff_ledger.adapters.bootstrap import open_ledger
+    from handoff_ledger.adapters.store.bootstrap import open_ledger
 
     healthy = Receiver(failures=0)
     other_ledger = open_ledger(store_url, clock=clock)

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from handoff_ledger.adapters.fresh_rounds import FreshRounds
+from handoff_ledger.adapters.faces.runtime.fresh_rounds import FreshRounds
 
 
 def test_a_lone_caller_runs_one_round_in_its_own_thread() -> None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from handoff_ledger.adapters.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 from handoff_ledger.domain.errors import PayloadInvalid, ProtocolInvalid, UnknownAgent, UnknownKind
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.protocol import Protocol

@@ -1,0 +1,315 @@
+"""The ten MCP tools: what each one tells a model, and which ledger call it makes.
+
+Every tool acts as the calling agent (fixed by ``handoff mcp --agent`` or by the
+bearer token) and returns the JSON document the CLI prints with ``--json`` and the
+HTTP API returns. The run functions are blocking (the ledger's database calls);
+the server runs them on worker threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from handoff_ledger.adapters.faces.mcp.arguments import (
+    DURATION,
+    AckArgs,
+    Arguments,
+    CompleteArgs,
+    DeclineArgs,
+    GetArgs,
+    InboxArgs,
+    LogArgs,
+    NotificationsArgs,
+    SendArgs,
+    StatusArgs,
+    TraceArgs,
+)
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.tokens import Caller
+from handoff_ledger.adapters.services.documents import Document, handoff_document, log_entry
+from handoff_ledger.adapters.services.queries import (
+    ack_document,
+    chain_document,
+    inbox_document,
+    notifications_document,
+    show_document,
+)
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
+from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.domain.priorities import Priority
+from handoff_ledger.domain.states import Status
+
+__all__ = ["TOOLS", "Backend", "ToolSpec"]
+
+
+class Backend(Protocol):
+    """What the tools need: the ledger, and its views caught up to the log."""
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    def fresh_views(self) -> Views: ...
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool: its name, what it tells the model, its arguments, what it runs."""
+
+    name: str
+    title: str
+    description: str
+    arguments: type[Arguments]
+    run: Callable[[Backend, Caller, Any], Document]
+    read_only: bool = False
+    idempotent: bool = False
+
+
+# ------------------------------------------------------------------ readers
+
+
+def _id(text: str, name: str = "id") -> UUID:
+    try:
+        return UUID(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: {text!r} is not a handoff id (a UUID)") from None
+
+
+def _duration(text: str | None, name: str) -> Any:
+    return parse_duration(text, name=name) if text is not None else None
+
+
+def _time(text: str | None, name: str) -> Any:
+    return parse_time(text, name=name) if text is not None else None
+
+
+# ------------------------------------------------------------------ commands
+
+
+def send(backend: Backend, me: Caller, args: SendArgs) -> Document:
+    outcome = backend.ledger.send(
+        sender=me.agent,
+        to=args.to,
+        kind=args.kind,
+        trigger=args.trigger,
+        priority=Priority.parse(args.priority) if args.priority is not None else None,
+        payload=args.payload,
+        ack_within=_duration(args.ack_within, "ack_within"),
+        deadline=parse_deadline(args.deadline) if args.deadline is not None else None,
+        escalate_to=args.escalate_to or None,
+        key=args.key,
+        parent_id=_id(args.parent_id, "parent_id") if args.parent_id is not None else None,
+    )
+    return {**handoff_document(outcome.handoff), "duplicate": outcome.duplicate}
+
+
+def ack(backend: Backend, me: Caller, args: AckArgs) -> Document:
+    outcome = backend.ledger.ack(
+        _id(args.id),
+        by=me.agent,
+        eta=_duration(args.eta, "eta"),
+        next_update=_duration(args.next_update, "next_update"),
+    )
+    return ack_document(outcome, backend.fresh_views())
+
+
+def report_status(backend: Backend, me: Caller, args: StatusArgs) -> Document:
+    handoff = backend.ledger.report_status(
+        _id(args.id),
+        by=me.agent,
+        status=Status.parse(args.status),
+        message=args.message,
+        eta=_duration(args.eta, "eta"),
+        next_update=_duration(args.next_update, "next_update"),
+    )
+    return handoff_document(handoff)
+
+
+def complete(backend: Backend, me: Caller, args: CompleteArgs) -> Document:
+    handoff = backend.ledger.complete(_id(args.id), by=me.agent, result=args.result)
+    return handoff_document(handoff)
+
+
+def decline(backend: Backend, me: Caller, args: DeclineArgs) -> Document:
+    handoff = backend.ledger.decline(_id(args.id), by=me.agent, reason=args.reason)
+    return handoff_document(handoff)
+
+
+# ------------------------------------------------------------------ reads
+
+
+def my_inbox(backend: Backend, me: Caller, args: InboxArgs) -> Document:
+    return inbox_document(backend.fresh_views(), me.agent, args.limit or None, None)
+
+
+def get_handoff(backend: Backend, me: Caller, args: GetArgs) -> Document:
+    return show_document(backend.ledger, _id(args.id), _time(args.as_of, "as_of"))
+
+
+def trace_chain(backend: Backend, me: Caller, args: TraceArgs) -> Document:
+    return chain_document(backend.fresh_views(), _id(args.id), _time(args.as_of, "as_of"))
+
+
+def read_log(backend: Backend, me: Caller, args: LogArgs) -> Document:
+    after, since_time = 0, None
+    if isinstance(args.since, int):
+        if args.since < 0:
+            raise InvalidInput(f"since: {args.since} is not a log position (0 or more)")
+        after = args.since
+    elif args.since is not None:
+        if args.since.strip().isdigit():
+            after = int(args.since)
+        else:
+            since_time = parse_time(args.since, name="since")
+    until = _time(args.until, "until")
+    entries = list(
+        backend.ledger.read_log(after=after, since=since_time, until=until, limit=args.limit)
+    )
+    cursor = entries[-1].position if entries else after
+    return {"entries": [log_entry(e) for e in entries], "next": cursor}
+
+
+def my_notifications(backend: Backend, me: Caller, args: NotificationsArgs) -> Document:
+    return notifications_document(backend.fresh_views(), me.agent, args.since, args.limit)
+
+
+# ------------------------------------------------------------------ the list
+
+_HANDOFF_DOC = (
+    "Returns the handoff as a JSON document: id, chain_id, sender, receiver, kind, "
+    "priority, payload, state, status, timers (ack_due, update_due, deadline), result, reason."
+)
+_REFUSALS = (
+    "Only the receiver may do this; on a handoff that is completed, declined or "
+    "cancelled it is refused. A refusal or bad argument returns an error "
+    '{"error": {"code", "message"}} and changes nothing.'
+)
+
+TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        name="send_handoff",
+        title="Send a handoff",
+        description="Hand a unit of work to another agent, from you. Use it when something "
+        "happened that another agent must act on (e.g. a bug report arrived and code_agent "
+        "must fix it). Give the receiver (`to`) or a protocol `kind`, a one-line `trigger`, "
+        "and a `payload` object with everything needed. Promise timers are durations: "
+        f"`ack_within` and `deadline` take {DURATION}; `deadline` also takes an ISO 8601 "
+        "time. Pass `key` (e.g. the email id) whenever you might send the same work twice: "
+        "a repeated key returns the first handoff with `duplicate: true`. "
+        f"{_HANDOFF_DOC} Keep the `id` to follow the work.",
+        arguments=SendArgs,
+        run=send,
+    ),
+    ToolSpec(
+        name="ack_handoff",
+        title="Acknowledge a handoff",
+        description="Acknowledge a handoff you received, at once, so the sender knows it "
+        "is in your queue. Say when you expect to finish (`eta`) and when you will next "
+        f"report (`next_update`), each as {DURATION}; you must call report_status before "
+        "next_update falls due, or the handoff is escalated. Acking again is harmless: it "
+        "returns the first ack (`already_acked: true`). Returns the handoff document plus "
+        "`queue_position` (1 = next up), `eta` and `next_update_due`. " + _REFUSALS,
+        arguments=AckArgs,
+        run=ack,
+        idempotent=True,
+    ),
+    ToolSpec(
+        name="report_status",
+        title="Report status on a handoff",
+        description="Report progress on a handoff you received: `working` or `progress` "
+        "while it moves, `stuck` or `need_help` when blocked (broadcast to the sender and "
+        "to everyone watching the chain). Call it before your promised next update falls "
+        "due, with a short `message`; optionally a new `eta` and `next_update` "
+        f"({DURATION}). An un-acked handoff is acked first. {_HANDOFF_DOC} " + _REFUSALS,
+        arguments=StatusArgs,
+        run=report_status,
+    ),
+    ToolSpec(
+        name="complete_handoff",
+        title="Complete a handoff",
+        description="Mark a handoff you received as done, with its outcome in `result` (a "
+        "JSON object). The protocol may then hand a follow-up to the next agent "
+        f"automatically. {_HANDOFF_DOC} " + _REFUSALS,
+        arguments=CompleteArgs,
+        run=complete,
+    ),
+    ToolSpec(
+        name="decline_handoff",
+        title="Decline a handoff",
+        description="Refuse a handoff you received that you cannot or should not do, saying "
+        "why in `reason`; the sender is told and the protocol may route it elsewhere. "
+        f"{_HANDOFF_DOC} " + _REFUSALS,
+        arguments=DeclineArgs,
+        run=decline,
+    ),
+    ToolSpec(
+        name="my_inbox",
+        title="My inbox",
+        description="Your queue: the open handoffs sent to you (requested, acked, in "
+        "progress or blocked), head first (highest priority, then oldest). Check it when "
+        "you start and after each piece of work; ack new ones at once. Returns "
+        '{"agent", "total", "handoffs": [...]} where each entry has id, sender, kind, '
+        "priority, state, queue_position and timers (ack_due, update_due, deadline).",
+        arguments=InboxArgs,
+        run=my_inbox,
+        read_only=True,
+        idempotent=True,
+    ),
+    ToolSpec(
+        name="get_handoff",
+        title="Get one handoff",
+        description="One handoff in full: its payload, state, timers, which promises are "
+        "overdue, and its whole history (every event, who did it, when). Use it before "
+        "working on a handoff to read its payload, or to see what happened to one you "
+        "sent. Give `as_of` (ISO 8601) to see it as it stood at that time.",
+        arguments=GetArgs,
+        run=get_handoff,
+        read_only=True,
+        idempotent=True,
+    ),
+    ToolSpec(
+        name="trace_chain",
+        title="Trace a chain",
+        description="The whole chain a handoff belongs to (the handoffs that followed from "
+        "one another), oldest first, each with its sender, receiver, state and timers, and "
+        "where the chain broke: each break names the handoff, its kind (never_acked, "
+        "silent, deadline_missed, escalation_unanswered, follow_up_missing, not_rerouted), "
+        "the agent whose move it is, the rule and the time. Use it to find where work "
+        'stalled or was dropped. Returns {"chain_id", "handoffs": [...], "broken", '
+        '"breaks": [...]}.',
+        arguments=TraceArgs,
+        run=trace_chain,
+        read_only=True,
+        idempotent=True,
+    ),
+    ToolSpec(
+        name="read_log",
+        title="Read the handoff log",
+        description="The shared handoff log, oldest first: every event (Created, Acked, "
+        "StatusReported, Escalated, Completed, Declined, Cancelled, Reassigned, NoteAdded) "
+        "with its `position`, time (`at`), `handoff_id`, `chain_id`, who did it (`by`) and "
+        'its fields. Returns {"entries": [...], "next": CURSOR}; pass `next` back as '
+        "`since` to read the following page (an empty page means you are up to date).",
+        arguments=LogArgs,
+        run=read_log,
+        read_only=True,
+        idempotent=True,
+    ),
+    ToolSpec(
+        name="my_notifications",
+        title="My notifications",
+        description="Your feed of broadcasts: every event caused by others on the chains "
+        "you take part in (as sender or receiver), watch, or were notified about by an "
+        "escalation: acks, status reports (stuck, need_help), completions, declines, "
+        "escalations. Check it to learn what happened to work you handed off. "
+        'Returns {"agent", "notifications": [...], "next": CURSOR}; pass `next` back as '
+        "`since` to get only newer ones.",
+        arguments=NotificationsArgs,
+        run=my_notifications,
+        read_only=True,
+        idempotent=True,
+    ),
+)

@@ -1,0 +1,72 @@
+"""The one composition root of ``handoff serve``: the faces mounted on one ASGI app.
+
+The HTTP API, the dashboard and MCP never import one another; this module is the
+only one that knows all three. It builds the shared :class:`Service` (with the
+views-following strategy the process needs, :mod:`.runtime.following`) and mounts:
+the API's resources, the dashboard at ``/dashboard/``, the MCP tools at ``/mcp``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from handoff_ledger.adapters.faces.dashboard import router as dashboard
+from handoff_ledger.adapters.faces.http.app import add_error_answers, add_middleware, routers
+from handoff_ledger.adapters.faces.mcp.streamable import mount_mcp
+from handoff_ledger.adapters.faces.runtime.following import Following, WaitForFollower
+from handoff_ledger.adapters.faces.runtime.service import TRIAL_ENV, Service
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.views import Views
+
+__all__ = ["app_from_env", "create_app"]
+
+
+def create_app(
+    ledger: Ledger,
+    *,
+    trial: bool = False,
+    fast_path: bool = True,
+    following: Following | None = None,
+) -> FastAPI:
+    """The HTTP API, the dashboard and MCP over ``ledger`` (its lifetime is the caller's).
+
+    ``following`` is how this process's views stay current (default: it waits for
+    another process's follower, :class:`WaitForFollower`); start it with
+    ``app.state.service.follow(stop)``. ``fast_path=False`` sends every request
+    through FastAPI (the tests compare both).
+    """
+    app = FastAPI(
+        title="handoff-ledger",
+        version="0.1.0",
+        description="A durable, auditable handoff protocol for teams of agents. Every "
+        "operation of the `handoff` command line, as a resource; the acting agent is the "
+        "bearer token's agent.",
+    )
+    service = Service(
+        ledger=ledger, views=Views(ledger), trial=trial, following=following or WaitForFollower()
+    )
+    app.state.service = service
+    for router in routers():
+        app.include_router(router)
+    app.include_router(dashboard)  # the web dashboard at /dashboard/ (docs/dashboard.md)
+
+    mount_mcp(app)  # the MCP tools at /mcp, same tokens
+
+    add_error_answers(app)
+    add_middleware(app, service, fast_path=fast_path)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """A worker's app (``serve --workers N``): its own ledger from ``HANDOFF_DB``.
+
+    The supervising ``serve`` process keeps the views following the log, so the
+    workers start no follower of their own.
+    """
+    from handoff_ledger.adapters.ledger.clock import clock_from_env
+    from handoff_ledger.adapters.store.bootstrap import open_ledger
+
+    ledger = open_ledger(os.environ.get("HANDOFF_DB"), clock=clock_from_env())
+    return create_app(ledger, trial=os.environ.get(TRIAL_ENV) == "1")

@@ -1,0 +1,657 @@
+"""The application service: every command loads a handoff, applies a rule, saves.
+
+``Ledger`` is an eventsourcing ``Application``. It owns the things the pure domain
+cannot: the clock, the protocol in force (read from the store), idempotency-key
+lookups, and optimistic-concurrency retries. Every interface (CLI, HTTP, MCP)
+calls these methods and nothing else, so they all behave the same way.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import Environment, EnvType, get_topic
+
+from handoff_ledger.adapters.ledger.clock import Clock, SystemClock
+from handoff_ledger.domain.errors import (
+    ConcurrencyConflict,
+    InvalidInput,
+    NotPermitted,
+    Refused,
+    UnknownHandoff,
+)
+from handoff_ledger.domain.escalation import EscalationPolicy
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.priorities import Priority
+from handoff_ledger.domain.protocol import KindSpec, Protocol
+from handoff_ledger.domain.protocol_record import PROTOCOL_ID, ProtocolRecord
+from handoff_ledger.domain.states import Status
+from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.domain.watch import ChainWatch
+
+__all__ = [
+    "HANDOFF_TOPICS",
+    "SYSTEM_AGENTS",
+    "DueStep",
+    "Ledger",
+    "LoggedEvent",
+    "ProtocolVersion",
+    "SendOutcome",
+    "StepOutcome",
+]
+
+T = TypeVar("T")
+
+HANDOFF_TOPICS = tuple(
+    get_topic(cls)
+    for cls in (
+        Handoff.Created,
+        Handoff.Acked,
+        Handoff.StatusReported,
+        Handoff.Escalated,
+        Handoff.Completed,
+        Handoff.Declined,
+        Handoff.Cancelled,
+        Handoff.Reassigned,
+        Handoff.NoteAdded,
+    )
+)
+"""The log shows handoff events only (the protocol's own versions are not log entries)."""
+
+SYSTEM_AGENTS = frozenset({"reactor"})
+"""Actors of the ledger itself: they escalate, route follow-ups and leave notes."""
+
+MAX_ATTEMPTS = 10
+"""How often a command is re-run against a fresher handoff after losing a race.
+
+Each lost race means another command on the same handoff was recorded, so with up
+to ten agents writing one handoff at once every still-valid command gets through.
+"""
+
+RETRY_JITTER_SECONDS = 0.005
+"""Up to this much random wait per attempt, so racing writers stop colliding in step."""
+
+LOG_PAGE = 500
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What ``send`` did: the handoff, and whether it already existed under that key."""
+
+    handoff: Handoff
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class AckOutcome:
+    """What ``ack`` did: the handoff, and whether this call recorded the ack.
+
+    ``position``: the log position of the ``Acked`` event this call recorded (None
+    for a repeated ack), so a reader can wait for views to include it.
+    """
+
+    handoff: Handoff
+    recorded: bool
+    position: int | None = None
+
+
+@dataclass(frozen=True)
+class ProtocolVersion:
+    """One version of the protocol: its number, its rules and the file it came from."""
+
+    version: int
+    protocol: Protocol
+    text: str
+    source: str
+    sha256: str
+    applied_at: datetime
+    applied_by: str
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One entry of the handoff log: its position and the domain event."""
+
+    position: int
+    event: Handoff.Event
+
+
+@dataclass(frozen=True)
+class DueStep:
+    """One escalation step the timers view says is due: which timer, which step."""
+
+    handoff_id: UUID
+    reason: EscalationReason
+    timer_due: datetime
+    level: int
+    repeat: int = 0
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What became of a :class:`DueStep`: the handoff after it, or why it was refused."""
+
+    step: DueStep
+    handoff: Handoff | None
+    refused: str | None
+
+
+class Ledger(Application[UUID]):
+    """The handoff ledger's use cases over one event store."""
+
+    name = "Ledger"
+
+    def __init__(self, env: EnvType | None = None, clock: Clock | None = None) -> None:
+        super().__init__(env)
+        self.clock: Clock = clock or SystemClock()
+        self._protocols: dict[int, ProtocolVersion] = {}
+        self._protocol_head = 0
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Use only the settings given (from the store URL), never stray process env vars."""
+        return Environment(name, dict(env or {}))
+
+    # ------------------------------------------------------------------ protocol
+
+    def apply_protocol(self, text: str, *, source: str, by: str = "admin") -> ProtocolVersion:
+        """Check a protocol file and put it in force as the next version."""
+        Protocol.parse(text, source)
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                record: ProtocolRecord = self.repository.get(PROTOCOL_ID)
+            except AggregateNotFoundError:
+                record = ProtocolRecord.first(text=text, source=source, by=by, now=self.clock.now())
+            else:
+                record.apply_text(text=text, source=source, by=by, now=self.clock.now())
+            try:
+                self.save(record)
+            except IntegrityError:
+                continue
+            current = self.protocol_in_force()
+            assert current is not None
+            return current
+        raise ConcurrencyConflict("another protocol was applied at the same moment; try again")
+
+    def protocol_in_force(self) -> ProtocolVersion | None:
+        """The newest protocol version, or None while free-form handoffs are allowed."""
+        newer = list(self.events.get(PROTOCOL_ID, gt=self._protocol_head))
+        for event in newer:
+            self._remember_protocol(event)
+        return self._protocols.get(self._protocol_head)
+
+    def protocol_version(self, version: int) -> ProtocolVersion:
+        """A given past version (the rules a handoff was created under)."""
+        if version not in self._protocols:
+            for event in self.events.get(PROTOCOL_ID, lte=version):
+                if event.originator_version not in self._protocols:
+                    self._remember_protocol(event)
+        try:
+            return self._protocols[version]
+        except KeyError:
+            raise InvalidInput(f"protocol: there is no version {version}") from None
+
+    def _remember_protocol(self, event: DomainEventProtocol[UUID]) -> None:
+        assert isinstance(event, ProtocolRecord.Created | ProtocolRecord.Applied)
+        version = event.originator_version
+        self._protocols[version] = ProtocolVersion(
+            version=version,
+            protocol=Protocol.parse(event.text, event.source),
+            text=event.text,
+            source=event.source,
+            sha256=event.sha256,
+            applied_at=event.timestamp,
+            applied_by=event.by,
+        )
+        self._protocol_head = max(self._protocol_head, version)
+
+    # ------------------------------------------------------------------ commands
+
+    def send(
+        self,
+        *,
+        sender: str,
+        to: str | None = None,
+        kind: str | None = None,
+        trigger: str | None = None,
+        priority: Priority | None = None,
+        payload: dict[str, Any] | None = None,
+        ack_within: timedelta | None = None,
+        deadline: timedelta | datetime | None = None,
+        escalate_to: list[str] | None = None,
+        key: str | None = None,
+        parent_id: UUID | None = None,
+    ) -> SendOutcome:
+        """Create a handoff, or return the one this sender's ``key`` already created."""
+        if key is not None:
+            if not key.strip():
+                raise InvalidInput("key: must not be empty")
+            existing = self._find(Handoff.id_for_key(sender, key))
+            if existing is not None:
+                return SendOutcome(existing, duplicate=True)
+        current = self.protocol_in_force()
+        spec: KindSpec | None = None
+        if current is not None:
+            current.protocol.agent(sender, "from")
+            if kind is not None:
+                spec = current.protocol.kind(kind)
+        if spec is not None:
+            to = to or spec.to
+            priority = priority or spec.priority
+            ack_within = ack_within or spec.ack_within
+            deadline = deadline or spec.deadline
+            escalate_to = escalate_to or list(spec.escalate_to)
+            trigger = trigger or spec.trigger
+            spec.validate_payload(payload or {})
+        if to is None:
+            raise InvalidInput(
+                "to: required (give --to, or a --kind whose protocol entry names a receiver)"
+            )
+        if current is not None:
+            current.protocol.agent(to, "to")
+            for target in escalate_to or []:
+                current.protocol.agent(target, "escalate_to")
+        parent = None
+        if parent_id is not None:
+            parent = self._find(parent_id)
+            if parent is None:
+                raise InvalidInput(f"parent: no handoff has id {parent_id}")
+        handoff = Handoff.request(
+            now=self.clock.now(),
+            sender=sender,
+            receiver=to,
+            priority=priority or Priority.MEDIUM,
+            payload=payload,
+            kind=kind,
+            trigger=trigger,
+            ack_within=ack_within,
+            deadline=deadline if isinstance(deadline, datetime) else None,
+            deadline_within=deadline if isinstance(deadline, timedelta) else None,
+            escalate_to=escalate_to,
+            key=key,
+            parent=parent,
+            protocol_version=current.version if current else None,
+        )
+        try:
+            self.save(handoff)
+        except IntegrityError:
+            # Only a same-key send can collide on a new id: the other one won.
+            existing = self._find(handoff.id)
+            if existing is None:
+                raise
+            return SendOutcome(existing, duplicate=True)
+        return SendOutcome(handoff, duplicate=False)
+
+    def ack(
+        self,
+        handoff_id: UUID,
+        *,
+        by: str,
+        eta: timedelta | None = None,
+        next_update: timedelta | None = None,
+    ) -> AckOutcome:
+        """The receiver takes the handoff into its queue (a repeat is a no-op).
+
+        Without ``next_update`` the kind's ``update_every`` (if any) is the promise.
+        """
+
+        def ack(handoff: Handoff) -> bool:
+            spec = self.kind_spec(handoff)
+            promise = next_update or (spec.update_every if spec else None)
+            return handoff.ack(by=by, now=self.clock.now(), eta=eta, next_update=promise)
+
+        handoff, recorded, position = self._act_logged(handoff_id, by, ack)
+        return AckOutcome(handoff, recorded, position if recorded else None)
+
+    def report_status(
+        self,
+        handoff_id: UUID,
+        *,
+        by: str,
+        status: Status,
+        message: str | None = None,
+        eta: timedelta | None = None,
+        next_update: timedelta | None = None,
+    ) -> Handoff:
+        """The receiver broadcasts where the work stands."""
+        handoff, _ = self._act(
+            handoff_id,
+            by,
+            lambda h: h.report_status(
+                by=by,
+                now=self.clock.now(),
+                status=status,
+                message=message,
+                eta=eta,
+                next_update=next_update,
+            ),
+        )
+        return handoff
+
+    def complete(
+        self, handoff_id: UUID, *, by: str, result: dict[str, Any] | None = None
+    ) -> Handoff:
+        """The receiver finishes the work (the result is checked against the kind's schema)."""
+
+        def complete(handoff: Handoff) -> None:
+            spec = self.kind_spec(handoff)
+            if spec is not None:
+                spec.validate_result(result)
+            handoff.complete(by=by, now=self.clock.now(), result=result)
+
+        return self._act(handoff_id, by, complete)[0]
+
+    def decline(self, handoff_id: UUID, *, by: str, reason: str) -> Handoff:
+        """The receiver refuses the work."""
+        return self._act(
+            handoff_id, by, lambda h: h.decline(by=by, now=self.clock.now(), reason=reason)
+        )[0]
+
+    def cancel(self, handoff_id: UUID, *, by: str, reason: str, admin: bool = False) -> Handoff:
+        """The sender (or an admin) withdraws the work.
+
+        ``admin`` says the caller proved admin rights another way (an admin token);
+        the protocol's own admins need no such proof.
+        """
+        is_admin = admin or self.is_admin(by)
+        return self._act(
+            handoff_id,
+            by,
+            lambda h: h.cancel(by=by, now=self.clock.now(), reason=reason, is_admin=is_admin),
+        )[0]
+
+    def reassign(
+        self, handoff_id: UUID, *, by: str, to: str, reason: str, admin: bool = False
+    ) -> Handoff:
+        """The sender (or an admin, see :meth:`cancel`) moves the work to another receiver."""
+        is_admin = admin or self.is_admin(by)
+        current = self.protocol_in_force()
+        if current is not None:
+            current.protocol.agent(to, "to")
+        return self._act(
+            handoff_id,
+            by,
+            lambda h: h.reassign(
+                by=by, now=self.clock.now(), to=to, reason=reason, is_admin=is_admin
+            ),
+        )[0]
+
+    def add_note(self, handoff_id: UUID, *, by: str, message: str) -> Handoff:
+        """Anyone adds a note: logged, no obligations (a declared agent, under a protocol)."""
+        self.require_declared(by, "as")
+        return self._act(
+            handoff_id, by, lambda h: h.add_note(by=by, now=self.clock.now(), message=message)
+        )[0]
+
+    def escalate(
+        self,
+        handoff_id: UUID,
+        *,
+        by: str,
+        reason: EscalationReason,
+        notified: list[str],
+        level: int = 1,
+        timer_due: datetime | None = None,
+        message: str | None = None,
+    ) -> Handoff:
+        """Record an escalation (the reactor's; each timer escalates once per level)."""
+        return self._act(
+            handoff_id,
+            by,
+            lambda h: h.escalate(
+                by=by,
+                now=self.clock.now(),
+                reason=reason,
+                notified=notified,
+                level=level,
+                timer_due=timer_due,
+                message=message,
+            ),
+        )[0]
+
+    def fire_escalation(
+        self,
+        handoff_id: UUID,
+        *,
+        by: str,
+        reason: EscalationReason,
+        timer_due: datetime,
+        level: int,
+        repeat: int = 0,
+    ) -> Handoff:
+        """Take the next step of a broken promise's escalation policy (the reactor's)."""
+
+        def fire(handoff: Handoff) -> str | None:
+            return handoff.fire_escalation(
+                by=by,
+                now=self.clock.now(),
+                policy=self.escalation_policy(handoff),
+                reason=reason,
+                timer_due=timer_due,
+                level=level,
+                repeat=repeat,
+            )
+
+        return self._act(handoff_id, by, fire)[0]
+
+    def fire_escalations(self, steps: Sequence[DueStep], *, by: str) -> list[StepOutcome]:
+        """Take many escalation steps in one transaction; the reactor's fast path.
+
+        Each handoff is loaded and its step checked by the aggregate as in
+        :meth:`fire_escalation`; the steps that pass are saved together. If the
+        transaction conflicts (another reactor, or an agent acting at that moment),
+        every step is retried alone, so the outcome is the same as one by one.
+        """
+        now = self.clock.now()
+        outcomes: list[StepOutcome] = []
+        changed: list[Handoff] = []
+        for step in steps:
+            handoff = self._find(step.handoff_id)
+            if handoff is None:
+                outcomes.append(StepOutcome(step, None, f"handoff {step.handoff_id} not found"))
+                continue
+            try:
+                handoff.fire_escalation(
+                    by=by,
+                    now=now,
+                    policy=self.escalation_policy(handoff),
+                    reason=step.reason,
+                    timer_due=step.timer_due,
+                    level=step.level,
+                    repeat=step.repeat,
+                )
+            except Refused as refusal:
+                outcomes.append(StepOutcome(step, None, refusal.message))
+                continue
+            outcomes.append(StepOutcome(step, handoff, None))
+            changed.append(handoff)
+        if not changed:
+            return outcomes
+        try:
+            self.save(*changed)
+        except IntegrityError:
+            return [self._fire_alone(outcome.step, by) for outcome in outcomes]
+        return outcomes
+
+    def _fire_alone(self, step: DueStep, by: str) -> StepOutcome:
+        try:
+            handoff = self.fire_escalation(
+                step.handoff_id,
+                by=by,
+                reason=step.reason,
+                timer_due=step.timer_due,
+                level=step.level,
+                repeat=step.repeat,
+            )
+        except (Refused, UnknownHandoff) as refusal:
+            return StepOutcome(step, None, refusal.message)
+        return StepOutcome(step, handoff, None)
+
+    def escalation_policy(self, handoff: Handoff) -> EscalationPolicy:
+        """The policy in the protocol version the handoff was created under.
+
+        Its kind's levels, else the protocol's default levels, else none (every
+        timer then gets one level: notify the escalation targets, else the sender).
+        """
+        if handoff.protocol_version is None:
+            return EscalationPolicy()
+        rules = self.protocol_version(handoff.protocol_version).protocol
+        return EscalationPolicy(rules.escalation_levels(handoff.kind))
+
+    def require_declared(self, agent: str, field: str) -> None:
+        """Under a protocol, refuse an agent it does not declare (:class:`UnknownAgent`).
+
+        The ledger's own actors (the reactor) need no declaration.
+        """
+        if agent in SYSTEM_AGENTS:
+            return
+        current = self.protocol_in_force()
+        if current is not None:
+            current.protocol.agent(agent, field)
+
+    def watch(self, handoff_id: UUID, *, by: str) -> tuple[UUID, bool]:
+        """Subscribe ``by`` to the chain of ``handoff_id``; returns (chain_id, newly watched)."""
+        self.require_declared(by, "as")
+        handoff = self.get(handoff_id)
+        watch = ChainWatch.start(chain_id=handoff.chain_id, agent=by, now=self.clock.now())
+        try:
+            self.save(watch)
+        except IntegrityError:
+            return handoff.chain_id, False
+        return handoff.chain_id, True
+
+    def is_admin(self, agent: str) -> bool:
+        """Admins are declared in the protocol in force (``admin = true``)."""
+        current = self.protocol_in_force()
+        return current is not None and current.protocol.is_admin(agent)
+
+    # ------------------------------------------------------------------ queries
+
+    def get(self, handoff_id: UUID, *, as_of: datetime | None = None) -> Handoff:
+        """One handoff as it stands now, or as it stood at ``as_of``."""
+        if as_of is None:
+            handoff = self._find(handoff_id)
+            if handoff is None:
+                raise UnknownHandoff(f"id: no handoff has id {handoff_id}")
+            return handoff
+        events = self.history(handoff_id, as_of=as_of)
+        if not events:
+            raise UnknownHandoff(
+                f"id: handoff {handoff_id} did not exist yet at {as_of.isoformat()}"
+            )
+        folded: Handoff | None = None
+        for event in events:
+            folded = event.mutate(folded)
+        assert isinstance(folded, Handoff)
+        return folded
+
+    def history(self, handoff_id: UUID, *, as_of: datetime | None = None) -> list[Handoff.Event]:
+        """The handoff's events, oldest first (up to ``as_of``)."""
+        events: list[Handoff.Event] = []
+        for event in self.events.get(handoff_id):
+            assert isinstance(event, Handoff.Event)
+            if as_of is not None and event.timestamp > as_of:
+                break
+            events.append(event)
+        if not events and as_of is None:
+            raise UnknownHandoff(f"id: no handoff has id {handoff_id}")
+        return events
+
+    def head(self) -> int:
+        """The log's last position (0 while it is empty): every record at or below it
+        is committed, since both stores append in position order."""
+        return self.recorder.max_notification_id() or 0
+
+    def read_log(
+        self,
+        *,
+        after: int = 0,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[LoggedEvent]:
+        """The handoff log, oldest first: entries after position ``after``, within times."""
+        start = after + 1
+        emitted = 0
+        while True:
+            page = self.recorder.select_notifications(
+                start=start, limit=LOG_PAGE, topics=HANDOFF_TOPICS
+            )
+            for notification in page:
+                event = self.mapper.to_domain_event(notification)
+                assert isinstance(event, Handoff.Event)
+                if until is not None and event.timestamp > until:
+                    return
+                if since is None or event.timestamp >= since:
+                    yield LoggedEvent(notification.id, event)
+                    emitted += 1
+                    if limit is not None and emitted >= limit:
+                        return
+            if len(page) < LOG_PAGE:
+                return
+            start = page[-1].id + 1
+
+    # ------------------------------------------------------------------ helpers
+
+    def _find(self, handoff_id: UUID) -> Handoff | None:
+        try:
+            found: object = self.repository.get(handoff_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Handoff) else None
+
+    def kind_spec(self, handoff: Handoff) -> KindSpec | None:
+        """The kind's rules in the protocol version the handoff was created under."""
+        if handoff.kind is None or handoff.protocol_version is None:
+            return None
+        rules = self.protocol_version(handoff.protocol_version).protocol
+        return rules.kinds.get(handoff.kind)
+
+    def _act(self, handoff_id: UUID, by: str, command: Callable[[Handoff], T]) -> tuple[Handoff, T]:
+        """Run ``command`` on a fresh copy; on a lost race, re-run it on a fresher one.
+
+        Re-running re-applies every rule to the state the winner left, so a command
+        that is no longer valid (completing a handoff someone else just completed) is
+        refused with the reason, and one that still is (a note) goes through.
+        """
+        handoff, outcome, _ = self._act_logged(handoff_id, by, command)
+        return handoff, outcome
+
+    def _act_logged(
+        self, handoff_id: UUID, by: str, command: Callable[[Handoff], T]
+    ) -> tuple[Handoff, T, int | None]:
+        """:meth:`_act`, and the log position of the last event it saved (None: none)."""
+        lost_race = False
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            handoff = self.get(handoff_id)
+            try:
+                outcome = command(handoff)
+            except NotPermitted:
+                # An agent the protocol does not know is bad input, not a refusal.
+                self.require_declared(by, "as")
+                raise
+            except Refused as refusal:
+                if lost_race:
+                    refusal.message = f"lost a race to another command: {refusal.message}"
+                    refusal.args = (refusal.message,)
+                raise
+            if not handoff.pending_events:
+                return handoff, outcome, None
+            try:
+                recordings = self.save(handoff)
+            except IntegrityError:
+                lost_race = True
+                time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * attempt))
+                continue
+            return handoff, outcome, recordings[-1].notification.id if recordings else None
+        raise ConcurrencyConflict(
+            f"handoff {handoff_id} changed {MAX_ATTEMPTS} times while this command ran; try again"
+        )

@@ -1,0 +1,98 @@
+"""Chain-break diagnosis over a real ledger: histories in, breaks out.
+
+The rules of what counts as a break live in :mod:`handoff_ledger.projections.breaks`;
+this module feeds them: it loads each handoff of a chain with its history (as it
+stood at a time, for ``--as-of``), tells them which follow-up route the protocol
+version of each handoff declares, and turns the breaks into JSON documents.
+``gaps`` asks the chains view which chains could have broken, so only those
+chains' histories are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from handoff_ledger.adapters.ledger.application import SYSTEM_AGENTS, Ledger
+from handoff_ledger.adapters.services.documents import iso
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.protocol import FollowUp
+from handoff_ledger.domain.states import State
+from handoff_ledger.projections.base import us
+from handoff_ledger.projections.breaks import Break, diagnose_chain
+
+__all__ = ["break_document", "chain_breaks", "gaps_document"]
+
+
+def chain_breaks(
+    ledger: Ledger, handoff_ids: Iterable[str], now: datetime, as_of: datetime | None = None
+) -> list[Break]:
+    """Every break of the chain made of ``handoff_ids`` at ``now`` (history up to ``as_of``)."""
+    handoffs: list[Handoff] = []
+    histories: dict[UUID, list[Handoff.Event]] = {}
+    for text in handoff_ids:
+        events = ledger.history(UUID(text), as_of=as_of)
+        if not events:
+            continue
+        folded: Any = None
+        for event in events:
+            folded = event.mutate(folded)
+        assert isinstance(folded, Handoff)
+        handoffs.append(folded)
+        histories[folded.id] = events
+
+    def route_of(handoff: Handoff) -> FollowUp | None:
+        spec = ledger.kind_spec(handoff)
+        if spec is None:
+            return None
+        return spec.on_complete if handoff.state is State.COMPLETED else spec.on_decline
+
+    return diagnose_chain(handoffs, histories, now, route_of, SYSTEM_AGENTS)
+
+
+def break_document(found: Break) -> dict[str, Any]:
+    """One break as JSON: which handoff, what kind, whose move, which rule, since when."""
+    return {
+        "handoff_id": str(found.handoff_id),
+        "kind": found.kind.value,
+        "agent": found.agent,
+        "rule": found.rule,
+        "at": iso(found.at),
+        "message": found.message,
+    }
+
+
+def gaps_document(views: Views, now: datetime, since: datetime | None = None) -> dict[str, Any]:
+    """``gaps``: every broken chain (with a break at or after ``since``), earliest break first."""
+    ledger = views.ledger
+    chains = []
+    for chain_id in views.read.broken_chain_candidates(us(now) or 0):
+        rows = views.read.chain(chain_id)
+        breaks = [
+            b
+            for b in chain_breaks(ledger, (r["handoff_id"] for r in rows), now)
+            if since is None or b.at >= since
+        ]
+        if not breaks:
+            continue
+        root = rows[0]
+        chains.append(
+            {
+                "chain_id": chain_id,
+                "root": {
+                    "id": root["handoff_id"],
+                    "kind": root["kind"],
+                    "trigger": root["trigger"],
+                    "sender": root["sender"],
+                    "receiver": root["receiver"],
+                },
+                "handoffs": len(rows),
+                "first_break_at": iso(breaks[0].at),
+                "breaks": [break_document(b) for b in breaks],
+            }
+        )
+    chains.sort(key=lambda c: (c["first_break_at"], c["chain_id"]))
+    return {"as_of": iso(now), "since": iso(since), "count": len(chains), "chains": chains}

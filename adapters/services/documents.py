@@ -1,0 +1,223 @@
+"""The JSON documents every interface returns: a handoff, a log entry, an error.
+
+The CLI prints these with ``--json``, and the HTTP API and MCP tools return the
+same shapes, so a script written against one interface reads the others.
+Times are ISO 8601 in UTC. In a handoff document durations are written the way users
+type them (``1h30m``); in log entries they are the events' own fields, in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from handoff_ledger.adapters.ledger.application import LoggedEvent, ProtocolVersion
+from handoff_ledger.domain.durations import format_duration
+from handoff_ledger.domain.errors import HandoffError
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.integrity import HASH_FIELDS
+from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.projections.base import from_us
+
+__all__ = [
+    "Document",
+    "armed_timers",
+    "error_document",
+    "event_fields",
+    "handoff_document",
+    "history_entry",
+    "iso",
+    "jsonable",
+    "log_entry",
+    "overdue_timers",
+    "protocol_document",
+    "view_document",
+]
+
+Document = dict[str, Any]
+"""A JSON object as the faces return it (the TypedDicts below name the common ones)."""
+
+_ENVELOPE = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "by",
+    "chain_id",
+}
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, or None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def jsonable(value: Any) -> Any:
+    """Turn event and aggregate values into plain JSON values."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def handoff_document(handoff: Handoff) -> dict[str, Any]:
+    """One handoff as it stands: identity, route, payload, state, timers."""
+    return {
+        "id": str(handoff.id),
+        "chain_id": str(handoff.chain_id),
+        "parent_id": jsonable(handoff.parent_id),
+        "kind": handoff.kind,
+        "trigger": handoff.trigger,
+        "sender": handoff.sender,
+        "receiver": handoff.receiver,
+        "priority": handoff.priority,
+        "payload": handoff.payload,
+        "state": handoff.state.value,
+        "status": handoff.status,
+        "status_message": handoff.status_message,
+        "created_at": iso(handoff.created_on),
+        "acked_at": iso(handoff.acked_at),
+        "eta": iso(handoff.eta),
+        "closed_at": iso(handoff.closed_at),
+        "result": handoff.result,
+        "reason": handoff.outcome_reason,
+        "ack_within": _seconds(handoff.ack_within),
+        "update_every": _seconds(handoff.update_every),
+        "deadline": iso(handoff.deadline_due),
+        "timers": armed_timers(handoff),
+        "escalate_to": list(handoff.escalate_to),
+        "escalations": handoff.escalation_count,
+        "key": handoff.key,
+        "protocol_version": handoff.protocol_version,
+        "version": handoff.version,
+        "updated_at": iso(handoff.modified_on),
+    }
+
+
+def armed_timers(handoff: Handoff) -> dict[str, str | None]:
+    """The promises still being watched (all None once the handoff is closed)."""
+    armed = {t.reason: t.due for t in handoff.timers()}
+    return {
+        "ack_due": iso(armed.get(EscalationReason.ACK_TIMEOUT)),
+        "update_due": iso(armed.get(EscalationReason.UPDATE_OVERDUE)),
+        "deadline": iso(armed.get(EscalationReason.DEADLINE_MISSED)),
+    }
+
+
+def overdue_timers(handoff: Handoff, now: datetime) -> list[dict[str, str | None]]:
+    """The broken promises at ``now``: ``[{"reason": ..., "due": ...}]``."""
+    return [{"reason": t.reason.value, "due": iso(t.due)} for t in handoff.due_timers(now)]
+
+
+def event_fields(event: Handoff.Event) -> dict[str, Any]:
+    """An event's own fields (everything but the envelope), as JSON values.
+
+    The hash chain's fields (``prev_hash``, ``hash``) come last, and only on events
+    that carry them (those recorded before hash chains existed do not).
+    """
+    own = vars(event)
+    fields = {k: jsonable(v) for k, v in own.items() if k not in _ENVELOPE and k not in HASH_FIELDS}
+    for name in HASH_FIELDS:
+        if name in own:
+            fields[name] = own[name]
+    return fields
+
+
+def history_entry(event: Handoff.Event) -> dict[str, Any]:
+    """One event of a handoff's history: when, what, who, and its fields."""
+    return {
+        "at": iso(event.timestamp),
+        "type": type(event).__name__,
+        "handoff_id": str(event.originator_id),
+        "chain_id": str(event.chain_id),
+        "by": event.by,
+        "version": event.originator_version,
+        **event_fields(event),
+    }
+
+
+def log_entry(logged: LoggedEvent) -> dict[str, Any]:
+    """One line of ``handoff log --json``: a history entry with its log position."""
+    return {"position": logged.position, **history_entry(logged.event)}
+
+
+def protocol_document(current: ProtocolVersion | None) -> dict[str, Any]:
+    """The protocol in force (or the absence of one)."""
+    if current is None:
+        return {"version": None, "agents": [], "kinds": [], "free_form": True}
+    return {
+        "version": current.version,
+        "name": current.protocol.name,
+        "source": current.source,
+        "sha256": current.sha256,
+        "applied_at": iso(current.applied_at),
+        "applied_by": current.applied_by,
+        "agents": sorted(current.protocol.agents),
+        "kinds": sorted(current.protocol.kinds),
+        "free_form": False,
+        "text": current.text,
+    }
+
+
+def error_document(error: HandoffError) -> dict[str, Any]:
+    """``{"error": {"code": ..., "message": ...}}`` (plus ``field``/``line`` when known)."""
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    for extra in ("field", "line"):
+        value = getattr(error, extra, None)
+        if value:
+            body[extra] = value
+    return {"error": body}
+
+
+def _seconds(value: float | None) -> str | None:
+    return format_duration(timedelta(seconds=value)) if value else None
+
+
+_TIME_COLUMNS = {
+    "created_us": "created_at",
+    "acked_us": "acked_at",
+    "closed_us": "closed_at",
+    "status_us": "status_at",
+    "last_event_us": "last_event_at",
+    "last_escalation_us": "last_escalation_at",
+    "last_seen_us": "last_seen_at",
+    "oldest_open_us": "oldest_open_at",
+    "at_us": "at",
+    "due_us": "due",
+    "ack_due_us": "ack_due",
+    "update_due_us": "update_due",
+    "deadline_us": "deadline",
+    "eta_us": "eta",
+}
+_DROPPED = {"neg_rank", "last_position"}
+
+
+def view_document(row: dict[str, Any]) -> dict[str, Any]:
+    """A view row as JSON: ``handoff_id`` → ``id``, ``*_us`` → ISO 8601 times."""
+    document: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in _DROPPED:
+            continue
+        if key in _TIME_COLUMNS:
+            document[_TIME_COLUMNS[key]] = iso(from_us(value))
+        elif key == "handoff_id":
+            document["id"] = value
+        elif key in ("detail", "result") and isinstance(value, str):
+            document[key] = json.loads(value)
+        else:
+            document[key] = value
+    return document

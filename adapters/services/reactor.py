@@ -1,0 +1,235 @@
+"""The reactor: makes the protocol hold while nobody watches.
+
+One pass (``run_once``) catches the views up, escalates every timer that fell due
+and was not escalated yet, and turns completions (and declines) into the next
+handoff of their chain. Every effect is idempotent, so any number of reactors may
+run at once and any of them may be killed at any instruction:
+
+- an escalation goes through the aggregate, which refuses a second escalation of
+  the same timer at the same level (and one of a promise since kept);
+- a follow-up is sent with an idempotency key derived from the event that caused
+  it, so a replayed completion finds the follow-up it already created;
+- the reactor's own position in the log is a tracking record moved by
+  compare-and-set after the follow-ups of a batch exist, so a crash only means the
+  batch is looked at again.
+
+Escalations follow the policy of the protocol version each handoff was created
+under (``handoff_ledger.domain.escalation``): ordered levels that notify,
+re-notify and reassign to a backup.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from handoff_ledger.adapters.ledger.application import DueStep, Ledger
+from handoff_ledger.adapters.services.webhooks import Attempt, Deliveries
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.domain.errors import HandoffError
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.protocol import FollowUp
+from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.projections.base import from_us, us
+
+__all__ = ["REACTOR", "PassReport", "Reactor"]
+
+log = logging.getLogger(__name__)
+
+REACTOR = "reactor"
+"""The agent name the reactor acts as (it appears as ``by`` in the log)."""
+
+FOLLOW_UP_TRACKING = "reactor.follow_ups"
+BATCH = 500
+MAX_ROUNDS = 1000
+
+
+@dataclass
+class PassReport:
+    """What one reactor pass did."""
+
+    escalated: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[DueStep] = field(default_factory=list)
+    deliveries: list[Attempt] = field(default_factory=list)
+    follow_ups: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+
+class Reactor:
+    """Fires due timers and routes follow-ups for one ledger."""
+
+    def __init__(
+        self, ledger: Ledger, views: Views | None = None, deliveries: Deliveries | None = None
+    ) -> None:
+        self.ledger = ledger
+        self.views = views or Views(ledger)
+        self.deliveries = deliveries or Deliveries(ledger, self.views)
+
+    def close(self) -> None:
+        """Release the webhook client's connections."""
+        self.deliveries.close()
+
+    def run_once(self) -> PassReport:
+        """One pass: catch up, escalate what fell due, create follow-ups, push webhooks."""
+        report = PassReport()
+        self.views.catch_up()
+        self.fire_due_timers(report)
+        self.route_follow_ups(report)
+        if report.steps or report.follow_ups:
+            self.views.catch_up()  # so this pass's own broadcasts go out in it
+        report.deliveries = self.deliveries.run_once()
+        return report
+
+    def run_forever(
+        self,
+        stop: threading.Event,
+        interval: float = 1.0,
+        on_pass: Callable[[PassReport], None] | None = None,
+    ) -> None:
+        """Pass after pass until ``stop`` is set (SIGTERM/SIGINT set it in the CLI).
+
+        A pass waits less than ``interval`` when a timer falls due sooner, so an
+        escalation goes out within a few milliseconds of its due time.
+        """
+        while not stop.is_set():
+            try:
+                report = self.run_once()
+            except HandoffError as error:  # a bad protocol entry must not stop the reactor
+                log.warning("reactor: %s", error.message)
+            else:
+                if on_pass is not None:
+                    on_pass(report)
+            stop.wait(self._sleep_for(interval))
+
+    def _sleep_for(self, interval: float) -> float:
+        """Seconds until the next pass: ``interval``, or sooner if a step falls due."""
+        upcoming = self.views.read.next_step_due()
+        if upcoming is None:
+            return interval
+        now = us(self.ledger.clock.now()) or 0
+        return max(0.0, min(interval, (upcoming - now) / 1_000_000))
+
+    # ------------------------------------------------------------------ timers
+
+    def fire_due_timers(self, report: PassReport) -> None:
+        """Take every escalation step that is due, in order, until none is.
+
+        A step that falls due because the one before it fired (a reactor back from
+        downtime, catching up on a policy's levels) is taken in the same pass.
+        """
+        for _ in range(MAX_ROUNDS):
+            now = self.ledger.clock.now()
+            rows = self.views.read.due_steps(us(now) or 0, limit=BATCH)
+            if not rows:
+                return
+            fired = 0
+            for outcome in self.ledger.fire_escalations([due_step(r) for r in rows], by=REACTOR):
+                if outcome.handoff is None:
+                    report.skipped += 1  # taken by another reactor, or the promise was kept
+                    continue
+                fired += 1
+                step = outcome.step
+                report.escalated.append((str(step.handoff_id), step.reason.value))
+                report.steps.append(step)
+            self.views.catch_up()
+            if not fired:
+                return
+
+    # ------------------------------------------------------------------ follow-ups
+
+    def route_follow_ups(self, report: PassReport) -> None:
+        """Create the follow-up of every completion and decline the protocol routes."""
+        store = self.views.store
+        while True:
+            position = store.positions([FOLLOW_UP_TRACKING])[FOLLOW_UP_TRACKING]
+            page = list(self.ledger.read_log(after=position, limit=BATCH))
+            if not page:
+                return
+            for entry in page:
+                event = entry.event
+                if isinstance(event, Handoff.Completed | Handoff.Declined):
+                    created = self._follow_up(event)
+                    if created is not None:
+                        report.follow_ups.append(created)
+            try:
+                with store.transaction() as cursor:
+                    store.record_position(cursor, FOLLOW_UP_TRACKING, position, page[-1].position)
+            except IntegrityError:
+                continue  # another reactor moved on first; its follow-ups are ours too
+
+    def _follow_up(self, event: Handoff.Completed | Handoff.Declined) -> str | None:
+        handoff = self.ledger.get(event.originator_id)
+        spec = self.ledger.kind_spec(handoff)
+        route = None
+        if spec is not None:
+            route = spec.on_complete if isinstance(event, Handoff.Completed) else spec.on_decline
+        if route is None:
+            return None
+        key = f"follow-up:{handoff.id}:{event.originator_version}"
+        try:
+            outcome = self.ledger.send(
+                sender=handoff.receiver,
+                to=route.to or (handoff.sender if isinstance(event, Handoff.Declined) else None),
+                kind=route.kind,
+                priority=route.priority,
+                payload=map_payload(route, handoff),
+                parent_id=handoff.id,
+                key=key,
+            )
+        except HandoffError as error:
+            # The route exists but cannot be followed (its payload fails the next kind's
+            # schema, say): say so on the handoff, where trace and the feeds show it.
+            self._note_once(handoff, f"follow-up {route.kind} not created: {error.message}")
+            return None
+        return None if outcome.duplicate else str(outcome.handoff.id)
+
+    def _note_once(self, handoff: Handoff, message: str) -> None:
+        history = self.ledger.history(handoff.id)
+        if any(isinstance(e, Handoff.NoteAdded) and e.message == message for e in history):
+            return
+        self.ledger.add_note(handoff.id, by=REACTOR, message=message)
+
+
+def due_step(row: dict[str, Any]) -> DueStep:
+    """The step a timers-view row says is due next."""
+    return DueStep(
+        handoff_id=UUID(row["handoff_id"]),
+        reason=EscalationReason(row["reason"]),
+        timer_due=from_us(int(row["due_us"])) or datetime.min,
+        level=int(row["next_level"]),
+        repeat=int(row["next_repeat"] or 0),
+    )
+
+
+def map_payload(route: FollowUp, handoff: Handoff) -> dict[str, Any]:
+    """The follow-up's payload: the route's table, ``$result.x``/``$payload.x`` resolved.
+
+    ``$reason`` is the decline's (or cancellation's) reason.
+
+    Without a table, the follow-up carries the completed handoff's result.
+    """
+    if not route.payload:
+        return dict(handoff.result or {})
+    sources = {"result": handoff.result or {}, "payload": handoff.payload}
+    mapped: dict[str, Any] = {}
+    for name, value in route.payload.items():
+        if value == "$reason":
+            if handoff.outcome_reason is not None:
+                mapped[name] = handoff.outcome_reason
+        elif isinstance(value, str) and value.startswith("$"):
+            source, _, path = value[1:].partition(".")
+            current: Any = sources.get(source, {})
+            for part in path.split(".") if path else []:
+                current = current.get(part) if isinstance(current, dict) else None
+            if current is not None:
+                mapped[name] = current
+        else:
+            mapped[name] = value
+    return mapped

@@ -1,0 +1,370 @@
+"""Webhook delivery: every feed entry of an agent with a ``webhook`` is POSTed to it.
+
+Delivery is at least once, and a receiver dedupes by the ``Idempotency-Key`` header
+(``<handoff id>:<log position>``, the same for every attempt at one entry). The
+ledger's side works in three steps, each safe to crash in:
+
+1. **Enqueue.** For each agent the protocol in force gives a webhook, the entries of
+   its notification feed after the agent's enqueue cursor become ``pending`` rows
+   of ``hl_deliveries`` (insert-or-ignore, cursor moved by compare-and-set, one
+   transaction). Entries older than the protocol version that introduced the
+   webhook are not sent: adding a webhook does not replay an agent's whole history.
+2. **Claim.** Due rows are leased (``next_at`` moved ``LEASE`` ahead by
+   compare-and-set), so two reactors rarely send the same entry at once; a reactor
+   killed mid-delivery leaves a lease that simply runs out.
+3. **Send and record.** Each agent's entries go out in cursor order on a thread of
+   their own, so a slow or dead endpoint never holds up another agent. A 2xx marks
+   the row delivered; anything else (an error status, a refused connection, a
+   timeout) records the error and schedules a retry with exponential backoff
+   (1 s, 2 s, 4 s … capped at ``MAX_BACKOFF``), for as long as it takes.
+
+Failures are visible in ``handoff reactor`` output and ``handoff projections status``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.services.documents import view_document
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.adapters.views.store import rowcount
+from handoff_ledger.projections.base import Column, from_us, us
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "DELIVERIES",
+    "Attempt",
+    "Deliveries",
+    "DeliveryStatus",
+    "backoff",
+    "idempotency_key",
+]
+
+DELIVERIES = "hl_deliveries"
+CURSORS = "hl_delivery_cursors"
+LEASE = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(minutes=5)
+TIMEOUT_SECONDS = 5.0
+BATCH = 200
+_DDL_LOCK = 7_310_452_911  # pg_advisory_xact_lock key for creating these tables
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failure: 1 s, 2 s, 4 s, … at most MAX_BACKOFF."""
+    return min(timedelta(seconds=2 ** min(attempts - 1, 20)), MAX_BACKOFF)
+
+
+def idempotency_key(row: dict[str, Any]) -> str:
+    """One entry's id, the same on every attempt: ``<handoff id>:<log position>``."""
+    return f"{row['handoff_id']}:{row['position']}"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One POST of one feed entry to one agent's webhook, and how it went."""
+
+    agent: str
+    position: int
+    url: str
+    attempts: int
+    error: str | None
+
+    @property
+    def delivered(self) -> bool:
+        """True when the endpoint answered 2xx."""
+        return self.error is None
+
+
+@dataclass
+class DeliveryStatus:
+    """Per agent: delivered, pending and failing counts and the latest error."""
+
+    agent: str
+    delivered: int = 0
+    pending: int = 0
+    failing: int = 0
+    last_error: str | None = None
+    next_attempt: datetime | None = None
+    oldest_pending: int | None = None
+
+
+Poster = Callable[[str, dict[str, Any], dict[str, str]], int]
+"""Sends one POST (url, JSON body, headers) and returns the status code."""
+
+
+class Deliveries:
+    """The reactor's webhook deliveries for one ledger."""
+
+    def __init__(self, ledger: Ledger, views: Views, poster: Poster | None = None) -> None:
+        self.ledger = ledger
+        self.views = views
+        self.store = views.store
+        self.dialect = views.store.dialect
+        self._client: httpx.Client | None = None
+        self.post = poster or self._post
+        self._tables_ready = False
+
+    def close(self) -> None:
+        """Close the HTTP client's connections."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # ------------------------------------------------------------------ one pass
+
+    def run_once(self) -> list[Attempt]:
+        """Enqueue new feed entries, then send every delivery that is due."""
+        if not self._tables_ready:
+            self._create_tables()
+            self._tables_ready = True
+        webhooks = self.webhooks()
+        for agent, (url, since_us) in webhooks.items():
+            self.enqueue(agent, url, since_us)
+        claimed = self.claim()
+        if not claimed:
+            return []
+        if self._client is None:  # made here, before the worker threads share it
+            import httpx  # here: every CLI command loads this module, few deliver
+
+            self._client = httpx.Client(timeout=TIMEOUT_SECONDS)
+        by_agent: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in claimed:
+            by_agent[row["agent"]].append(row)
+        with ThreadPoolExecutor(max_workers=min(8, len(by_agent))) as pool:
+            results = pool.map(self._send_all, by_agent.values())
+            attempts = [attempt for batch in results for attempt in batch]
+        self.record(attempts)
+        return attempts
+
+    def webhooks(self) -> dict[str, tuple[str, int]]:
+        """Agent → (webhook URL, time from which its feed is delivered, in µs).
+
+        That time is when the oldest protocol version of the unbroken run of
+        versions giving the agent this same URL was applied.
+        """
+        current = self.ledger.protocol_in_force()
+        if current is None:
+            return {}
+        found: dict[str, tuple[str, int]] = {}
+        for name, spec in current.protocol.agents.items():
+            if spec.webhook is None:
+                continue
+            since = current.applied_at
+            for version in range(current.version - 1, 0, -1):
+                older = self.ledger.protocol_version(version)
+                agent = older.protocol.agents.get(name)
+                if agent is None or agent.webhook != spec.webhook:
+                    break
+                since = older.applied_at
+            found[name] = (spec.webhook, us(since) or 0)
+        return found
+
+    # ------------------------------------------------------------------ steps
+
+    def enqueue(self, agent: str, url: str, since_us: int) -> int:
+        """Turn the agent's new feed entries into pending deliveries; returns how many."""
+        m = self.dialect.mark
+        total = 0
+        while True:
+            cursor_rows = self.store.query(
+                f"SELECT position FROM {self._t(CURSORS)} WHERE agent = ?", [agent]
+            )
+            after = int(cursor_rows[0]["position"]) if cursor_rows else 0
+            rows = self.views.read.notifications(agent, after=after, limit=BATCH)
+            if not rows:
+                return total
+            now_us = us(self.ledger.clock.now()) or 0
+            fresh = [r for r in rows if int(r["at_us"]) >= since_us]
+            with self.store.transaction() as cursor:
+                for row in fresh:
+                    cursor.execute(
+                        f"INSERT INTO {self._t(DELIVERIES)} (agent, position, url, body, "
+                        f"attempts, next_at_us) VALUES ({self.dialect.marks(6)}) "
+                        "ON CONFLICT (agent, position) DO NOTHING",
+                        (agent, int(row["position"]), url, _body(agent, row), 0, now_us),
+                    )
+                last = int(rows[-1]["position"])
+                if cursor_rows:
+                    cursor.execute(
+                        f"UPDATE {self._t(CURSORS)} SET position = {m} "
+                        f"WHERE agent = {m} AND position = {m}",
+                        (last, agent, after),
+                    )
+                else:
+                    cursor.execute(
+                        f"INSERT INTO {self._t(CURSORS)} (agent, position) VALUES ({m}, {m}) "
+                        "ON CONFLICT (agent) DO NOTHING",
+                        (agent, last),
+                    )
+            total += len(fresh)
+
+    def claim(self) -> list[dict[str, Any]]:
+        """Lease the deliveries that are due; another reactor will not take them now."""
+        m = self.dialect.mark
+        now_us = us(self.ledger.clock.now()) or 0
+        due = self.store.query(
+            f"SELECT * FROM {self._t(DELIVERIES)} WHERE delivered_us IS NULL "
+            "AND next_at_us <= ? ORDER BY agent, position LIMIT ?",
+            [now_us, BATCH],
+        )
+        if not due:
+            return []
+        claimed = []
+        lease_us = now_us + int(LEASE.total_seconds() * 1_000_000)
+        with self.store.transaction() as cursor:
+            for row in due:
+                cursor.execute(
+                    f"UPDATE {self._t(DELIVERIES)} SET next_at_us = {m} "
+                    f"WHERE agent = {m} AND position = {m} AND next_at_us = {m} "
+                    "AND delivered_us IS NULL",
+                    (lease_us, row["agent"], row["position"], row["next_at_us"]),
+                )
+                if rowcount(cursor) == 1:
+                    claimed.append(row)
+        return claimed
+
+    def record(self, attempts: Sequence[Attempt]) -> None:
+        """Mark what was delivered; schedule a retry, with the error, for the rest."""
+        m = self.dialect.mark
+        now = self.ledger.clock.now()
+        with self.store.transaction() as cursor:
+            for attempt in attempts:
+                if attempt.delivered:
+                    cursor.execute(
+                        f"UPDATE {self._t(DELIVERIES)} SET delivered_us = {m}, "
+                        f"attempts = {m}, last_error = NULL WHERE agent = {m} AND position = {m}",
+                        (us(now), attempt.attempts, attempt.agent, attempt.position),
+                    )
+                else:
+                    cursor.execute(
+                        f"UPDATE {self._t(DELIVERIES)} SET next_at_us = {m}, attempts = {m}, "
+                        f"last_error = {m} WHERE agent = {m} AND position = {m} "
+                        "AND delivered_us IS NULL",
+                        (
+                            us(now + backoff(attempt.attempts)),
+                            attempt.attempts,
+                            attempt.error,
+                            attempt.agent,
+                            attempt.position,
+                        ),
+                    )
+
+    def status(self) -> list[DeliveryStatus]:
+        """Per agent with deliveries: how many went, wait, fail; the latest error."""
+        if not self._tables_exist():
+            return []  # no reactor pass has run yet: nothing was ever delivered
+        rows = self.store.query(
+            f"SELECT agent, "
+            "SUM(CASE WHEN delivered_us IS NOT NULL THEN 1 ELSE 0 END) AS delivered, "
+            "SUM(CASE WHEN delivered_us IS NULL THEN 1 ELSE 0 END) AS pending, "
+            "SUM(CASE WHEN delivered_us IS NULL AND attempts > 0 THEN 1 ELSE 0 END) AS failing, "
+            "MIN(CASE WHEN delivered_us IS NULL THEN position END) AS oldest_pending, "
+            "MIN(CASE WHEN delivered_us IS NULL THEN next_at_us END) AS next_at_us "
+            f"FROM {self._t(DELIVERIES)} GROUP BY agent ORDER BY agent"
+        )
+        found = []
+        for row in rows:
+            errors = self.store.query(
+                f"SELECT last_error FROM {self._t(DELIVERIES)} WHERE agent = ? "
+                "AND delivered_us IS NULL AND last_error IS NOT NULL "
+                "ORDER BY position DESC LIMIT 1",
+                [row["agent"]],
+            )
+            next_us = row["next_at_us"]
+            found.append(
+                DeliveryStatus(
+                    agent=row["agent"],
+                    delivered=int(row["delivered"] or 0),
+                    pending=int(row["pending"] or 0),
+                    failing=int(row["failing"] or 0),
+                    last_error=errors[0]["last_error"] if errors else None,
+                    next_attempt=from_us(next_us),
+                    oldest_pending=row["oldest_pending"],
+                )
+            )
+        return found
+
+    # ------------------------------------------------------------------ sending
+
+    def _send_all(self, rows: list[dict[str, Any]]) -> list[Attempt]:
+        """One agent's claimed entries, in cursor order (runs on a worker thread)."""
+        return [self._send(row) for row in sorted(rows, key=lambda r: int(r["position"]))]
+
+    def _send(self, row: dict[str, Any]) -> Attempt:
+        attempts = int(row["attempts"]) + 1
+        body = json.loads(row["body"])
+        headers = {
+            "Idempotency-Key": body["idempotency_key"],
+            "X-Handoff-Agent": row["agent"],
+            "X-Handoff-Attempt": str(attempts),
+        }
+        error: str | None
+        import httpx  # loaded by run_once before any delivery is sent
+
+        try:
+            code = self.post(row["url"], body, headers)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        else:
+            error = None if 200 <= code < 300 else f"HTTP {code}"
+        return Attempt(row["agent"], int(row["position"]), row["url"], attempts, error)
+
+    def _post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> int:
+        assert self._client is not None
+        return self._client.post(url, json=body, headers=headers).status_code
+
+    # ------------------------------------------------------------------ schema
+
+    def _t(self, name: str) -> str:
+        return self.dialect.table(name)
+
+    def _create_tables(self) -> None:
+        integer = self.dialect.type_of(Column.INT)
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {self._t(DELIVERIES)} (agent TEXT, position {integer}, "
+            f"url TEXT, body TEXT, attempts {integer}, next_at_us {integer}, "
+            f"delivered_us {integer}, last_error TEXT, PRIMARY KEY (agent, position))",
+            f'CREATE INDEX IF NOT EXISTS "{DELIVERIES}_due" ON {self._t(DELIVERIES)} '
+            "(next_at_us) WHERE delivered_us IS NULL",
+            f"CREATE TABLE IF NOT EXISTS {self._t(CURSORS)} "
+            f"(agent TEXT PRIMARY KEY, position {integer})",
+        ]
+        if self._tables_exist():
+            return  # no DDL at all once they exist (it would lock tables in use)
+        with self.store.transaction() as cursor:
+            if self.dialect.backend == "postgresql":
+                cursor.execute(f"SELECT pg_advisory_xact_lock({_DDL_LOCK})")
+                cursor.execute(
+                    "SELECT count(*) AS n FROM information_schema.tables "
+                    "WHERE table_schema = %s AND table_name IN (%s, %s)",
+                    (self.dialect.schema or "public", DELIVERIES, CURSORS),
+                )
+                if cursor.fetchone()["n"] == 2:
+                    return  # another process created them while we waited
+            for statement in statements:
+                cursor.execute(statement)
+
+    def _tables_exist(self) -> bool:
+        return {DELIVERIES, CURSORS} <= self.store.existing_tables()
+
+
+def _body(agent: str, row: dict[str, Any]) -> str:
+    """The JSON document POSTed for one feed entry (stored, so retries send the same)."""
+    entry = {"cursor": row["position"], **view_document(row)}
+    return json.dumps(
+        {
+            "idempotency_key": idempotency_key(row),
+            "agent": agent,
+            "notification": entry,
+        },
+        sort_keys=True,
+    )
