@@ -27,14 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from handoff_ledger.domain.protocol import EscalationLevel
+from handoff_ledger.domain.protocol import Action, EscalationLevel
 from handoff_ledger.domain.timers import EscalationReason
 
-__all__ = ["NOTIFY", "REASSIGN", "RENOTIFY", "EscalationPolicy", "Step"]
-
-NOTIFY = "notify"
-RENOTIFY = "renotify"
-REASSIGN = "reassign"
+__all__ = ["EscalationPolicy", "Step"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ class EscalationPolicy:
         following: Step | None = None
         if fired.level < len(sequence):
             following = Step(fired.level + 1, 0, scheduled[fired.level])
-        if current.action == RENOTIFY and current.every is not None:
+        if current.action == Action.RENOTIFY and current.every is not None:
             base = scheduled[fired.level - 1]
             repeat = max(fired.repeat + 1, _repeats_until(base, current.every, now) + 1)
             again = Step(fired.level, repeat, base + current.every * repeat)

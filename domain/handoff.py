@@ -21,9 +21,10 @@ from eventsourcing.domain import Aggregate
 from handoff_ledger.domain import rules
 from handoff_ledger.domain.durations import require_in_range
 from handoff_ledger.domain.errors import InvalidInput, InvalidTransition
-from handoff_ledger.domain.escalation import REASSIGN, EscalationPolicy, Step
+from handoff_ledger.domain.escalation import EscalationPolicy, Step
 from handoff_ledger.domain.integrity import event_digest
 from handoff_ledger.domain.priorities import Priority
+from handoff_ledger.domain.protocol import Action
 from handoff_ledger.domain.states import OPEN_STATES, TERMINAL_STATES, State, Status
 from handoff_ledger.domain.timers import EscalationReason, Timer, timer_key
 
@@ -515,10 +516,10 @@ class Handoff(Aggregate):
             level=level,
             repeat=repeat,
             timer_due=timer_due,
-            action=spec.action,
+            action=Action(spec.action).value,
             next_step=policy.after(reason, timer_due, fired, now),
         )
-        backup = spec.to if spec.action == REASSIGN else None
+        backup = spec.to if spec.action == Action.REASSIGN else None
         if backup is None or backup in (self.receiver, self.sender):
             return None
         self.reassign(

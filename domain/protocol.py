@@ -13,6 +13,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from handoff_ledger.domain.durations import parse_duration
@@ -30,7 +31,7 @@ from handoff_ledger.domain.timers import EscalationReason
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
-__all__ = ["AgentSpec", "EscalationLevel", "FollowUp", "KindSpec", "Protocol"]
+__all__ = ["Action", "AgentSpec", "EscalationLevel", "FollowUp", "KindSpec", "Protocol"]
 
 _TOP_KEYS = {"agents", "kinds", "name", "description", "escalation"}
 _AGENT_KEYS = {"webhook", "admin", "description"}
@@ -51,7 +52,6 @@ _KIND_KEYS = {
 }
 _LEVEL_KEYS = {"on", "after", "notify", "action", "to", "every"}
 _FOLLOW_UP_KEYS = {"kind", "to", "priority", "payload"}
-_ACTIONS = {"notify", "renotify", "reassign"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,20 @@ class AgentSpec:
     admin: bool = False
 
 
+class Action(StrEnum):
+    """What an escalation level does besides notifying its targets."""
+
+    NOTIFY = "notify"
+    """Notify the targets once."""
+    RENOTIFY = "renotify"
+    """Notify them again ``every`` so often until the promise is kept."""
+    REASSIGN = "reassign"
+    """Notify them and hand the work to the backup ``to``."""
+
+
+_ACTIONS = {action.value for action in Action}
+
+
 @dataclass(frozen=True)
 class EscalationLevel:
     """One level of an escalation policy: when it fires, whom it tells, what it does."""
@@ -70,7 +84,7 @@ class EscalationLevel:
     on: EscalationReason | None
     after: timedelta | None
     notify: tuple[str, ...]
-    action: str = "notify"
+    action: Action = Action.NOTIFY
     to: str | None = None
     every: timedelta | None = None
 
@@ -336,14 +350,15 @@ class _Parser:
         after = self.duration([*path, "after"], spec.get("after"))
         if (reason is None) == (after is None):
             raise self.fail(path, "each level needs exactly one of `on` or `after`")
-        action = spec.get("action", "notify")
-        if action not in _ACTIONS:
-            raise self.fail([*path, "action"], f"{action!r} is not one of {_names(_ACTIONS)}")
+        named = spec.get("action", Action.NOTIFY.value)
+        if named not in _ACTIONS:
+            raise self.fail([*path, "action"], f"{named!r} is not one of {_names(_ACTIONS)}")
+        action = Action(named)
         to = self.agent_ref([*path, "to"], spec.get("to"), agents)
-        if action == "reassign" and to is None:
+        if action is Action.REASSIGN and to is None:
             raise self.fail([*path, "to"], "a reassign action needs `to`")
         every = self.duration([*path, "every"], spec.get("every"))
-        if action == "renotify" and every is None:
+        if action is Action.RENOTIFY and every is None:
             raise self.fail([*path, "every"], "a renotify action needs `every`")
         notify = self.agent_names([*path, "notify"], spec.get("notify", []), agents)
         return EscalationLevel(

@@ -12,11 +12,11 @@ from handoff_ledger.adapters.cli.options import (
     JsonOption,
     fresh_views,
     ledger_at,
-    read_id,
     read_time,
 )
 from handoff_ledger.adapters.services.audit import audit_document, verify_ledger
 from handoff_ledger.adapters.services.export import export_lines
+from handoff_ledger.domain.ids import parse_id
 
 __all__: list[str] = []
 
@@ -33,7 +33,7 @@ def verify(
     as_json: JsonOption = False,
 ) -> int:
     """Check every handoff's hash chain; exit 1 naming each altered, removed or inserted event."""
-    hid = read_id(handoff_id) if handoff_id is not None else None
+    hid = parse_id(handoff_id) if handoff_id is not None else None
     with ledger_at(db) as ledger:
         report = verify_ledger(ledger, hid)
     if as_json:
@@ -64,7 +64,7 @@ def export(
     db: DbOption = None,
 ) -> None:
     """The log as JSON lines for auditors: every event with its hash-chain link (docs/audit.md)."""
-    chain_id = read_id(chain, "chain") if chain is not None else None
+    chain_id = parse_id(chain, "chain") if chain is not None else None
     since_time, until_time = read_time(since, "since"), read_time(until, "until")
     with ledger_at(db) as ledger:
         for line in export_lines(fresh_views(ledger), chain_id, since_time, until_time):

@@ -16,8 +16,8 @@ from handoff_ledger.adapters.cli.options import (
     ledger_at,
     read_time,
 )
-from handoff_ledger.adapters.cli.render import parse_iso
 from handoff_ledger.adapters.services.digest import PASSED_TYPES, build_digest, check_window
+from handoff_ledger.adapters.services.documents import parse_iso
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.rules import require_agent_name
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -15,14 +16,18 @@ from handoff_ledger.adapters.cli.options import (
     ledger_at,
     read_deadline,
     read_duration,
-    read_id,
     read_json_object,
 )
 from handoff_ledger.adapters.cli.render import ack_text, handoff_text, ref
-from handoff_ledger.adapters.services.documents import handoff_document, iso
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.services.documents import Document, handoff_document, iso
 from handoff_ledger.adapters.services.queries import ack_document
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.ids import parse_id
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
+
+T = TypeVar("T")
 
 AsAgent = Annotated[str, typer.Option("--as", help="The agent acting.")]
 Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the log).")]
@@ -67,7 +72,7 @@ def send(
     parsed_priority = Priority.parse(priority) if priority else None
     parsed_ack_within = read_duration(ack_within, "ack_within")
     parsed_deadline = read_deadline(deadline)
-    parent_id = read_id(parent, "parent") if parent else None
+    parent_id = parse_id(parent, "parent") if parent else None
     with ledger_at(db) as ledger:
         outcome = ledger.send(
             sender=sender,
@@ -100,18 +105,21 @@ def ack(
     as_json: JsonOption = False,
 ) -> None:
     """Acknowledge a handoff; prints queue_position, eta and next_update_due."""
-    hid = read_id(handoff_id)
+    hid = parse_id(handoff_id)
     eta_delta = read_duration(eta, "eta")
     update_delta = read_duration(next_update, "next_update")
-    with ledger_at(db) as ledger:
-        outcome = ledger.ack(hid, by=agent, eta=eta_delta, next_update=update_delta)
-        document = ack_document(outcome, fresh_views(ledger))
-        if as_json:
-            emit_json(document)
-        else:
-            position = document["queue_position"]
-            now = ledger.clock.now()
-            typer.echo(ack_text(outcome.handoff, position, now, recorded=outcome.recorded))
+    _answer(
+        db,
+        as_json,
+        lambda ledger: ledger.ack(hid, by=agent, eta=eta_delta, next_update=update_delta),
+        lambda ledger, outcome: ack_document(outcome, fresh_views(ledger)),
+        lambda ledger, outcome, document: ack_text(
+            outcome.handoff,
+            document["queue_position"],
+            ledger.clock.now(),
+            recorded=outcome.recorded,
+        ),
+    )
 
 
 @app.command()
@@ -126,23 +134,23 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Report status on a handoff (working, progress, stuck, need_help)."""
-    hid = read_id(handoff_id)
+    hid = parse_id(handoff_id)
     parsed = Status.parse(report)
     eta_delta = read_duration(eta, "eta")
     update_delta = read_duration(next_update, "next_update")
-    with ledger_at(db) as ledger:
-        handoff = ledger.report_status(
+    said = f' "{message}"' if message else ""
+    _changed(
+        db,
+        as_json,
+        lambda ledger: ledger.report_status(
             hid, by=agent, status=parsed, message=message, eta=eta_delta, next_update=update_delta
-        )
-        if as_json:
-            emit_json(handoff_document(handoff))
-        else:
-            said = f' "{message}"' if message else ""
-            nxt = iso(handoff.update_due) or "none promised"
-            typer.echo(
-                f"STATUS: {agent} on {ref(handoff)}: {parsed.value}{said} "
-                f"STATE: {handoff.state.value} NEXT_UPDATE: {nxt}"
-            )
+        ),
+        lambda handoff: (
+            f"STATUS: {agent} on {ref(handoff)}: {parsed.value}{said} "
+            f"STATE: {handoff.state.value} "
+            f"NEXT_UPDATE: {iso(handoff.update_due) or 'none promised'}"
+        ),
+    )
 
 
 @app.command()
@@ -156,15 +164,15 @@ def complete(
     as_json: JsonOption = False,
 ) -> None:
     """Complete a handoff (the result is checked against the kind's result schema)."""
-    hid = read_id(handoff_id)
+    hid = parse_id(handoff_id)
     parsed = read_json_object(result, "result")
-    with ledger_at(db) as ledger:
-        handoff = ledger.complete(hid, by=agent, result=parsed)
-        if as_json:
-            emit_json(handoff_document(handoff))
-        else:
-            result_text = json.dumps(parsed or {}, ensure_ascii=False)
-            typer.echo(f"HANDOFF_COMPLETE: {agent} completed {ref(handoff)} RESULT: {result_text}")
+    result_text = json.dumps(parsed or {}, ensure_ascii=False)
+    _changed(
+        db,
+        as_json,
+        lambda ledger: ledger.complete(hid, by=agent, result=parsed),
+        lambda handoff: f"HANDOFF_COMPLETE: {agent} completed {ref(handoff)} RESULT: {result_text}",
+    )
 
 
 @app.command()
@@ -176,15 +184,13 @@ def decline(
     as_json: JsonOption = False,
 ) -> None:
     """Decline a handoff (the receiver), saying why."""
-    hid = read_id(handoff_id)
-    with ledger_at(db) as ledger:
-        handoff = ledger.decline(hid, by=agent, reason=reason)
-        _closed(
-            handoff_document(handoff),
-            f"HANDOFF_DECLINED: {agent} declined {ref(handoff)}",
-            reason,
-            as_json,
-        )
+    hid = parse_id(handoff_id)
+    _changed(
+        db,
+        as_json,
+        lambda ledger: ledger.decline(hid, by=agent, reason=reason),
+        lambda handoff: f"HANDOFF_DECLINED: {agent} declined {ref(handoff)} REASON: {reason}",
+    )
 
 
 @app.command()
@@ -196,15 +202,13 @@ def cancel(
     as_json: JsonOption = False,
 ) -> None:
     """Cancel a handoff (its sender, or an admin)."""
-    hid = read_id(handoff_id)
-    with ledger_at(db) as ledger:
-        handoff = ledger.cancel(hid, by=agent, reason=reason)
-        _closed(
-            handoff_document(handoff),
-            f"HANDOFF_CANCELLED: {agent} cancelled {ref(handoff)}",
-            reason,
-            as_json,
-        )
+    hid = parse_id(handoff_id)
+    _changed(
+        db,
+        as_json,
+        lambda ledger: ledger.cancel(hid, by=agent, reason=reason),
+        lambda handoff: f"HANDOFF_CANCELLED: {agent} cancelled {ref(handoff)} REASON: {reason}",
+    )
 
 
 @app.command()
@@ -217,17 +221,16 @@ def reassign(
     as_json: JsonOption = False,
 ) -> None:
     """Reassign a handoff to another receiver (its sender, or an admin)."""
-    hid = read_id(handoff_id)
-    with ledger_at(db) as ledger:
-        handoff = ledger.reassign(hid, by=agent, to=to, reason=reason)
-        if as_json:
-            emit_json(handoff_document(handoff))
-        else:
-            due = iso(handoff.ack_due) or "none"
-            typer.echo(
-                f"HANDOFF_REASSIGNED: {ref(handoff)} → {handoff.receiver} by {agent} "
-                f"REASON: {reason} ACK_DUE: {due}"
-            )
+    hid = parse_id(handoff_id)
+    _changed(
+        db,
+        as_json,
+        lambda ledger: ledger.reassign(hid, by=agent, to=to, reason=reason),
+        lambda handoff: (
+            f"HANDOFF_REASSIGNED: {ref(handoff)} → {handoff.receiver} by {agent} "
+            f"REASON: {reason} ACK_DUE: {iso(handoff.ack_due) or 'none'}"
+        ),
+    )
 
 
 @app.command()
@@ -239,17 +242,41 @@ def note(
     as_json: JsonOption = False,
 ) -> None:
     """Add a note to a handoff (anyone, any time: logged, no obligations)."""
-    hid = read_id(handoff_id)
+    hid = parse_id(handoff_id)
+    _changed(
+        db,
+        as_json,
+        lambda ledger: ledger.add_note(hid, by=agent, message=message),
+        lambda handoff: f"NOTE: {agent} on {ref(handoff)}: {message}",
+    )
+
+
+def _answer(
+    db: str | None,
+    as_json: bool,
+    act: Callable[[Ledger], T],
+    document: Callable[[Ledger, T], Document],
+    text: Callable[[Ledger, T, Document], str],
+) -> None:
+    """The one path of every lifecycle command: act on the ledger, then print the
+    outcome's document (``--json``) or its protocol-style line."""
     with ledger_at(db) as ledger:
-        handoff = ledger.add_note(hid, by=agent, message=message)
+        outcome = act(ledger)
+        answer = document(ledger, outcome)
         if as_json:
-            emit_json(handoff_document(handoff))
+            emit_json(answer)
         else:
-            typer.echo(f"NOTE: {agent} on {ref(handoff)}: {message}")
+            typer.echo(text(ledger, outcome, answer))
 
 
-def _closed(document: dict[str, object], line: str, reason: str, as_json: bool) -> None:
-    if as_json:
-        emit_json(document)
-    else:
-        typer.echo(f"{line} REASON: {reason}")
+def _changed(
+    db: str | None, as_json: bool, act: Callable[[Ledger], Handoff], line: Callable[[Handoff], str]
+) -> None:
+    """A command whose answer is the changed handoff's document."""
+    _answer(
+        db,
+        as_json,
+        act,
+        lambda _ledger, handoff: handoff_document(handoff),
+        lambda _ledger, handoff, _document: line(handoff),
+    )

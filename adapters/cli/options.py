@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from uuid import UUID
 
 import typer
 
@@ -31,7 +30,6 @@ __all__ = [
     "ledger_at",
     "read_deadline",
     "read_duration",
-    "read_id",
     "read_json_object",
     "read_time",
 ]
@@ -67,14 +65,6 @@ def ledger_at(db: str | None) -> Iterator[Ledger]:
         yield ledger
     finally:
         ledger.close()
-
-
-def read_id(text: str, name: str = "id") -> UUID:
-    """A handoff id is a UUID."""
-    try:
-        return UUID(text.strip())
-    except ValueError:
-        raise InvalidInput(f"{name}: {text!r} is not a handoff id (a UUID)") from None
 
 
 def read_duration(text: str | None, name: str) -> timedelta | None:

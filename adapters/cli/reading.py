@@ -14,7 +14,6 @@ from handoff_ledger.adapters.cli.options import (
     JsonOption,
     fresh_views,
     ledger_at,
-    read_id,
     read_time,
 )
 from handoff_ledger.adapters.cli.render import (
@@ -28,6 +27,7 @@ from handoff_ledger.adapters.cli.render import (
 from handoff_ledger.adapters.services.documents import iso, log_entry
 from handoff_ledger.adapters.services.queries import inbox_document, overdue_document, show_document
 from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.domain.ids import parse_id
 
 
 @app.command()
@@ -38,7 +38,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """One handoff: state, timers, full history (as it stood at --as-of)."""
-    hid = read_id(handoff_id)
+    hid = parse_id(handoff_id)
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
         if as_json:

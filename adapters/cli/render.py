@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from handoff_ledger.adapters.ledger.application import LoggedEvent, ProtocolVersion
-from handoff_ledger.adapters.services.documents import event_fields, iso
+from handoff_ledger.adapters.services.documents import event_fields, iso, parse_iso
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.integrity import HASH_FIELDS
@@ -180,11 +180,6 @@ def overdue_table(entries: list[dict[str, Any]], now: datetime) -> Table:
             f"level {entry['escalated_level']}" if entry["escalated_level"] else "no",
         )
     return table
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    """Read back an ISO 8601 time written by :func:`iso`."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def protocol_text(current: ProtocolVersion | None) -> str:

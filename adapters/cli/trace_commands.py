@@ -17,15 +17,16 @@ from handoff_ledger.adapters.cli.options import (
     JsonOption,
     fresh_views,
     ledger_at,
-    read_id,
     read_time,
 )
-from handoff_ledger.adapters.cli.render import console, parse_iso
+from handoff_ledger.adapters.cli.render import console
 from handoff_ledger.adapters.services.diagnosis import gaps_document
-from handoff_ledger.adapters.services.documents import iso
+from handoff_ledger.adapters.services.documents import iso, parse_iso
 from handoff_ledger.adapters.services.queries import chain_document, replay_document
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.states import TERMINAL_STATES
 
 __all__ = ["chain_tree"]
 
@@ -38,7 +39,7 @@ def trace(
     as_json: JsonOption = False,
 ) -> None:
     """The whole chain of a handoff as a tree with each step's timing, and where it broke."""
-    hid = read_id(handoff_id)
+    hid = parse_id(handoff_id)
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
         document = chain_document(fresh_views(ledger), hid, moment)
@@ -91,7 +92,7 @@ def _timings(entry: dict[str, Any]) -> str:
             parts.append(f"{label} +{format_duration(moment - sent)}")
 
     after("acked", "acked_at")
-    if entry["state"] in ("completed", "declined", "cancelled"):
+    if entry["state"] in TERMINAL_STATES:
         after(entry["state"], "closed_at")
     if entry.get("escalations"):
         last = parse_iso(entry.get("last_escalation_at"))

@@ -17,16 +17,16 @@ from handoff_ledger.adapters.cli.options import (
     JsonOption,
     fresh_views,
     ledger_at,
-    read_id,
 )
-from handoff_ledger.adapters.cli.render import console, parse_iso
-from handoff_ledger.adapters.services.documents import iso, view_document
+from handoff_ledger.adapters.cli.render import console
+from handoff_ledger.adapters.services.documents import iso, parse_iso, view_document
 from handoff_ledger.adapters.services.queries import notifications_document, view_status_entry
 from handoff_ledger.adapters.services.webhooks import Deliveries
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.service import lag_text
 from handoff_ledger.domain.durations import format_duration
+from handoff_ledger.domain.ids import parse_id
 
 AsAgent = Annotated[str, typer.Option("--as", help="The agent acting.")]
 
@@ -66,7 +66,7 @@ def watch(
     as_json: JsonOption = False,
 ) -> None:
     """Subscribe AGENT to the chain of handoff ID: it hears every broadcast on it."""
-    hid = read_id(handoff_id)
+    hid = parse_id(handoff_id)
     with ledger_at(db) as ledger:
         chain_id, new = ledger.watch(hid, by=agent)
         if as_json:

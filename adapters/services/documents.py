@@ -9,6 +9,7 @@ type them (``1h30m``); in log entries they are the events' own fields, in second
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -23,6 +24,7 @@ from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import from_us
 
 __all__ = [
+    "TIMER_FIELDS",
     "Document",
     "armed_timers",
     "error_document",
@@ -33,7 +35,9 @@ __all__ = [
     "jsonable",
     "log_entry",
     "overdue_timers",
+    "parse_iso",
     "protocol_document",
+    "timer_fields",
     "view_document",
 ]
 
@@ -55,6 +59,11 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    """Read back a time a document holds (written by :func:`iso`); None stays None."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def jsonable(value: Any) -> Any:
@@ -108,14 +117,22 @@ def handoff_document(handoff: Handoff) -> dict[str, Any]:
     }
 
 
+TIMER_FIELDS: dict[EscalationReason, str] = {
+    EscalationReason.ACK_TIMEOUT: "ack_due",
+    EscalationReason.UPDATE_OVERDUE: "update_due",
+    EscalationReason.DEADLINE_MISSED: "deadline",
+}
+"""Each timer's field in a document's ``timers``, in the order documents list them."""
+
+
+def timer_fields(due: Mapping[str, str | None]) -> dict[str, str | None]:
+    """A document's ``timers`` from each armed timer's due time, keyed by its reason."""
+    return {field: due.get(reason.value) for reason, field in TIMER_FIELDS.items()}
+
+
 def armed_timers(handoff: Handoff) -> dict[str, str | None]:
     """The promises still being watched (all None once the handoff is closed)."""
-    armed = {t.reason: t.due for t in handoff.timers()}
-    return {
-        "ack_due": iso(armed.get(EscalationReason.ACK_TIMEOUT)),
-        "update_due": iso(armed.get(EscalationReason.UPDATE_OVERDUE)),
-        "deadline": iso(armed.get(EscalationReason.DEADLINE_MISSED)),
-    }
+    return timer_fields({t.reason.value: iso(t.due) for t in handoff.timers()})
 
 
 def overdue_timers(handoff: Handoff, now: datetime) -> list[dict[str, str | None]]:

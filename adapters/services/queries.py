@@ -18,6 +18,7 @@ from handoff_ledger.adapters.services.documents import (
     history_entry,
     iso,
     overdue_timers,
+    timer_fields,
     view_document,
 )
 from handoff_ledger.adapters.views import Views
@@ -169,14 +170,7 @@ def _with_timers(
     armed = {
         t["reason"]: iso(from_us(t["due_us"])) for t in timers if t["handoff_id"] == handoff_id
     }
-    return {
-        **entry,
-        "timers": {
-            "ack_due": armed.get("ack_timeout"),
-            "update_due": armed.get("update_overdue"),
-            "deadline": armed.get("deadline_missed"),
-        },
-    }
+    return {**entry, "timers": timer_fields(armed)}
 
 
 def view_status_entry(status: ViewStatus) -> dict[str, Any]:

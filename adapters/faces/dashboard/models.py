@@ -12,14 +12,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from handoff_ledger.adapters.faces.dashboard.render import parse
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.services.diagnosis import gaps_document
 from handoff_ledger.adapters.services.documents import (
+    TIMER_FIELDS,
     Document,
     history_entry,
     iso,
     log_entry,
+    parse_iso,
     view_document,
 )
 from handoff_ledger.adapters.services.queries import (
@@ -29,13 +30,14 @@ from handoff_ledger.adapters.services.queries import (
 )
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import UnknownHandoff
+from handoff_ledger.domain.states import OPEN_STATES, State
+from handoff_ledger.domain.timers import EscalationReason
 
 __all__ = ["LOG_TAIL", "agent_model", "board", "chain_model", "log_tail", "overview_model"]
 
 LOG_TAIL = 50
 """How many log entries the overview shows (new ones push the oldest out)."""
 QUEUE_SHOWN = 200
-OPEN = {"requested", "acked", "in_progress", "blocked"}
 
 
 def span(svc: Service) -> tuple[str | None, str]:
@@ -124,7 +126,7 @@ def agent_model(svc: Service, name: str, as_of: datetime | None) -> Document:
         entry["late"] = [
             reason
             for reason, due in entry["timers"].items()
-            if due and (parse(due) or moment) <= moment
+            if due and (parse_iso(due) or moment) <= moment
         ]
     row = next((r for r in board(views, as_of) if r["agent"] == name), None)
     first, last = span(svc)
@@ -160,7 +162,7 @@ def chain_model(svc: Service, some_id: UUID, as_of: datetime | None) -> Document
             happened.setdefault(_at(entry), []).append(f"{entry['type']} by {entry['by']}")
     for found in live.get("breaks", []):
         # A chain also breaks by time passing (an ack that never came): a step too.
-        when = parse(found.get("at"))
+        when = parse_iso(found.get("at"))
         if when is not None and when <= now:
             happened.setdefault(when, []).append(f"{found.get('kind')} ({found.get('agent')})")
     moments = sorted(happened)
@@ -177,7 +179,7 @@ def chain_model(svc: Service, some_id: UUID, as_of: datetime | None) -> Document
     broken: dict[Any, list[Document]] = {}
     for found in breaks:
         broken.setdefault(found.get("handoff_id"), []).append(found)
-    start, end = _span(moments, moment, any(row["state"] in OPEN for row in rows))
+    start, end = _span(moments, moment, any(row["state"] in OPEN_STATES for row in rows))
     nodes = {
         row["id"]: _node(row, histories[row["id"]], moment, broken, start, end)
         for row in rows
@@ -241,28 +243,38 @@ def _node(
     events = [e for e in history if _at(e) <= moment]
 
     def where(text: str | None) -> float | None:
-        return _x(parse(text), start, end)
+        return _x(parse_iso(text), start, end)
 
     promises = {
-        "ack_due": row["ack_due"] if row["state"] == "requested" else None,
-        "update_due": row["update_due"] if row["state"] in OPEN else None,
-        "deadline": row["deadline"] if row["state"] in OPEN else None,
+        field: row[field] if _watched(row["state"], reason) else None
+        for reason, field in TIMER_FIELDS.items()
     }
-    late = [k for k, due in promises.items() if due and (parse(due) or moment) <= moment]
+    late = [k for k, due in promises.items() if due and (parse_iso(due) or moment) <= moment]
     return {
         "row": row,
         "events": [{**e, "x": where(e["at"])} for e in events],
         "promises": {k: {"due": d, "x": where(d)} for k, d in promises.items() if d},
         "late": late,
+        "open": row["state"] in OPEN_STATES,
         "broken": row["id"] in broken,
         "breaks": [{**b, "x": where(b.get("at"))} for b in broken.get(row["id"], [])],
         "children": [],
     }
 
 
+def _watched(state: str, reason: EscalationReason) -> bool:
+    """Whether a handoff in ``state`` still has its ``reason`` timer to keep."""
+    if reason is EscalationReason.ACK_TIMEOUT:
+        return state == State.REQUESTED
+    return state in OPEN_STATES
+
+
 def _at(entry: Document) -> datetime:
     """When a history entry happened."""
-    return datetime.fromisoformat(str(entry["at"]).replace("Z", "+00:00"))
+    moment = parse_iso(str(entry["at"]))
+    if moment is None:
+        raise ValueError("a history entry without its time")
+    return moment
 
 
 def _step_at(moments: list[datetime], as_of: datetime | None) -> int:

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
+from handoff_ledger.adapters.services.documents import parse_iso
 from handoff_ledger.domain.durations import format_duration
 
 __all__ = ["SECURITY_HEADERS", "html", "render", "templates"]
@@ -32,22 +33,15 @@ SECURITY_HEADERS = {
 """Sent with every page and fragment."""
 
 
-def parse(text: str | None) -> datetime | None:
-    """An ISO time of a document back into a datetime (None stays None)."""
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def clock(text: str | None) -> str:
     """``25 Nov 09:05:12``: a document's time, short enough for a table (UTC)."""
-    moment = parse(text)
+    moment = parse_iso(text)
     return moment.astimezone(UTC).strftime("%d %b %H:%M:%S") if moment else "-"
 
 
 def relative(text: str | None, moment: datetime) -> str:
     """How far ``text`` is from ``moment``: ``in 25m``, ``5m ago``, ``now``."""
-    when = parse(text)
+    when = parse_iso(text)
     if when is None:
         return ""
     delta = when - moment
@@ -60,7 +54,7 @@ def relative(text: str | None, moment: datetime) -> str:
 
 def after(text: str | None, start: str | None) -> str:
     """``+5m``: how long after ``start`` a step came."""
-    when, origin = parse(text), parse(start)
+    when, origin = parse_iso(text), parse_iso(start)
     if when is None or origin is None:
         return ""
     return "+" + format_duration(when - origin) if when > origin else "+0s"
@@ -84,7 +78,7 @@ def path_part(text: str) -> str:
 
 def epoch(text: str | datetime | None) -> str:
     """Seconds since 1970 (the slider's unit), as text."""
-    moment = text if isinstance(text, datetime) else parse(text)
+    moment = text if isinstance(text, datetime) else parse_iso(text)
     return "" if moment is None else f"{moment.timestamp():.6f}"
 
 

@@ -27,6 +27,7 @@ from handoff_ledger.adapters.faces.runtime.errors import status_for
 from handoff_ledger.adapters.ledger.tokens import Caller
 from handoff_ledger.domain.durations import parse_time
 from handoff_ledger.domain.errors import HandoffError, UnknownHandoff
+from handoff_ledger.domain.ids import parse_id
 
 __all__ = ["router"]
 
@@ -45,10 +46,7 @@ def _as_of(text: str | None) -> datetime | None:
 
 
 def _chain_id(text: str) -> UUID:
-    try:
-        return UUID(text)
-    except ValueError:
-        raise UnknownHandoff(f"id: {text[:40]!r} is not a handoff or chain id (a UUID)") from None
+    return parse_id(text, error=UnknownHandoff, noun="a handoff or chain id")
 
 
 def _page(

@@ -38,6 +38,7 @@ from handoff_ledger.adapters.services.queries import (
 )
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
 from handoff_ledger.domain.errors import InvalidInput, NotPermitted, UnknownHandoff
+from handoff_ledger.domain.ids import parse_id
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
 
@@ -64,10 +65,7 @@ AsOf = Annotated[str | None, Query(description="Answer as the ledger stood at th
 
 def handoff_id(text: str) -> UUID:
     """A handoff id from the path: a UUID, else 404 (it names no handoff)."""
-    try:
-        return UUID(text)
-    except ValueError:
-        raise UnknownHandoff(f"id: {text!r} is not a handoff id (a UUID)") from None
+    return parse_id(text, error=UnknownHandoff)
 
 
 def duration(text: str | None, name: str) -> Any:
@@ -112,12 +110,7 @@ def send(
 
 
 def _parent(text: str | None) -> UUID | None:
-    if text is None:
-        return None
-    try:
-        return UUID(text)
-    except ValueError:
-        raise InvalidInput(f"parent_id: {text!r} is not a handoff id (a UUID)") from None
+    return None if text is None else parse_id(text, "parent_id")
 
 
 @router.post("/handoffs/{id}/ack", tags=["handoffs"])

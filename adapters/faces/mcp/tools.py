@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from uuid import UUID
 
 from handoff_ledger.adapters.faces.mcp.arguments import (
     DURATION,
@@ -40,6 +39,7 @@ from handoff_ledger.adapters.services.queries import (
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
 from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.domain.ids import parse_id
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
 
@@ -71,13 +71,6 @@ class ToolSpec:
 # ------------------------------------------------------------------ readers
 
 
-def _id(text: str, name: str = "id") -> UUID:
-    try:
-        return UUID(text.strip())
-    except ValueError:
-        raise InvalidInput(f"{name}: {text!r} is not a handoff id (a UUID)") from None
-
-
 def _duration(text: str | None, name: str) -> Any:
     return parse_duration(text, name=name) if text is not None else None
 
@@ -101,14 +94,14 @@ def send(backend: Backend, me: Caller, args: SendArgs) -> Document:
         deadline=parse_deadline(args.deadline) if args.deadline is not None else None,
         escalate_to=args.escalate_to or None,
         key=args.key,
-        parent_id=_id(args.parent_id, "parent_id") if args.parent_id is not None else None,
+        parent_id=parse_id(args.parent_id, "parent_id") if args.parent_id is not None else None,
     )
     return {**handoff_document(outcome.handoff), "duplicate": outcome.duplicate}
 
 
 def ack(backend: Backend, me: Caller, args: AckArgs) -> Document:
     outcome = backend.ledger.ack(
-        _id(args.id),
+        parse_id(args.id),
         by=me.agent,
         eta=_duration(args.eta, "eta"),
         next_update=_duration(args.next_update, "next_update"),
@@ -118,7 +111,7 @@ def ack(backend: Backend, me: Caller, args: AckArgs) -> Document:
 
 def report_status(backend: Backend, me: Caller, args: StatusArgs) -> Document:
     handoff = backend.ledger.report_status(
-        _id(args.id),
+        parse_id(args.id),
         by=me.agent,
         status=Status.parse(args.status),
         message=args.message,
@@ -129,12 +122,12 @@ def report_status(backend: Backend, me: Caller, args: StatusArgs) -> Document:
 
 
 def complete(backend: Backend, me: Caller, args: CompleteArgs) -> Document:
-    handoff = backend.ledger.complete(_id(args.id), by=me.agent, result=args.result)
+    handoff = backend.ledger.complete(parse_id(args.id), by=me.agent, result=args.result)
     return handoff_document(handoff)
 
 
 def decline(backend: Backend, me: Caller, args: DeclineArgs) -> Document:
-    handoff = backend.ledger.decline(_id(args.id), by=me.agent, reason=args.reason)
+    handoff = backend.ledger.decline(parse_id(args.id), by=me.agent, reason=args.reason)
     return handoff_document(handoff)
 
 
@@ -146,11 +139,11 @@ def my_inbox(backend: Backend, me: Caller, args: InboxArgs) -> Document:
 
 
 def get_handoff(backend: Backend, me: Caller, args: GetArgs) -> Document:
-    return show_document(backend.ledger, _id(args.id), _time(args.as_of, "as_of"))
+    return show_document(backend.ledger, parse_id(args.id), _time(args.as_of, "as_of"))
 
 
 def trace_chain(backend: Backend, me: Caller, args: TraceArgs) -> Document:
-    return chain_document(backend.fresh_views(), _id(args.id), _time(args.as_of, "as_of"))
+    return chain_document(backend.fresh_views(), parse_id(args.id), _time(args.as_of, "as_of"))
 
 
 def read_log(backend: Backend, me: Caller, args: LogArgs) -> Document:
