@@ -7,6 +7,11 @@ which keeps it pure and lets tests and the demo run hours of simulated time.
 
 Events are explicit classes nested in the aggregate (eventsourcing 9.5 idiom); each
 carries ``by`` (who acted) and ``chain_id`` so a log entry can be read on its own.
+
+Why this module is long (over 400 lines): the aggregate, its nested event classes and
+the ``apply`` of each must be one class in eventsourcing's idiom, and every command
+sits beside the event it triggers so a reader sees a rule and its effect together.
+The rules themselves live in ``rules.py``, the timers in ``timers.py``.
 """
 
 from __future__ import annotations

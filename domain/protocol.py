@@ -5,6 +5,10 @@ refused with its line and reason before anything is stored, and so that every
 process that loads the stored text gets exactly the same rules. Payload and result
 schemas are JSON Schema (draft 2020-12); the shorthand ``payload.required = [...]``
 is itself a JSON Schema, read as an object with those required fields.
+
+Why this module is long (over 400 lines): the model and its parser are one reading of
+one file format; the parser's helpers (locating a key's line, naming the allowed
+keys) serve every section, and split in two the halves would import each other.
 """
 
 from __future__ import annotations

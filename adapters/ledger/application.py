@@ -4,6 +4,11 @@
 cannot: the clock, the protocol in force (read from the store), idempotency-key
 lookups, and optimistic-concurrency retries. Every interface (CLI, HTTP, MCP)
 calls these methods and nothing else, so they all behave the same way.
+
+Why this module is long (over 400 lines): ``Ledger`` is one eventsourcing
+``Application``, and its use cases share its repository, its protocol cache and its
+retry loop; split into mixins they would share private state across files. What is
+not a use case lives beside it: tokens in ``tokens.py``, the clock in ``clock.py``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ in the same transaction as the view's rows: the library refuses a tracking recor
 that does not move forward, so a batch that another runner already applied is
 rolled back whole, and a crash at any point leaves each view as if every event had
 been applied exactly once.
+
+Why this module is long (over 400 lines): one ``ViewStore`` owns the connection to
+the views' tables on both stores, their tracking records, generations and the
+rebuild swap; each of those is a few methods over the same transaction helpers, and
+the per-dialect SQL already lives in ``sql.py``.
 """
 
 from __future__ import annotations
