@@ -18,6 +18,7 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.services.digest import PASSED_TYPES, build_digest, check_window
 from handoff_ledger.adapters.services.documents import parse_iso
+from handoff_ledger.adapters.services.vocabulary import DigestDocument
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.rules import require_agent_name
 
@@ -57,7 +58,7 @@ def digest(
         typer.echo("\n".join(digest_lines(document)))
 
 
-def digest_lines(document: dict[str, Any]) -> Iterator[str]:
+def digest_lines(document: DigestDocument) -> Iterator[str]:
     """The digest as the protocol messages would say it."""
     window = document["window"]
     since = parse_iso(window["since"])
@@ -82,12 +83,13 @@ def digest_lines(document: dict[str, Any]) -> Iterator[str]:
         )
     escalated = document["escalated"]
     yield f"ESCALATED: {len(escalated) or 'nothing'}"
-    for e in escalated:
-        kept = f"kept at {at(e['kept_at'])}" if e["kept_at"] else "not kept"
+    for esc in escalated:
+        kept = f"kept at {at(esc['kept_at'])}" if esc["kept_at"] else "not kept"
         yield (
-            f"  [{at(e['at'])}] {e['reason']} level {e['level']} on {e['sender']}/{e['id'][:8]}"
-            f" → {e['receiver']}, notified {', '.join(e['notified']) or '-'}; {kept},"
-            f" now {e['state']}"
+            f"  [{at(esc['at'])}] {esc['reason']} level {esc['level']}"
+            f" on {esc['sender']}/{esc['id'][:8]}"
+            f" → {esc['receiver']}, notified {', '.join(esc['notified']) or '-'}; {kept},"
+            f" now {esc['state']}"
         )
     yield from _waiting_lines(document["waiting"], document["for"], at)
     counts = document["counts"]

@@ -20,8 +20,9 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.cli.render import ack_text, handoff_text, ref
 from handoff_ledger.adapters.ledger.application import Ledger
-from handoff_ledger.adapters.services.documents import Document, handoff_document, iso
+from handoff_ledger.adapters.services.documents import handoff_document, iso
 from handoff_ledger.adapters.services.queries import ack_document
+from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.ids import parse_id
 from handoff_ledger.domain.priorities import Priority
@@ -255,8 +256,8 @@ def _answer(
     db: str | None,
     as_json: bool,
     act: Callable[[Ledger], T],
-    document: Callable[[Ledger, T], Document],
-    text: Callable[[Ledger, T, Document], str],
+    document: Callable[[Ledger, T], Reply],
+    text: Callable[[Ledger, T, Reply], str],
 ) -> None:
     """The one path of every lifecycle command: act on the ledger, then print the
     outcome's document (``--json``) or its protocol-style line."""

@@ -28,6 +28,7 @@ from handoff_ledger.adapters.cli import (
 )
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.services.documents import error_document
+from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.domain.errors import HandoffError, Refused
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "exit_code_for", "main"]
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(result if isinstance(result, int) else 0)
 
 
-def _fail(document: dict[str, object], message: str, code: int, wants_json: bool) -> None:
+def _fail(document: Reply, message: str, code: int, wants_json: bool) -> None:
     if wants_json:
         emit_json(document)
     else:

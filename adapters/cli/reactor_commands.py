@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
 from handoff_ledger.adapters.services.reactor import PassReport, Reactor
+from handoff_ledger.adapters.services.vocabulary import ReactorReport
 
 
 @app.command()
@@ -42,7 +43,7 @@ def reactor(
             engine.close()
 
 
-def report_document(report: PassReport) -> dict[str, Any]:
+def report_document(report: PassReport) -> ReactorReport:
     """``reactor --once --json``: what one pass did."""
     return {
         "escalated": [

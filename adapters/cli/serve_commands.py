@@ -16,6 +16,12 @@ from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
 from handoff_ledger.adapters.cli.render import console
 from handoff_ledger.adapters.ledger.tokens import issue_token, list_tokens, revoke_tokens
 from handoff_ledger.adapters.services.documents import iso
+from handoff_ledger.adapters.services.vocabulary import (
+    TokenEntry,
+    TokenIssued,
+    TokenList,
+    TokensRevoked,
+)
 from handoff_ledger.domain.errors import InvalidInput, NotPermitted
 
 token_app = typer.Typer(help="Bearer tokens for the HTTP API and MCP.", no_args_is_help=True)
@@ -35,7 +41,8 @@ def token_create(
     with ledger_at(db) as ledger:
         secret = issue_token(ledger, name, admin=admin)
     if as_json:
-        emit_json({"agent": name, "admin": admin, "token": secret})
+        issued: TokenIssued = {"agent": name, "admin": admin, "token": secret}
+        emit_json(issued)
     else:
         typer.echo(f"TOKEN for {name}{' (admin)' if admin else ''}: {secret}")
         typer.echo("Keep it: it is shown only this once.", err=True)
@@ -54,7 +61,8 @@ def token_revoke(
     with ledger_at(db) as ledger:
         count = revoke_tokens(ledger, agent=name, secret=token)
     if as_json:
-        emit_json({"agent": name, "revoked": count})
+        revoked: TokensRevoked = {"agent": name, "revoked": count}
+        emit_json(revoked)
     else:
         typer.echo(f"REVOKED: {count} token{'' if count == 1 else 's'}")
 
@@ -64,7 +72,7 @@ def token_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Every token issued: its agent, admin or not, when, revoked or not (never the secret)."""
     with ledger_at(db) as ledger:
         tokens = list_tokens(ledger)
-    rows = [
+    rows: list[TokenEntry] = [
         {
             "agent": t.agent,
             "admin": t.admin,
@@ -75,7 +83,8 @@ def token_list(db: DbOption = None, as_json: JsonOption = False) -> None:
         for t in tokens
     ]
     if as_json:
-        emit_json({"tokens": rows})
+        listed: TokenList = {"tokens": rows}
+        emit_json(listed)
         return
     table = Table(title="Tokens")
     for column in ("agent", "admin", "sha256", "issued", "revoked"):

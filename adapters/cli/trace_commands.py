@@ -23,6 +23,7 @@ from handoff_ledger.adapters.cli.render import console
 from handoff_ledger.adapters.services.diagnosis import gaps_document
 from handoff_ledger.adapters.services.documents import iso, parse_iso
 from handoff_ledger.adapters.services.queries import chain_document, replay_document
+from handoff_ledger.adapters.services.vocabulary import BreakDocument, ChainDocument
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.ids import parse_id
@@ -49,9 +50,9 @@ def trace(
             console().print(chain_tree(document))
 
 
-def chain_tree(document: dict[str, Any]) -> Tree:
+def chain_tree(document: ChainDocument) -> Tree:
     """The chain as a tree: each handoff with its timings, each break under its handoff."""
-    breaks: dict[str, list[dict[str, Any]]] = {}
+    breaks: dict[str, list[BreakDocument]] = {}
     for found in document["breaks"]:
         breaks.setdefault(found["handoff_id"], []).append(found)
     first = document["breaks"][0] if document["breaks"] else None

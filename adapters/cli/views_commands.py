@@ -21,6 +21,12 @@ from handoff_ledger.adapters.cli.options import (
 from handoff_ledger.adapters.cli.render import console
 from handoff_ledger.adapters.services.documents import iso, parse_iso, view_document
 from handoff_ledger.adapters.services.queries import notifications_document, view_status_entry
+from handoff_ledger.adapters.services.vocabulary import (
+    AgentsDocument,
+    ProjectionsStatus,
+    Rebuilt,
+    Watching,
+)
 from handoff_ledger.adapters.services.webhooks import Deliveries
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
@@ -70,7 +76,13 @@ def watch(
     with ledger_at(db) as ledger:
         chain_id, new = ledger.watch(hid, by=agent)
         if as_json:
-            emit_json({"agent": agent, "chain_id": str(chain_id), "watching": True, "new": new})
+            watching: Watching = {
+                "agent": agent,
+                "chain_id": str(chain_id),
+                "watching": True,
+                "new": new,
+            }
+            emit_json(watching)
         else:
             state = "now watches" if new else "already watched"
             typer.echo(f"WATCH: {agent} {state} chain {chain_id}")
@@ -82,7 +94,8 @@ def list_agents(db: DbOption = None, as_json: JsonOption = False) -> None:
     with ledger_at(db) as ledger:
         board = [view_document(row) for row in fresh_views(ledger).read.agents()]
         if as_json:
-            emit_json({"agents": board})
+            agents: AgentsDocument = {"agents": board}
+            emit_json(agents)
             return
         table = Table(title=f"Agents: {len(board)}")
         for column in ("agent", "status", "open", "oldest open", "acks on time", "late", "done"):
@@ -110,23 +123,22 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
         statuses = views.status()
         webhooks = Deliveries(ledger, views).status()
         if as_json:
-            emit_json(
-                {
-                    "views": [view_status_entry(s) for s in statuses],
-                    "webhooks": [
-                        {
-                            "agent": w.agent,
-                            "delivered": w.delivered,
-                            "pending": w.pending,
-                            "failing": w.failing,
-                            "oldest_pending": w.oldest_pending,
-                            "next_attempt": iso(w.next_attempt),
-                            "last_error": w.last_error,
-                        }
-                        for w in webhooks
-                    ],
-                }
-            )
+            status: ProjectionsStatus = {
+                "views": [view_status_entry(s) for s in statuses],
+                "webhooks": [
+                    {
+                        "agent": w.agent,
+                        "delivered": w.delivered,
+                        "pending": w.pending,
+                        "failing": w.failing,
+                        "oldest_pending": w.oldest_pending,
+                        "next_attempt": iso(w.next_attempt),
+                        "last_error": w.last_error,
+                    }
+                    for w in webhooks
+                ],
+            }
+            emit_json(status)
             return
         table = Table(title="Views")
         for column in ("view", "position", "head", "lag", "version"):
@@ -180,7 +192,8 @@ def projections_rebuild(
 
                 views.rebuild(target, progress=advance)
         if as_json:
-            emit_json({"rebuilt": targets, "events": total})
+            rebuilt: Rebuilt = {"rebuilt": targets, "events": total}
+            emit_json(rebuilt)
 
 
 @projections_app.command("run")

@@ -24,6 +24,9 @@ from typing import Any
 from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
+from handoff_ledger.adapters.services.vocabulary import (
+    AuditDocument,
+)
 from handoff_ledger.adapters.store.guard import GuardStatus, guard_status
 from handoff_ledger.adapters.store.rows import StoredRow, stored_events
 from handoff_ledger.adapters.views import Views
@@ -86,7 +89,7 @@ class AuditReport:
         self.problems.append(Problem(handoff_id, position, version, type_name, problem, message))
 
 
-def audit_document(report: AuditReport) -> dict[str, Any]:
+def audit_document(report: AuditReport) -> AuditDocument:
     """``audit verify --json``: counts, the guard, every problem with its exact event."""
     return {
         "ok": report.ok,

@@ -17,6 +17,11 @@ from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import SYSTEM_AGENTS, Ledger
 from handoff_ledger.adapters.services.documents import iso
+from handoff_ledger.adapters.services.vocabulary import (
+    BreakDocument,
+    GapsChain,
+    GapsDocument,
+)
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.protocol import FollowUp
@@ -53,7 +58,7 @@ def chain_breaks(
     return diagnose_chain(handoffs, histories, now, route_of, SYSTEM_AGENTS)
 
 
-def break_document(found: Break) -> dict[str, Any]:
+def break_document(found: Break) -> BreakDocument:
     """One break as JSON: which handoff, what kind, whose move, which rule, since when."""
     return {
         "handoff_id": str(found.handoff_id),
@@ -65,10 +70,10 @@ def break_document(found: Break) -> dict[str, Any]:
     }
 
 
-def gaps_document(views: Views, now: datetime, since: datetime | None = None) -> dict[str, Any]:
+def gaps_document(views: Views, now: datetime, since: datetime | None = None) -> GapsDocument:
     """``gaps``: every broken chain (with a break at or after ``since``), earliest break first."""
     ledger = views.ledger
-    chains = []
+    chains: list[GapsChain] = []
     for chain_id in views.read.broken_chain_candidates(us(now) or 0):
         rows = views.read.chain(chain_id)
         breaks = [

@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.services.documents import iso, view_document
+from handoff_ledger.adapters.services.vocabulary import DigestDocument, EscalatedEntry, PassedEntry
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.handoff import Handoff
@@ -68,7 +69,7 @@ def build_digest(
     since: datetime,
     until: datetime | None = None,
     agent: str | None = None,
-) -> dict[str, Any]:
+) -> DigestDocument:
     """The digest of ``[since, until]`` (both ends included; ``until`` defaults to now).
 
     With ``agent``, ``passed`` and ``escalated`` keep only the handoffs it sent,
@@ -113,8 +114,12 @@ def build_digest(
     def concerns(hid: UUID) -> bool:
         return agent is None or agent in tracked[hid].involved
 
-    passed_entries = [_finish(e, tracked[hid]) for hid, e in passed if concerns(hid)]
-    escalated_entries = [_finish(e, tracked[hid]) for hid, e in escalated if concerns(hid)]
+    passed_entries = [
+        cast(PassedEntry, _finish(e, tracked[hid])) for hid, e in passed if concerns(hid)
+    ]
+    escalated_entries = [
+        cast(EscalatedEntry, _finish(e, tracked[hid])) for hid, e in escalated if concerns(hid)
+    ]
     counts = Counter(e["type"].lower() for e in passed_entries)
     as_of = min(end, now)
     return {

@@ -12,10 +12,21 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import LoggedEvent, ProtocolVersion
+from handoff_ledger.adapters.services.vocabulary import (
+    Document,
+    ErrorBody,
+    ErrorDocument,
+    HandoffDocument,
+    HistoryEntry,
+    LogEntry,
+    OverdueTimer,
+    ProtocolDocument,
+    Timers,
+)
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
@@ -25,7 +36,6 @@ from handoff_ledger.projections.base import from_us
 
 __all__ = [
     "TIMER_FIELDS",
-    "Document",
     "armed_timers",
     "error_document",
     "event_fields",
@@ -40,9 +50,6 @@ __all__ = [
     "timer_fields",
     "view_document",
 ]
-
-Document = dict[str, Any]
-"""A JSON object as the faces return it (the TypedDicts below name the common ones)."""
 
 _ENVELOPE = {
     "originator_id",
@@ -83,7 +90,7 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def handoff_document(handoff: Handoff) -> dict[str, Any]:
+def handoff_document(handoff: Handoff) -> HandoffDocument:
     """One handoff as it stands: identity, route, payload, state, timers."""
     return {
         "id": str(handoff.id),
@@ -125,17 +132,17 @@ TIMER_FIELDS: dict[EscalationReason, str] = {
 """Each timer's field in a document's ``timers``, in the order documents list them."""
 
 
-def timer_fields(due: Mapping[str, str | None]) -> dict[str, str | None]:
+def timer_fields(due: Mapping[str, str | None]) -> Timers:
     """A document's ``timers`` from each armed timer's due time, keyed by its reason."""
-    return {field: due.get(reason.value) for reason, field in TIMER_FIELDS.items()}
+    return cast(Timers, {field: due.get(reason.value) for reason, field in TIMER_FIELDS.items()})
 
 
-def armed_timers(handoff: Handoff) -> dict[str, str | None]:
+def armed_timers(handoff: Handoff) -> Timers:
     """The promises still being watched (all None once the handoff is closed)."""
     return timer_fields({t.reason.value: iso(t.due) for t in handoff.timers()})
 
 
-def overdue_timers(handoff: Handoff, now: datetime) -> list[dict[str, str | None]]:
+def overdue_timers(handoff: Handoff, now: datetime) -> list[OverdueTimer]:
     """The broken promises at ``now``: ``[{"reason": ..., "due": ...}]``."""
     return [{"reason": t.reason.value, "due": iso(t.due)} for t in handoff.due_timers(now)]
 
@@ -154,9 +161,9 @@ def event_fields(event: Handoff.Event) -> dict[str, Any]:
     return fields
 
 
-def history_entry(event: Handoff.Event) -> dict[str, Any]:
+def history_entry(event: Handoff.Event) -> HistoryEntry:
     """One event of a handoff's history: when, what, who, and its fields."""
-    return {
+    entry: Document = {
         "at": iso(event.timestamp),
         "type": type(event).__name__,
         "handoff_id": str(event.originator_id),
@@ -165,14 +172,15 @@ def history_entry(event: Handoff.Event) -> dict[str, Any]:
         "version": event.originator_version,
         **event_fields(event),
     }
+    return cast(HistoryEntry, entry)  # the event's own fields follow the envelope
 
 
-def log_entry(logged: LoggedEvent) -> dict[str, Any]:
+def log_entry(logged: LoggedEvent) -> LogEntry:
     """One line of ``handoff log --json``: a history entry with its log position."""
     return {"position": logged.position, **history_entry(logged.event)}
 
 
-def protocol_document(current: ProtocolVersion | None) -> dict[str, Any]:
+def protocol_document(current: ProtocolVersion | None) -> ProtocolDocument:
     """The protocol in force (or the absence of one)."""
     if current is None:
         return {"version": None, "agents": [], "kinds": [], "free_form": True}
@@ -190,13 +198,14 @@ def protocol_document(current: ProtocolVersion | None) -> dict[str, Any]:
     }
 
 
-def error_document(error: HandoffError) -> dict[str, Any]:
+def error_document(error: HandoffError) -> ErrorDocument:
     """``{"error": {"code": ..., "message": ...}}`` (plus ``field``/``line`` when known)."""
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    for extra in ("field", "line"):
-        value = getattr(error, extra, None)
-        if value:
-            body[extra] = value
+    body: ErrorBody = {"code": error.code, "message": error.message}
+    field, line = getattr(error, "field", None), getattr(error, "line", None)
+    if field:
+        body["field"] = field
+    if line:
+        body["line"] = line
     return {"error": body}
 
 
@@ -223,9 +232,9 @@ _TIME_COLUMNS = {
 _DROPPED = {"neg_rank", "last_position"}
 
 
-def view_document(row: dict[str, Any]) -> dict[str, Any]:
+def view_document(row: Mapping[str, Any]) -> Document:
     """A view row as JSON: ``handoff_id`` → ``id``, ``*_us`` → ISO 8601 times."""
-    document: dict[str, Any] = {}
+    document: Document = {}
     for key, value in row.items():
         if key in _DROPPED:
             continue

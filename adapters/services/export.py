@@ -16,6 +16,9 @@ from typing import Any
 from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
+from handoff_ledger.adapters.services.vocabulary import (
+    ExportEntry,
+)
 from handoff_ledger.adapters.store.rows import stored_events
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.decode import EventDecoder
@@ -27,7 +30,7 @@ __all__ = ["export_entry", "export_lines"]
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 
-def export_entry(position: int, event: Any) -> dict[str, Any]:
+def export_entry(position: int, event: Any) -> ExportEntry:
     """One export line: the event with its position, its fields and its hash-chain link."""
     own = vars(event)
     sealed = own.get("hash") is not None
@@ -51,7 +54,7 @@ def export_lines(
     chain: UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[ExportEntry]:
     """The export's lines: the whole log, or one chain's events, within the times.
 
     An unknown chain is refused here, before the first line: a streamed answer

@@ -21,6 +21,16 @@ from handoff_ledger.adapters.services.documents import (
     timer_fields,
     view_document,
 )
+from handoff_ledger.adapters.services.vocabulary import (
+    AckDocument,
+    ChainDocument,
+    InboxDocument,
+    NotificationsDocument,
+    OverdueDocument,
+    ReplayDocument,
+    ShowDocument,
+    ViewStatusEntry,
+)
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.service import ViewStatus
 from handoff_ledger.domain.errors import UnknownHandoff
@@ -41,7 +51,7 @@ __all__ = [
 ]
 
 
-def show_document(ledger: Ledger, handoff_id: UUID, as_of: datetime | None) -> dict[str, Any]:
+def show_document(ledger: Ledger, handoff_id: UUID, as_of: datetime | None) -> ShowDocument:
     """``show``: one handoff, its timers, what is overdue, its whole history."""
     handoff = ledger.get(handoff_id, as_of=as_of)
     history = ledger.history(handoff_id, as_of=as_of)
@@ -54,7 +64,7 @@ def show_document(ledger: Ledger, handoff_id: UUID, as_of: datetime | None) -> d
     }
 
 
-def ack_document(outcome: AckOutcome, views: Views) -> dict[str, Any]:
+def ack_document(outcome: AckOutcome, views: Views) -> AckDocument:
     """``ack``: the handoff, its queue position (from the caught-up views), eta, next update."""
     handoff: Handoff = outcome.handoff
     return {
@@ -68,7 +78,7 @@ def ack_document(outcome: AckOutcome, views: Views) -> dict[str, Any]:
 
 def inbox_document(
     views: Views, agent: str, limit: int | None, as_of: datetime | None
-) -> dict[str, Any]:
+) -> InboxDocument:
     """``inbox``: the agent's queue, head first, each with its position and timers."""
     if as_of is None:
         queue = views.read.inbox(agent, limit=limit)
@@ -83,7 +93,7 @@ def inbox_document(
     return {"agent": agent, "as_of": iso(as_of), "total": total, "handoffs": entries}
 
 
-def overdue_document(views: Views, now: datetime, as_of: datetime | None) -> dict[str, Any]:
+def overdue_document(views: Views, now: datetime, as_of: datetime | None) -> OverdueDocument:
     """``overdue``: every armed timer past due at ``as_of`` (else ``now``)."""
     moment = as_of or now
     if as_of is None:
@@ -94,7 +104,7 @@ def overdue_document(views: Views, now: datetime, as_of: datetime | None) -> dic
     return {"as_of": iso(moment), "overdue": [view_document(row) for row in rows]}
 
 
-def chain_document(views: Views, some_id: UUID, as_of: datetime | None) -> dict[str, Any]:
+def chain_document(views: Views, some_id: UUID, as_of: datetime | None) -> ChainDocument:
     """``trace``: the chain of a handoff (or the chain with that id), oldest first.
 
     ``breaks`` says where and why the chain broke (see ``projections.breaks``), as
@@ -129,7 +139,7 @@ def chain_document(views: Views, some_id: UUID, as_of: datetime | None) -> dict[
     }
 
 
-def replay_document(views: Views, until: datetime, names: list[str] | None) -> dict[str, Any]:
+def replay_document(views: Views, until: datetime, names: list[str] | None) -> ReplayDocument:
     """``replay``: every view's rows (or the named views') as they stood at ``until``.
 
     ``overdue`` lists the timers past due at ``until`` when the timers view is replayed.
@@ -137,7 +147,7 @@ def replay_document(views: Views, until: datetime, names: list[str] | None) -> d
     for name in names or []:
         views.projection(name)  # an unknown view is bad input, not an empty answer
     memory = views.replay(until, names)
-    document: dict[str, Any] = {
+    document: ReplayDocument = {
         "until": iso(until),
         "position": memory.position,
         "events": memory.applied,
@@ -156,7 +166,9 @@ def replay_document(views: Views, until: datetime, names: list[str] | None) -> d
     return document
 
 
-def notifications_document(views: Views, agent: str, since: int, limit: int) -> dict[str, Any]:
+def notifications_document(
+    views: Views, agent: str, since: int, limit: int
+) -> NotificationsDocument:
     """``notifications``: the agent's feed after cursor ``since``, and the next cursor."""
     rows = views.read.notifications(agent, after=since, limit=limit)
     entries = [{"cursor": row["position"], **view_document(row)} for row in rows]
@@ -173,7 +185,7 @@ def _with_timers(
     return {**entry, "timers": timer_fields(armed)}
 
 
-def view_status_entry(status: ViewStatus) -> dict[str, Any]:
+def view_status_entry(status: ViewStatus) -> ViewStatusEntry:
     """``projections status``: one view's position, the log's head, lag and versions."""
     return {
         "name": status.name,

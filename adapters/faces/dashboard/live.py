@@ -23,7 +23,8 @@ from handoff_ledger.adapters.faces.dashboard.render import render
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.faces.runtime.sse import After, Frame, LogTail, event_stream
 from handoff_ledger.adapters.ledger.tokens import authenticate
-from handoff_ledger.adapters.services.documents import Document, log_entry
+from handoff_ledger.adapters.services.documents import log_entry
+from handoff_ledger.adapters.services.vocabulary import Reply
 
 __all__ = ["router"]
 
@@ -53,7 +54,7 @@ class RowPoll:
         return self.secret is not None and authenticate(self.svc.ledger, self.secret) is not None
 
 
-def _row(entry: Document, now: datetime) -> str:
+def _row(entry: Reply, now: datetime) -> str:
     return render("_log_row.html", entry=entry, moment=now).strip()
 
 

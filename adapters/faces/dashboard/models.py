@@ -16,7 +16,6 @@ from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.services.diagnosis import gaps_document
 from handoff_ledger.adapters.services.documents import (
     TIMER_FIELDS,
-    Document,
     history_entry,
     iso,
     log_entry,
@@ -27,6 +26,13 @@ from handoff_ledger.adapters.services.queries import (
     chain_document,
     inbox_document,
     overdue_document,
+)
+from handoff_ledger.adapters.services.vocabulary import (
+    BreakDocument,
+    ChainDocument,
+    Document,
+    HistoryEntry,
+    LogEntry,
 )
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import UnknownHandoff
@@ -46,7 +52,7 @@ def span(svc: Service) -> tuple[str | None, str]:
     return (iso(first.event.timestamp) if first else None), str(iso(svc.ledger.clock.now()))
 
 
-def log_tail(svc: Service, as_of: datetime | None) -> list[Document]:
+def log_tail(svc: Service, as_of: datetime | None) -> list[LogEntry]:
     """The last ``LOG_TAIL`` log entries up to ``as_of``, newest first."""
     ledger = svc.ledger
     if as_of is not None:
@@ -167,7 +173,7 @@ def chain_model(svc: Service, some_id: UUID, as_of: datetime | None) -> Document
             happened.setdefault(when, []).append(f"{found.get('kind')} ({found.get('agent')})")
     moments = sorted(happened)
     steps = [{"at": iso(m), "what": ", ".join(happened[m])} for m in moments]
-    document: Document | None = live
+    document: ChainDocument | None = live
     if as_of is not None:
         try:
             document = chain_document(views, UUID(live["chain_id"]), as_of)
@@ -176,7 +182,7 @@ def chain_model(svc: Service, some_id: UUID, as_of: datetime | None) -> Document
     moment = as_of or now
     rows = document["handoffs"] if document else []
     breaks = list(document.get("breaks", [])) if document else []
-    broken: dict[Any, list[Document]] = {}
+    broken: dict[Any, list[BreakDocument]] = {}
     for found in breaks:
         broken.setdefault(found.get("handoff_id"), []).append(found)
     start, end = _span(moments, moment, any(row["state"] in OPEN_STATES for row in rows))
@@ -233,9 +239,9 @@ def _head(svc: Service) -> int:
 
 def _node(
     row: Document,
-    history: list[Document],
+    history: list[HistoryEntry],
     moment: datetime,
-    broken: dict[Any, list[Document]],
+    broken: dict[Any, list[BreakDocument]],
     start: datetime,
     end: datetime,
 ) -> Document:
@@ -269,7 +275,7 @@ def _watched(state: str, reason: EscalationReason) -> bool:
     return state in OPEN_STATES
 
 
-def _at(entry: Document) -> datetime:
+def _at(entry: HistoryEntry) -> datetime:
     """When a history entry happened."""
     moment = parse_iso(str(entry["at"]))
     if moment is None:

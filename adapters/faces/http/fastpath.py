@@ -52,7 +52,7 @@ from handoff_ledger.adapters.faces.runtime.errors import (
     error_answer,
 )
 from handoff_ledger.adapters.faces.runtime.service import TRIAL_HEADER, Service
-from handoff_ledger.adapters.services.documents import Document
+from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.domain.errors import HandoffError
 
 __all__ = ["COMMANDS", "Command", "CommandFastPath"]
@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 class Command:
     """One write route: its function, body model and success status."""
 
-    endpoint: Callable[..., Document]
+    endpoint: Callable[..., Reply]
     body: type[BaseModel]
     status: int = 200
 

@@ -18,9 +18,9 @@ from handoff_ledger.adapters.faces.http.boundary import ERRORS, no_nul, query_ti
 from handoff_ledger.adapters.faces.http.routes import Me, Svc, handoff_id
 from handoff_ledger.adapters.services.audit import audit_document, verify_ledger
 from handoff_ledger.adapters.services.diagnosis import gaps_document
-from handoff_ledger.adapters.services.documents import Document
 from handoff_ledger.adapters.services.export import export_lines
 from handoff_ledger.adapters.services.queries import replay_document
+from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.domain.errors import InvalidInput
 
 __all__ = ["router"]
@@ -30,7 +30,7 @@ Time = Annotated[str | None, Query(description="An ISO 8601 time.")]
 
 
 @router.get("/gaps")
-def gaps(svc: Svc, me: Me, since: Time = None) -> Document:
+def gaps(svc: Svc, me: Me, since: Time = None) -> Reply:
     """Every broken chain: where each broke, whose move it was, since when."""
     return gaps_document(svc.fresh_views(), svc.ledger.clock.now(), query_time(since, "since"))
 
@@ -41,7 +41,7 @@ def replay(
     me: Me,
     until: Annotated[str, Query(description="An ISO 8601 time.")],
     view: Annotated[list[str] | None, Query(description="Only these views.")] = None,
-) -> Document:
+) -> Reply:
     """Every view as it stood at ``until``, rebuilt in memory from the log."""
     moment = query_time(until, "until")
     if moment is None:
@@ -50,7 +50,7 @@ def replay(
 
 
 @router.get("/audit")
-def audit(svc: Svc, me: Me, id: Annotated[str | None, Query()] = None) -> Document:
+def audit(svc: Svc, me: Me, id: Annotated[str | None, Query()] = None) -> Reply:
     """Every handoff's hash chain recomputed, and the log's guard: ``ok`` and each problem."""
     return audit_document(verify_ledger(svc.ledger, handoff_id(id) if id else None))
 
@@ -77,6 +77,6 @@ def export(
     return StreamingResponse(_ndjson(lines), media_type="application/x-ndjson")
 
 
-def _ndjson(lines: Iterator[Document]) -> Iterator[bytes]:
+def _ndjson(lines: Iterator[Reply]) -> Iterator[bytes]:
     for line in lines:
         yield (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")

@@ -26,7 +26,7 @@ from handoff_ledger.adapters.faces.http.boundary import ERRORS, in_range, no_nul
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.faces.runtime.sse import MAX_POSITION
 from handoff_ledger.adapters.ledger.tokens import Caller
-from handoff_ledger.adapters.services.documents import Document, handoff_document, iso, log_entry
+from handoff_ledger.adapters.services.documents import handoff_document, iso, log_entry
 from handoff_ledger.adapters.services.queries import (
     ack_document,
     chain_document,
@@ -36,6 +36,7 @@ from handoff_ledger.adapters.services.queries import (
     show_document,
     view_status_entry,
 )
+from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
 from handoff_ledger.domain.errors import InvalidInput, NotPermitted, UnknownHandoff
 from handoff_ledger.domain.ids import parse_id
@@ -87,7 +88,7 @@ def send(
     me: Me,
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> Document:
+) -> Reply:
     """Create a handoff from the caller; a repeated idempotency key returns the first."""
     if body.key and idempotency_key and body.key != idempotency_key:
         raise InvalidInput("key: differs from the Idempotency-Key header")
@@ -114,7 +115,7 @@ def _parent(text: str | None) -> UUID | None:
 
 
 @router.post("/handoffs/{id}/ack", tags=["handoffs"])
-def ack(id: str, svc: Svc, me: Me, body: Annotated[AckBody | None, Body()] = None) -> Document:
+def ack(id: str, svc: Svc, me: Me, body: Annotated[AckBody | None, Body()] = None) -> Reply:
     """Acknowledge (the receiver): queue position, ETA, next update due."""
     body = body or AckBody()
     outcome = svc.ledger.ack(
@@ -129,7 +130,7 @@ def ack(id: str, svc: Svc, me: Me, body: Annotated[AckBody | None, Body()] = Non
 
 
 @router.post("/handoffs/{id}/status", tags=["handoffs"])
-def status(id: str, body: StatusBody, svc: Svc, me: Me) -> Document:
+def status(id: str, body: StatusBody, svc: Svc, me: Me) -> Reply:
     """Report status (the receiver): working, progress, stuck, need_help."""
     handoff = svc.ledger.report_status(
         handoff_id(id),
@@ -145,27 +146,27 @@ def status(id: str, body: StatusBody, svc: Svc, me: Me) -> Document:
 @router.post("/handoffs/{id}/complete", tags=["handoffs"])
 def complete(
     id: str, svc: Svc, me: Me, body: Annotated[CompleteBody | None, Body()] = None
-) -> Document:
+) -> Reply:
     """Complete (the receiver); follow-ups fire from the reactor."""
     result = body.result if body else None
     return handoff_document(svc.ledger.complete(handoff_id(id), by=me.agent, result=result))
 
 
 @router.post("/handoffs/{id}/decline", tags=["handoffs"])
-def decline(id: str, body: ReasonBody, svc: Svc, me: Me) -> Document:
+def decline(id: str, body: ReasonBody, svc: Svc, me: Me) -> Reply:
     """Decline (the receiver), saying why."""
     return handoff_document(svc.ledger.decline(handoff_id(id), by=me.agent, reason=body.reason))
 
 
 @router.post("/handoffs/{id}/cancel", tags=["handoffs"])
-def cancel(id: str, body: ReasonBody, svc: Svc, me: Me) -> Document:
+def cancel(id: str, body: ReasonBody, svc: Svc, me: Me) -> Reply:
     """Cancel (the sender, or an admin)."""
     hid = handoff_id(id)
     return handoff_document(svc.ledger.cancel(hid, by=me.agent, reason=body.reason, admin=me.admin))
 
 
 @router.post("/handoffs/{id}/reassign", tags=["handoffs"])
-def reassign(id: str, body: ReassignBody, svc: Svc, me: Me) -> Document:
+def reassign(id: str, body: ReassignBody, svc: Svc, me: Me) -> Reply:
     """Move the work to another receiver (the sender, or an admin)."""
     hid = handoff_id(id)
     handoff = svc.ledger.reassign(hid, by=me.agent, to=body.to, reason=body.reason, admin=me.admin)
@@ -173,7 +174,7 @@ def reassign(id: str, body: ReassignBody, svc: Svc, me: Me) -> Document:
 
 
 @router.post("/handoffs/{id}/notes", status_code=201, tags=["handoffs"])
-def note(id: str, body: NoteBody, svc: Svc, me: Me) -> Document:
+def note(id: str, body: NoteBody, svc: Svc, me: Me) -> Reply:
     """Add a note (anyone, any time)."""
     return handoff_document(svc.ledger.add_note(handoff_id(id), by=me.agent, message=body.message))
 
@@ -182,7 +183,7 @@ def note(id: str, body: NoteBody, svc: Svc, me: Me) -> Document:
 
 
 @router.get("/handoffs/{id}", tags=["handoffs"])
-def show(id: str, svc: Svc, me: Me, as_of: AsOf = None) -> Document:
+def show(id: str, svc: Svc, me: Me, as_of: AsOf = None) -> Reply:
     """One handoff: state, timers, overdue timers, full history (as of a time)."""
     return show_document(svc.ledger, handoff_id(id), _time(as_of, "as_of"))
 
@@ -194,19 +195,19 @@ def inbox(
     me: Me,
     as_of: AsOf = None,
     limit: Annotated[int, Query(ge=0, le=10_000, description="0: the whole queue.")] = 100,
-) -> Document:
+) -> Reply:
     """An agent's queue, head first, with queue positions."""
     return inbox_document(svc.fresh_views(), name, limit or None, _time(as_of, "as_of"))
 
 
 @router.get("/overdue", tags=["handoffs"])
-def overdue(svc: Svc, me: Me, as_of: AsOf = None) -> Document:
+def overdue(svc: Svc, me: Me, as_of: AsOf = None) -> Reply:
     """Every handoff whose ack, update or deadline has passed."""
     return overdue_document(svc.fresh_views(), svc.ledger.clock.now(), _time(as_of, "as_of"))
 
 
 @router.get("/chains/{id}", tags=["handoffs"])
-def chain(id: str, svc: Svc, me: Me, as_of: AsOf = None) -> Document:
+def chain(id: str, svc: Svc, me: Me, as_of: AsOf = None) -> Reply:
     """The chain of a handoff (or the chain with that id), oldest first."""
     return chain_document(svc.fresh_views(), handoff_id(id), _time(as_of, "as_of"))
 
@@ -220,7 +221,7 @@ def read_log(
     ] = None,
     until: Annotated[str | None, Query(description="An ISO 8601 time.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Document:
+) -> Reply:
     """The handoff log, oldest first, a page at a time; ``next`` is the cursor to go on."""
     after, since_time = 0, None
     if since is not None:
@@ -244,7 +245,7 @@ def notifications(
     me: Me,
     since: Annotated[int, Query(ge=0, le=MAX_POSITION, description="The cursor last seen.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Document:
+) -> Reply:
     """An agent's feed of broadcasts after a cursor (agents read their own; admins any)."""
     if name != me.agent and not (me.admin or svc.ledger.is_admin(me.agent)):
         raise NotPermitted(f"notifications: {me.agent} may read only its own feed, not {name}'s")
@@ -252,13 +253,13 @@ def notifications(
 
 
 @router.get("/projections", tags=["operations"])
-def projections(svc: Svc, me: Me) -> Document:
+def projections(svc: Svc, me: Me) -> Reply:
     """Each view's position, the log's head, lag, version."""
     return {"views": [view_status_entry(s) for s in svc.views.status()]}
 
 
 @router.get("/healthz", tags=["operations"])
-def healthz(svc: Svc) -> Document:
+def healthz(svc: Svc) -> Reply:
     """Liveness and the store's reachability (no token needed)."""
     head = svc.ledger.head()
     return {"ok": True, "head": head, "now": iso(svc.ledger.clock.now())}

@@ -17,8 +17,9 @@ from handoff_ledger.adapters.faces.http.boundary import ERRORS, no_nul
 from handoff_ledger.adapters.faces.http.routes import Me, Svc
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.faces.runtime.sse import PAGE, After, Frame, LogTail, event_stream
-from handoff_ledger.adapters.services.documents import Document, log_entry
+from handoff_ledger.adapters.services.documents import log_entry
 from handoff_ledger.adapters.services.queries import notifications_document
+from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.domain.errors import NotPermitted
 
 __all__ = ["router"]
@@ -95,6 +96,6 @@ class FeedPoll:
         return [(e["cursor"], _json(e)) for e in entries]
 
 
-def _json(document: Document) -> str:
+def _json(document: Reply) -> str:
     """As the JSON routes write it (pydantic: NaN and infinities become null)."""
     return to_json(document).decode()

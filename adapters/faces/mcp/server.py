@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable
 from contextlib import suppress
@@ -29,11 +28,12 @@ from pydantic import ValidationError
 
 from handoff_ledger.adapters.faces.mcp.arguments import Arguments
 from handoff_ledger.adapters.faces.mcp.tools import TOOLS, Backend, ToolSpec
+from handoff_ledger.adapters.faces.runtime.errors import named_error
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.tokens import Caller
-from handoff_ledger.adapters.services.documents import error_document
+from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.adapters.views import Views
-from handoff_ledger.domain.errors import HandoffError, InvalidInput
+from handoff_ledger.domain.errors import HandoffError
 
 __all__ = ["INSTRUCTIONS", "Identify", "LocalBackend", "build_server", "tool_list"]
 
@@ -118,7 +118,7 @@ def build_server(backend: Backend, identify: Identify, *, agent: str | None = No
             arguments = _validate(spec, params.arguments or {})
             document = await anyio.to_thread.run_sync(partial(spec.run, backend, me, arguments))
         except HandoffError as error:
-            return _result(_refusal(error), error=True)
+            return _result(named_error(error), error=True)
         except ValidationError as error:
             return _result(_invalid(spec, error), error=True)
         except Exception:  # a bug or a lost store: logged here, one line to the client
@@ -160,17 +160,6 @@ def _validate(spec: ToolSpec, arguments: dict[str, Any]) -> Arguments:
     return spec.arguments.model_validate(readable)
 
 
-def _refusal(error: HandoffError) -> dict[str, Any]:
-    """The ledger's error document; bad input names its field, as over HTTP."""
-    document = error_document(error)
-    if isinstance(error, InvalidInput) and "field" not in document["error"]:
-        # Messages name their field first ("ack_within: 'soon' is not a duration").
-        named = error.message.split(":", 1)[0]
-        if re.fullmatch(r"[a-z_][a-z_0-9.]*", named):
-            document["error"]["field"] = named
-    return document
-
-
 def _invalid(spec: ToolSpec, error: ValidationError) -> dict[str, Any]:
     """A validation failure as the HTTP API words it: ``field: what is wrong``."""
     allowed = ", ".join(spec.arguments.model_fields)
@@ -186,7 +175,7 @@ def _invalid(spec: ToolSpec, error: ValidationError) -> dict[str, Any]:
     return {"error": body}
 
 
-def _result(document: dict[str, Any], *, error: bool = False) -> types.CallToolResult:
+def _result(document: Reply, *, error: bool = False) -> types.CallToolResult:
     text = json.dumps(document, ensure_ascii=False)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=text)],

@@ -28,7 +28,7 @@ from handoff_ledger.adapters.faces.mcp.arguments import (
 )
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.tokens import Caller
-from handoff_ledger.adapters.services.documents import Document, handoff_document, log_entry
+from handoff_ledger.adapters.services.documents import handoff_document, log_entry
 from handoff_ledger.adapters.services.queries import (
     ack_document,
     chain_document,
@@ -36,6 +36,7 @@ from handoff_ledger.adapters.services.queries import (
     notifications_document,
     show_document,
 )
+from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
 from handoff_ledger.domain.errors import InvalidInput
@@ -63,7 +64,7 @@ class ToolSpec:
     title: str
     description: str
     arguments: type[Arguments]
-    run: Callable[[Backend, Caller, Any], Document]
+    run: Callable[[Backend, Caller, Any], Reply]
     read_only: bool = False
     idempotent: bool = False
 
@@ -82,7 +83,7 @@ def _time(text: str | None, name: str) -> Any:
 # ------------------------------------------------------------------ commands
 
 
-def send(backend: Backend, me: Caller, args: SendArgs) -> Document:
+def send(backend: Backend, me: Caller, args: SendArgs) -> Reply:
     outcome = backend.ledger.send(
         sender=me.agent,
         to=args.to,
@@ -99,7 +100,7 @@ def send(backend: Backend, me: Caller, args: SendArgs) -> Document:
     return {**handoff_document(outcome.handoff), "duplicate": outcome.duplicate}
 
 
-def ack(backend: Backend, me: Caller, args: AckArgs) -> Document:
+def ack(backend: Backend, me: Caller, args: AckArgs) -> Reply:
     outcome = backend.ledger.ack(
         parse_id(args.id),
         by=me.agent,
@@ -109,7 +110,7 @@ def ack(backend: Backend, me: Caller, args: AckArgs) -> Document:
     return ack_document(outcome, backend.fresh_views())
 
 
-def report_status(backend: Backend, me: Caller, args: StatusArgs) -> Document:
+def report_status(backend: Backend, me: Caller, args: StatusArgs) -> Reply:
     handoff = backend.ledger.report_status(
         parse_id(args.id),
         by=me.agent,
@@ -121,12 +122,12 @@ def report_status(backend: Backend, me: Caller, args: StatusArgs) -> Document:
     return handoff_document(handoff)
 
 
-def complete(backend: Backend, me: Caller, args: CompleteArgs) -> Document:
+def complete(backend: Backend, me: Caller, args: CompleteArgs) -> Reply:
     handoff = backend.ledger.complete(parse_id(args.id), by=me.agent, result=args.result)
     return handoff_document(handoff)
 
 
-def decline(backend: Backend, me: Caller, args: DeclineArgs) -> Document:
+def decline(backend: Backend, me: Caller, args: DeclineArgs) -> Reply:
     handoff = backend.ledger.decline(parse_id(args.id), by=me.agent, reason=args.reason)
     return handoff_document(handoff)
 
@@ -134,19 +135,19 @@ def decline(backend: Backend, me: Caller, args: DeclineArgs) -> Document:
 # ------------------------------------------------------------------ reads
 
 
-def my_inbox(backend: Backend, me: Caller, args: InboxArgs) -> Document:
+def my_inbox(backend: Backend, me: Caller, args: InboxArgs) -> Reply:
     return inbox_document(backend.fresh_views(), me.agent, args.limit or None, None)
 
 
-def get_handoff(backend: Backend, me: Caller, args: GetArgs) -> Document:
+def get_handoff(backend: Backend, me: Caller, args: GetArgs) -> Reply:
     return show_document(backend.ledger, parse_id(args.id), _time(args.as_of, "as_of"))
 
 
-def trace_chain(backend: Backend, me: Caller, args: TraceArgs) -> Document:
+def trace_chain(backend: Backend, me: Caller, args: TraceArgs) -> Reply:
     return chain_document(backend.fresh_views(), parse_id(args.id), _time(args.as_of, "as_of"))
 
 
-def read_log(backend: Backend, me: Caller, args: LogArgs) -> Document:
+def read_log(backend: Backend, me: Caller, args: LogArgs) -> Reply:
     after, since_time = 0, None
     if isinstance(args.since, int):
         if args.since < 0:
@@ -165,7 +166,7 @@ def read_log(backend: Backend, me: Caller, args: LogArgs) -> Document:
     return {"entries": [log_entry(e) for e in entries], "next": cursor}
 
 
-def my_notifications(backend: Backend, me: Caller, args: NotificationsArgs) -> Document:
+def my_notifications(backend: Backend, me: Caller, args: NotificationsArgs) -> Reply:
     return notifications_document(backend.fresh_views(), me.agent, args.since, args.limit)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from handoff_ledger.adapters.services.documents import Document, error_document
+from handoff_ledger.adapters.services.documents import error_document
+from handoff_ledger.adapters.services.vocabulary import ErrorDocument
 from handoff_ledger.domain.errors import (
     HandoffError,
     InvalidInput,
@@ -19,7 +20,7 @@ from handoff_ledger.domain.errors import (
     UnknownHandoff,
 )
 
-__all__ = ["INTERNAL_ERROR", "Unauthorized", "error_answer", "status_for"]
+__all__ = ["INTERNAL_ERROR", "Unauthorized", "error_answer", "named_error", "status_for"]
 
 
 class Unauthorized(HandoffError):
@@ -43,16 +44,21 @@ def status_for(error: HandoffError) -> int:
     return 400
 
 
-def error_answer(error: HandoffError) -> tuple[int, Document, dict[str, str] | None]:
+def error_answer(error: HandoffError) -> tuple[int, ErrorDocument, dict[str, str] | None]:
     """The status, error document and headers with which a ledger error is answered."""
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    return status_for(error), named_error(error), headers
+
+
+def named_error(error: HandoffError) -> ErrorDocument:
+    """The ledger's error document; bad input names its field (HTTP and MCP alike)."""
     document = error_document(error)
     if isinstance(error, InvalidInput) and "field" not in document["error"]:
         # Messages name their field first ("ack_within: 'soon' is not a duration").
         named = error.message.split(":", 1)[0]
         if re.fullmatch(r"[a-z_][a-z_0-9.]*", named):
             document["error"]["field"] = named
-    return status_for(error), document, headers
+    return document
 
 
 INTERNAL_ERROR = {"error": {"code": "internal", "message": "internal error (see the server log)"}}

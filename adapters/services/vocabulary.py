@@ -1,0 +1,540 @@
+"""The documents every face returns, named once: the ledger's JSON vocabulary.
+
+The CLI prints these with ``--json``; the HTTP API, the MCP tools and the dashboard's
+models return the same shapes, because they are all built in ``services/`` (the
+builders in ``documents``, ``queries``, ``diagnosis``, ``digest``, ``audit``,
+``export``) and typed here: a face passes them through, and its transport writes
+each as a JSON object.
+
+Times are ISO 8601 strings in UTC (``…Z``) or null; ids are UUID strings.
+
+Two kinds of document are open-ended and typed as far as they are fixed:
+
+- a **history or log entry** carries the event's own fields after its envelope, and
+  those differ per event type (``docs/concepts.md`` lists them): the TypedDict names
+  the envelope, the builder adds the rest;
+- a **view row** (queue entries, overdue timers, chain members, notifications) is a
+  view table's columns as JSON (``view_document``): :data:`Document`.
+
+The HTTP API declares its responses as JSON objects (``/openapi.json`` is the
+contract the snapshot and fuzz tests hold it to); these types are for the code that
+builds and reads the documents. The CLI's small command answers (tokens, watch,
+rebuild, a reactor pass) are built where they are printed, and typed here too.
+
+Why this module is long (over 400 lines): it is a list of declarations, one small
+TypedDict per document, with no logic; the point is that the whole vocabulary reads
+in one place, and split by face it would name the shared documents twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+__all__ = [
+    "AckDocument",
+    "AgentsDocument",
+    "AuditDocument",
+    "AuditProblem",
+    "BreakDocument",
+    "ChainDocument",
+    "DigestDocument",
+    "Document",
+    "ErrorBody",
+    "ErrorDocument",
+    "EscalatedEntry",
+    "ExportEntry",
+    "GapsChain",
+    "GapsDocument",
+    "GuardDocument",
+    "HandoffDocument",
+    "HealthDocument",
+    "HistoryEntry",
+    "InboxDocument",
+    "LogEntry",
+    "LogPage",
+    "NotificationsDocument",
+    "OverdueDocument",
+    "OverdueTimer",
+    "PassedEntry",
+    "ProjectionsDocument",
+    "ProjectionsStatus",
+    "ProtocolDocument",
+    "ReactorDelivery",
+    "ReactorReport",
+    "ReactorStep",
+    "Rebuilt",
+    "ReplayDocument",
+    "Reply",
+    "SentDocument",
+    "ShowDocument",
+    "Timers",
+    "TokenEntry",
+    "TokenIssued",
+    "TokenList",
+    "TokensRevoked",
+    "ViewStatusEntry",
+    "Watching",
+    "WebhookStatus",
+]
+
+Document = dict[str, Any]
+"""A JSON object whose keys are not fixed by the vocabulary (view rows, event fields)."""
+
+Reply = Mapping[str, Any]
+"""What a face hands its transport: any document of this module (read-only)."""
+
+
+# ------------------------------------------------------------------ handoffs
+
+
+class Timers(TypedDict):
+    """The promises still watched, each its due time (all null once closed)."""
+
+    ack_due: str | None
+    update_due: str | None
+    deadline: str | None
+
+
+class OverdueTimer(TypedDict):
+    """A broken promise: which timer, and when it fell due."""
+
+    reason: str
+    due: str | None
+
+
+class HandoffDocument(TypedDict):
+    """One handoff as it stands: identity, route, payload, state, timers."""
+
+    id: str
+    chain_id: str
+    parent_id: str | None
+    kind: str | None
+    trigger: str | None
+    sender: str
+    receiver: str
+    priority: str
+    payload: dict[str, Any]
+    state: str
+    status: str | None
+    status_message: str | None
+    created_at: str | None
+    acked_at: str | None
+    eta: str | None
+    closed_at: str | None
+    result: Any
+    reason: str | None
+    ack_within: str | None
+    update_every: str | None
+    deadline: str | None
+    timers: Timers
+    escalate_to: list[str]
+    escalations: int
+    key: str | None
+    protocol_version: int | None
+    version: int
+    updated_at: str | None
+
+
+class SentDocument(HandoffDocument):
+    """``send``: the handoff, and whether its idempotency key was used before."""
+
+    duplicate: bool
+
+
+class AckDocument(HandoffDocument):
+    """``ack``: the handoff, its queue position, ETA and next update due."""
+
+    queue_position: int | None
+    next_update_due: str | None
+    already_acked: bool
+
+
+class HistoryEntry(TypedDict):
+    """One event of a handoff's history; the event's own fields follow these."""
+
+    at: str | None
+    type: str
+    handoff_id: str
+    chain_id: str
+    by: str
+    version: int
+
+
+class LogEntry(HistoryEntry):
+    """One line of ``log --json``: a history entry with its log position."""
+
+    position: int
+
+
+class ShowDocument(HandoffDocument):
+    """``show``: the handoff, what is overdue, its whole history (as of a time)."""
+
+    as_of: str | None
+    overdue: list[OverdueTimer]
+    history: list[HistoryEntry]
+
+
+class LogPage(TypedDict):
+    """``GET /log`` and MCP ``read_log``: a page of entries and the cursor to go on."""
+
+    entries: list[LogEntry]
+    next: int
+
+
+class ExportEntry(TypedDict):
+    """One line of ``export``: the event, its position, fields and hash-chain link."""
+
+    position: int
+    at: Any
+    type: str
+    handoff_id: str
+    version: int
+    chain_id: str
+    by: str
+    data: Any
+    scheme: str | None
+    prev_hash: str | None
+    hash: str | None
+
+
+# ------------------------------------------------------------------ views
+
+
+class InboxDocument(TypedDict):
+    """``inbox``: an agent's queue, head first, each row with its position and timers."""
+
+    agent: str
+    as_of: str | None
+    total: int
+    handoffs: list[Document]
+
+
+class OverdueDocument(TypedDict):
+    """``overdue``: every armed timer past due at ``as_of``."""
+
+    as_of: str | None
+    overdue: list[Document]
+
+
+class BreakDocument(TypedDict):
+    """Where a chain broke: which handoff, what kind, whose move, which rule, since when."""
+
+    handoff_id: str
+    kind: str
+    agent: str
+    rule: str
+    at: str | None
+    message: str
+
+
+class ChainDocument(TypedDict):
+    """``trace``: a chain, oldest first, and where it broke."""
+
+    chain_id: str
+    as_of: str | None
+    handoffs: list[Document]
+    broken: bool
+    breaks: list[BreakDocument]
+
+
+class GapsRoot(TypedDict):
+    """The handoff a broken chain started from."""
+
+    id: str
+    kind: str | None
+    trigger: str | None
+    sender: str
+    receiver: str
+
+
+class GapsChain(TypedDict):
+    """One broken chain of ``gaps``."""
+
+    chain_id: str
+    root: GapsRoot
+    handoffs: int
+    first_break_at: str | None
+    breaks: list[BreakDocument]
+
+
+class GapsDocument(TypedDict):
+    """``gaps``: every broken chain, earliest break first."""
+
+    as_of: str | None
+    since: str | None
+    count: int
+    chains: list[GapsChain]
+
+
+class NotificationsDocument(TypedDict):
+    """``notifications``: an agent's feed after a cursor, and the next cursor."""
+
+    agent: str
+    notifications: list[Document]
+    next: int
+
+
+class ReplayDocument(TypedDict):
+    """``replay``: every view's rows as they stood at ``until``."""
+
+    until: str | None
+    position: int
+    events: int
+    views: dict[str, dict[str, list[Document]]]
+    overdue: list[Document] | None
+
+
+class ViewStatusEntry(TypedDict):
+    """``projections status``: one view's position, the log's head, lag and versions."""
+
+    name: str
+    position: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+    version: int
+    stored_version: int | None
+    stale: bool
+
+
+class ProjectionsDocument(TypedDict):
+    """``GET /projections``: every view's status."""
+
+    views: list[ViewStatusEntry]
+
+
+class WebhookStatus(TypedDict):
+    """One agent's webhook deliveries: done, waiting, failing in a row, the next attempt."""
+
+    agent: str
+    delivered: int
+    pending: int
+    failing: int
+    oldest_pending: int | None
+    next_attempt: str | None
+    last_error: str | None
+
+
+class ProjectionsStatus(ProjectionsDocument):
+    """``projections status --json``: every view's status and every webhook's."""
+
+    webhooks: list[WebhookStatus]
+
+
+# ------------------------------------------------------------------ digest
+
+
+class PassedEntry(TypedDict):
+    """What passed in a digest's window: one lifecycle step and what became of it."""
+
+    type: str
+    at: str | None
+    id: str
+    chain_id: str
+    parent_id: str | None
+    kind: str | None
+    priority: str
+    sender: str
+    receiver: str
+    from_receiver: str | None
+    by: str
+    reason: str | None
+    state: str
+
+
+class EscalatedEntry(TypedDict):
+    """One escalation in a digest's window, and when (if) its promise was kept."""
+
+    at: str | None
+    id: str
+    chain_id: str
+    kind: str | None
+    sender: str
+    receiver: str
+    reason: str
+    level: int
+    notified: list[str]
+    timer_due: str | None
+    by: str
+    kept_at: str | None
+    state: str
+
+
+class DigestWindow(TypedDict):
+    """A digest's window, both ends included."""
+
+    since: str | None
+    until: str | None
+
+
+DigestDocument = TypedDict(
+    "DigestDocument",
+    {
+        "window": DigestWindow,
+        "for": str | None,
+        "passed": list[PassedEntry],
+        "escalated": list[EscalatedEntry],
+        "waiting": Document,
+        "counts": dict[str, int],
+    },
+)
+"""``digest``: what passed, what escalated, what waits (``for`` is a keyword: functional form)."""
+
+
+# ------------------------------------------------------------------ audit
+
+
+class GuardDocument(TypedDict):
+    """The append-only guard on the events table, as found."""
+
+    table: str
+    installed: bool
+    enabled: bool
+    detail: str
+
+
+class AuditProblem(TypedDict):
+    """One problem ``audit verify`` found, naming its event as exactly as is known."""
+
+    problem: str
+    handoff_id: str | None
+    position: int | None
+    version: int | None
+    type: str | None
+    message: str
+
+
+class AuditDocument(TypedDict):
+    """``audit verify --json``: counts, the guard, every problem."""
+
+    ok: bool
+    scope: str | None
+    handoffs: int
+    events: int
+    unsealed_events: int
+    guard: GuardDocument
+    problems: list[AuditProblem]
+
+
+# ------------------------------------------------------------------ the rest
+
+
+class ProtocolDocument(TypedDict, total=False):
+    """``protocol show``: the protocol in force (``version`` null and free-form without)."""
+
+    version: int | None
+    name: str | None
+    source: str | None
+    sha256: str
+    applied_at: str | None
+    applied_by: str
+    agents: list[str]
+    kinds: list[str]
+    free_form: bool
+    text: str
+
+
+class ErrorBody(TypedDict, total=False):
+    """What went wrong: a stable code, a message naming the bad input, where."""
+
+    code: str
+    message: str
+    field: str
+    line: int
+
+
+class ErrorDocument(TypedDict):
+    """The body of every refusal and bad-input answer."""
+
+    error: ErrorBody
+
+
+class TokenIssued(TypedDict):
+    """``agents token create --json``: the agent and its bearer token (shown once)."""
+
+    agent: str
+    admin: bool
+    token: str
+
+
+class TokensRevoked(TypedDict):
+    """``agents token revoke --json``: whose tokens, how many were revoked."""
+
+    agent: str | None
+    revoked: int
+
+
+class TokenEntry(TypedDict):
+    """One issued token (never its secret)."""
+
+    agent: str
+    admin: bool
+    hash_prefix: str
+    issued_at: str | None
+    revoked_at: str | None
+
+
+class TokenList(TypedDict):
+    """``agents token list --json``: every token issued."""
+
+    tokens: list[TokenEntry]
+
+
+class AgentsDocument(TypedDict):
+    """``agents list --json``: the agent board's rows."""
+
+    agents: list[Document]
+
+
+class Watching(TypedDict):
+    """``watch --json``: the agent now hears every broadcast on the chain."""
+
+    agent: str
+    chain_id: str
+    watching: bool
+    new: bool
+
+
+class Rebuilt(TypedDict):
+    """``projections rebuild --json``: the views rebuilt and the events replayed."""
+
+    rebuilt: list[str]
+    events: int
+
+
+class ReactorStep(TypedDict):
+    """One escalation step a reactor pass took."""
+
+    id: str
+    reason: str
+    level: int
+    repeat: int
+
+
+class ReactorDelivery(TypedDict):
+    """One webhook delivery a reactor pass attempted."""
+
+    agent: str
+    cursor: int
+    url: str
+    attempt: int
+    delivered: bool
+    error: str | None
+
+
+class ReactorReport(TypedDict):
+    """``reactor --once --json``: what one pass did."""
+
+    escalated: list[ReactorStep]
+    follow_ups: list[str]
+    skipped: int
+    deliveries: list[ReactorDelivery]
+
+
+class HealthDocument(TypedDict):
+    """``GET /healthz``: the store answered, its log head, the ledger's clock."""
+
+    ok: bool
+    head: int
+    now: str | None
