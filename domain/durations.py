@@ -56,7 +56,10 @@ def parse_duration(text: str, *, name: str = "duration") -> timedelta:
         raise InvalidInput(f"{name}: {text!r} must be longer than zero")
     if seconds > MAX_DURATION.total_seconds():
         raise InvalidInput(f"{name}: {text!r} is longer than the longest allowed (3650d)")
-    return timedelta(seconds=seconds)
+    duration = timedelta(seconds=seconds)
+    if not duration:  # times are kept to the microsecond: this timer would never be armed
+        raise InvalidInput(f"{name}: {text!r} is shorter than a microsecond, the shortest allowed")
+    return duration
 
 
 def parse_time(text: str, *, name: str = "time") -> datetime:

@@ -288,6 +288,7 @@ class Handoff(Aggregate):
             rules.require_agent_name(name, role)
         for target in escalate_to or []:
             rules.require_agent_name(target, "escalate_to")
+        rules.require_few_targets(escalate_to or [])
         if sender == receiver:
             raise InvalidInput(f"to: {receiver!r} cannot hand off to itself")
         if deadline is not None and deadline_within is not None:

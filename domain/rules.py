@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     from handoff_ledger.domain.handoff import Handoff
 
 __all__ = [
+    "MAX_ESCALATION_TARGETS",
+    "MAX_INPUT_BYTES",
+    "MAX_JSON_DEPTH",
     "require_agent_name",
+    "require_few_targets",
     "require_open",
     "require_receiver",
     "require_sender_or_admin",
@@ -37,6 +41,21 @@ def require_agent_name(name: str, field: str) -> None:
         )
 
 
+MAX_ESCALATION_TARGETS = 20
+"""How many agents one handoff may name to escalate to: each is notified of every
+escalation and every broadcast on the chain, so the feed grows with their number."""
+
+
+def require_few_targets(targets: list[str]) -> None:
+    """At most :data:`MAX_ESCALATION_TARGETS` distinct escalation targets."""
+    count = len(set(targets))
+    if count > MAX_ESCALATION_TARGETS:
+        raise InvalidInput(
+            f"escalate_to: {count} agents, more than the {MAX_ESCALATION_TARGETS} a handoff"
+            " may name (escalate to a team agent that forwards instead)"
+        )
+
+
 def require_text(text: str, field: str) -> None:
     """Reasons and messages must say something (and hold no NUL character)."""
     if not text or not text.strip():
@@ -44,28 +63,68 @@ def require_text(text: str, field: str) -> None:
     require_storable(text, field)
 
 
-def require_storable(value: object, field: str) -> None:
-    """No NUL character, and no NaN or infinity, anywhere in ``value``.
+MAX_INPUT_BYTES = 1_048_576
+"""The most a command may carry (1 MiB): an HTTP body, or a ``--payload``/``--result``
+file or standard input on the command line."""
 
-    PostgreSQL text cannot hold NUL: a recorded event carrying one would stop every
-    view and reader of the log at that event. NaN and infinities are not JSON:
-    Python's reader takes them, but an auditor's export reader would refuse the
-    line, and NaN is not even equal to itself. Both are refused before anything is
-    recorded.
+MAX_JSON_DEPTH = 32
+"""How deep a payload, a result or any other JSON value of a command may nest.
+
+An object or array is one level (``{"a": {"b": 1}}`` is two). Real payloads nest a
+handful of levels; a value nested hundreds deep cannot be written back by every
+reader (Python's and pydantic's encoders stop near 255 and 1,000 levels), and an
+event is forever: it is refused before anything is recorded.
+"""
+
+
+def require_storable(value: object, field: str) -> None:
+    """Valid Unicode with no NUL, finite numbers, at most :data:`MAX_JSON_DEPTH` deep.
+
+    PostgreSQL text cannot hold NUL, and no store can encode a lone surrogate
+    (``"\\ud800"`` in JSON, or bytes that are not UTF-8 on a command line): a
+    recorded event carrying one would stop every view and reader of the log at that
+    event. NaN and infinities are not JSON: Python's reader takes them, but an
+    auditor's export reader would refuse the line, and NaN is not even equal to
+    itself. All are refused before anything is recorded. The walk is iterative, so a
+    value nested far too deep is refused, not a crash.
     """
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidInput(f"{field}: must not contain the NUL character (\\u0000)")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidInput(f"{field}: {value!r} is not a JSON number")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            require_storable(key, field)
-            require_storable(item, f"{field}.{key}")
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            require_storable(item, f"{field}.{index}")
+    pending: list[tuple[object, str, int]] = [(value, field, 0)]
+    while pending:
+        item, where, depth = pending.pop()
+        if isinstance(item, str):
+            _require_plain_text(item, where)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise InvalidInput(f"{where}: {item!r} is not a JSON number")
+        elif isinstance(item, dict | list | tuple):
+            if depth >= MAX_JSON_DEPTH:
+                raise InvalidInput(
+                    f"{field}: nested more than {MAX_JSON_DEPTH} levels deep (at {_shorten(where)})"
+                )
+            if isinstance(item, dict):
+                for key in item:
+                    _require_plain_text(str(key), where)
+                inners = [(inner, f"{where}.{key}", depth + 1) for key, inner in item.items()]
+            else:
+                inners = [(inner, f"{where}.{i}", depth + 1) for i, inner in enumerate(item)]
+            pending.extend(reversed(inners))  # depth first, in order: the first fault named
+
+
+def _require_plain_text(text: str, where: str) -> None:
+    if "\x00" in text:
+        raise InvalidInput(f"{where}: must not contain the NUL character (\\u0000)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        raise InvalidInput(
+            f"{where}: is not valid Unicode: a lone surrogate (\\u{code:04x}) at character"
+            f" {exc.start} (text that was not UTF-8, or a JSON escape of half a pair)"
+        ) from None
+
+
+def _shorten(path: str) -> str:
+    return path if len(path) <= 60 else f"{path[:28]}…{path[-28:]}"
 
 
 def require_open(handoff: Handoff, command: str) -> None:

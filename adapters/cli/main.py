@@ -29,7 +29,7 @@ from handoff_ledger.adapters.cli import (
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.services.documents import error_document
 from handoff_ledger.adapters.services.vocabulary import Reply
-from handoff_ledger.domain.errors import HandoffError, Refused
+from handoff_ledger.domain.errors import HandoffError, InvalidInput, Refused
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "exit_code_for", "main"]
 
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     wants_json = "--json" in args
     try:
+        _require_utf8(args)
         result = app(args=args, prog_name="handoff", standalone_mode=False)
     except HandoffError as error:
         _fail(error_document(error), error.message, exit_code_for(error), wants_json)
@@ -90,6 +91,19 @@ def main(argv: list[str] | None = None) -> None:
             {"error": {"code": "internal", "message": message}}, message, EXIT_INTERNAL, wants_json
         )
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _require_utf8(args: list[str]) -> None:
+    """Every argument is text: bytes that are not UTF-8 reach Python as lone surrogates,
+    which no store, terminal or JSON document can hold."""
+    for number, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise InvalidInput(
+                f"argument {number}: {shown[:60]!r} is not valid UTF-8 text"
+            ) from None
 
 
 def _fail(document: Reply, message: str, code: int, wants_json: bool) -> None:

@@ -7,6 +7,7 @@ the same way (exit 2, nothing written) whichever command received it.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -21,8 +22,10 @@ from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
 from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.domain.rules import MAX_INPUT_BYTES, MAX_JSON_DEPTH
 
 __all__ = [
+    "MAX_INPUT_BYTES",
     "AsOfOption",
     "DbOption",
     "JsonOption",
@@ -83,17 +86,15 @@ def read_time(text: str | None, name: str) -> datetime | None:
 
 
 def read_json_object(text: str | None, name: str) -> dict[str, Any] | None:
-    """``--payload '{"a": 1}'`` or ``--payload @file.json``: a JSON object."""
+    """``--payload '{"a": 1}'``, ``--payload @file.json`` or ``@-`` (standard input):
+    a JSON object of at most :data:`MAX_INPUT_BYTES`."""
     if text is None:
         return None
     source = text
     if text.startswith("@"):
-        path = Path(text[1:])
-        try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise InvalidInput(f"{name}: cannot read file {str(path)!r}: {reason}") from None
+        source = _read_limited(text[1:], name)
+    if len(source) > MAX_INPUT_BYTES and len(source.encode("utf-8")) > MAX_INPUT_BYTES:
+        raise InvalidInput(f"{name}: over the {MAX_INPUT_BYTES:,}-byte limit")
     try:
         value = json.loads(source)
     except json.JSONDecodeError as exc:
@@ -101,6 +102,28 @@ def read_json_object(text: str | None, name: str) -> dict[str, Any] | None:
         raise InvalidInput(
             f"{name}: not valid JSON{where}: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise InvalidInput(f"{name}: nested more than {MAX_JSON_DEPTH} levels deep") from None
     if not isinstance(value, dict):
         raise InvalidInput(f"{name}: must be a JSON object, got {type(value).__name__}")
     return value
+
+
+def _read_limited(where: str, name: str) -> str:
+    """A file's text (``-``: standard input), refused past :data:`MAX_INPUT_BYTES`:
+    ``@/dev/zero`` must not read forever."""
+    shown = "standard input" if where == "-" else f"file {where!r}"
+    try:
+        if where == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with Path(where).open("rb") as file:
+                data = file.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput(f"{name}: cannot read {shown}: {exc.strerror or exc}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise InvalidInput(f"{name}: {shown} is over the {MAX_INPUT_BYTES:,}-byte limit")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{name}: cannot read {shown}: not UTF-8 (byte {exc.start})") from None

@@ -27,6 +27,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import Environment, EnvType, get_topic
 
 from handoff_ledger.adapters.ledger.clock import Clock, SystemClock
+from handoff_ledger.domain import rules
 from handoff_ledger.domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
@@ -235,7 +236,12 @@ class Ledger(Application[UUID]):
         key: str | None = None,
         parent_id: UUID | None = None,
     ) -> SendOutcome:
-        """Create a handoff, or return the one this sender's ``key`` already created."""
+        """Create a handoff, or return the one this sender's ``key`` already created.
+
+        An empty key is refused, on every face: it is a caller's mistake, not "no key".
+        """
+        rules.require_agent_name(sender, "from")  # both make the id: checked first
+        rules.require_storable(key, "key")
         if key is not None:
             if not key.strip():
                 raise InvalidInput("key: must not be empty")

@@ -35,7 +35,9 @@ from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import from_us
 
 __all__ = [
+    "RENDER_DEPTH",
     "TIMER_FIELDS",
+    "UNREADABLE",
     "armed_timers",
     "error_document",
     "event_fields",
@@ -48,6 +50,7 @@ __all__ = [
     "parse_iso",
     "protocol_document",
     "timer_fields",
+    "too_deep",
     "view_document",
 ]
 
@@ -73,6 +76,37 @@ def parse_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
+RENDER_DEPTH = 128
+"""The deepest JSON value a document shows (pydantic's encoder stops near 255 levels).
+
+Commands are refused past ``domain.rules.MAX_JSON_DEPTH`` (32), but events recorded
+before that cap may nest deeper, and events are forever. A reader shows such an
+event with its envelope and an ``unreadable`` reason instead of its fields (a
+handoff: ``payload``/``result`` null, named in ``unreadable``), and goes on past it.
+"""
+
+UNREADABLE = (
+    f"nested more than {RENDER_DEPTH} levels deep: shown without its fields"
+    " (the event is intact in the store; audit verify checks it)"
+)
+
+
+def too_deep(value: object, limit: int = RENDER_DEPTH) -> bool:
+    """Whether ``value`` nests more than ``limit`` objects or arrays (iteratively)."""
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            if depth >= limit:
+                return True
+            pending.extend((inner, depth + 1) for inner in item.values())
+        elif isinstance(item, list | tuple):
+            if depth >= limit:
+                return True
+            pending.extend((inner, depth + 1) for inner in item)
+    return False
+
+
 def jsonable(value: Any) -> Any:
     """Turn event and aggregate values into plain JSON values."""
     if isinstance(value, datetime):
@@ -92,7 +126,7 @@ def jsonable(value: Any) -> Any:
 
 def handoff_document(handoff: Handoff) -> HandoffDocument:
     """One handoff as it stands: identity, route, payload, state, timers."""
-    return {
+    document: HandoffDocument = {
         "id": str(handoff.id),
         "chain_id": str(handoff.chain_id),
         "parent_id": jsonable(handoff.parent_id),
@@ -122,6 +156,16 @@ def handoff_document(handoff: Handoff) -> HandoffDocument:
         "version": handoff.version,
         "updated_at": iso(handoff.modified_on),
     }
+    unreadable = []
+    if too_deep(document["payload"]):
+        document["payload"] = None
+        unreadable.append("payload")
+    if too_deep(document["result"]):
+        document["result"] = None
+        unreadable.append("result")
+    if unreadable:
+        document["unreadable"] = unreadable
+    return document
 
 
 TIMER_FIELDS: dict[EscalationReason, str] = {
@@ -162,7 +206,20 @@ def event_fields(event: Handoff.Event) -> dict[str, Any]:
 
 
 def history_entry(event: Handoff.Event) -> HistoryEntry:
-    """One event of a handoff's history: when, what, who, and its fields."""
+    """One event of a handoff's history: when, what, who, and its fields.
+
+    An event too deep to show (:data:`RENDER_DEPTH`) keeps its envelope and says why.
+    """
+    if too_deep(vars(event)):
+        return {
+            "at": iso(event.timestamp),
+            "type": type(event).__name__,
+            "handoff_id": str(event.originator_id),
+            "chain_id": str(event.chain_id),
+            "by": event.by,
+            "version": event.originator_version,
+            "unreadable": UNREADABLE,
+        }
     entry: Document = {
         "at": iso(event.timestamp),
         "type": type(event).__name__,
@@ -243,7 +300,18 @@ def view_document(row: Mapping[str, Any]) -> Document:
         elif key == "handoff_id":
             document["id"] = value
         elif key in ("detail", "result") and isinstance(value, str):
-            document[key] = json.loads(value)
+            document[key] = _json_column(value)
+            if document[key] is None and value != "null":
+                document["unreadable"] = UNREADABLE
         else:
             document[key] = value
     return document
+
+
+def _json_column(text: str) -> Any:
+    """A view's JSON column, or None when it nests too deep to show."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return None
+    return None if too_deep(value) else value

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
+from handoff_ledger.adapters.services.documents import UNREADABLE, too_deep
 from handoff_ledger.adapters.services.vocabulary import (
     ExportEntry,
 )
@@ -34,7 +35,9 @@ def export_entry(position: int, event: Any) -> ExportEntry:
     """One export line: the event with its position, its fields and its hash-chain link."""
     own = vars(event)
     sealed = own.get("hash") is not None
-    return {
+    fields = {k: v for k, v in own.items() if k not in _ENVELOPE | set(HASH_FIELDS)}
+    deep = too_deep(fields)
+    entry: ExportEntry = {
         "position": position,
         "at": plain(event.timestamp),
         "type": type(event).__name__,
@@ -42,11 +45,14 @@ def export_entry(position: int, event: Any) -> ExportEntry:
         "version": event.originator_version,
         "chain_id": str(event.chain_id),
         "by": event.by,
-        "data": plain({k: v for k, v in own.items() if k not in _ENVELOPE | set(HASH_FIELDS)}),
+        "data": None if deep else plain(fields),
         "scheme": SCHEME if sealed else None,
         "prev_hash": own.get("prev_hash"),
         "hash": own.get("hash"),
     }
+    if deep:
+        entry["unreadable"] = UNREADABLE
+    return entry
 
 
 def export_lines(

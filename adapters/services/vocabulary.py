@@ -26,10 +26,11 @@ TypedDict per document, with no logic; the point is that the whole vocabulary re
 in one place, and split by face it would name the shared documents twice.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: TypedDict reads ``NotRequired`` only
+# from evaluated annotations (Python 3.11), and the vocabulary test reads them too.
 
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 __all__ = [
     "AckDocument",
@@ -114,7 +115,7 @@ class HandoffDocument(TypedDict):
     sender: str
     receiver: str
     priority: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None
     state: str
     status: str | None
     status_message: str | None
@@ -134,6 +135,9 @@ class HandoffDocument(TypedDict):
     protocol_version: int | None
     version: int
     updated_at: str | None
+    unreadable: NotRequired[list[str]]
+    """Only when ``payload`` or ``result`` nests too deep to show (recorded before the
+    depth cap): the fields shown as null."""
 
 
 class SentDocument(HandoffDocument):
@@ -159,6 +163,8 @@ class HistoryEntry(TypedDict):
     chain_id: str
     by: str
     version: int
+    unreadable: NotRequired[str]
+    """Only for an event too deep to show: why its own fields are left out."""
 
 
 class LogEntry(HistoryEntry):
@@ -196,6 +202,8 @@ class ExportEntry(TypedDict):
     scheme: str | None
     prev_hash: str | None
     hash: str | None
+    unreadable: NotRequired[str]
+    """Only for an event too deep to show: ``data`` is null, and why."""
 
 
 # ------------------------------------------------------------------ views

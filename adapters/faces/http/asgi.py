@@ -11,10 +11,12 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from handoff_ledger.domain.rules import MAX_INPUT_BYTES
+
 __all__ = ["MAX_BODY_BYTES", "BodyLimit", "Message", "Receive", "Scope", "Send"]
 
-MAX_BODY_BYTES = 1_048_576
-"""The largest request body accepted (1 MiB); larger ones get 413."""
+MAX_BODY_BYTES = MAX_INPUT_BYTES
+"""The largest request body accepted (1 MiB, as on the command line); larger: 413."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

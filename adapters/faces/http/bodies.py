@@ -36,11 +36,9 @@ class _Body(BaseModel):
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
         """No NUL in any text, payload or result (PostgreSQL text cannot hold it)."""
-        where = nul_at(data)
-        if where is not None:
-            raise PydanticCustomError(
-                "nul", "{where}: contains a NUL character (\\u0000)", {"where": where}
-            )
+        fault = nul_at(data)
+        if fault is not None:
+            raise PydanticCustomError("unstorable_text", "{fault}", {"fault": fault})
         return data
 
 

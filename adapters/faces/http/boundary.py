@@ -13,7 +13,6 @@ and times that overflow a datetime once converted to UTC (``9999-12-31T23:59-14:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -72,27 +71,48 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def nul_at(value: Any, where: str = "") -> str | None:
-    """The dotted path of the first string (or key) in ``value`` holding a NUL, or None."""
-    return next(_nuls(value, where), None)
+    """The first string (or key) in ``value`` holding a NUL or a lone surrogate, as
+    ``"dotted.path: what"``, or None. Iterative: a body nested too deep is the
+    domain's to refuse by name, not a crash here."""
+    pending: list[tuple[Any, str]] = [(value, where)]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            fault = _text_fault(item)
+            if fault:
+                return f"{path or 'value'}: {fault}"
+        elif isinstance(item, dict):
+            inners = []
+            for key, inner in item.items():
+                inner_path = f"{path}.{key}" if path else str(key)
+                fault = _text_fault(str(key))
+                if fault and "\x00" in str(key):
+                    return f"{inner_path}: {fault}"  # as ever: the path shows where
+                if fault:
+                    return f"{path or 'value'}: a key {fault}"  # the key itself cannot be shown
+                inners.append((inner, inner_path))
+            pending.extend(reversed(inners))
+        elif isinstance(item, list | tuple):
+            pending.extend(
+                reversed([(x, f"{path}.{i}" if path else str(i)) for i, x in enumerate(item)])
+            )
+    return None
 
 
-def _nuls(value: Any, where: str) -> Iterator[str]:
-    if isinstance(value, str):
-        if "\x00" in value:
-            yield where or "value"
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{where}.{key}" if where else str(key)
-            if "\x00" in str(key):
-                yield inner
-            yield from _nuls(item, inner)
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            yield from _nuls(item, f"{where}.{index}" if where else str(index))
+def _text_fault(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (a lone surrogate, half of a \\ud800-\\udfff pair)"
+    return None
 
 
 def no_nul(request: Request) -> None:
-    """Router dependency: a path or query value holding a NUL is bad input (422)."""
+    """Router dependency: a path or query value holding a NUL is bad input (422).
+
+    (Starlette decodes them as UTF-8, replacing what is not: no lone surrogate.)"""
     for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
         if "\x00" in str(name) or "\x00" in str(value):
             raise InvalidInput(f"{name.replace(chr(0), '')}: contains a NUL character (\\u0000)")

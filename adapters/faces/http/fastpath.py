@@ -147,7 +147,10 @@ class CommandFastPath:
     ) -> Answer | None:
         """Run the command (in a worker thread), or None to hand the request to FastAPI."""
         try:
-            data = json.loads(body, parse_constant=_refuse)
+            try:
+                data = json.loads(body, parse_constant=_refuse)
+            except RecursionError:  # nested thousands deep: FastAPI answers it (422)
+                return None
             if not isinstance(data, dict) or (handoff_id is not None and "\x00" in handoff_id):
                 return None
             parsed = command.body.model_validate(data)

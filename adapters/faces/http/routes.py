@@ -90,7 +90,7 @@ def send(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Reply:
     """Create a handoff from the caller; a repeated idempotency key returns the first."""
-    if body.key and idempotency_key and body.key != idempotency_key:
+    if body.key is not None and idempotency_key is not None and body.key != idempotency_key:
         raise InvalidInput("key: differs from the Idempotency-Key header")
     outcome = svc.ledger.send(
         sender=me.agent,
@@ -102,7 +102,7 @@ def send(
         ack_within=duration(body.ack_within, "ack_within"),
         deadline=in_range(parse_deadline(body.deadline), "deadline") if body.deadline else None,
         escalate_to=body.escalate_to or None,
-        key=body.key or idempotency_key,
+        key=body.key if body.key is not None else idempotency_key,
         parent_id=_parent(body.parent_id),
     )
     if outcome.duplicate:
