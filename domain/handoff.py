@@ -5,6 +5,10 @@ CLI, HTTP and MCP interfaces cannot disagree about what is allowed. Commands tak
 acting agent and the current time as arguments: the domain reads no clock of its own,
 which keeps it pure and lets tests and the demo run hours of simulated time.
 
+A handoff's recorded times never go backwards: a command whose ``now`` is earlier
+than the handoff's last event (a clock stepped back) is recorded at that event's
+time, with the clock's reading kept in the event's ``clamped_from``.
+
 Events are explicit classes nested in the aggregate (eventsourcing 9.5 idiom); each
 carries ``by`` (who acted) and ``chain_id`` so a log entry can be read on its own.
 
@@ -55,6 +59,17 @@ class Handoff(Aggregate):
         hash: str | None = None
         """This event's hash (``integrity.event_digest``); None on events recorded
         before hash chains existed."""
+        clamped_from: datetime | None = None
+        """The clock's reading when it was earlier than the handoff's previous event:
+        the event is recorded at that event's time instead (see ``recorded_time``)."""
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            # An unclamped event holds no ``clamped_from`` at all (the class default
+            # answers None), so it is stored and hashed exactly as events were before
+            # the clamp existed, and old events (which lack the key) verify as before.
+            if self.clamped_from is None:
+                object.__delattr__(self, "clamped_from")
 
         def mutate(self, aggregate: Any) -> Any:
             """Apply the event, then remember its hash: the next event links to it."""
@@ -350,12 +365,13 @@ class Handoff(Aggregate):
         rules.require_receiver(self, by, "ack")
         if self.acked_at is not None:
             return False
+        at = self.recorded_time(now)
         self._record(
             self.Acked,
             by=by,
             now=now,
-            eta=now + eta if eta else None,
-            update_due=now + next_update if next_update else None,
+            eta=at + eta if eta else None,
+            update_due=at + next_update if next_update else None,
             update_every=next_update.total_seconds() if next_update else None,
             implicit=False,
         )
@@ -377,14 +393,15 @@ class Handoff(Aggregate):
         rules.require_storable(message, "message")
         self._ack_implicitly(by, now)
         every = next_update.total_seconds() if next_update else self.update_every
+        at = self.recorded_time(now)
         self._record(
             self.StatusReported,
             by=by,
             now=now,
             status=status.value,
             message=message,
-            eta=now + eta if eta else None,
-            update_due=now + timedelta(seconds=every) if every else None,
+            eta=at + eta if eta else None,
+            update_due=at + timedelta(seconds=every) if every else None,
             update_every=every,
         )
 
@@ -423,9 +440,10 @@ class Handoff(Aggregate):
             raise InvalidTransition(f"handoff {self.id} is already assigned to {to}")
         if to == self.sender:
             raise InvalidInput(f"to: {to!r} is the sender; cancel the handoff instead")
+        at = self.recorded_time(now)
         deadline = self.deadline_due
         if self.deadline_within is not None:
-            deadline = now + timedelta(seconds=self.deadline_within)
+            deadline = at + timedelta(seconds=self.deadline_within)
         self._record(
             self.Reassigned,
             by=by,
@@ -433,7 +451,7 @@ class Handoff(Aggregate):
             from_receiver=self.receiver,
             to_receiver=to,
             reason=reason,
-            ack_due=now + timedelta(seconds=self.ack_within) if self.ack_within else None,
+            ack_due=at + timedelta(seconds=self.ack_within) if self.ack_within else None,
             deadline_due=deadline,
         )
 
@@ -609,6 +627,17 @@ class Handoff(Aggregate):
         """The armed timers whose promise is broken at ``now``."""
         return [t for t in self.timers() if t.is_due(now)]
 
+    def recorded_time(self, now: datetime) -> datetime:
+        """The time an event happening at clock time ``now`` is recorded at.
+
+        A handoff's recorded times never go backwards: when the clock reads earlier
+        than the handoff's last event (a clock stepped back by NTP, skew between two
+        hosts), the event is recorded at the last event's time and keeps the clock's
+        reading in ``clamped_from``. Timers armed by the event count from this time.
+        """
+        last: datetime = self.modified_on
+        return last if now < last else now
+
     def disarm_timers(self) -> None:
         """Forget every promise: called when the handoff reaches a terminal state."""
         self.ack_due = None
@@ -631,19 +660,24 @@ class Handoff(Aggregate):
     def _record(
         self, event_class: type[Handoff.Event], *, by: str, now: datetime, **fields: Any
     ) -> None:
-        """Trigger one event, chained to the one before it by its hash."""
+        """Trigger one event at its recorded time, chained to the one before it by its hash.
+
+        ``clamped_from`` is part of the event (and of what is hashed) only when the
+        clock read earlier than the recorded time.
+        """
+        at = self.recorded_time(now)
         data = {"by": by, "chain_id": self.chain_id, **fields}
+        if at != now:
+            data["clamped_from"] = now
         digest = event_digest(
             type_name=event_class.__name__,
             handoff_id=self.id,
             version=self.version + 1,
-            at=now,
+            at=at,
             prev_hash=self.last_hash,
             data=data,
         )
-        self.trigger_event(
-            event_class, timestamp=now, prev_hash=self.last_hash, hash=digest, **data
-        )
+        self.trigger_event(event_class, timestamp=at, prev_hash=self.last_hash, hash=digest, **data)
 
 
 def _escalation_key(reason: str, timer_due: datetime | None, level: int, repeat: int) -> str:

@@ -565,7 +565,13 @@ class Ledger(Application[UUID]):
         return folded
 
     def history(self, handoff_id: UUID, *, as_of: datetime | None = None) -> list[Handoff.Event]:
-        """The handoff's events, oldest first (up to ``as_of``)."""
+        """The handoff's events, oldest first (those recorded at or before ``as_of``).
+
+        A handoff's recorded times never go backwards (the aggregate clamps them), so
+        its events at or before ``as_of`` are the ones before its first event after
+        it; stopping there also keeps an event stored before the clamp existed, and
+        stamped earlier than the one before it, out of a history that must fold.
+        """
         events: list[Handoff.Event] = []
         for event in self.events.get(handoff_id):
             assert isinstance(event, Handoff.Event)
@@ -589,7 +595,12 @@ class Ledger(Application[UUID]):
         until: datetime | None = None,
         limit: int | None = None,
     ) -> Iterator[LoggedEvent]:
-        """The handoff log, oldest first: entries after position ``after``, within times."""
+        """The handoff log, oldest first: entries after position ``after``, within times.
+
+        Times filter by each event's recorded time over the whole log from ``after``:
+        log order is commit order, not time order (a clock stepped back, two hosts'
+        clocks apart), so an event past ``until`` says nothing about the ones after it.
+        """
         start = after + 1
         emitted = 0
         while True:
@@ -600,7 +611,7 @@ class Ledger(Application[UUID]):
                 event = self.mapper.to_domain_event(notification)
                 assert isinstance(event, Handoff.Event)
                 if until is not None and event.timestamp > until:
-                    return
+                    continue
                 if since is None or event.timestamp >= since:
                     yield LoggedEvent(notification.id, event)
                     emitted += 1
@@ -609,6 +620,24 @@ class Ledger(Application[UUID]):
             if len(page) < LOG_PAGE:
                 return
             start = page[-1].id + 1
+
+    def read_log_as_of(self, until: datetime) -> Iterator[LoggedEvent]:
+        """Every handoff's events recorded at or before ``until``, in log order.
+
+        The whole log is read. Per handoff this is :meth:`history` with ``as_of``:
+        once one of its events is past ``until``, its later events are left out too
+        (the same events, since a handoff's recorded times never go backwards), so
+        folding what is yielded never skips a version.
+        """
+        stopped: set[UUID] = set()
+        for entry in self.read_log():
+            handoff_id = entry.event.originator_id
+            if handoff_id in stopped:
+                continue
+            if entry.event.timestamp > until:
+                stopped.add(handoff_id)
+                continue
+            yield entry
 
     # ------------------------------------------------------------------ helpers
 

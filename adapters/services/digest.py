@@ -1,9 +1,10 @@
 """The "while you were away" digest: what passed, what was escalated, what waits.
 
 One JSON-able document per call, the same shape every interface will return. It
-reads the handoff log from the start up to the window's end, folding every handoff
-in memory (so each entry knows the handoff's route and involvement as they stood),
-and reports the events whose time falls in the window. Its cost grows with the
+reads the whole handoff log, folding each handoff's events recorded up to the
+window's end in memory (so each entry knows the handoff's route and involvement as
+they stood), and reports the events whose recorded time falls in the window. It
+never stops at the first event past the end: log order is not time order. Its cost grows with the
 size of the log; a view of its own would make it a range scan later.
 
 "What waits" is read from the views as they stand now when the window ends now
@@ -83,7 +84,8 @@ def build_digest(
     passed: list[tuple[UUID, dict[str, Any]]] = []
     escalated: list[tuple[UUID, dict[str, Any]]] = []
     promises: dict[UUID, list[dict[str, Any]]] = {}
-    for entry in ledger.read_log(until=end):
+    # The whole log: a clock stepped back puts events of the window after later ones.
+    for entry in ledger.read_log_as_of(end):
         event = entry.event
         hid = event.originator_id
         before = tracked[hid].handoff if hid in tracked else None

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -26,8 +26,6 @@ from handoff_ledger.projections.registry import all_projections
 __all__ = ["ViewStatus", "Views", "lag_text"]
 
 _REPLAY_PAGE = 5000
-REPLAY_SKEW = timedelta(seconds=60)
-"""How far past ``until`` a replay keeps reading for events committed out of time order."""
 _ANALYZE_AFTER = 10_000
 """After a catch-up this large, refresh the planner's statistics of the view tables."""
 
@@ -123,12 +121,15 @@ class Views:
     def replay(self, until: datetime, names: list[str] | None = None) -> MemoryViews:
         """Every view (or the named ones) as it stood at ``until``, folded in memory.
 
-        The same projection code as the live views, over the events timestamped up
-        to ``until``, in log order; the live tables are not touched. Events are read
-        and decoded the way the runner does (plain rows, the lean decoder). The log
-        is in commit order, and a slow transaction can commit an event stamped a
-        little earlier than one before it, so reading goes on ``REPLAY_SKEW`` past
-        ``until`` (skipping what is later) before it stops.
+        The same projection code as the live views, over each handoff's events
+        recorded at or before ``until``, in log order; the live tables are not
+        touched. Events are read and decoded the way the runner does (plain rows, the
+        lean decoder). The log is in commit order, not time order (a slow
+        transaction, a clock stepped back, two hosts' clocks apart), so the whole log
+        is read: an event past ``until`` says nothing about the ones after it. Once a
+        handoff has an event past ``until`` its later events are skipped too, as
+        ``Ledger.history`` does (the same events: a handoff's recorded times never go
+        backwards), so every handoff is folded from a prefix of its history.
 
         When every view asked for is checkpointed (:mod:`checkpoints`), the fold
         starts from the latest checkpoint it may use, and leaves new ones behind.
@@ -136,7 +137,6 @@ class Views:
         chosen = {p.name for p in self.projections} if not names else set(names)
         memory = MemoryViews(p for p in all_projections() if p.name in chosen)
         until_us = us(until) or 0
-        horizon = until + REPLAY_SKEW
         saver = self.checkpoints if self.checkpoints.usable_for(memory.projections) else None
         latest_us = 0
         if saver is not None:
@@ -147,6 +147,7 @@ class Views:
         every = self.checkpoint_every
         boundary = (memory.position // every + 1) * every
         clean = True  # nothing skipped yet: the fold holds every event read so far
+        stopped: set[Any] = set()  # handoffs with an event past ``until``
         decode = EventDecoder(self.ledger.mapper).decode_entry
         start = memory.position
         while True:
@@ -156,11 +157,12 @@ class Views:
                 while saver is not None and clean and position > boundary:
                     saver.save(memory, boundary, latest_us)
                     boundary += every
+                if originator_id in stopped:
+                    continue
                 event: Any = decode(topic, originator_id, version, state)
                 if event.timestamp > until:
                     clean = False
-                    if event.timestamp > horizon:
-                        return memory
+                    stopped.add(originator_id)
                     continue
                 memory.apply(event, position)
                 latest_us = max(latest_us, us(event.timestamp) or 0)
@@ -172,6 +174,9 @@ class Views:
         self, until: datetime, handoff_ids: list[str], names: list[str]
     ) -> MemoryViews:
         """The named views folded from only these handoffs' events up to ``until``.
+
+        Each handoff's events stop at its first one past ``until``, as in
+        :meth:`replay`.
 
         For views whose rows each belong to one handoff (``chains``), this gives
         those handoffs' rows as a replay of the whole log would, reading a few
@@ -186,8 +191,9 @@ class Views:
             ):
                 if topic in VIEW_TOPICS:
                     event: Any = decode(topic, originator_id, version, state)
-                    if event.timestamp <= until:
-                        events.append((position, event))
+                    if event.timestamp > until:
+                        break
+                    events.append((position, event))
         for position, event in sorted(events, key=lambda pair: pair[0]):
             memory.apply(event, position)
         return memory
