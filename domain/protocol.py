@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Action", "AgentSpec", "EscalationLevel", "FollowUp", "KindSpec", "Protocol"]
 
-_TOP_KEYS = {"agents", "kinds", "name", "description", "escalation"}
+_TOP_KEYS = {"agents", "kinds", "name", "description", "escalation", "allow_private_webhooks"}
 _AGENT_KEYS = {"webhook", "admin", "description"}
 _KIND_KEYS = {
     "description",
@@ -140,6 +140,10 @@ class Protocol:
     name: str | None = None
     escalation: tuple[EscalationLevel, ...] = ()
     """The default policy: for kinds without their own, and free-form handoffs."""
+    allow_private_webhooks: bool = False
+    """Deliver webhooks to loopback, link-local and private addresses too (off by
+    default, so an agent's URL cannot make the reactor call internal services; a
+    version stored before this key existed reads as off)."""
 
     @classmethod
     def parse(cls, text: str, source: str = "handoff.toml") -> Protocol:
@@ -271,11 +275,15 @@ class _Parser:
                         ["kinds", kind.name, event, "kind"], f"unknown kind {follow_up.kind!r}"
                     )
         name = doc.get("name")
+        allow_private = doc.get("allow_private_webhooks", False)
+        if not isinstance(allow_private, bool):
+            raise self.fail(["allow_private_webhooks"], "must be true or false")
         return Protocol(
             agents=agents,
             kinds=kinds,
             name=name if isinstance(name, str) else None,
             escalation=self.levels(["escalation"], doc.get("escalation", []), agents),
+            allow_private_webhooks=allow_private,
         )
 
     def agent(self, name: str, spec: Any) -> AgentSpec:

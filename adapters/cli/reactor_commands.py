@@ -91,9 +91,16 @@ def print_report(report: PassReport) -> None:
 
 
 def print_failures(report: PassReport) -> None:
-    """Failed webhook deliveries, on stderr: each will be retried with backoff."""
+    """Failed webhook deliveries, on stderr: each will be retried with backoff, but
+    a refused one (not a public address) is never tried again."""
     for attempt in report.deliveries:
-        if not attempt.delivered:
+        if attempt.refused:
+            typer.echo(
+                f"WEBHOOK_REFUSED: {attempt.agent} [{attempt.position}]: {attempt.error} "
+                "(not retried)",
+                err=True,
+            )
+        elif not attempt.delivered:
             typer.echo(
                 f"WEBHOOK_FAILED: {attempt.agent} [{attempt.position}] attempt "
                 f"{attempt.attempts}: {attempt.error} (will retry)",

@@ -4,6 +4,7 @@ The HTTP API, the dashboard and MCP never import one another; this module is the
 only one that knows all three. It builds the shared :class:`Service` (with the
 views-following strategy the process needs, :mod:`.runtime.following`) and mounts:
 the API's resources, the dashboard at ``/dashboard/``, the MCP tools at ``/mcp``.
+A loopback trial puts one guard in front of all three (:mod:`.runtime.loopback`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from handoff_ledger.adapters.faces.dashboard import router as dashboard
 from handoff_ledger.adapters.faces.http.app import add_error_answers, add_middleware, routers
 from handoff_ledger.adapters.faces.mcp.streamable import mount_mcp
 from handoff_ledger.adapters.faces.runtime.following import Following, WaitForFollower
+from handoff_ledger.adapters.faces.runtime.loopback import LoopbackOnly
 from handoff_ledger.adapters.faces.runtime.service import TRIAL_ENV, Service
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.views import Views
@@ -56,6 +58,9 @@ def create_app(
 
     add_error_answers(app)
     add_middleware(app, service, fast_path=fast_path)
+    if trial:
+        # Outermost: a rebound name is refused before any face reads or writes anything.
+        app.add_middleware(LoopbackOnly)
     return app
 
 

@@ -16,7 +16,9 @@ ledger's side works in three steps, each safe to crash in:
    their own, so a slow or dead endpoint never holds up another agent. A 2xx marks
    the row delivered; anything else (an error status, a refused connection, a
    timeout) records the error and schedules a retry with exponential backoff
-   (1 s, 2 s, 4 s … capped at ``MAX_BACKOFF``), for as long as it takes.
+   (1 s, 2 s, 4 s … capped at ``MAX_BACKOFF``), for as long as it takes. A URL whose
+   address is not public (:mod:`.webhook_guard`) is *refused*: recorded like an error,
+   never tried again (unless the protocol in force sets ``allow_private_webhooks``).
 
 Failures are visible in ``handoff reactor`` output and ``handoff projections status``.
 """
@@ -77,6 +79,7 @@ class Attempt:
     url: str
     attempts: int
     error: str | None
+    refused: bool = False  # the address was not public: recorded, never tried again
 
     @property
     def delivered(self) -> bool:
@@ -112,6 +115,8 @@ class Deliveries:
         self._client: httpx.Client | None = None
         self.post = poster or self._post
         self._tables_ready = False
+        self.allow_private = False
+        """The protocol in force's ``allow_private_webhooks``, read by each pass."""
 
     def close(self) -> None:
         """Close the HTTP client's connections."""
@@ -127,6 +132,8 @@ class Deliveries:
             self._create_tables()
             self._tables_ready = True
         webhooks = self.webhooks()
+        current = self.ledger.protocol_in_force()
+        self.allow_private = current is not None and current.protocol.allow_private_webhooks
         for agent, (url, since_us) in webhooks.items():
             self.enqueue(agent, url, since_us)
         claimed = self.claim()
@@ -244,6 +251,13 @@ class Deliveries:
                         f"attempts = {m}, last_error = NULL WHERE agent = {m} AND position = {m}",
                         (us(now), attempt.attempts, attempt.agent, attempt.position),
                     )
+                elif attempt.refused:  # parked: no next attempt, the reason kept
+                    cursor.execute(
+                        f"UPDATE {self._t(DELIVERIES)} SET next_at_us = NULL, attempts = {m}, "
+                        f"last_error = {m} WHERE agent = {m} AND position = {m} "
+                        "AND delivered_us IS NULL",
+                        (attempt.attempts, attempt.error, attempt.agent, attempt.position),
+                    )
                 else:
                     cursor.execute(
                         f"UPDATE {self._t(DELIVERIES)} SET next_at_us = {m}, attempts = {m}, "
@@ -310,8 +324,13 @@ class Deliveries:
         error: str | None
         import httpx  # loaded by run_once before any delivery is sent
 
+        from handoff_ledger.adapters.services.webhook_guard import WebhookRefused
+
         try:
             code = self.post(row["url"], body, headers)
+        except WebhookRefused as exc:
+            error = f"refused: {exc}"[:500]
+            return Attempt(row["agent"], int(row["position"]), row["url"], attempts, error, True)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         else:
@@ -319,8 +338,18 @@ class Deliveries:
         return Attempt(row["agent"], int(row["position"]), row["url"], attempts, error)
 
     def _post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> int:
+        """POST to the address :func:`.webhook_guard.resolve` checked (redirects not followed)."""
+        from handoff_ledger.adapters.services.webhook_guard import resolve
+
         assert self._client is not None
-        return self._client.post(url, json=body, headers=headers).status_code
+        target = resolve(url, self.allow_private)
+        answer = self._client.post(
+            target.url,
+            json=body,
+            headers={**headers, **target.headers},
+            extensions=target.extensions,
+        )
+        return answer.status_code
 
     # ------------------------------------------------------------------ schema
 

@@ -60,6 +60,7 @@ def test_failed_webhook_deliveries_show_in_reactor_output_and_projections_status
 ) -> None:
     dead = "http://127.0.0.1:9/hook"  # the discard port: nothing listens
     protocol = (
+        "allow_private_webhooks = true\n"  # loopback: refused without it
         f'[agents.inbox_monitor]\n[agents.code_agent]\n[agents."human:me"]\nwebhook = "{dead}"\n'
     )
     sqlite_cli.run("protocol", "apply", str(write_file("handoff.toml", protocol)))

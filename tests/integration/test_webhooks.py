@@ -68,6 +68,7 @@ def flaky() -> Iterator[Receiver]:
 
 def protocol(human_hook: str, support_hook: str) -> str:
     return f"""
+allow_private_webhooks = true  # the receivers are on loopback
 [agents.inbox_monitor]
 [agents.code_agent]
 [agents.support_agent]

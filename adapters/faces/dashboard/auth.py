@@ -14,7 +14,7 @@ Signing in and out only sets or clears the cookie: nothing is written to the led
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import anyio
@@ -25,7 +25,7 @@ from handoff_ledger.adapters.faces.dashboard.render import SECURITY_HEADERS, htm
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.ledger.tokens import Caller, authenticate
 
-__all__ = ["COOKIE", "TRIAL_VIEWER", "router", "sign_in", "unauthorized", "viewer"]
+__all__ = ["COOKIE", "TRIAL_VIEWER", "header", "router", "sign_in", "unauthorized", "viewer"]
 
 COOKIE = "handoff_dashboard"
 PATH = "/dashboard"
@@ -61,6 +61,11 @@ def viewer(request: Request) -> Caller | None:
     return found
 
 
+def header(who: Caller | None) -> dict[str, Any]:
+    """What ``base.html`` shows about the viewer: pass it to every page that extends it."""
+    return {"viewer": who, "trial": who == TRIAL_VIEWER}
+
+
 def sign_in(request: Request) -> Response:
     """Where a page request without a valid token goes: the login page, back here after."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -93,7 +98,7 @@ def login_page(
 ) -> Response:
     """The sign-in form."""
     message = "Your token is no longer valid (revoked?): sign in again." if expired else None
-    return html("login.html", next=_safe_next(next), error=message, viewer=viewer(request))
+    return html("login.html", next=_safe_next(next), error=message, **header(viewer(request)))
 
 
 @router.post("/login")
@@ -105,7 +110,9 @@ async def login(request: Request) -> Response:
     """
     origin = request.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
-        return html("login.html", status_code=403, next=PATH + "/", error=CROSS_SITE, viewer=None)
+        return html(
+            "login.html", status_code=403, next=PATH + "/", error=CROSS_SITE, **header(None)
+        )
     body = await request.body()
     form = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()
@@ -114,7 +121,7 @@ async def login(request: Request) -> Response:
     found = await anyio.to_thread.run_sync(authenticate, ledger, token) if token else None
     if found is None:
         error = "Unknown or revoked token." if token else "Paste a token to sign in."
-        return html("login.html", status_code=401, next=target, error=error, viewer=None)
+        return html("login.html", status_code=401, next=target, error=error, **header(None))
     response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(
         COOKIE,

@@ -60,7 +60,7 @@ def _page(
         model = build()
     except HandoffError as error:
         return _error(error, who)
-    return html(template, viewer=who, partial=partial, trial=who == auth.TRIAL_VIEWER, **model)
+    return html(template, partial=partial, **auth.header(who), **model)
 
 
 def _fragment(request: Request, template: str, build: Callable[[], dict[str, Any]]) -> Response:
@@ -79,9 +79,8 @@ def _error(error: HandoffError, who: Caller) -> Response:
     return html(
         "error.html",
         status_code=status_for(error),
-        viewer=who,
-        trial=who == auth.TRIAL_VIEWER,
         message=error.message,
+        **auth.header(who),
     )
 
 
