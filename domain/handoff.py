@@ -149,6 +149,7 @@ class Handoff(Aggregate):
             key = _escalation_key(self.reason, self.timer_due, self.level, self.repeat)
             aggregate.escalations.add(key)
             aggregate.escalation_count += 1
+            aggregate.escalation_targets.update(self.notified)
             if self.timer_due is not None:
                 expected = timer_key(self.reason, self.timer_due)
                 if self.next_level is None or self.next_due is None:
@@ -168,6 +169,38 @@ class Handoff(Aggregate):
             aggregate.result = self.result
             aggregate.closed_at = self.timestamp
             aggregate.disarm_timers()
+
+    class Failed(Event):
+        """The receiver tried and could not finish (``declined`` refuses the work instead);
+        ``result`` is what it has to show for the attempt."""
+
+        reason: str
+        result: JSONObject | None
+
+        def apply(self, aggregate: Handoff) -> None:
+            aggregate.state = State.FAILED
+            aggregate.outcome_reason = self.reason
+            aggregate.result = self.result
+            aggregate.closed_at = self.timestamp
+            aggregate.disarm_timers()
+
+    class Replied(Event):
+        """An answer to the receiver from its sender, an escalation target or an admin.
+
+        A blocked handoff (``need_help``/``stuck``) goes back to ``in_progress``, and
+        the receiver owes its next update again, ``update_every`` after the reply.
+        """
+
+        message: str
+        data: JSONObject | None
+        update_due: datetime | None
+
+        def apply(self, aggregate: Handoff) -> None:
+            if aggregate.state is State.BLOCKED:
+                aggregate.state = State.IN_PROGRESS
+            if self.update_due is not None:
+                aggregate.update_due = self.update_due
+            aggregate.last_reply_at = self.timestamp
 
     class Declined(Event):
         """The receiver refused the work."""
@@ -263,6 +296,9 @@ class Handoff(Aggregate):
         self.closed_at: datetime | None = None
         self.escalations: set[str] = set()
         self.escalation_count = 0
+        self.escalation_targets: set[str] = set(escalate_to)
+        """Everyone an escalation of this handoff named or notified: they may reply."""
+        self.last_reply_at: datetime | None = None
         self.next_steps: dict[str, Step | None] = {}
         """Per armed timer (``timer_key``): the escalation step due next; None when done."""
         self.last_hash: str | None = None
@@ -412,6 +448,46 @@ class Handoff(Aggregate):
         rules.require_storable(result, "result")
         self._ack_implicitly(by, now)
         self._record(self.Completed, by=by, now=now, result=result)
+
+    def fail(
+        self, *, by: str, now: datetime, reason: str, result: JSONObject | None = None
+    ) -> None:
+        """Give up on the work after trying, saying why; ``on_fail`` follow-ups hang off it."""
+        rules.require_open(self, "fail")
+        rules.require_receiver(self, by, "fail")
+        rules.require_text(reason, "reason")
+        rules.require_storable(result, "result")
+        self._ack_implicitly(by, now)
+        self._record(self.Failed, by=by, now=now, reason=reason, result=result)
+
+    def reply(
+        self,
+        *,
+        by: str,
+        now: datetime,
+        message: str,
+        data: JSONObject | None = None,
+        is_admin: bool = False,
+    ) -> None:
+        """Answer the receiver (its sender, an escalation target or an admin).
+
+        Unlike a note, a reply is part of the protocol: a blocked handoff resumes, and
+        the receiver's update timer re-arms from the reply when it promised updates.
+        """
+        rules.require_open(self, "reply to")
+        rules.require_may_reply(self, by, is_admin)
+        rules.require_text(message, "message")
+        rules.require_storable(data, "data")
+        at = self.recorded_time(now)
+        every = self.update_every
+        self._record(
+            self.Replied,
+            by=by,
+            now=now,
+            message=message,
+            data=data,
+            update_due=at + timedelta(seconds=every) if every and self.acked_at else None,
+        )
 
     def decline(self, *, by: str, now: datetime, reason: str) -> None:
         """Refuse the work, saying why."""
@@ -597,7 +673,7 @@ class Handoff(Aggregate):
 
     @property
     def is_open(self) -> bool:
-        """True until the handoff is completed, declined or cancelled."""
+        """True until the handoff is completed, failed, declined or cancelled."""
         return self.state in OPEN_STATES
 
     @property

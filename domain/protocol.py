@@ -53,6 +53,7 @@ _KIND_KEYS = {
     "result",
     "on_complete",
     "on_decline",
+    "on_fail",
 }
 _LEVEL_KEYS = {"on", "after", "notify", "action", "to", "every"}
 _FOLLOW_UP_KEYS = {"kind", "to", "priority", "payload"}
@@ -95,7 +96,7 @@ class EscalationLevel:
 
 @dataclass(frozen=True)
 class FollowUp:
-    """When this completes (or is declined), hand off ``kind`` to ``to``."""
+    """When this completes (or is declined, or fails), hand off ``kind`` to ``to``."""
 
     kind: str
     to: str | None
@@ -120,6 +121,7 @@ class KindSpec:
     result_schema: dict[str, Any] | None = None
     on_complete: FollowUp | None = None
     on_decline: FollowUp | None = None
+    on_fail: FollowUp | None = None
 
     def validate_payload(self, payload: dict[str, Any]) -> None:
         """Raise :class:`PayloadInvalid` naming the first field that fails the schema."""
@@ -269,6 +271,7 @@ class _Parser:
             for event, follow_up in (
                 ("on_complete", kind.on_complete),
                 ("on_decline", kind.on_decline),
+                ("on_fail", kind.on_fail),
             ):
                 if follow_up is not None and follow_up.kind not in kinds:
                     raise self.fail(
@@ -326,6 +329,7 @@ class _Parser:
             result_schema=self.schema([*path, "result"], spec.get("result")),
             on_complete=self.follow_up([*path, "on_complete"], spec.get("on_complete"), agents),
             on_decline=self.follow_up([*path, "on_decline"], spec.get("on_decline"), agents),
+            on_fail=self.follow_up([*path, "on_fail"], spec.get("on_fail"), agents),
         )
 
     def levels(

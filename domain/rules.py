@@ -22,6 +22,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "require_agent_name",
     "require_few_targets",
+    "require_may_reply",
     "require_open",
     "require_receiver",
     "require_sender_or_admin",
@@ -128,10 +129,24 @@ def _shorten(path: str) -> str:
 
 
 def require_open(handoff: Handoff, command: str) -> None:
-    """Nothing but a note changes a completed, declined or cancelled handoff."""
+    """Nothing but a note changes a completed, failed, declined or cancelled handoff."""
     if handoff.is_terminal:
         raise InvalidTransition(
             f"cannot {command} handoff {handoff.id}: it is {handoff.state.value}"
+        )
+
+
+def require_may_reply(handoff: Handoff, by: str, is_admin: bool) -> None:
+    """A reply comes from the sender, an escalation target or an admin, never the receiver."""
+    if by == handoff.receiver:
+        raise NotPermitted(
+            f"{by} cannot reply to handoff {handoff.id}: it is its receiver"
+            " (report status, or add a note)"
+        )
+    if by != handoff.sender and by not in handoff.escalation_targets and not is_admin:
+        raise NotPermitted(
+            f"{by} cannot reply to handoff {handoff.id}: only its sender {handoff.sender},"
+            " its escalation targets or an admin can (anyone can add a note)"
         )
 
 

@@ -19,10 +19,11 @@ class State(StrEnum):
     COMPLETED = "completed"
     DECLINED = "declined"
     CANCELLED = "cancelled"
+    FAILED = "failed"
 
 
 OPEN_STATES = frozenset({State.REQUESTED, State.ACKED, State.IN_PROGRESS, State.BLOCKED})
-TERMINAL_STATES = frozenset({State.COMPLETED, State.DECLINED, State.CANCELLED})
+TERMINAL_STATES = frozenset({State.COMPLETED, State.DECLINED, State.CANCELLED, State.FAILED})
 
 
 class Status(StrEnum):

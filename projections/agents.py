@@ -61,7 +61,7 @@ class AgentsProjection(Projection):
     """Keeps each agent's row and its open handoffs current."""
 
     name = "agents"
-    version = 1
+    version = 2  # 2: failed handoffs close, a reply counts as seen
     tables = (AGENTS, AGENT_OPEN)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
@@ -106,7 +106,9 @@ class AgentsProjection(Projection):
             open_items.put(
                 {**item, "receiver": event.to_receiver, "ack_due_us": us(event.ack_due), "acked": 0}
             )
-        elif isinstance(event, Handoff.Completed | Handoff.Declined | Handoff.Cancelled):
+        elif isinstance(
+            event, Handoff.Completed | Handoff.Declined | Handoff.Cancelled | Handoff.Failed
+        ):
             if item is not None:
                 open_items.delete((hid,))
                 self._bump(agents, item["receiver"], {"open_count": -1})
@@ -114,7 +116,7 @@ class AgentsProjection(Projection):
                 self._bump(agents, event.by, {"completed": 1}, seen_us=at)
             elif isinstance(event, Handoff.Declined):
                 self._bump(agents, event.by, {"declined": 1}, seen_us=at)
-        elif isinstance(event, Handoff.NoteAdded):
+        elif isinstance(event, Handoff.NoteAdded | Handoff.Replied):
             self._bump(agents, event.by, {}, seen_us=at)
 
     @staticmethod

@@ -7,9 +7,9 @@ A chain is broken where a promise was not kept or work was left lying:
 - ``deadline_missed``: still open after its deadline;
 - ``escalation_unanswered``: escalated, and nobody (receiver, sender, the targets)
   has acted on it or said a word since;
-- ``follow_up_missing``: completed (or declined) where the protocol routes a
-  follow-up, and no follow-up handoff exists;
-- ``not_rerouted``: declined, with no route and nothing handed on from it.
+- ``follow_up_missing``: completed (or declined, or failed) where the protocol routes
+  a follow-up, and no follow-up handoff exists;
+- ``not_rerouted``: declined or failed, with no route and nothing handed on from it.
 
 A closure younger than ``FOLLOW_UP_GRACE`` is not judged yet: the reactor (or the
 sender) gets that long to hand the work on.
@@ -40,6 +40,9 @@ FOLLOW_UP_GRACE = timedelta(minutes=1)
 """How long the reactor has to create a follow-up before its absence is a break: a
 completion seconds old is simply waiting for the reactor's next pass."""
 
+_OUTCOMES = {State.COMPLETED: "on_complete", State.DECLINED: "on_decline", State.FAILED: "on_fail"}
+"""The closed states that may owe a follow-up, and the protocol key that routes one."""
+
 RouteOf = Callable[[Handoff], FollowUp | None]
 """The follow-up the protocol routes for a closed handoff's outcome, if any."""
 
@@ -51,6 +54,8 @@ _RESPONSES = (
     Handoff.Cancelled,
     Handoff.Reassigned,
     Handoff.NoteAdded,
+    Handoff.Failed,
+    Handoff.Replied,
 )
 
 
@@ -176,12 +181,12 @@ def _closed_breaks(
     route_of: RouteOf,
     now: datetime,
 ) -> list[Break]:
-    if handoff.state not in (State.COMPLETED, State.DECLINED):
+    if handoff.state not in _OUTCOMES:
         return []  # a cancellation is a decision, not a break
     closed = handoff.closed_at or handoff.modified_on
     if now - closed < FOLLOW_UP_GRACE:
         return []
-    outcome = "on_complete" if handoff.state is State.COMPLETED else "on_decline"
+    outcome = _OUTCOMES[handoff.state]
     route = route_of(handoff)
     if route is not None:
         if any(child.kind == route.kind for child in children):
@@ -199,15 +204,16 @@ def _closed_breaks(
                 "was never created" + (f" ({note})" if note else " (is a reactor running?)"),
             )
         ]
-    if handoff.state is State.DECLINED and not children:
+    if handoff.state in (State.DECLINED, State.FAILED) and not children:
+        verb = handoff.state.value
         return [
             Break(
                 handoff.id,
                 BreakKind.NOT_REROUTED,
                 handoff.sender,
-                "a declined handoff is re-routed (an on_decline route, or send --parent)",
+                f"a {verb} handoff is re-routed (an {outcome} route, or send --parent)",
                 closed,
-                f"declined by {handoff.receiver} at {_at(closed)} "
+                f"{verb} by {handoff.receiver} at {_at(closed)} "
                 f"({handoff.outcome_reason}) and not re-routed by {handoff.sender}",
             )
         ]

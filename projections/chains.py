@@ -62,6 +62,7 @@ CLOSED = {
     Handoff.Completed: "completed",
     Handoff.Declined: "declined",
     Handoff.Cancelled: "cancelled",
+    Handoff.Failed: "failed",
 }
 
 
@@ -69,7 +70,7 @@ class ChainsProjection(Projection):
     """One row per handoff, kept current; rows are never deleted (chains are history)."""
 
     name = "chains"
-    version = 1
+    version = 2  # 2: failed handoffs, replies
     tables = (HANDOFFS,)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
@@ -149,14 +150,19 @@ class ChainsProjection(Projection):
                 "reassignments": int(row["reassignments"] or 0) + 1,
                 "reason": event.reason,
             }
+        elif isinstance(event, Handoff.Replied):
+            if row["state"] == "blocked":
+                changes["state"] = "in_progress"
+            if event.update_due is not None:
+                changes["update_due_us"] = us(event.update_due)
         elif type(event) in CLOSED:
             changes |= {
                 "state": CLOSED[type(event)],
                 "closed_us": us(event.timestamp),
                 "update_due_us": None,
             }
-            if isinstance(event, Handoff.Completed):
+            if isinstance(event, Handoff.Completed | Handoff.Failed):
                 changes["result"] = None if event.result is None else to_json(event.result)
-            else:
+            if not isinstance(event, Handoff.Completed):
                 changes["reason"] = event.reason
         handoffs.put({**row, **changes})

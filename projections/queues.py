@@ -51,7 +51,7 @@ class QueuesProjection(Projection):
     """Open handoffs per receiver; a row leaves the queue when its handoff closes."""
 
     name = "queues"
-    version = 1
+    version = 2  # 2: failed handoffs leave the queue, replies unblock
     tables = (QUEUE,)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
@@ -72,7 +72,9 @@ class QueuesProjection(Projection):
                 }
             )
             return
-        if isinstance(event, Handoff.Completed | Handoff.Declined | Handoff.Cancelled):
+        if isinstance(
+            event, Handoff.Completed | Handoff.Declined | Handoff.Cancelled | Handoff.Failed
+        ):
             queue.delete((hid,))
             return
         row = queue.get((hid,))
@@ -84,6 +86,8 @@ class QueuesProjection(Projection):
             queue.put({**row, "state": Status(event.status).state.value})
         elif isinstance(event, Handoff.Reassigned):
             queue.put({**row, "receiver": event.to_receiver, "state": "requested"})
+        elif isinstance(event, Handoff.Replied) and row["state"] == "blocked":
+            queue.put({**row, "state": "in_progress"})
 
 
 def row_order(row: Mapping[str, Any]) -> tuple[int, int, str]:

@@ -56,7 +56,7 @@ TIMER_OWNERS = TableSpec(
 ACK = EscalationReason.ACK_TIMEOUT.value
 UPDATE = EscalationReason.UPDATE_OVERDUE.value
 DEADLINE = EscalationReason.DEADLINE_MISSED.value
-CLOSING = (Handoff.Completed, Handoff.Declined, Handoff.Cancelled)
+CLOSING = (Handoff.Completed, Handoff.Declined, Handoff.Cancelled, Handoff.Failed)
 ESCALATION_COLUMNS = ("escalated_level", "next_level", "next_repeat", "next_due_us")
 
 
@@ -64,7 +64,7 @@ class TimersProjection(Projection):
     """Arms, re-arms and disarms timer rows as the handoff's promises change."""
 
     name = "timers"
-    version = 2
+    version = 3  # 3: failed handoffs disarm, replies re-arm the update timer
     tables = (TIMERS, TIMER_OWNERS)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
@@ -96,6 +96,9 @@ class TimersProjection(Projection):
             self._arm(timers, owner, UPDATE, us(event.update_due))
         elif isinstance(event, Handoff.StatusReported):
             timers.delete((hid, UPDATE))
+            self._arm(timers, owner, UPDATE, us(event.update_due))
+        elif isinstance(event, Handoff.Replied) and event.update_due is not None:
+            timers.delete((hid, UPDATE))  # the receiver owes its next update from the reply
             self._arm(timers, owner, UPDATE, us(event.update_due))
         elif isinstance(event, Handoff.Reassigned):
             owner = {**owner, "receiver": event.to_receiver}

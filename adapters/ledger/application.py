@@ -69,6 +69,8 @@ HANDOFF_TOPICS = tuple(
         Handoff.Cancelled,
         Handoff.Reassigned,
         Handoff.NoteAdded,
+        Handoff.Failed,
+        Handoff.Replied,
     )
 )
 """The log shows handoff events only (the protocol's own versions are not log entries)."""
@@ -359,6 +361,37 @@ class Ledger(Application[UUID]):
             handoff.complete(by=by, now=self.clock.now(), result=result)
 
         return self._act(handoff_id, by, complete)[0]
+
+    def fail(
+        self, handoff_id: UUID, *, by: str, reason: str, result: dict[str, Any] | None = None
+    ) -> Handoff:
+        """The receiver tried and could not finish (a result, if any, is not schema-checked:
+        it is what the attempt left, not the kind's answer)."""
+        return self._act(
+            handoff_id,
+            by,
+            lambda h: h.fail(by=by, now=self.clock.now(), reason=reason, result=result),
+        )[0]
+
+    def reply(
+        self,
+        handoff_id: UUID,
+        *,
+        by: str,
+        message: str,
+        data: dict[str, Any] | None = None,
+        admin: bool = False,
+    ) -> Handoff:
+        """The sender, an escalation target or an admin answers the receiver."""
+        self.require_declared(by, "as")
+        is_admin = admin or self.is_admin(by)
+        return self._act(
+            handoff_id,
+            by,
+            lambda h: h.reply(
+                by=by, now=self.clock.now(), message=message, data=data, is_admin=is_admin
+            ),
+        )[0]
 
     def decline(self, handoff_id: UUID, *, by: str, reason: str) -> Handoff:
         """The receiver refuses the work."""

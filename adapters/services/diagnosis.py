@@ -53,7 +53,9 @@ def chain_breaks(
         spec = ledger.kind_spec(handoff)
         if spec is None:
             return None
-        return spec.on_complete if handoff.state is State.COMPLETED else spec.on_decline
+        if handoff.state is State.COMPLETED:
+            return spec.on_complete
+        return spec.on_fail if handoff.state is State.FAILED else spec.on_decline
 
     return diagnose_chain(handoffs, histories, now, route_of, SYSTEM_AGENTS)
 

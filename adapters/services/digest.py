@@ -39,6 +39,8 @@ PASSED_TYPES: dict[type[Handoff.Event], str] = {
     Handoff.Declined: "declined",
     Handoff.Cancelled: "cancelled",
     Handoff.Reassigned: "reassigned",
+    Handoff.Failed: "failed",
+    Handoff.Replied: "replied",
 }
 """The events that move work, and their name in ``counts``."""
 
@@ -48,6 +50,7 @@ _KEPT_BY: dict[str, tuple[type[Handoff.Event], ...]] = {
         Handoff.StatusReported,
         Handoff.Completed,
         Handoff.Declined,
+        Handoff.Failed,
     ),
     EscalationReason.DEADLINE_MISSED.value: (Handoff.Completed,),
     EscalationReason.MANUAL.value: (Handoff.Completed,),

@@ -145,7 +145,7 @@ class Reactor:
     # ------------------------------------------------------------------ follow-ups
 
     def route_follow_ups(self, report: PassReport) -> None:
-        """Create the follow-up of every completion and decline the protocol routes."""
+        """Create the follow-up of every completion, decline and failure the protocol routes."""
         store = self.views.store
         while True:
             position = store.positions([FOLLOW_UP_TRACKING])[FOLLOW_UP_TRACKING]
@@ -154,7 +154,7 @@ class Reactor:
                 return
             for entry in page:
                 event = entry.event
-                if isinstance(event, Handoff.Completed | Handoff.Declined):
+                if isinstance(event, Handoff.Completed | Handoff.Declined | Handoff.Failed):
                     created = self._follow_up(event)
                     if created is not None:
                         report.follow_ups.append(created)
@@ -164,19 +164,25 @@ class Reactor:
             except IntegrityError:
                 continue  # another reactor moved on first; its follow-ups are ours too
 
-    def _follow_up(self, event: Handoff.Completed | Handoff.Declined) -> str | None:
+    def _follow_up(
+        self, event: Handoff.Completed | Handoff.Declined | Handoff.Failed
+    ) -> str | None:
         handoff = self.ledger.get(event.originator_id)
         spec = self.ledger.kind_spec(handoff)
         route = None
         if spec is not None:
-            route = spec.on_complete if isinstance(event, Handoff.Completed) else spec.on_decline
+            route = {
+                Handoff.Completed: spec.on_complete,
+                Handoff.Declined: spec.on_decline,
+                Handoff.Failed: spec.on_fail,
+            }[type(event)]
         if route is None:
             return None
         key = f"follow-up:{handoff.id}:{event.originator_version}"
         try:
             outcome = self.ledger.send(
                 sender=handoff.receiver,
-                to=route.to or (handoff.sender if isinstance(event, Handoff.Declined) else None),
+                to=route.to or (None if isinstance(event, Handoff.Completed) else handoff.sender),
                 kind=route.kind,
                 priority=route.priority,
                 payload=map_payload(route, handoff),
