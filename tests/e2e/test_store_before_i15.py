@@ -42,6 +42,10 @@ DEEP_EVENTS = {("Created", 1), ("Completed", 4)}
 """(type, version) of the deep handoff's events too deep to show."""
 
 
+NEW_VERSIONS = {"queues": 2, "timers": 3, "chains": 2, "agents": 2}
+"""The views whose projection version is newer than the store's (issue 16)."""
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     copy = tmp_path / "store.db"
@@ -105,7 +109,13 @@ def test_the_cli_verifies_rebuilds_and_reads_past_the_deep_events(cli: CLI) -> N
     many = next(e for e in before if e.get("trigger") == "many")["handoff_id"]
     assert len(cli.json("show", many)["escalate_to"]) == 25  # over today's cap, kept as stored
 
+    # Views whose code changed since (issue 16: failed handoffs, replies) say so...
+    views = {v["name"]: v for v in cli.json("projections", "status")["views"]}
+    assert {name for name, v in views.items() if v["stale"]} == set(NEW_VERSIONS)
     assert cli.json("projections", "rebuild")["rebuilt"]
+    views = {v["name"]: v for v in cli.json("projections", "status")["views"]}
+    assert not any(v["stale"] for v in views.values())  # ...until rebuilt
+    assert {name: views[name]["stored_version"] for name in NEW_VERSIONS} == NEW_VERSIONS
     assert cli.log() == before
     assert cli.json("audit", "verify")["ok"] is True
 

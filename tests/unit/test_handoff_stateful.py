@@ -23,8 +23,14 @@ from handoff_ledger.domain.timers import EscalationReason, Timer
 
 AGENTS = ["inbox_monitor", "code_agent", "support_agent", "backup_agent", "human:me"]
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-RECEIVER_EVENTS = (Handoff.Acked, Handoff.StatusReported, Handoff.Completed, Handoff.Declined)
-CLOSING_EVENTS = (Handoff.Completed, Handoff.Declined, Handoff.Cancelled)
+RECEIVER_EVENTS = (
+    Handoff.Acked,
+    Handoff.StatusReported,
+    Handoff.Completed,
+    Handoff.Declined,
+    Handoff.Failed,
+)
+CLOSING_EVENTS = (Handoff.Completed, Handoff.Declined, Handoff.Cancelled, Handoff.Failed)
 
 POLICY = EscalationPolicy(
     levels=(
@@ -56,6 +62,7 @@ class HandoffMachine(RuleBasedStateMachine):
         self.now = T0
         self.events: list[Handoff.Event] = []
         self.receivers: list[str] = []  # receiver in force when each event was recorded
+        self.admin_replies: set[int] = set()  # indexes of replies made with admin rights
         self.handoff: Handoff
 
     @initialize(
@@ -146,6 +153,35 @@ class HandoffMachine(RuleBasedStateMachine):
             permitted=self._is_receiver(by),
         )
 
+    @rule(by=agents)
+    def fail(self, by: str) -> None:
+        self._attempt(
+            lambda: self.handoff.fail(by=by, now=self.now, reason="tried", result={"log": by}),
+            permitted=self._is_receiver(by),
+        )
+
+    @rule(by=agents, admin=st.booleans())
+    def reply(self, by: str, admin: bool) -> None:
+        before = self.handoff.state
+        count = len(self.events)
+        may = by != self.handoff.receiver and (
+            by == self.handoff.sender or by in self.handoff.escalation_targets or admin
+        )
+        self._attempt(
+            lambda: self.handoff.reply(
+                by=by, now=self.now, message="try the staging key", data={"k": 1}, is_admin=admin
+            ),
+            permitted=may,
+        )
+        if len(self.events) == count:
+            return
+        if admin:
+            self.admin_replies.add(count)
+        assert self.handoff.state is (State.IN_PROGRESS if before is State.BLOCKED else before)
+        every = self.handoff.update_every
+        if every and self.handoff.acked_at is not None:
+            assert self.handoff.update_due == self.events[-1].timestamp + timedelta(seconds=every)
+
     @rule(by=agents, admin=st.booleans())
     def cancel(self, by: str, admin: bool) -> None:
         self._attempt(
@@ -203,6 +239,19 @@ class HandoffMachine(RuleBasedStateMachine):
         for event, receiver in zip(self.events, self.receivers, strict=True):
             if isinstance(event, RECEIVER_EVENTS):
                 assert event.by == receiver
+
+    @invariant()
+    def replies_come_from_the_sender_an_escalation_target_or_an_admin(self) -> None:
+        targets: set[str] = set()
+        sender = ""
+        for index, (event, receiver) in enumerate(zip(self.events, self.receivers, strict=True)):
+            if isinstance(event, Handoff.Created):
+                sender, targets = event.sender, set(event.escalate_to)
+            elif isinstance(event, Handoff.Escalated):
+                targets.update(event.notified)
+            elif isinstance(event, Handoff.Replied):
+                assert event.by != receiver
+                assert event.by == sender or event.by in targets or index in self.admin_replies
 
     @invariant()
     def at_most_one_closing_event_and_only_notes_after_it(self) -> None:
