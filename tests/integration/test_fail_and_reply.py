@@ -42,9 +42,7 @@ on_fail = { kind = "bug_report", to = "backup_agent" }
 
 def stuck(ledger: Ledger, clock: SimulatedClock) -> Handoff:
     """A handoff acked with updates every 30 minutes, then reported need_help."""
-    sent = ledger.send(
-        sender="inbox_monitor", to="code_agent", escalate_to=["human:me"]
-    ).handoff
+    sent = ledger.send(sender="inbox_monitor", to="code_agent", escalate_to=["human:me"]).handoff
     ledger.ack(sent.id, by="code_agent", next_update=HALF_HOUR)
     clock.advance(timedelta(minutes=10))
     return ledger.report_status(
