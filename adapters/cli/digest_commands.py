@@ -93,7 +93,13 @@ def digest_lines(document: DigestDocument) -> Iterator[str]:
         )
     yield from _waiting_lines(document["waiting"], document["for"], at)
     counts = document["counts"]
-    parts = [f"{counts[name]} {name}" for name in PASSED_TYPES.values()]
+    # Failures and replies (issue 16) are named only when there were some: the line
+    # reads as it always did for teams that use neither.
+    parts = [
+        f"{counts[name]} {name}"
+        for name in PASSED_TYPES.values()
+        if counts[name] or name not in ("failed", "replied")
+    ]
     parts.append(f"{counts['escalated']} escalated")
     follow_ups = counts["follow_ups"]
     parts.append(f"{follow_ups} follow-up{'' if follow_ups == 1 else 's'}")
