@@ -11,6 +11,12 @@ A chain is broken where a promise was not kept or work was left lying:
   a follow-up, and no follow-up handoff exists;
 - ``not_rerouted``: declined or failed, with no route and nothing handed on from it.
 
+Only the handoff's participants (its sender, every receiver it had, its escalation
+targets) and admins answer a break: anyone may add a note or hang a child on a
+handoff (informal collaboration), but an uninvolved agent's note does not answer an
+escalation, and its child does not re-route (or follow up) the work. That is rule
+version :data:`RULES_VERSION` 2; version 1 counted anyone's note and child.
+
 A closure younger than ``FOLLOW_UP_GRACE`` is not judged yet: the reactor (or the
 sender) gets that long to hand the work on.
 
@@ -34,7 +40,11 @@ from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.protocol import FollowUp
 from handoff_ledger.domain.states import State
 
-__all__ = ["FOLLOW_UP_GRACE", "Break", "BreakKind", "RouteOf", "diagnose_chain"]
+__all__ = ["FOLLOW_UP_GRACE", "RULES_VERSION", "Break", "BreakKind", "RouteOf", "diagnose_chain"]
+
+RULES_VERSION = 2
+"""The break rules' version (2: only participants and admins answer a break). Breaks
+are folded on demand from the log, never stored, so a new version needs no rebuild."""
 
 FOLLOW_UP_GRACE = timedelta(minutes=1)
 """How long the reactor has to create a follow-up before its absence is a break: a
@@ -88,13 +98,15 @@ def diagnose_chain(
     now: datetime,
     route_of: RouteOf,
     system_agents: frozenset[str] = frozenset({"reactor"}),
+    admins: frozenset[str] = frozenset(),
 ) -> list[Break]:
     """Every break in one chain at ``now``, earliest first.
 
     ``handoffs`` are the chain's handoffs as they stood at ``now`` and
     ``histories`` their events up to then. Events by ``system_agents`` (the
     reactor's escalations, reassignments and notes) are not answers to an
-    escalation: only a person or agent acting on the handoff is.
+    escalation: only a participant of the handoff (or one of ``admins``) acting on
+    it is.
     """
     children: dict[UUID, list[Handoff]] = {}
     for handoff in handoffs:
@@ -103,12 +115,12 @@ def diagnose_chain(
     found: list[Break] = []
     for handoff in handoffs:
         history = histories.get(handoff.id, ())
+        answering = _participants(handoff, history) | admins
         if handoff.is_open:
-            found.extend(_open_breaks(handoff, history, now, system_agents))
+            found.extend(_open_breaks(handoff, history, now, system_agents, answering))
         else:
-            found.extend(
-                _closed_breaks(handoff, history, children.get(handoff.id, []), route_of, now)
-            )
+            mine = [c for c in children.get(handoff.id, []) if c.sender in answering]
+            found.extend(_closed_breaks(handoff, history, mine, route_of, now))
     return sorted(found, key=lambda b: (b.at, str(b.handoff_id), b.kind.value))
 
 
@@ -117,6 +129,7 @@ def _open_breaks(
     history: Sequence[Handoff.Event],
     now: datetime,
     system_agents: frozenset[str],
+    answering: frozenset[str],
 ) -> list[Break]:
     found = []
     receiver = handoff.receiver
@@ -157,7 +170,7 @@ def _open_breaks(
                 f"{_ago(now, handoff.deadline_due)} after its deadline",
             )
         )
-    unanswered = _unanswered_escalation(history, system_agents)
+    unanswered = _unanswered_escalation(history, system_agents, answering)
     if unanswered is not None:
         targets = ", ".join(unanswered.notified) or handoff.sender
         found.append(
@@ -221,15 +234,28 @@ def _closed_breaks(
 
 
 def _unanswered_escalation(
-    history: Sequence[Handoff.Event], system_agents: frozenset[str]
+    history: Sequence[Handoff.Event], system_agents: frozenset[str], answering: frozenset[str]
 ) -> Handoff.Escalated | None:
-    """The last escalation, if nobody but the ledger itself has acted since."""
+    """The last escalation, if no participant (nor admin) but the ledger has acted since."""
     for event in reversed(history):
         if isinstance(event, Handoff.Escalated):
             return event
-        if isinstance(event, _RESPONSES) and event.by not in system_agents:
+        if (
+            isinstance(event, _RESPONSES)
+            and event.by not in system_agents
+            and event.by in answering
+        ):
             return None
     return None
+
+
+def _participants(handoff: Handoff, history: Sequence[Handoff.Event]) -> frozenset[str]:
+    """Who answers for a handoff: its sender, every receiver it had, its escalation targets."""
+    found = {handoff.sender, handoff.receiver, *handoff.escalation_targets}
+    for event in history:
+        if isinstance(event, Handoff.Reassigned):
+            found.add(event.from_receiver)
+    return frozenset(found)
 
 
 def _reactor_note(history: Sequence[Handoff.Event], kind: str) -> str | None:

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import SYSTEM_AGENTS, Ledger
+from handoff_ledger.adapters.ledger.tokens import list_tokens
 from handoff_ledger.adapters.services.documents import iso
 from handoff_ledger.adapters.services.vocabulary import (
     BreakDocument,
@@ -29,13 +30,31 @@ from handoff_ledger.domain.states import State
 from handoff_ledger.projections.base import us
 from handoff_ledger.projections.breaks import Break, diagnose_chain
 
-__all__ = ["break_document", "chain_breaks", "gaps_document"]
+__all__ = ["break_document", "chain_breaks", "gaps_document", "ledger_admins"]
+
+
+def ledger_admins(ledger: Ledger) -> frozenset[str]:
+    """The agents that answer any break: the protocol's admins, and holders of an
+    admin token not revoked."""
+    current = ledger.protocol_in_force()
+    declared = set()
+    if current is not None:
+        declared = {n for n in current.protocol.agents if current.protocol.is_admin(n)}
+    tokens = {t.agent for t in list_tokens(ledger) if t.admin and t.revoked_at is None}
+    return frozenset(declared | tokens)
 
 
 def chain_breaks(
-    ledger: Ledger, handoff_ids: Iterable[str], now: datetime, as_of: datetime | None = None
+    ledger: Ledger,
+    handoff_ids: Iterable[str],
+    now: datetime,
+    as_of: datetime | None = None,
+    admins: frozenset[str] | None = None,
 ) -> list[Break]:
-    """Every break of the chain made of ``handoff_ids`` at ``now`` (history up to ``as_of``)."""
+    """Every break of the chain made of ``handoff_ids`` at ``now`` (history up to ``as_of``).
+
+    ``admins`` (default: :func:`ledger_admins`) answer any break, as participants do.
+    """
     handoffs: list[Handoff] = []
     histories: dict[UUID, list[Handoff.Event]] = {}
     for text in handoff_ids:
@@ -57,7 +76,9 @@ def chain_breaks(
             return spec.on_complete
         return spec.on_fail if handoff.state is State.FAILED else spec.on_decline
 
-    return diagnose_chain(handoffs, histories, now, route_of, SYSTEM_AGENTS)
+    if admins is None:
+        admins = ledger_admins(ledger)
+    return diagnose_chain(handoffs, histories, now, route_of, SYSTEM_AGENTS, admins)
 
 
 def break_document(found: Break) -> BreakDocument:
@@ -75,12 +96,13 @@ def break_document(found: Break) -> BreakDocument:
 def gaps_document(views: Views, now: datetime, since: datetime | None = None) -> GapsDocument:
     """``gaps``: every broken chain (with a break at or after ``since``), earliest break first."""
     ledger = views.ledger
+    admins = ledger_admins(ledger)
     chains: list[GapsChain] = []
     for chain_id in views.read.broken_chain_candidates(us(now) or 0):
         rows = views.read.chain(chain_id)
         breaks = [
             b
-            for b in chain_breaks(ledger, (r["handoff_id"] for r in rows), now)
+            for b in chain_breaks(ledger, (r["handoff_id"] for r in rows), now, admins=admins)
             if since is None or b.at >= since
         ]
         if not breaks:

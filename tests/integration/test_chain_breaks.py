@@ -16,6 +16,7 @@ import pytest
 from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.ledger.tokens import issue_token
 from handoff_ledger.adapters.services.diagnosis import gaps_document
 from handoff_ledger.adapters.services.documents import iso
 from handoff_ledger.adapters.services.queries import chain_document
@@ -167,3 +168,46 @@ def test_trace_as_of_diagnoses_the_chain_as_it_stood(
     assert [b["kind"] for b in between["breaks"]] == ["never_acked"]
     follow = chain_document(views, s["no_follow_up"].id, s["t0"] + timedelta(minutes=10))
     assert follow["breaks"] == []
+
+
+def test_only_participants_and_admins_answer_a_break(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    """Notes and children stay open to all, but an outsider's do not hide a break."""
+    reactor = Reactor(ledger)
+    views = Views(ledger)
+    escalated = ledger.send(
+        sender="inbox_monitor",
+        to="support_agent",
+        ack_within=timedelta(minutes=30),
+        escalate_to=["human:me"],
+    ).handoff
+    declined = ledger.send(sender="support_agent", to="code_agent").handoff
+    ledger.decline(declined.id, by="code_agent", reason="not mine")
+    clock.advance(timedelta(minutes=31))
+    reactor.run_once()
+    ledger.add_note(escalated.id, by="random_agent", message="+1")
+    ledger.send(sender="random_agent", to="backup_agent", parent_id=declined.id)
+    clock.advance(timedelta(minutes=5))
+    views.catch_up()
+    assert [k for k, _, _ in kinds(views, escalated.id)] == [
+        "never_acked",
+        "escalation_unanswered",
+    ]
+    assert [k for k, _, _ in kinds(views, declined.id)] == ["not_rerouted"]
+
+    ledger.add_note(escalated.id, by="human:me", message="on it")  # an escalation target
+    ledger.send(sender="support_agent", to="backup_agent", parent_id=declined.id)  # its sender
+    views.catch_up()
+    assert [k for k, _, _ in kinds(views, escalated.id)] == ["never_acked"]
+    assert kinds(views, declined.id) == []
+
+    other = ledger.send(
+        sender="inbox_monitor", to="code_agent", ack_within=timedelta(minutes=30)
+    ).handoff
+    clock.advance(timedelta(minutes=31))
+    reactor.run_once()
+    issue_token(ledger, "ops", admin=True)
+    ledger.add_note(other.id, by="ops", message="escalated to the on-call")
+    views.catch_up()
+    assert [k for k, _, _ in kinds(views, other.id)] == ["never_acked"]  # an admin answered
