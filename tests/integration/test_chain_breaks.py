@@ -170,9 +170,7 @@ def test_trace_as_of_diagnoses_the_chain_as_it_stood(
     assert follow["breaks"] == []
 
 
-def test_only_participants_and_admins_answer_a_break(
-    ledger: Ledger, clock: SimulatedClock
-) -> None:
+def test_only_participants_and_admins_answer_a_break(ledger: Ledger, clock: SimulatedClock) -> None:
     """Notes and children stay open to all, but an outsider's do not hide a break."""
     reactor = Reactor(ledger)
     views = Views(ledger)
