@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import KW_ONLY
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -63,13 +63,18 @@ class Handoff(Aggregate):
         """The clock's reading when it was earlier than the handoff's previous event:
         the event is recorded at that event's time instead (see ``recorded_time``)."""
 
+        OMITTED_WHEN_NONE: ClassVar[tuple[str, ...]] = ("clamped_from",)
+        """Optional fields added after events were first stored: absent when None."""
+
         def __post_init__(self) -> None:
             super().__post_init__()
             # An unclamped event holds no ``clamped_from`` at all (the class default
             # answers None), so it is stored and hashed exactly as events were before
             # the clamp existed, and old events (which lack the key) verify as before.
-            if self.clamped_from is None:
-                object.__delattr__(self, "clamped_from")
+            # The same for every field of ``OMITTED_WHEN_NONE`` (an ack's ``worker``).
+            for name in self.OMITTED_WHEN_NONE:
+                if name in vars(self) and getattr(self, name) is None:
+                    object.__delattr__(self, name)
 
         def mutate(self, aggregate: Any) -> Any:
             """Apply the event, then remember its hash: the next event links to it."""
@@ -103,9 +108,14 @@ class Handoff(Aggregate):
         update_due: datetime | None
         update_every: float | None
         implicit: bool
+        worker: str | None = None
+        """The receiver's worker that took it (``handoff next --worker``), if one did."""
+
+        OMITTED_WHEN_NONE = ("clamped_from", "worker")
 
         def apply(self, aggregate: Handoff) -> None:
             aggregate.state = State.ACKED
+            aggregate.worker = self.worker
             aggregate.acked_at = self.timestamp
             aggregate.eta = self.eta
             aggregate.update_due = self.update_due
@@ -169,6 +179,22 @@ class Handoff(Aggregate):
             aggregate.result = self.result
             aggregate.closed_at = self.timestamp
             aggregate.disarm_timers()
+
+    class TakenOver(Event):
+        """Another worker of the receiver took the handoff on: its worker's update
+        promise was overdue (the work is resumed, not dropped and not done twice)."""
+
+        worker: str
+        from_worker: str | None
+        eta: datetime | None
+        update_due: datetime | None
+        update_every: float | None
+
+        def apply(self, aggregate: Handoff) -> None:
+            aggregate.worker = self.worker
+            aggregate.eta = self.eta
+            aggregate.update_due = self.update_due
+            aggregate.update_every = self.update_every
 
     class Failed(Event):
         """The receiver tried and could not finish (``declined`` refuses the work instead);
@@ -236,6 +262,7 @@ class Handoff(Aggregate):
         def apply(self, aggregate: Handoff) -> None:
             aggregate.receiver = self.to_receiver
             aggregate.state = State.REQUESTED
+            aggregate.worker = None
             aggregate.acked_at = None
             aggregate.eta = None
             aggregate.status = None
@@ -285,6 +312,8 @@ class Handoff(Aggregate):
         self.protocol_version = protocol_version
         self.state = State.REQUESTED
         self.acked_at: datetime | None = None
+        self.worker: str | None = None
+        """The receiver's worker holding the handoff (``handoff next``), if any."""
         self.eta: datetime | None = None
         self.update_due: datetime | None = None
         self.update_every: float | None = None
@@ -391,17 +420,21 @@ class Handoff(Aggregate):
         now: datetime,
         eta: timedelta | None = None,
         next_update: timedelta | None = None,
+        worker: str | None = None,
     ) -> bool:
-        """Take the handoff into the receiver's queue.
+        """Take the handoff into the receiver's queue (by its ``worker``, if named).
 
         Returns False when the receiver had already acked it: a repeated ack on an
-        open handoff is a no-op that leaves the first ack standing.
+        open handoff is a no-op that leaves the first ack standing (for a worker
+        taking work, a loss: another worker took it first).
         """
         rules.require_open(self, "ack")
         rules.require_receiver(self, by, "ack")
+        rules.require_worker_name(worker)
         if self.acked_at is not None:
             return False
         at = self.recorded_time(now)
+        extra = {"worker": worker} if worker is not None else {}
         self._record(
             self.Acked,
             by=by,
@@ -410,8 +443,45 @@ class Handoff(Aggregate):
             update_due=at + next_update if next_update else None,
             update_every=next_update.total_seconds() if next_update else None,
             implicit=False,
+            **extra,
         )
         return True
+
+    def take_over(
+        self,
+        *,
+        by: str,
+        now: datetime,
+        worker: str,
+        eta: timedelta | None = None,
+        next_update: timedelta | None = None,
+    ) -> None:
+        """Another worker of the receiver takes the work on, once its worker's update
+        promise is overdue (it was escalated as any broken promise is)."""
+        rules.require_open(self, "take over")
+        rules.require_receiver(self, by, "take over")
+        rules.require_worker_name(worker)
+        if self.acked_at is None:
+            raise InvalidTransition(f"handoff {self.id} is not taken yet: take it, not over")
+        if worker == self.worker:
+            raise InvalidTransition(f"handoff {self.id} is already {worker}'s")
+        if self.update_due is None or self.update_due > now:
+            raise InvalidTransition(
+                f"handoff {self.id} is {self.worker or 'its receiver'}'s, and its update"
+                " promise is not overdue"
+            )
+        at = self.recorded_time(now)
+        every = next_update.total_seconds() if next_update else self.update_every
+        self._record(
+            self.TakenOver,
+            by=by,
+            now=now,
+            worker=worker,
+            from_worker=self.worker,
+            eta=at + eta if eta else self.eta,
+            update_due=at + timedelta(seconds=every) if every else None,
+            update_every=every,
+        )
 
     def report_status(
         self,

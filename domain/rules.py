@@ -28,6 +28,7 @@ __all__ = [
     "require_sender_or_admin",
     "require_storable",
     "require_text",
+    "require_worker_name",
 ]
 
 _AGENT_NAME = re.compile(r"[A-Za-z0-9_.:@/\-]{1,128}")
@@ -147,6 +148,17 @@ def require_may_reply(handoff: Handoff, by: str, is_admin: bool) -> None:
         raise NotPermitted(
             f"{by} cannot reply to handoff {handoff.id}: only its sender {handoff.sender},"
             " its escalation targets or an admin can (anyone can add a note)"
+        )
+
+
+_WORKER = re.compile(r"[A-Za-z0-9_.:@/\-]{1,128}")
+
+
+def require_worker_name(worker: str | None) -> None:
+    """A worker id is a short identifier, stable across the worker's restarts."""
+    if worker is not None and not _WORKER.fullmatch(worker):
+        raise InvalidInput(
+            f"worker: {worker!r} is not a worker id (1-128 letters, digits and _ . : @ / -)"
         )
 
 

@@ -66,6 +66,7 @@ _RESPONSES = (
     Handoff.NoteAdded,
     Handoff.Failed,
     Handoff.Replied,
+    Handoff.TakenOver,
 )
 
 

@@ -150,6 +150,8 @@ class ChainsProjection(Projection):
                 "reassignments": int(row["reassignments"] or 0) + 1,
                 "reason": event.reason,
             }
+        elif isinstance(event, Handoff.TakenOver):
+            changes |= {"update_due_us": us(event.update_due), "eta_us": us(event.eta)}
         elif isinstance(event, Handoff.Replied):
             if row["state"] == "blocked":
                 changes["state"] = "in_progress"

@@ -8,6 +8,7 @@ from handoff_ledger.projections.chains import ChainsProjection
 from handoff_ledger.projections.notifications import NotificationsProjection
 from handoff_ledger.projections.queues import QueuesProjection
 from handoff_ledger.projections.timers import TimersProjection
+from handoff_ledger.projections.work import WorkProjection
 
 __all__ = ["VIEW_NAMES", "all_projections"]
 
@@ -20,6 +21,7 @@ def all_projections() -> list[Projection]:
         ChainsProjection(),
         AgentsProjection(),
         NotificationsProjection(),
+        WorkProjection(),
     ]
 
 

@@ -64,7 +64,7 @@ class TimersProjection(Projection):
     """Arms, re-arms and disarms timer rows as the handoff's promises change."""
 
     name = "timers"
-    version = 3  # 3: failed handoffs disarm, replies re-arm the update timer
+    version = 3  # 3: failed handoffs disarm, replies and take-overs re-arm the update timer
     tables = (TIMERS, TIMER_OWNERS)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
@@ -97,8 +97,10 @@ class TimersProjection(Projection):
         elif isinstance(event, Handoff.StatusReported):
             timers.delete((hid, UPDATE))
             self._arm(timers, owner, UPDATE, us(event.update_due))
-        elif isinstance(event, Handoff.Replied) and event.update_due is not None:
-            timers.delete((hid, UPDATE))  # the receiver owes its next update from the reply
+        elif isinstance(event, Handoff.TakenOver) or (
+            isinstance(event, Handoff.Replied) and event.update_due is not None
+        ):
+            timers.delete((hid, UPDATE))  # the next update is owed from the reply/take-over
             self._arm(timers, owner, UPDATE, us(event.update_due))
         elif isinstance(event, Handoff.Reassigned):
             owner = {**owner, "receiver": event.to_receiver}

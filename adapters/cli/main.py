@@ -25,6 +25,7 @@ from handoff_ledger.adapters.cli import (
     serve_commands,
     trace_commands,
     views_commands,
+    work_commands,
 )
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.services.documents import error_document
@@ -35,6 +36,7 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "exit_code_for", "main"]
 
 _COMMAND_MODULES = (
     lifecycle,
+    work_commands,
     reading,
     protocol_commands,
     views_commands,

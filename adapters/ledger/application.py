@@ -71,6 +71,7 @@ HANDOFF_TOPICS = tuple(
         Handoff.NoteAdded,
         Handoff.Failed,
         Handoff.Replied,
+        Handoff.TakenOver,
     )
 )
 """The log shows handoff events only (the protocol's own versions are not log entries)."""
@@ -310,19 +311,43 @@ class Ledger(Application[UUID]):
         by: str,
         eta: timedelta | None = None,
         next_update: timedelta | None = None,
+        worker: str | None = None,
+        fallback_update: timedelta | None = None,
     ) -> AckOutcome:
         """The receiver takes the handoff into its queue (a repeat is a no-op).
 
-        Without ``next_update`` the kind's ``update_every`` (if any) is the promise.
+        Without ``next_update`` the kind's ``update_every`` is the promise, else
+        ``fallback_update`` (if any). ``worker`` names which of the receiver's workers
+        took it (``handoff next``).
         """
 
         def ack(handoff: Handoff) -> bool:
             spec = self.kind_spec(handoff)
-            promise = next_update or (spec.update_every if spec else None)
-            return handoff.ack(by=by, now=self.clock.now(), eta=eta, next_update=promise)
+            promise = next_update or (spec.update_every if spec else None) or fallback_update
+            return handoff.ack(
+                by=by, now=self.clock.now(), eta=eta, next_update=promise, worker=worker
+            )
 
         handoff, recorded, position = self._act_logged(handoff_id, by, ack)
         return AckOutcome(handoff, recorded, position if recorded else None)
+
+    def take_over(
+        self,
+        handoff_id: UUID,
+        *,
+        by: str,
+        worker: str,
+        eta: timedelta | None = None,
+        next_update: timedelta | None = None,
+    ) -> Handoff:
+        """Another worker of the receiver takes on work whose update promise is overdue."""
+        return self._act(
+            handoff_id,
+            by,
+            lambda h: h.take_over(
+                by=by, now=self.clock.now(), worker=worker, eta=eta, next_update=next_update
+            ),
+        )[0]
 
     def report_status(
         self,

@@ -51,6 +51,7 @@ _KEPT_BY: dict[str, tuple[type[Handoff.Event], ...]] = {
         Handoff.Completed,
         Handoff.Declined,
         Handoff.Failed,
+        Handoff.TakenOver,
     ),
     EscalationReason.DEADLINE_MISSED.value: (Handoff.Completed,),
     EscalationReason.MANUAL.value: (Handoff.Completed,),

@@ -54,6 +54,7 @@ __all__ = [
     "InboxDocument",
     "LogEntry",
     "LogPage",
+    "NextDocument",
     "NotificationsDocument",
     "OverdueDocument",
     "OverdueTimer",
@@ -152,6 +153,14 @@ class AckDocument(HandoffDocument):
     queue_position: int | None
     next_update_due: str | None
     already_acked: bool
+
+
+class NextDocument(HandoffDocument):
+    """``next``: the handoff a worker now holds, how (``resumed``, ``taken``,
+    ``taken_over``) and by which worker."""
+
+    taken: str
+    worker: str
 
 
 class HistoryEntry(TypedDict):

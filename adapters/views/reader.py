@@ -14,6 +14,7 @@ from handoff_ledger.projections.chains import HANDOFFS
 from handoff_ledger.projections.notifications import FEED, FEED_EVENTS
 from handoff_ledger.projections.queues import QUEUE
 from handoff_ledger.projections.timers import TIMERS
+from handoff_ledger.projections.work import HELD
 
 __all__ = ["ViewReader"]
 
@@ -36,6 +37,31 @@ class ViewReader:
         for position, row in enumerate(rows, start=1):
             row["queue_position"] = position
         return rows
+
+    def requested(self, agent: str, limit: int) -> list[Row]:
+        """The agent's queue among handoffs nobody took yet (``requested``), head first."""
+        return self.store.query(
+            f"SELECT * FROM {self.store.table(QUEUE)} WHERE receiver = ? AND state = 'requested' "
+            "ORDER BY neg_rank, created_us, handoff_id LIMIT ?",
+            [agent, limit],
+        )
+
+    def held(self, agent: str, worker: str) -> list[Row]:
+        """The open handoffs ``worker`` of ``agent`` took and has not finished, oldest first."""
+        return self.store.query(
+            f"SELECT * FROM {self.store.table(HELD)} WHERE receiver = ? AND worker = ? "
+            "ORDER BY acked_us, handoff_id",
+            [agent, worker],
+        )
+
+    def held_overdue(self, agent: str, now_us: int, limit: int) -> list[Row]:
+        """Taken handoffs of ``agent`` whose update promise is past due, most overdue first."""
+        return self.store.query(
+            f"SELECT * FROM {self.store.table(HELD)} WHERE receiver = ? "
+            "AND update_due_us IS NOT NULL AND update_due_us <= ? "
+            "ORDER BY update_due_us, handoff_id LIMIT ?",
+            [agent, now_us, limit],
+        )
 
     def queue_length(self, agent: str) -> int:
         """How many open handoffs the agent holds."""

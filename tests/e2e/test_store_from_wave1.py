@@ -11,7 +11,8 @@ chain, rebuild every view, and answer every command byte for byte as it did.
 
 One answer changed on purpose since, and its expected file with it: ``14.out`` (the
 digest) gained ``counts.failed`` and ``counts.replied``, both 0 (issue 16 added those
-events; CHANGELOG, Breaking). Nothing else in it moved.
+events; CHANGELOG, Breaking). Nothing else in it moved. ``19.out`` (``replay``, every
+view) gained the new ``work`` view's rows (issue 18), and nothing else.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ AGENTS = ["inbox_monitor", "code_agent", "support_agent", "backup_agent", "human
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 RECEIVER_EVENTS = (
     Handoff.Acked,
+    Handoff.TakenOver,
     Handoff.StatusReported,
     Handoff.Completed,
     Handoff.Declined,
@@ -117,13 +118,22 @@ class HandoffMachine(RuleBasedStateMachine):
     def time_passes(self, delta: int) -> None:
         self.now += timedelta(minutes=delta)
 
-    @rule(by=agents, eta=maybe_duration, next_update=maybe_duration)
-    def ack(self, by: str, eta: timedelta | None, next_update: timedelta | None) -> None:
+    @rule(
+        by=agents,
+        eta=maybe_duration,
+        next_update=maybe_duration,
+        worker=st.none() | st.sampled_from(["w1", "w2"]),
+    )
+    def ack(
+        self, by: str, eta: timedelta | None, next_update: timedelta | None, worker: str | None
+    ) -> None:
         was_acked = self.handoff.acked_at is not None
         result: list[bool] = []
         self._attempt(
             lambda: result.append(
-                self.handoff.ack(by=by, now=self.now, eta=eta, next_update=next_update)
+                self.handoff.ack(
+                    by=by, now=self.now, eta=eta, next_update=next_update, worker=worker
+                )
             ),
             permitted=self._is_receiver(by),
         )
@@ -152,6 +162,22 @@ class HandoffMachine(RuleBasedStateMachine):
             lambda: self.handoff.decline(by=by, now=self.now, reason="busy"),
             permitted=self._is_receiver(by),
         )
+
+    @rule(by=agents, worker=st.sampled_from(["w1", "w2"]), next_update=maybe_duration)
+    def take_over(self, by: str, worker: str, next_update: timedelta | None) -> None:
+        before = self.handoff.worker
+        count = len(self.events)
+        self._attempt(
+            lambda: self.handoff.take_over(
+                by=by, now=self.now, worker=worker, next_update=next_update
+            ),
+            permitted=self._is_receiver(by),
+        )
+        if len(self.events) > count:  # taken over: only from another worker, once overdue
+            event = self.events[-1]
+            assert isinstance(event, Handoff.TakenOver)
+            assert (event.from_worker, event.worker) == (before, worker)
+            assert before != worker
 
     @rule(by=agents)
     def fail(self, by: str) -> None:

@@ -1,0 +1,142 @@
+"""Taking work: the next handoff for one of an agent's workers, and waiting for one.
+
+The order ``handoff next`` (and ``GET /agents/{name}/next``, MCP ``wait_for_handoff``,
+the client's ``work``) takes work in, which is what makes "never dropped" and
+"never twice" hold together:
+
+1. **its own unfinished work first**: a handoff this worker took and has not
+   finished is returned again (``resumed``), so a worker that restarts picks up
+   where it was and never runs a finished handoff again;
+2. **the head of the queue** among handoffs nobody took (``requested``), acked in the
+   same step with the worker's id; two workers racing for it: one ack wins, the other
+   is "already acked", a loss, and goes on to the next one;
+3. **another worker's handoff whose update promise is overdue** (``taken_over``): that
+   worker stopped keeping its promise (it was escalated as any broken promise is);
+   the take-over is recorded (``TakenOver``) and the new worker owes the next update.
+
+A worker id is chosen by the client and stays the same across its restarts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.domain.errors import InvalidTransition, NotPermitted, UnknownHandoff
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.projections.base import us
+
+__all__ = ["DEFAULT_NEXT_UPDATE", "DEFAULT_WORKER", "SCAN", "Taken", "take_next", "wait_for_next"]
+
+DEFAULT_NEXT_UPDATE = timedelta(minutes=15)
+"""The update promise of a taken handoff when neither the taker nor its kind names one:
+without a promise, a worker that died would hold its work until the deadline."""
+
+DEFAULT_WORKER = "main"
+"""The worker id when the client names none: one worker per agent."""
+
+SCAN = 20
+"""How many candidates one take looks at before it answers "nothing"."""
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A handoff a worker now holds, and how: ``resumed``, ``taken`` or ``taken_over``."""
+
+    handoff: Handoff
+    how: str
+
+
+def take_next(
+    ledger: Ledger,
+    views: Views,
+    *,
+    agent: str,
+    worker: str = DEFAULT_WORKER,
+    eta: timedelta | None = None,
+    next_update: timedelta | None = None,
+) -> Taken | None:
+    """The next handoff for ``worker`` of ``agent`` (see the module's order), or None."""
+    views.catch_up()
+    read = views.read
+    for row in read.held(agent, worker):
+        handoff = _get(ledger, row["handoff_id"])
+        if handoff is not None and handoff.is_open and handoff.worker == worker:
+            return Taken(handoff, "resumed")
+    for row in read.requested(agent, SCAN):
+        try:
+            outcome = ledger.ack(
+                UUID(row["handoff_id"]),
+                by=agent,
+                eta=eta,
+                next_update=next_update,
+                worker=worker,
+                fallback_update=DEFAULT_NEXT_UPDATE,
+            )
+        except (InvalidTransition, NotPermitted, UnknownHandoff):
+            continue  # closed or reassigned since the view was read
+        if outcome.recorded:
+            return Taken(outcome.handoff, "taken")
+    now_us = us(ledger.clock.now()) or 0
+    for row in read.held_overdue(agent, now_us, SCAN):
+        if row["worker"] == worker:
+            continue
+        try:
+            handoff = ledger.take_over(
+                UUID(row["handoff_id"]),
+                by=agent,
+                worker=worker,
+                eta=eta,
+                next_update=next_update or DEFAULT_NEXT_UPDATE,
+            )
+        except (InvalidTransition, NotPermitted, UnknownHandoff):
+            continue  # its worker reported in time after all, or another took it over
+        return Taken(handoff, "taken_over")
+    return None
+
+
+def wait_for_next(
+    ledger: Ledger,
+    views: Views,
+    *,
+    agent: str,
+    wait: timedelta,
+    worker: str = DEFAULT_WORKER,
+    eta: timedelta | None = None,
+    next_update: timedelta | None = None,
+    poll: float = 0.1,
+) -> Taken | None:
+    """:func:`take_next`, waiting up to ``wait`` (wall-clock time) for work to arrive.
+
+    It looks again only when the log has grown (one cheap query per ``poll``), and
+    once more when the wait ends: a handoff whose holder's promise falls overdue
+    while it waits is taken over then.
+    """
+    deadline = time.monotonic() + wait.total_seconds()
+    while True:
+        head = ledger.head()
+        taken = take_next(
+            ledger, views, agent=agent, worker=worker, eta=eta, next_update=next_update
+        )
+        if taken is not None or time.monotonic() >= deadline:
+            return taken
+        while ledger.head() == head:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(poll, left))
+        if time.monotonic() >= deadline:
+            return take_next(
+                ledger, views, agent=agent, worker=worker, eta=eta, next_update=next_update
+            )
+
+
+def _get(ledger: Ledger, handoff_id: str) -> Handoff | None:
+    try:
+        return ledger.get(UUID(handoff_id))
+    except UnknownHandoff:
+        return None
