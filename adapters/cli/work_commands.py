@@ -1,7 +1,9 @@
-"""``handoff next``: take the next handoff (and ack it in the same step), waiting for one."""
+"""``handoff next``: take the next handoff (acked in the same step), waiting for one; and
+``handoff work --exec``: work them with a program, one after another."""
 
 from __future__ import annotations
 
+import shlex
 from datetime import timedelta
 from typing import Annotated
 
@@ -16,12 +18,14 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.cli.render import ack_text
 from handoff_ledger.adapters.services.documents import handoff_document
+from handoff_ledger.adapters.services.exec_worker import run_taken
 from handoff_ledger.adapters.services.vocabulary import NextDocument
 from handoff_ledger.adapters.services.work import DEFAULT_WORKER, Taken, wait_for_next
 from handoff_ledger.adapters.views import Views
+from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.rules import require_agent_name, require_worker_name
 
-__all__ = ["next_document", "take"]
+__all__ = ["next_document", "take", "work"]
 
 
 def next_document(taken: Taken) -> NextDocument:
@@ -72,3 +76,66 @@ def take(
             position = views.read.queue_position(str(taken.handoff.id))
             line = ack_text(taken.handoff, position, ledger.clock.now(), recorded=True)
             typer.echo(f"{line} TAKEN: {taken.how} by worker {worker}")
+
+
+@app.command("work")
+def work(
+    agent: Annotated[str, typer.Option("--as", help="The agent whose handoffs to work.")],
+    command: Annotated[
+        str, typer.Option("--exec", help="The program to run per handoff (no shell).")
+    ],
+    worker: Annotated[
+        str,
+        typer.Option("--worker", help="This worker's id, the same across its restarts."),
+    ] = DEFAULT_WORKER,
+    eta: Annotated[str | None, typer.Option("--eta", help="ETA promised in each ack.")] = None,
+    next_update: Annotated[
+        str | None,
+        typer.Option("--next-update", help="Update promised in each ack (default: 15m)."),
+    ] = None,
+    until_idle: Annotated[
+        str | None,
+        typer.Option("--until-idle", help="Stop after waiting this long with nothing to take."),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Work AGENT's handoffs with a program: payload JSON on its stdin; exit 0 completes
+    (stdout: the result), 3 declines, 4 fails (stderr: the reason), anything else (or
+    the deadline) reports stuck. Runs until interrupted, or idle for --until-idle."""
+    require_agent_name(agent, "as")
+    require_worker_name(worker)
+    argv = shlex.split(command)
+    if not argv:
+        raise InvalidInput("exec: names no program")
+    idle = read_duration(until_idle, "until_idle")
+    promised = read_duration(next_update, "next_update")
+    promised_eta = read_duration(eta, "eta")
+    with ledger_at(db) as ledger:
+        views = Views(ledger)
+        while True:
+            taken = wait_for_next(
+                ledger,
+                views,
+                agent=agent,
+                worker=worker,
+                wait=idle or _IDLE_POLL,
+                eta=promised_eta,
+                next_update=promised,
+            )
+            if taken is None:
+                if idle is not None:
+                    return
+                continue
+            outcome = run_taken(ledger, taken, argv, agent=agent)
+            if as_json:
+                emit_json(
+                    {"id": outcome.handoff_id, "outcome": outcome.outcome, "detail": outcome.detail}
+                )
+            else:
+                detail = f": {outcome.detail}" if outcome.detail else ""
+                typer.echo(f"WORKED: {outcome.handoff_id} {outcome.outcome}{detail}")
+
+
+_IDLE_POLL = timedelta(seconds=30)
+"""Without --until-idle, how long one wait for work lasts before the next begins."""

@@ -6,7 +6,8 @@ the client's ``work``) takes work in, which is what makes "never dropped" and
 
 1. **its own unfinished work first**: a handoff this worker took and has not
    finished is returned again (``resumed``), so a worker that restarts picks up
-   where it was and never runs a finished handoff again;
+   where it was and never runs a finished handoff again (one it reported ``stuck``
+   or ``need_help`` waits for a reply, which puts it back in progress);
 2. **the head of the queue** among handoffs nobody took (``requested``), acked in the
    same step with the worker's id; two workers racing for it: one ack wins, the other
    is "already acked", a loss, and goes on to the next one;
@@ -64,6 +65,8 @@ def take_next(
     views.catch_up()
     read = views.read
     for row in read.held(agent, worker):
+        if row["state"] == "blocked":
+            continue  # stuck or needing help: it waits for an answer, not for a rerun
         handoff = _get(ledger, row["handoff_id"])
         if handoff is not None and handoff.is_open and handoff.worker == worker:
             return Taken(handoff, "resumed")
