@@ -1,4 +1,5 @@
-"""Commands that change a handoff: send, ack, status, complete, decline, cancel, reassign, note."""
+"""Commands that change a handoff: send, ack, status, complete, fail, decline, cancel, reassign,
+reply, note."""
 
 from __future__ import annotations
 
@@ -177,6 +178,36 @@ def complete(
 
 
 @app.command()
+def fail(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    agent: AsAgent,
+    reason: Reason,
+    result: Annotated[
+        str | None,
+        typer.Option("--result", help="What the attempt left: a JSON object, or @file.json."),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Give up on a handoff after trying (the receiver), saying why; terminal.
+
+    ``decline`` refuses work not started; ``fail`` reports work tried that could not
+    be finished. The protocol's ``on_fail`` follow-up, if any, fires from the reactor.
+    """
+    hid = parse_id(handoff_id)
+    parsed = read_json_object(result, "result")
+    shown = f" RESULT: {json.dumps(parsed, ensure_ascii=False)}" if parsed is not None else ""
+    _changed(
+        db,
+        as_json,
+        lambda ledger: ledger.fail(hid, by=agent, reason=reason, result=parsed),
+        lambda handoff: (
+            f"HANDOFF_FAILED: {agent} could not finish {ref(handoff)} REASON: {reason}{shown}"
+        ),
+    )
+
+
+@app.command()
 def decline(
     handoff_id: Annotated[str, typer.Argument(metavar="ID")],
     agent: AsAgent,
@@ -230,6 +261,37 @@ def reassign(
         lambda handoff: (
             f"HANDOFF_REASSIGNED: {ref(handoff)} → {handoff.receiver} by {agent} "
             f"REASON: {reason} ACK_DUE: {iso(handoff.ack_due) or 'none'}"
+        ),
+    )
+
+
+@app.command()
+def reply(
+    handoff_id: Annotated[str, typer.Argument(metavar="ID")],
+    agent: AsAgent,
+    message: Annotated[str, typer.Option("--message", help="The answer to the receiver.")],
+    data: Annotated[
+        str | None, typer.Option("--data", help="A JSON object, or @file.json (@- stdin).")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer the receiver of an open handoff (its sender, an escalation target or an admin).
+
+    A blocked handoff goes back to in_progress and the receiver's update timer re-arms;
+    a note, by contrast, asks nothing of anyone. Admins are the protocol's (``admin = true``).
+    """
+    hid = parse_id(handoff_id)
+    parsed = read_json_object(data, "data")
+    shown = f" DATA: {json.dumps(parsed, ensure_ascii=False)}" if parsed is not None else ""
+    _changed(
+        db,
+        as_json,
+        lambda ledger: ledger.reply(hid, by=agent, message=message, data=parsed),
+        lambda handoff: (
+            f"REPLY: {agent} → {handoff.receiver} on {ref(handoff)}: {message}{shown} "
+            f"STATE: {handoff.state.value} "
+            f"NEXT_UPDATE: {iso(handoff.update_due) or 'none promised'}"
         ),
     )
 

@@ -7,8 +7,9 @@ Three lines to ack a handoff from an agent's process::
     ledger.ack(handoff_id, eta="2h", next_update="30m")
 
 Methods are named as the CLI's commands (``send``, ``ack``, ``status``, ``complete``,
-``decline``, ``cancel``, ``reassign``, ``note``, ``get``, ``inbox``, ``overdue``,
-``chain``, ``log``/``iter_log``, ``notifications``, ``projections``, ``healthz``) and
+``fail``, ``decline``, ``cancel``, ``reassign``, ``reply``, ``note``, ``get``, ``inbox``,
+``overdue``, ``chain``, ``log``/``iter_log``, ``notifications``, ``projections``,
+``healthz``) and
 take the HTTP bodies' field names. They return the server's JSON documents as dicts,
 the same documents ``handoff … --json`` prints. :class:`AsyncClient` has the same
 methods, awaited. Errors are typed by HTTP status (see :class:`HandoffLedgerError`).

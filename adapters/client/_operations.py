@@ -103,6 +103,12 @@ class Operations(ABC, Generic[R]):
         """Complete (the receiver) with an optional JSON ``result``; follow-ups fire."""
         return self._call(Call("POST", path("handoffs", id, "complete"), compact(result=result)))
 
+    def fail(self, id: HandoffId, reason: str, *, result: dict[str, Any] | None = None) -> R:
+        """Fail (the receiver): tried and could not finish, saying why; ``result`` is what
+        the attempt left. Terminal; ``decline`` is for work not taken on."""
+        body = compact(reason=reason, result=result)
+        return self._call(Call("POST", path("handoffs", id, "fail"), body))
+
     def decline(self, id: HandoffId, reason: str) -> R:
         """Decline (the receiver), saying why."""
         return self._call(Call("POST", path("handoffs", id, "decline"), {"reason": reason}))
@@ -115,6 +121,12 @@ class Operations(ABC, Generic[R]):
         """Move the work to receiver ``to`` (the sender, or an admin), with fresh timers."""
         body = {"to": to, "reason": reason}
         return self._call(Call("POST", path("handoffs", id, "reassign"), body))
+
+    def reply(self, id: HandoffId, message: str, *, data: dict[str, Any] | None = None) -> R:
+        """Answer the receiver of an open handoff (the sender, an escalation target or an
+        admin): a blocked handoff goes back to ``in_progress``."""
+        body = compact(message=message, data=data)
+        return self._call(Call("POST", path("handoffs", id, "reply"), body))
 
     def note(self, id: HandoffId, message: str) -> R:
         """Add a note (anyone, any time, even on a closed handoff)."""

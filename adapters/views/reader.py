@@ -125,8 +125,8 @@ class ViewReader:
     def broken_chain_candidates(self, now_us: int) -> list[str]:
         """Chains that may have broken by ``now_us``: a superset ``gaps`` then checks.
 
-        An open handoff past a promise or escalated, a declined one, or a completed
-        one of a declared kind, with nothing handed on from it. Everything else is
+        An open handoff past a promise or escalated, a declined or failed one, or a
+        completed one of a declared kind, with nothing handed on from it. Everything else is
         whole by construction, so only these chains' histories are read.
         """
         table = self.store.table(HANDOFFS)
@@ -135,7 +135,8 @@ class ViewReader:
             "(h.state IN ('requested', 'acked', 'in_progress', 'blocked') AND ("
             "(h.acked_us IS NULL AND h.ack_due_us <= ?) OR h.update_due_us <= ? "
             "OR h.deadline_us <= ? OR h.escalations > 0)) "
-            "OR ((h.state = 'declined' OR (h.state = 'completed' AND h.kind IS NOT NULL)) "
+            "OR ((h.state IN ('declined', 'failed') "
+            "OR (h.state = 'completed' AND h.kind IS NOT NULL)) "
             f"AND NOT EXISTS (SELECT 1 FROM {table} AS c "
             "WHERE c.chain_id = h.chain_id AND c.parent_id = h.handoff_id))) "
             "ORDER BY h.chain_id",

@@ -144,6 +144,41 @@ def test_the_seed_lifecycle_with_the_async_client(server: Server) -> None:
     ]  # fmt: skip
 
 
+def test_a_reply_unblocks_the_receiver_and_fail_closes_the_work_with_both_clients(
+    server: Server,
+) -> None:
+    with server.client("inbox_monitor") as inbox, server.client("code_agent") as coder:
+        hid = inbox.send(to="code_agent", escalate_to=["human:me"])["id"]
+        assert coder.status(hid, "need_help", message="Which DB?")["state"] == "blocked"
+        with pytest.raises(Forbidden) as by_receiver:
+            coder.reply(hid, "myself")
+        assert by_receiver.value.code == "not_permitted"
+        with pytest.raises(Forbidden):
+            inbox.fail(hid, "not mine to fail")
+        replied = inbox.reply(hid, "Use PostgreSQL", data={"db": "pg"})
+        assert replied["state"] == "in_progress"
+
+    async def scenario() -> dict[str, Any]:
+        async with server.aclient("human:me") as admin, server.aclient("code_agent") as coder:
+            await coder.status(hid, "stuck")
+            assert (await admin.reply(hid, "Ask Jane"))["state"] == "in_progress"
+            failed = await coder.fail(hid, "Jane is away", result={"tried": ["pg"]})
+            with pytest.raises(Conflict) as closed:
+                await admin.reply(hid, "too late")
+            assert closed.value.code == "invalid_state"
+            return failed
+
+    failed = asyncio.run(scenario())
+    assert (failed["state"], failed["reason"], failed["result"]) == (
+        "failed", "Jane is away", {"tried": ["pg"]},
+    )  # fmt: skip
+    with server.client("code_agent") as coder, pytest.raises(InvalidInput):
+        coder.fail(hid, "")  # an empty reason: bad input, before any rule
+    assert server.log_types()[-5:] == [
+        "StatusReported", "Replied", "StatusReported", "Replied", "Failed",
+    ]  # fmt: skip
+
+
 def test_each_error_answer_raises_its_own_exception(server: Server) -> None:
     with server.client("inbox_monitor") as inbox:
         hid = inbox.send(to="code_agent")["id"]

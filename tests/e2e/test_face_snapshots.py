@@ -471,12 +471,28 @@ def test_cli_face(tmp_path: Path) -> None:
     tick(cli)
     h7 = run.json(*bug[:5], "--key", "msg_124", "--payload",
                   '{"email_id": "msg_124", "customer": "li@company.com", "issue": "Crash"}')["id"]  # fmt: skip
+    tick(cli)
+    h8 = run.json("send", "--from", "inbox_monitor", "--to", "code_agent", "--trigger",
+                  "Flaky test", "--escalate-to", "human:me")["id"]  # fmt: skip
+    tick(cli)
+    run.json("status", h8, "--as", "code_agent", "--status", "need_help", "--message",
+             "Which runner?")  # fmt: skip
+    tick(cli)
+    run.json("reply", h8, "--as", "inbox_monitor", "--message", "Use runner 2", "--data",
+             '{"runner": 2}')  # fmt: skip
+    tick(cli)
+    run.json("fail", h8, "--as", "code_agent", "--reason", "runner 2 is down too", "--result",
+             '{"tried": [1, 2]}')  # fmt: skip
 
     # Refusals (exit 1) and bad input (exit 2): {"error": {...}} on stdout.
     run.at_once(
         ("ack", h3, "--as", "support_agent", "--json", 1),
         ("complete", h1, "--as", "code_agent", "--json", 1),
         ("cancel", h7, "--as", "code_agent", "--reason", "mine now", "--json", 1),
+        ("reply", h7, "--as", "code_agent", "--message", "to myself", "--json", 1),
+        ("reply", h8, "--as", "inbox_monitor", "--message", "too late", "--json", 1),
+        ("fail", h7, "--as", "inbox_monitor", "--reason", "not yours", "--json", 1),
+        ("fail", h7, "--as", "code_agent", "--reason", "", "--json", 2),
         ("show", UNKNOWN, "--json", 2),
         ("show", "not-a-uuid", "--json", 2),
         ("send", "--from", "inbox_monitor", "--to", "code_agent", "--ack-within", "soon",
@@ -692,6 +708,18 @@ def http_scenario(api: Api, cli: CLI) -> dict[str, str]:
     tick(cli)
     api("inbox_monitor", "POST", f"/handoffs/{h2_id}/reassign",
         {"to": "backup_agent", "reason": "support_agent is away"})  # fmt: skip
+    tick(cli)
+    flaky = {"to": "code_agent", "trigger": "Flaky test", "escalate_to": ["human:me"]}
+    h6_id = api("inbox_monitor", "POST", "/handoffs", flaky).json()["id"]
+    tick(cli)
+    api("code_agent", "POST", f"/handoffs/{h6_id}/status",
+        {"status": "need_help", "message": "Which runner?"})  # fmt: skip
+    tick(cli)
+    api("human:me", "POST", f"/handoffs/{h6_id}/reply",
+        {"message": "Use runner 2", "data": {"runner": 2}})  # fmt: skip
+    tick(cli)
+    api("code_agent", "POST", f"/handoffs/{h6_id}/fail",
+        {"reason": "runner 2 is down too", "result": {"tried": [1, 2]}})  # fmt: skip
 
     # Errors: 401, 403, 404, 405, 409, 413, 422.
     api(None, "POST", f"/handoffs/{h3_id}/complete", {})
@@ -712,6 +740,9 @@ def http_scenario(api: Api, cli: CLI) -> dict[str, str]:
     api("inbox_monitor", "POST", "/handoffs", content=b"{oops")
     api("inbox_monitor", "POST", "/handoffs", content=b'{"to": "x", "payload": "' + b"x" * 1_100_000 + b'"}')  # fmt: skip
     api("code_agent", "POST", f"/handoffs/{h3_id}/decline", {})
+    api("code_agent", "POST", f"/handoffs/{h3_id}/reply", {"message": "to myself"})
+    api("inbox_monitor", "POST", f"/handoffs/{h6_id}/reply", {"message": "too late"})
+    api("code_agent", "POST", f"/handoffs/{h3_id}/fail", {})
     api("inbox_monitor", "GET", "/log?since=yesterday")
     api("inbox_monitor", "GET", "/replay")
 
@@ -752,7 +783,7 @@ def http_scenario(api: Api, cli: CLI) -> dict[str, str]:
     api("human:me", "GET", f"/export?chain={UNKNOWN}")
     api.stream("human:me", "/log/stream?since=3", 1 + 4)
     api.stream("inbox_monitor", "/agents/inbox_monitor/notifications/stream", 1 + 2)
-    return {"h1": h1_id, "h2": h2_id, "h3": h3_id}
+    return {"h1": h1_id, "h2": h2_id, "h3": h3_id, "h6": h6_id}
 
 
 def test_http_face(served: Served) -> None:
@@ -796,6 +827,7 @@ def test_dashboard_face(served: Served) -> None:
         api("human:me", "GET", "/dashboard/partials/agents/human%3Ame")
         api("human:me", "GET", f"/dashboard/chains/{h1}")
         api("human:me", "GET", f"/dashboard/partials/chains/{h1}?as_of={at(8)}")
+        api("human:me", "GET", f"/dashboard/chains/{served.ids['h6']}")  # failed, replied
         api("human:me", "GET", f"/dashboard/chains/{UNKNOWN}")
         api("human:me", "GET", "/dashboard/partials/chains/not-a-uuid")
         api("human:me", "GET", f"/dashboard/find?id={h1}")
@@ -944,6 +976,19 @@ def test_mcp_face(tmp_path: Path) -> None:
         feed = tool("inbox_monitor", "my_notifications")
         tool("inbox_monitor", "my_notifications", since=feed["next"] - 1, limit=1)
 
+        # A blocked receiver answered, then a dead end (after the reads: they stay as they were).
+        tick(cli)
+        h3 = tool("inbox_monitor", "send_handoff", to="code_agent", trigger="Flaky test")["id"]
+        tick(cli)
+        tool("code_agent", "report_status", id=h3, status="need_help", message="Which runner?")
+        tool("code_agent", "reply_to_handoff", id=h3, message="to myself")  # the receiver: refused
+        tick(cli)
+        tool("inbox_monitor", "reply_to_handoff", id=h3, message="Use runner 2",
+             data={"runner": 2})  # fmt: skip
+        tick(cli)
+        tool("code_agent", "fail_handoff", id=h3, reason="runner 2 is down too",
+             result={"tried": [1, 2]})  # fmt: skip
+
         # Tool errors (is_error, the CLI's error document) and protocol errors.
         tool("inbox_monitor", "complete_handoff", id=h1)
         tool("code_agent", "complete_handoff", id=h1)
@@ -952,6 +997,8 @@ def test_mcp_face(tmp_path: Path) -> None:
         tool("code_agent", "report_status", id=h2)
         tool("code_agent", "report_status", id=h2, status="sleepy")
         tool("code_agent", "decline_handoff", id="not-a-uuid", reason="no")
+        tool("inbox_monitor", "reply_to_handoff", id=h3, message="too late")
+        tool("inbox_monitor", "fail_handoff", id=h3)
         tool("code_agent", "get_handoff", id=UNKNOWN)
         tool("inbox_monitor", "read_log", since=-1)
         rpc("code_agent", "tools/call", {"name": "cancel_handoff", "arguments": {"id": h1}})

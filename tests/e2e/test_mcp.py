@@ -30,21 +30,26 @@ from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 from handoff_ledger.adapters.faces.http.bodies import (
     AckBody,
     CompleteBody,
+    FailBody,
     ReasonBody,
+    ReplyBody,
     SendBody,
     StatusBody,
 )
 
 TOOLS = {
-    "send_handoff", "ack_handoff", "report_status", "complete_handoff", "decline_handoff",
-    "my_inbox", "get_handoff", "trace_chain", "read_log", "my_notifications",
+    "send_handoff", "ack_handoff", "report_status", "complete_handoff", "fail_handoff",
+    "decline_handoff", "reply_to_handoff", "my_inbox", "get_handoff", "trace_chain", "read_log",
+    "my_notifications",
 }  # fmt: skip
 ARGUMENTS = {
     "send_handoff": set(SendBody.model_fields),
     "ack_handoff": {"id", *AckBody.model_fields},
     "report_status": {"id", *StatusBody.model_fields},
     "complete_handoff": {"id", *CompleteBody.model_fields},
+    "fail_handoff": {"id", *FailBody.model_fields},
     "decline_handoff": {"id", *ReasonBody.model_fields},
+    "reply_to_handoff": {"id", *ReplyBody.model_fields},
     "my_inbox": {"limit"},
     "get_handoff": {"id", "as_of"},
     "trace_chain": {"id", "as_of"},
@@ -54,7 +59,9 @@ ARGUMENTS = {
 REQUIRED = {
     "ack_handoff": ["id"],
     "report_status": ["id", "status"],
+    "fail_handoff": ["id", "reason"],
     "decline_handoff": ["id", "reason"],
+    "reply_to_handoff": ["id", "message"],
 }
 
 
@@ -224,6 +231,51 @@ def test_errors_are_tool_errors_with_the_reason_and_write_nothing(
     after = cli.log()
     assert after[: len(before)] == before
     assert [e["type"] for e in after[len(before) :]] == ["Acked", "Completed"]  # the one success
+
+
+def test_need_help_is_answered_with_a_reply_and_a_dead_end_is_failed_over_stdio(
+    sqlite_cli: CLI, tmp_path: Path
+) -> None:
+    cli = sqlite_cli
+    errlog = tmp_path / "mcp.err"
+    helped = cli.json("send", "--from", "inbox_monitor", "--to", "code_agent")["id"]
+    closed = cli.json("send", "--from", "inbox_monitor", "--to", "code_agent")["id"]
+    cli.json("cancel", closed, "--as", "inbox_monitor", "--reason", "sent twice")
+
+    async def scenario() -> None:
+        async with (
+            over_stdio(cli, "inbox_monitor", errlog) as inbox,
+            over_stdio(cli, "code_agent", errlog) as coder,
+        ):
+            tools = {tool.name: tool for tool in (await coder.list_tools()).tools}
+            assert "decline_handoff" in (tools["fail_handoff"].description or "")
+            assert "note" in (tools["reply_to_handoff"].description or "")
+            blocked = await call(coder, "report_status", id=helped, status="need_help")
+            assert blocked["state"] == "blocked"
+
+            error = await refused(coder, "reply_to_handoff", id=helped, message="myself")
+            assert error["code"] == "not_permitted"
+            error = await refused(inbox, "reply_to_handoff", id=closed, message="late")
+            assert error["code"] == "invalid_state"
+            error = await refused(inbox, "reply_to_handoff", id=helped, message="")
+            assert (error["code"], error["field"]) == ("invalid_input", "message")
+            error = await refused(inbox, "fail_handoff", id=helped, reason="not mine to fail")
+            assert error["code"] == "not_permitted"
+            error = await refused(coder, "fail_handoff", id=helped)
+            assert (error["code"], error["field"]) == ("invalid_input", "reason")
+
+            replied = await call(
+                inbox, "reply_to_handoff", id=helped, message="Use staging", data={"env": "stg"}
+            )
+            assert replied["state"] == "in_progress"
+            failed = await call(
+                coder, "fail_handoff", id=helped, reason="staging is down", result={"tried": 3}
+            )
+            assert (failed["state"], failed["result"]) == ("failed", {"tried": 3})
+
+    anyio.run(scenario)
+    history = [e["type"] for e in cli.log() if e["handoff_id"] == helped]
+    assert history == ["Created", "Acked", "StatusReported", "Replied", "Failed"]  # refusals: none
 
 
 def test_under_a_protocol_the_agent_must_be_declared(

@@ -111,6 +111,11 @@ def test_refusals_and_bad_input_get_the_same_answers_with_and_without_it(
         (f"/handoffs/{hid}/decline", {"json": {"reason": ""}, "headers": receiver}, 422),
         (f"/handoffs/{hid}/decline", {"json": {"reason": "no"}, "headers": sender}, 403),
         (f"/handoffs/{hid}/cancel", {"json": {"reason": "no"}, "headers": receiver}, 403),
+        (f"/handoffs/{hid}/fail", {"json": {"reason": ""}, "headers": receiver}, 422),
+        (f"/handoffs/{hid}/fail", {"json": {"reason": " "}, "headers": receiver}, 422),
+        (f"/handoffs/{hid}/fail", {"json": {"reason": "no"}, "headers": sender}, 403),
+        (f"/handoffs/{hid}/reply", {"json": {"message": "x"}, "headers": receiver}, 403),
+        (f"/handoffs/{hid}/reply", {"json": {"message": "x", "data": 1}, "headers": sender}, 422),
         (f"/handoffs/{hid}/reassign", {"json": {"to": "", "reason": "x"}, "headers": sender}, 422),
         (f"/handoffs/{hid}/notes", {"json": {"message": ""}, "headers": sender}, 422),
         (f"/handoffs/{hid}/complete", {"json": {"result": "done"}, "headers": receiver}, 422),
@@ -157,16 +162,18 @@ def test_successes_have_the_same_status_and_document_fields(
         ("status", {"status": "working", "message": "on it"}),
         ("notes", {"message": "fine"}),
         ("complete", {"result": {"ok": True}}),
+        ("fail", {"reason": "no runner", "result": {"log": "x"}}),
+        ("reply", {"message": "use the other one", "data": {"runner": 2}}),
     ]:
         answers = []
         for client in (fast, slow):
             hid = client.post("/handoffs", json={"to": "code_agent"}, headers=sender).json()["id"]
             if segment == "complete":
                 client.post(f"/handoffs/{hid}/status", json={"status": "working"}, headers=receiver)
-            headers = sender if segment == "notes" else receiver
+            headers = sender if segment in ("notes", "reply") else receiver
             answers.append(client.post(f"/handoffs/{hid}/{segment}", json=request, headers=headers))
         assert answers[0].status_code == answers[1].status_code, segment
         assert _shape(answers[0].json()) == _shape(answers[1].json()), segment
         assert answers[0].json()["state"] == answers[1].json()["state"], segment
     # The fast app answered these itself (0: handed to FastAPI, the NaN body).
-    assert answered == [201, 200, 0, 201, 200, 201, 201, 201, 200, 200]
+    assert answered == [201, 200, 0, 201, 200, 201, 201, 201, 200, 200, 201, 200, 201, 200]

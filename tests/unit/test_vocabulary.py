@@ -29,6 +29,8 @@ CLI_TYPES: dict[str, Any] = {
     "ack": v.AckDocument,
     "status": v.HandoffDocument,
     "complete": v.HandoffDocument,
+    "fail": v.HandoffDocument,
+    "reply": v.HandoffDocument,
     "decline": v.HandoffDocument,
     "cancel": v.HandoffDocument,
     "reassign": v.HandoffDocument,
@@ -59,7 +61,7 @@ CLI_TYPES: dict[str, Any] = {
 HTTP_TYPES: list[tuple[str, Any]] = [
     (r"POST /handoffs", v.SentDocument),
     (r"POST /handoffs/[^/]+/ack", v.AckDocument),
-    (r"POST /handoffs/[^/]+/\w+", v.HandoffDocument),
+    (r"POST /handoffs/[^/]+/\w+", v.HandoffDocument),  # fail and reply among them
     (r"GET /handoffs/[^/]+", v.ShowDocument),
     (r"GET /agents/[^/]+/inbox", v.InboxDocument),
     (r"GET /agents/[^/]+/notifications", v.NotificationsDocument),
@@ -78,6 +80,8 @@ MCP_TYPES = {
     "ack_handoff": v.AckDocument,
     "report_status": v.HandoffDocument,
     "complete_handoff": v.HandoffDocument,
+    "fail_handoff": v.HandoffDocument,
+    "reply_to_handoff": v.HandoffDocument,
     "decline_handoff": v.HandoffDocument,
     "my_inbox": v.InboxDocument,
     "get_handoff": v.ShowDocument,

@@ -18,9 +18,11 @@ from handoff_ledger.adapters.faces.http.boundary import nul_at
 __all__ = [
     "AckBody",
     "CompleteBody",
+    "FailBody",
     "NoteBody",
     "ReasonBody",
     "ReassignBody",
+    "ReplyBody",
     "SendBody",
     "StatusBody",
 ]
@@ -81,6 +83,15 @@ class CompleteBody(_Body):
     result: dict[str, Any] | None = Field(default=None, description="A JSON object.")
 
 
+class FailBody(_Body):
+    """``POST /handoffs/{id}/fail``."""
+
+    reason: str = Field(min_length=1, description="Why the work could not be finished.")
+    result: dict[str, Any] | None = Field(
+        default=None, description="What the attempt left, a JSON object (not schema-checked)."
+    )
+
+
 class ReasonBody(_Body):
     """``POST /handoffs/{id}/decline`` and ``/cancel``."""
 
@@ -98,3 +109,10 @@ class NoteBody(_Body):
     """``POST /handoffs/{id}/notes``."""
 
     message: str = Field(min_length=1)
+
+
+class ReplyBody(_Body):
+    """``POST /handoffs/{id}/reply``."""
+
+    message: str = Field(min_length=1, description="The answer to the receiver.")
+    data: dict[str, Any] | None = Field(default=None, description="A JSON object.")

@@ -40,9 +40,11 @@ from handoff_ledger.adapters.faces.http.asgi import Message, Receive, Scope, Sen
 from handoff_ledger.adapters.faces.http.bodies import (
     AckBody,
     CompleteBody,
+    FailBody,
     NoteBody,
     ReasonBody,
     ReassignBody,
+    ReplyBody,
     SendBody,
     StatusBody,
 )
@@ -74,15 +76,19 @@ COMMANDS: dict[str | None, Command] = {
     "ack": Command(routes.ack, AckBody),
     "status": Command(routes.status, StatusBody),
     "complete": Command(routes.complete, CompleteBody),
+    "fail": Command(routes.fail, FailBody),
     "decline": Command(routes.decline, ReasonBody),
     "cancel": Command(routes.cancel, ReasonBody),
     "reassign": Command(routes.reassign, ReassignBody),
+    "reply": Command(routes.reply, ReplyBody),
     "notes": Command(routes.note, NoteBody, 201),
 }
 """By the path's last segment (None: ``POST /handoffs``); tests check these against the
 FastAPI routes."""
 
-_PATH = re.compile(r"/handoffs(?:/([^/]+)/(ack|status|complete|decline|cancel|reassign|notes))?")
+_PATH = re.compile(
+    r"/handoffs(?:/([^/]+)/(ack|status|complete|fail|decline|cancel|reassign|reply|notes))?"
+)
 _HEADERS = {b"authorization", b"content-type", b"idempotency-key", TRIAL_HEADER.lower().encode()}
 
 Answer = tuple[int, bytes, dict[str, str] | None]

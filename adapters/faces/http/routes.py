@@ -16,9 +16,11 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from handoff_ledger.adapters.faces.http.bodies import (
     AckBody,
     CompleteBody,
+    FailBody,
     NoteBody,
     ReasonBody,
     ReassignBody,
+    ReplyBody,
     SendBody,
     StatusBody,
 )
@@ -152,6 +154,13 @@ def complete(
     return handoff_document(svc.ledger.complete(handoff_id(id), by=me.agent, result=result))
 
 
+@router.post("/handoffs/{id}/fail", tags=["handoffs"])
+def fail(id: str, body: FailBody, svc: Svc, me: Me) -> Reply:
+    """Fail (the receiver): tried and could not finish; terminal, ``on_fail`` follow-ups fire."""
+    handoff = svc.ledger.fail(handoff_id(id), by=me.agent, reason=body.reason, result=body.result)
+    return handoff_document(handoff)
+
+
 @router.post("/handoffs/{id}/decline", tags=["handoffs"])
 def decline(id: str, body: ReasonBody, svc: Svc, me: Me) -> Reply:
     """Decline (the receiver), saying why."""
@@ -170,6 +179,16 @@ def reassign(id: str, body: ReassignBody, svc: Svc, me: Me) -> Reply:
     """Move the work to another receiver (the sender, or an admin)."""
     hid = handoff_id(id)
     handoff = svc.ledger.reassign(hid, by=me.agent, to=body.to, reason=body.reason, admin=me.admin)
+    return handoff_document(handoff)
+
+
+@router.post("/handoffs/{id}/reply", tags=["handoffs"])
+def reply(id: str, body: ReplyBody, svc: Svc, me: Me) -> Reply:
+    """Answer the receiver (the sender, an escalation target or an admin); a blocked
+    handoff resumes."""
+    handoff = svc.ledger.reply(
+        handoff_id(id), by=me.agent, message=body.message, data=body.data, admin=me.admin
+    )
     return handoff_document(handoff)
 
 

@@ -18,11 +18,13 @@ __all__ = [
     "Arguments",
     "CompleteArgs",
     "DeclineArgs",
+    "FailArgs",
     "GetArgs",
     "InboxArgs",
     "LogArgs",
     "NotificationsArgs",
     "OneHandoffArgs",
+    "ReplyArgs",
     "SendArgs",
     "StatusArgs",
     "TraceArgs",
@@ -141,6 +143,29 @@ class DeclineArgs(OneHandoffArgs):
     """``decline_handoff`` (the HTTP decline body, plus ``id``)."""
 
     reason: str = Field(min_length=1, description="Why you will not do it (kept in the log).")
+
+
+class FailArgs(OneHandoffArgs):
+    """``fail_handoff`` (the HTTP fail body, plus ``id``)."""
+
+    reason: str = Field(
+        min_length=1, description="Why you could not finish it (kept in the log, told the sender)."
+    )
+    result: dict[str, Any] | None = Field(
+        default=None,
+        description="A JSON object with what the attempt left, for whoever picks it up "
+        '(e.g. {"tried": ["rollback"], "log": "..."}).',
+    )
+
+
+class ReplyArgs(OneHandoffArgs):
+    """``reply_to_handoff`` (the HTTP reply body, plus ``id``)."""
+
+    message: str = Field(min_length=1, description="Your answer to the receiver.")
+    data: dict[str, Any] | None = Field(
+        default=None,
+        description='A JSON object the receiver needs to go on (e.g. {"credentials": "vault:ci"}).',
+    )
 
 
 class GetArgs(OneHandoffArgs):

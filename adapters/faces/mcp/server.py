@@ -47,9 +47,11 @@ INSTRUCTIONS = (
     "Every tool acts as you ({agent}). When you receive work: check my_inbox, call "
     "ack_handoff at once (with eta and next_update), report_status before each promised "
     "update falls due (stuck or need_help when blocked), then complete_handoff with a "
-    "result, or decline_handoff with a reason. To hand work on, use send_handoff with a "
-    "payload and an idempotency key. my_notifications tells you what happened to work you "
-    "handed off; get_handoff, trace_chain and read_log show history. Durations: 45s, 30m, "
+    "result; decline_handoff with a reason if you will not take the work on, or "
+    "fail_handoff if you tried and could not finish. To hand work on, use send_handoff with "
+    "a payload and an idempotency key. my_notifications tells you what happened to work you "
+    "handed off; when its receiver is stuck or needs help, answer with reply_to_handoff. "
+    "get_handoff, trace_chain and read_log show history. Durations: 45s, 30m, "
     "2h, 1h30m, 1d or ISO 8601 (PT30M)."
 )
 

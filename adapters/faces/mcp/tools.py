@@ -1,4 +1,4 @@
-"""The ten MCP tools: what each one tells a model, and which ledger call it makes.
+"""The twelve MCP tools: what each one tells a model, and which ledger call it makes.
 
 Every tool acts as the calling agent (fixed by ``handoff mcp --agent`` or by the
 bearer token) and returns the JSON document the CLI prints with ``--json`` and the
@@ -18,10 +18,12 @@ from handoff_ledger.adapters.faces.mcp.arguments import (
     Arguments,
     CompleteArgs,
     DeclineArgs,
+    FailArgs,
     GetArgs,
     InboxArgs,
     LogArgs,
     NotificationsArgs,
+    ReplyArgs,
     SendArgs,
     StatusArgs,
     TraceArgs,
@@ -127,6 +129,20 @@ def complete(backend: Backend, me: Caller, args: CompleteArgs) -> Reply:
     return handoff_document(handoff)
 
 
+def fail(backend: Backend, me: Caller, args: FailArgs) -> Reply:
+    handoff = backend.ledger.fail(
+        parse_id(args.id), by=me.agent, reason=args.reason, result=args.result
+    )
+    return handoff_document(handoff)
+
+
+def reply(backend: Backend, me: Caller, args: ReplyArgs) -> Reply:
+    handoff = backend.ledger.reply(
+        parse_id(args.id), by=me.agent, message=args.message, data=args.data, admin=me.admin
+    )
+    return handoff_document(handoff)
+
+
 def decline(backend: Backend, me: Caller, args: DeclineArgs) -> Reply:
     handoff = backend.ledger.decline(parse_id(args.id), by=me.agent, reason=args.reason)
     return handoff_document(handoff)
@@ -176,10 +192,12 @@ _HANDOFF_DOC = (
     "Returns the handoff as a JSON document: id, chain_id, sender, receiver, kind, "
     "priority, payload, state, status, timers (ack_due, update_due, deadline), result, reason."
 )
+_REFUSED = (
+    'A refusal or bad argument returns an error {"error": {"code", "message"}} and changes nothing.'
+)
 _REFUSALS = (
-    "Only the receiver may do this; on a handoff that is completed, declined or "
-    "cancelled it is refused. A refusal or bad argument returns an error "
-    '{"error": {"code", "message"}} and changes nothing.'
+    "Only the receiver may do this; on a handoff that is completed, failed, declined or "
+    f"cancelled it is refused. {_REFUSED}"
 )
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -240,6 +258,34 @@ TOOLS: tuple[ToolSpec, ...] = (
         run=decline,
     ),
     ToolSpec(
+        name="fail_handoff",
+        title="Fail a handoff",
+        description="Give up on a handoff you received after trying: you worked on it and "
+        "could not finish (a dead end, a missing dependency, an error you cannot fix). Say "
+        "why in `reason` and put what the attempt left (findings, logs, partial output) in "
+        "`result`; the sender is told and the protocol may route an `on_fail` follow-up. "
+        "Use decline_handoff instead for work you will not take on at all; if you are only "
+        "blocked and someone could unblock you, report_status `need_help` and wait for a "
+        f"reply. The handoff is closed for good. {_HANDOFF_DOC} " + _REFUSALS,
+        arguments=FailArgs,
+        run=fail,
+    ),
+    ToolSpec(
+        name="reply_to_handoff",
+        title="Reply to a handoff",
+        description="Answer the receiver of an open handoff you sent, were escalated about, "
+        "or administer: e.g. after it reported `stuck` or `need_help`, give the answer in "
+        "`message` and anything it needs as a JSON object in `data`. A blocked handoff goes "
+        "back to in_progress, and the receiver owes its next status update again. The "
+        "receiver is told. Use it for an answer the receiver waits on, not for an informal "
+        "remark that changes nothing (that is a note: `handoff note`, or POST "
+        "/handoffs/{id}/notes over HTTP). Only the handoff's sender, "
+        "its escalation targets or an admin may reply (never its receiver), and only while "
+        f"it is open. {_HANDOFF_DOC} {_REFUSED}",
+        arguments=ReplyArgs,
+        run=reply,
+    ),
+    ToolSpec(
         name="my_inbox",
         title="My inbox",
         description="Your queue: the open handoffs sent to you (requested, acked, in "
@@ -283,7 +329,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         name="read_log",
         title="Read the handoff log",
         description="The shared handoff log, oldest first: every event (Created, Acked, "
-        "StatusReported, Escalated, Completed, Declined, Cancelled, Reassigned, NoteAdded) "
+        "StatusReported, Escalated, Replied, Completed, Failed, Declined, Cancelled, "
+        "Reassigned, NoteAdded) "
         "with its `position`, time (`at`), `handoff_id`, `chain_id`, who did it (`by`) and "
         'its fields. Returns {"entries": [...], "next": CURSOR}; pass `next` back as '
         "`since` to read the following page (an empty page means you are up to date).",
@@ -297,8 +344,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         title="My notifications",
         description="Your feed of broadcasts: every event caused by others on the chains "
         "you take part in (as sender or receiver), watch, or were notified about by an "
-        "escalation: acks, status reports (stuck, need_help), completions, declines, "
-        "escalations. Check it to learn what happened to work you handed off. "
+        "escalation: acks, status reports (stuck, need_help), replies, completions, "
+        "failures, declines, escalations. Check it to learn what happened to work you handed off. "
         'Returns {"agent", "notifications": [...], "next": CURSOR}; pass `next` back as '
         "`since` to get only newer ones.",
         arguments=NotificationsArgs,
