@@ -98,6 +98,7 @@ def gaps_document(views: Views, now: datetime, since: datetime | None = None) ->
     ledger = views.ledger
     admins = ledger_admins(ledger)
     chains: list[GapsChain] = []
+    started: dict[str, int] = {}  # chain id -> its root's creation (us)
     for chain_id in views.read.broken_chain_candidates(us(now) or 0):
         rows = views.read.chain(chain_id)
         breaks = [
@@ -108,6 +109,7 @@ def gaps_document(views: Views, now: datetime, since: datetime | None = None) ->
         if not breaks:
             continue
         root = rows[0]
+        started[chain_id] = int(root["created_us"] or 0)
         chains.append(
             {
                 "chain_id": chain_id,
@@ -123,5 +125,6 @@ def gaps_document(views: Views, now: datetime, since: datetime | None = None) ->
                 "breaks": [break_document(b) for b in breaks],
             }
         )
-    chains.sort(key=lambda c: (c["first_break_at"], c["chain_id"]))
+    # Earliest break first; on a tie the older chain (its root created first), then id.
+    chains.sort(key=lambda c: (c["first_break_at"] or "", started[c["chain_id"]], c["chain_id"]))
     return {"as_of": iso(now), "since": iso(since), "count": len(chains), "chains": chains}
