@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from handoff_ledger.domain.errors import InvalidInput
 
@@ -59,7 +59,14 @@ def _sqlite(raw: str) -> StoreURL:
         raise InvalidInput(
             f"db: {raw!r}: a SQLite URL reads sqlite:///relative.db or sqlite:////abs.db"
         )
-    path = Path(raw[len("sqlite:///") :])
+    name = raw[len("sqlite:///") :]
+    if name.split("?", 1)[0] == ":memory:" or name.startswith("file:") or "mode=memory" in name:
+        # The library would accept it, and every handoff would vanish with the process.
+        raise InvalidInput(
+            f"db: {raw!r}: an in-memory SQLite database keeps nothing after the command; "
+            "name a file (sqlite:///handoff.db)"
+        )
+    path = Path(name)
     if path.is_dir():
         raise InvalidInput(f"db: {raw!r}: {path} is a folder, not a database file")
     if not path.parent.exists():
@@ -75,7 +82,7 @@ def _sqlite(raw: str) -> StoreURL:
 
 
 def _postgres(raw: str) -> StoreURL:
-    parts = urlsplit(raw)
+    parts = _split(raw)
     dbname = unquote(parts.path.lstrip("/"))
     if not dbname:
         raise InvalidInput(f"db: {raw!r}: a PostgreSQL URL needs a database name (…/DBNAME)")
@@ -87,13 +94,14 @@ def _postgres(raw: str) -> StoreURL:
             )
     try:
         port = parts.port or 5432
+        host = parts.hostname
     except ValueError:
         raise InvalidInput(f"db: {raw!r}: the port is not a number") from None
     schema = options.get("schema")
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": dbname,
-        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_HOST": host or "127.0.0.1",
         "POSTGRES_PORT": str(port),
         "POSTGRES_USER": unquote(parts.username or os.environ.get("PGUSER", "postgres")),
         "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
@@ -108,3 +116,10 @@ def _postgres(raw: str) -> StoreURL:
     if schema:
         env["POSTGRES_SCHEMA"] = schema
     return StoreURL(url=raw, backend="postgresql", env=env, schema=schema)
+
+
+def _split(raw: str) -> SplitResult:
+    try:
+        return urlsplit(raw)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL" for postgresql://u@[::1/x
+        raise InvalidInput(f"db: {raw!r} is not a valid URL: {exc}") from None
