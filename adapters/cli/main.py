@@ -17,6 +17,7 @@ from handoff_ledger.adapters.cli import (
     audit_commands,
     demo,
     digest_commands,
+    init_command,
     lifecycle,
     mcp_commands,
     protocol_commands,
@@ -33,6 +34,7 @@ from handoff_ledger.domain.errors import HandoffError, Refused
 __all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "exit_code_for", "main"]
 
 _COMMAND_MODULES = (
+    init_command,
     lifecycle,
     reading,
     protocol_commands,

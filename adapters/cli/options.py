@@ -58,9 +58,13 @@ def fresh_views(ledger: Ledger) -> Views:
 
 
 @contextmanager
-def ledger_at(db: str | None) -> Iterator[Ledger]:
-    """Open the ledger for one command and close its connections afterwards."""
-    ledger = open_ledger(db, clock=clock_from_env())
+def ledger_at(db: str | None, *, create: bool = False) -> Iterator[Ledger]:
+    """Open the ledger for one command and close its connections afterwards.
+
+    Only writing commands pass ``create=True``: a read on a URL that holds no ledger
+    is refused (``NoLedger``) and leaves nothing behind.
+    """
+    ledger = open_ledger(db, clock=clock_from_env(), create=create)
     try:
         yield ledger
     finally:

@@ -6,17 +6,21 @@ store is configured, prepared (schema created) and opened the same way everywher
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import Clock
+from handoff_ledger.adapters.store.errors import NoLedger
 from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, install_guard, postgres_guard_sql
 from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url
 from handoff_ledger.domain.errors import InvalidInput
 
-__all__ = ["StoreUnavailable", "open_ledger"]
+__all__ = ["NoLedger", "StoreUnavailable", "open_ledger"]
 
 _SETUP_LOCK = 7_240_517_311
 """Advisory lock id held while one process creates the ledger's tables."""
@@ -28,15 +32,50 @@ class StoreUnavailable(InvalidInput):
     code = "store_unavailable"
 
 
-def open_ledger(url: str | None = None, *, clock: Clock | None = None) -> Ledger:
-    """Open the ledger at ``url`` (else ``HANDOFF_DB``, else ``./handoff.db``)."""
+_SQLITE_EVENTS = "stored_events"
+"""The events table the library names on SQLite."""
+
+
+def open_ledger(
+    url: str | None = None, *, clock: Clock | None = None, create: bool = True
+) -> Ledger:
+    """Open the ledger at ``url`` (else ``HANDOFF_DB``, else ``./handoff.db``).
+
+    ``create=False`` is how a read opens a store: where the URL holds no ledger it
+    raises :class:`NoLedger` and writes nothing (no file, no table, no schema).
+    """
     store = parse_store_url(url)
     if store.backend != "postgresql":
+        if not create and not _sqlite_has_ledger(store):
+            raise _no_ledger(store)
         ledger = _construct(store, store.env, clock)
         install_guard(ledger.recorder)
         return ledger
-    with _postgres_prepared(store) as env:
+    with _postgres_prepared(store, create) as env:
         return _construct(store, env, clock)
+
+
+def _no_ledger(store: StoreURL) -> NoLedger:
+    return NoLedger(
+        f"db: {store.redacted} holds no ledger; a read never creates one "
+        f"(create it with: handoff init --db {store.redacted})"
+    )
+
+
+def _sqlite_has_ledger(store: StoreURL) -> bool:
+    """Whether the SQLite file exists and holds the events table (looked at read-only)."""
+    path = Path(store.env["SQLITE_DBNAME"])
+    if not path.is_file():
+        return False
+    try:
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=5)) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_SQLITE_EVENTS,)
+            ).fetchone()
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
+    return row is not None
 
 
 def _construct(store: StoreURL, env: dict[str, str], clock: Clock | None) -> Ledger:
@@ -53,7 +92,7 @@ def _construct(store: StoreURL, env: dict[str, str], clock: Clock | None) -> Led
 
 
 @contextmanager
-def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
+def _postgres_prepared(store: StoreURL, create: bool) -> Iterator[dict[str, str]]:
     """Yield the settings to open the ledger with, its tables created exactly once.
 
     Many processes opening a fresh database at once would race on CREATE TYPE /
@@ -84,6 +123,8 @@ def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
         if _ready(conn, table):
             yield {**env, "CREATE_TABLE": "n"}
             return
+        if not create and not _exists(conn, table):
+            raise _no_ledger(store)
         conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
         try:
             if store.schema:
@@ -98,6 +139,11 @@ def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
                     conn.execute(statement)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
+def _exists(conn: Any, table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and row[0])
 
 
 def _ready(conn: Any, table: str) -> bool:

@@ -161,6 +161,7 @@ def test_unreachable_postgres_exits_2(sqlite_cli: CLI) -> None:
 def test_bad_protocol_file_exits_2_with_line_and_writes_nothing(
     sqlite_cli: CLI, write_file: Callable[[str, str], Path]
 ) -> None:
+    sqlite_cli.run("init")  # reads never create a store: `protocol show` needs one
     path = write_file("team.toml", '[agents.a]\n\n[kinds.k]\nto = "ghost"\n')
     bad = sqlite_cli.run("protocol", "apply", str(path), expect=2)
     assert f"{path}:4: kinds.k.to: agent 'ghost' is not declared" in bad.stderr

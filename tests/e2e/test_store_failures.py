@@ -6,9 +6,17 @@ Exit 4 (``store_unavailable``): the store is there but cannot answer in time.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
+import pytest
 from conftest import CLI
+from psycopg import sql
 
 PG_HOST = os.environ.get("HANDOFF_TEST_PG_HOST", "127.0.0.1")
 PG_USER = os.environ.get("HANDOFF_TEST_PG_USER", "postgres")
@@ -25,6 +33,106 @@ READS = (
     ("agents", "token", "list"),
     ("projections", "rebuild"),
 )
+
+
+def _admin() -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(dbname="postgres", host=PG_HOST, user=PG_USER, autocommit=True)
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A database of its own: what a command creates in ``public`` is seen, and counted."""
+    try:
+        admin = _admin()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    name = f"handoff_store_{uuid.uuid4().hex[:8]}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with _admin() as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def _objects_in_public(dbname: str) -> list[str]:
+    """Every table, type, function and trigger a command may have left in ``public``."""
+    with psycopg.connect(dbname=dbname, host=PG_HOST, user=PG_USER, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT 'rel ' || relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE nspname = 'public'"
+            " UNION ALL SELECT 'type ' || typname FROM pg_type t"
+            " JOIN pg_namespace n ON n.oid = t.typnamespace WHERE nspname = 'public'"
+            " UNION ALL SELECT 'proc ' || proname FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE nspname = 'public'"
+            " UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE NOT tgisinternal"
+        ).fetchall()
+    return sorted(str(row[0]) for row in rows)
+
+
+def _error(done: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    return dict(json.loads(done.stdout)["error"])
+
+
+# ----------------------------------------------------------------- item 9: reads never create
+
+
+def test_a_read_in_an_empty_folder_says_there_is_no_ledger_and_creates_no_file(
+    tmp_path: Path,
+) -> None:
+    cli = CLI("", tmp_path)  # no --db, no HANDOFF_DB: the default ./handoff.db
+    for command in READS:
+        done = cli.run(*command, expect=2)
+        assert "sqlite:///handoff.db holds no ledger" in done.stderr, (command, done.stderr)
+        assert "handoff init" in done.stderr
+    assert _error(cli.run("log", "--json", expect=2))["code"] == "no_ledger"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_on_an_empty_postgres_database_names_it_and_writes_nothing(
+    pg_database: str, tmp_path: Path
+) -> None:
+    url = f"postgresql://{PG_USER}@{PG_HOST}:5432/{pg_database}"
+    cli = CLI(url, tmp_path)
+    for command in READS:
+        done = cli.run(*command, expect=2)
+        assert f"{url} holds no ledger" in done.stderr, (command, done.stderr)
+    schema = cli.run("log", "--db", f"{url}?schema=team_a", expect=2)
+    assert "holds no ledger" in schema.stderr
+    assert _objects_in_public(pg_database) == []
+    with psycopg.connect(dbname=pg_database, host=PG_HOST, user=PG_USER) as conn:
+        found = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'team_a'")
+        assert found.fetchone() == (0,)
+
+
+def test_init_creates_the_store_once_and_says_what_it_did(cli: CLI) -> None:
+    first = cli.json("init")
+    assert first["created"] is True
+    assert first["head"] == 0
+    assert cli.log() == []
+    cli.run("send", "--from", "a", "--to", "b")
+    again = cli.json("init")
+    assert again["created"] is False
+    assert again["head"] == 1
+    assert "already holds a ledger" in cli.run("init").stdout
+    assert len(cli.log()) == 1
+
+
+def test_a_write_still_creates_the_store(sqlite_cli: CLI) -> None:
+    sqlite_cli.run("send", "--from", "a", "--to", "b")
+    assert [entry["type"] for entry in sqlite_cli.log()] == ["Created"]
+
+
+def test_serve_and_mcp_refuse_a_missing_store(tmp_path: Path) -> None:
+    cli = CLI(f"sqlite:///{tmp_path}/missing.db", tmp_path)
+    serve = cli.run("serve", "--port", "0", "--json", expect=None)
+    assert serve.returncode == 2, serve
+    mcp = cli.run("mcp", "--agent", "code_agent", expect=2)
+    assert "holds no ledger" in mcp.stderr
+    assert not (tmp_path / "missing.db").exists()
 
 
 # ------------------------------------------------- items 10 and 11: bad URLs are bad input
