@@ -18,9 +18,11 @@ import typer
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import clock_from_env
 from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.adapters.store.errors import store_failure
+from handoff_ledger.adapters.store.urls import parse_store_url
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
-from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.domain.errors import HandoffError, InvalidInput
 
 __all__ = [
     "AsOfOption",
@@ -62,11 +64,22 @@ def ledger_at(db: str | None, *, create: bool = False) -> Iterator[Ledger]:
     """Open the ledger for one command and close its connections afterwards.
 
     Only writing commands pass ``create=True``: a read on a URL that holds no ledger
-    is refused (``NoLedger``) and leaves nothing behind.
+    is refused (``NoLedger``) and leaves nothing behind. A driver error that means
+    the store is unavailable (locked past its bound, unreachable, full) becomes
+    ``StoreUnavailable`` naming the store.
     """
     ledger = open_ledger(db, clock=clock_from_env(), create=create)
     try:
         yield ledger
+    except Exception as error:
+        unavailable = (
+            None
+            if isinstance(error, HandoffError)
+            else store_failure(error, parse_store_url(db).redacted)
+        )
+        if unavailable is None:
+            raise
+        raise unavailable from None
     finally:
         ledger.close()
 

@@ -15,21 +15,14 @@ from urllib.parse import quote
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import Clock
-from handoff_ledger.adapters.store.errors import NoLedger
+from handoff_ledger.adapters.store.errors import NoLedger, StoreUnavailable, store_failure
 from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, install_guard, postgres_guard_sql
 from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url
-from handoff_ledger.domain.errors import InvalidInput
 
 __all__ = ["NoLedger", "StoreUnavailable", "open_ledger"]
 
 _SETUP_LOCK = 7_240_517_311
 """Advisory lock id held while one process creates the ledger's tables."""
-
-
-class StoreUnavailable(InvalidInput):
-    """The store named by the URL cannot be reached or opened."""
-
-    code = "store_unavailable"
 
 
 _SQLITE_EVENTS = "stored_events"
@@ -67,27 +60,32 @@ def _sqlite_has_ledger(store: StoreURL) -> bool:
     path = Path(store.env["SQLITE_DBNAME"])
     if not path.is_file():
         return False
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     try:
-        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True, timeout=5)) as conn:
             row = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_SQLITE_EVENTS,)
             ).fetchone()
     except sqlite3.Error as exc:
-        raise StoreUnavailable(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
+        unavailable = store_failure(exc, store.redacted)
+        if unavailable is not None:
+            raise unavailable from None
+        raise NoLedger(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
     return row is not None
 
 
 def _construct(store: StoreURL, env: dict[str, str], clock: Clock | None) -> Ledger:
     try:
         return Ledger(env=env, clock=clock)
-    except OSError as exc:
-        raise StoreUnavailable(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
     except Exception as exc:  # the library wraps driver errors in its own types
-        if type(exc).__module__.startswith(("eventsourcing", "sqlite3", "psycopg")):
-            raise StoreUnavailable(
-                f"db: cannot open {store.redacted}: {_first_line(exc)}"
-            ) from None
+        unavailable = store_failure(exc, store.redacted)
+        if unavailable is not None:
+            raise unavailable from None
+        if isinstance(exc, OSError) or type(exc).__module__.startswith(
+            ("eventsourcing", "sqlite3", "psycopg")
+        ):
+            # Not a ledger's database ("file is not a database"): the URL is wrong.
+            raise NoLedger(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
         raise
 
 
@@ -118,7 +116,10 @@ def _postgres_prepared(store: StoreURL, create: bool) -> Iterator[dict[str, str]
             autocommit=True,
         )
     except psycopg.Error as exc:
-        raise StoreUnavailable(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
+        if "does not exist" in str(exc) or "authentication failed" in str(exc):
+            # No such database, or a user it does not know: the URL is wrong.
+            raise NoLedger(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
+        raise StoreUnavailable(f"store unavailable: {store.redacted}: {_first_line(exc)}") from None
     with conn:
         if _ready(conn, table):
             yield {**env, "CREATE_TABLE": "n"}

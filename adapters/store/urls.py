@@ -20,6 +20,7 @@ DEFAULT_URL = "sqlite:///handoff.db"
 """Without ``--db`` or ``HANDOFF_DB``: a SQLite file in the current folder."""
 
 _PG_OPTIONS = {"schema", "pool_size", "connect_timeout", "lock_timeout"}
+_SQLITE_OPTIONS = {"lock_timeout"}
 
 
 @dataclass(frozen=True)
@@ -55,17 +56,22 @@ def parse_store_url(url: str | None) -> StoreURL:
 
 
 def _sqlite(raw: str) -> StoreURL:
-    if not raw.startswith("sqlite:///") or len(raw) <= len("sqlite:///"):
+    text, _, query = raw.partition("?")
+    if not text.startswith("sqlite:///") or len(text) <= len("sqlite:///"):
         raise InvalidInput(
             f"db: {raw!r}: a SQLite URL reads sqlite:///relative.db or sqlite:////abs.db"
         )
-    name = raw[len("sqlite:///") :]
-    if name.split("?", 1)[0] == ":memory:" or name.startswith("file:") or "mode=memory" in name:
+    name = text[len("sqlite:///") :]
+    if name == ":memory:" or name.startswith("file:") or "mode=memory" in query:
         # The library would accept it, and every handoff would vanish with the process.
         raise InvalidInput(
             f"db: {raw!r}: an in-memory SQLite database keeps nothing after the command; "
             "name a file (sqlite:///handoff.db)"
         )
+    options = _options(raw, query, _SQLITE_OPTIONS)
+    lock_timeout = options.get("lock_timeout", "30")
+    if not lock_timeout.isdigit():
+        raise InvalidInput(f"db: {raw!r}: option lock_timeout must be a whole number")
     path = Path(name)
     if path.is_dir():
         raise InvalidInput(f"db: {raw!r}: {path} is a folder, not a database file")
@@ -76,9 +82,19 @@ def _sqlite(raw: str) -> StoreURL:
         "SQLITE_DBNAME": str(path),
         # Writers wait for each other instead of failing: racing agents queue up and
         # the loser is told by the optimistic-concurrency check, not by "locked".
-        "SQLITE_LOCK_TIMEOUT": "30",
+        "SQLITE_LOCK_TIMEOUT": lock_timeout,
     }
     return StoreURL(url=raw, backend="sqlite", env=env)
+
+
+def _options(raw: str, query: str, known: set[str]) -> dict[str, str]:
+    options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    for key in options:
+        if key not in known:
+            raise InvalidInput(
+                f"db: {raw!r}: unknown option {key!r} (known: {', '.join(sorted(known))})"
+            )
+    return options
 
 
 def _postgres(raw: str) -> StoreURL:
@@ -86,12 +102,7 @@ def _postgres(raw: str) -> StoreURL:
     dbname = unquote(parts.path.lstrip("/"))
     if not dbname:
         raise InvalidInput(f"db: {raw!r}: a PostgreSQL URL needs a database name (…/DBNAME)")
-    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    for key in options:
-        if key not in _PG_OPTIONS:
-            raise InvalidInput(
-                f"db: {raw!r}: unknown option {key!r} (known: {', '.join(sorted(_PG_OPTIONS))})"
-            )
+    options = _options(raw, parts.query, _PG_OPTIONS)
     try:
         port = parts.port or 5432
         host = parts.hostname

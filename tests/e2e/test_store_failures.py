@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -147,3 +148,38 @@ def test_an_in_memory_sqlite_url_is_refused(sqlite_cli: CLI) -> None:
 def test_a_malformed_postgres_url_is_bad_input(sqlite_cli: CLI) -> None:
     done = sqlite_cli.run("log", "--db", "postgresql://u@[::1/x", expect=2)
     assert "is not a valid URL" in done.stderr
+
+
+def test_a_missing_postgres_database_is_bad_input(sqlite_cli: CLI) -> None:
+    url = f"postgresql://{PG_USER}@{PG_HOST}:5432/no_such_db_{uuid.uuid4().hex[:6]}"
+    done = sqlite_cli.run("log", "--db", url, expect=2)
+    assert "does not exist" in done.stderr
+
+
+# ------------------------------------------------ items 11 and 12: a store that is unavailable
+
+
+def test_a_locked_sqlite_store_is_unavailable_with_exit_4(sqlite_cli: CLI, tmp_path: Path) -> None:
+    sqlite_cli.run("init")
+    path = sqlite_cli.url[len("sqlite:///") :]
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        url = f"{sqlite_cli.url}?lock_timeout=1"
+        done = sqlite_cli.run("send", "--from", "a", "--to", "b", "--db", url, "--json", expect=4)
+        error = _error(done)
+        assert error["code"] == "store_unavailable"
+        assert "database is locked" in error["message"]
+        assert sqlite_cli.url in error["message"]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert sqlite_cli.log() == []
+
+
+def test_an_unreachable_postgres_is_unavailable_with_exit_4(sqlite_cli: CLI) -> None:
+    url = "postgresql://postgres@127.0.0.1:1/nothing?connect_timeout=2"
+    done = sqlite_cli.run("log", "--db", url, "--json", expect=4)
+    error = _error(done)
+    assert error["code"] == "store_unavailable"
+    assert "postgresql://postgres@127.0.0.1:1/nothing" in error["message"]

@@ -2,7 +2,8 @@
 
 Every failure is a JSON document ``{"error": {"code", "message", "field"?}}``:
 401 no or bad token, 403 not yours, 404 unknown, 409 state conflict or lost race,
-422 invalid field (with its path). The HTTP API, the dashboard and ``/mcp`` share
+422 invalid field (with its path), 503 the store is unavailable (unreachable, or a
+wait on it ran past its bound). The HTTP API, the dashboard and ``/mcp`` share
 this mapping, so one refusal reads the same on each.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 
 from handoff_ledger.adapters.services.documents import Document, error_document
+from handoff_ledger.adapters.store.errors import StoreUnavailable, store_failure
 from handoff_ledger.domain.errors import (
     HandoffError,
     InvalidInput,
@@ -19,7 +21,13 @@ from handoff_ledger.domain.errors import (
     UnknownHandoff,
 )
 
-__all__ = ["INTERNAL_ERROR", "Unauthorized", "error_answer", "status_for"]
+__all__ = [
+    "INTERNAL_ERROR",
+    "Unauthorized",
+    "error_answer",
+    "status_for",
+    "unexpected_answer",
+]
 
 
 class Unauthorized(HandoffError):
@@ -32,6 +40,8 @@ def status_for(error: HandoffError) -> int:
     """The HTTP status of a ledger error."""
     if isinstance(error, Unauthorized):
         return 401
+    if isinstance(error, StoreUnavailable):
+        return 503
     if isinstance(error, UnknownHandoff):
         return 404
     if isinstance(error, NotPermitted):
@@ -57,3 +67,16 @@ def error_answer(error: HandoffError) -> tuple[int, Document, dict[str, str] | N
 
 INTERNAL_ERROR = {"error": {"code": "internal", "message": "internal error (see the server log)"}}
 """The answer to a failure of the server itself (500); the details go to its log."""
+
+
+def unexpected_answer(error: Exception) -> tuple[int, Document]:
+    """The answer to an exception that is not a ledger error.
+
+    A store that failed under the request (locked past its bound, unreachable,
+    full) is 503 ``store_unavailable`` with the cause; anything else is a bug of
+    the server: 500 ``internal``, details in its log only.
+    """
+    unavailable = store_failure(error)
+    if unavailable is not None:
+        return 503, error_document(unavailable)
+    return 500, INTERNAL_ERROR
