@@ -17,7 +17,7 @@ from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import Clock
 from handoff_ledger.adapters.store.errors import NoLedger, StoreUnavailable, store_failure
 from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, install_guard, postgres_guard_sql
-from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url
+from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url, session_options
 
 __all__ = ["NoLedger", "StoreUnavailable", "open_ledger"]
 
@@ -113,6 +113,7 @@ def _postgres_prepared(store: StoreURL, create: bool) -> Iterator[dict[str, str]
             user=env["POSTGRES_USER"],
             password=env["POSTGRES_PASSWORD"] or None,
             connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+            options=session_options(env),  # the setup lock's wait is bounded too
             autocommit=True,
         )
     except psycopg.Error as exc:

@@ -8,13 +8,14 @@ same way.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from handoff_ledger.domain.errors import InvalidInput
 
-__all__ = ["DEFAULT_URL", "StoreURL", "parse_store_url"]
+__all__ = ["DEFAULT_URL", "StoreURL", "parse_store_url", "session_options"]
 
 DEFAULT_URL = "sqlite:///handoff.db"
 """Without ``--db`` or ``HANDOFF_DB``: a SQLite file in the current folder."""
@@ -110,7 +111,8 @@ def _postgres(raw: str) -> StoreURL:
         raise InvalidInput(f"db: {raw!r}: the port is not a number") from None
     schema = options.get("schema")
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # The library's factory, with every connection's lock waits bounded.
+        "PERSISTENCE_MODULE": "handoff_ledger.adapters.store.postgres:BoundedPostgresFactory",
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": host or "127.0.0.1",
         "POSTGRES_PORT": str(port),
@@ -124,6 +126,9 @@ def _postgres(raw: str) -> StoreURL:
     for key in ("pool_size", "connect_timeout", "lock_timeout"):
         if not env[f"POSTGRES_{key.upper()}"].isdigit():
             raise InvalidInput(f"db: {raw!r}: option {key} must be a whole number")
+        if key != "connect_timeout" and int(env[f"POSTGRES_{key.upper()}"]) < 1:
+            # lock_timeout=0 would mean "wait for ever" to PostgreSQL, pool_size=0 no pool.
+            raise InvalidInput(f"db: {raw!r}: option {key} must be at least 1")
     if schema:
         env["POSTGRES_SCHEMA"] = schema
     return StoreURL(url=raw, backend="postgresql", env=env, schema=schema)
@@ -134,3 +139,9 @@ def _split(raw: str) -> SplitResult:
         return urlsplit(raw)
     except ValueError as exc:  # e.g. "Invalid IPv6 URL" for postgresql://u@[::1/x
         raise InvalidInput(f"db: {raw!r} is not a valid URL: {exc}") from None
+
+
+def session_options(env: Mapping[str, str]) -> str:
+    """libpq ``options`` that bound every lock wait of a connection (seconds in the URL)."""
+    seconds = int(env.get("POSTGRES_LOCK_TIMEOUT") or 30)
+    return f"-c lock_timeout={seconds * 1000}"

@@ -66,9 +66,9 @@ class ViewStore:
             self.tracking = SQLiteTrackingRecorder(datastore=datastore)
             self.tracking_table = '"tracking"'
         else:
-            from eventsourcing.postgres import PostgresTrackingRecorder
+            from handoff_ledger.adapters.store.postgres import BoundedTrackingRecorder
 
-            self.tracking = PostgresTrackingRecorder(
+            self.tracking = BoundedTrackingRecorder(
                 datastore=datastore, tracking_table_name=f"{ledger.name.lower()}_tracking"
             )
             self.tracking_table = self.dialect.table(self.tracking.tracking_table_name)

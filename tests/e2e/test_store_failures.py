@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import CLI
+from conftest import CLI, HANDOFF
 from psycopg import sql
 
 PG_HOST = os.environ.get("HANDOFF_TEST_PG_HOST", "127.0.0.1")
@@ -148,6 +148,8 @@ def test_an_in_memory_sqlite_url_is_refused(sqlite_cli: CLI) -> None:
 def test_a_malformed_postgres_url_is_bad_input(sqlite_cli: CLI) -> None:
     done = sqlite_cli.run("log", "--db", "postgresql://u@[::1/x", expect=2)
     assert "is not a valid URL" in done.stderr
+    zero = sqlite_cli.run("log", "--db", "postgresql://u@h/x?lock_timeout=0", expect=2)
+    assert "lock_timeout must be at least 1" in zero.stderr
 
 
 def test_a_missing_postgres_database_is_bad_input(sqlite_cli: CLI) -> None:
@@ -183,3 +185,41 @@ def test_an_unreachable_postgres_is_unavailable_with_exit_4(sqlite_cli: CLI) -> 
     error = _error(done)
     assert error["code"] == "store_unavailable"
     assert "postgresql://postgres@127.0.0.1:1/nothing" in error["message"]
+
+
+def _run_bounded(cli: CLI, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``handoff``; a subprocess timeout far above the 1 s bound proves it returned."""
+    return subprocess.run(
+        [HANDOFF, *args],
+        capture_output=True,
+        text=True,
+        cwd=cli.cwd,
+        env=cli.env(),
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.postgres
+def test_a_table_locked_by_another_session_fails_within_the_lock_timeout(
+    pg_url: str, tmp_path: Path
+) -> None:
+    cli = CLI(pg_url, tmp_path)
+    cli.run("send", "--from", "a", "--to", "b")
+    schema = pg_url.rsplit("schema=", 1)[1]
+    bounded = f"{pg_url}&lock_timeout=1"
+    base = pg_url.split("?", 1)[0]
+    with psycopg.connect(base) as holder:
+        holder.execute(
+            sql.SQL("LOCK TABLE {}.ledger_events IN ACCESS EXCLUSIVE MODE").format(
+                sql.Identifier(schema)
+            )
+        )
+        for command in (("log",), ("send", "--from", "a", "--to", "c"), ("inbox", "b")):
+            done = _run_bounded(cli, *command, "--db", bounded, "--json")
+            assert done.returncode == 4, (command, done.returncode, done.stdout, done.stderr)
+            error = _error(done)
+            assert error["code"] == "store_unavailable"
+            assert "lock timeout" in error["message"]
+        holder.rollback()
+    assert [entry["receiver"] for entry in cli.log()] == ["b"]
