@@ -120,6 +120,9 @@ def _postgres(raw: str) -> StoreURL:
         "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
         # Two connections: enough for a command and a listener, cheap for a CLI call.
         "POSTGRES_POOL_SIZE": options.get("pool_size", "2"),
+        # The pool never grows past pool_size: the library's default would add up to
+        # ten more connections per process under load, past the documented limit.
+        "POSTGRES_MAX_OVERFLOW": "0",
         "POSTGRES_CONNECT_TIMEOUT": options.get("connect_timeout", "10"),
         "POSTGRES_LOCK_TIMEOUT": options.get("lock_timeout", "30"),
     }

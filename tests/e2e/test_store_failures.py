@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,9 @@ import psycopg
 import pytest
 from conftest import CLI, HANDOFF
 from psycopg import sql
+
+from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.adapters.views import Views
 
 PG_HOST = os.environ.get("HANDOFF_TEST_PG_HOST", "127.0.0.1")
 PG_USER = os.environ.get("HANDOFF_TEST_PG_USER", "postgres")
@@ -223,3 +227,45 @@ def test_a_table_locked_by_another_session_fails_within_the_lock_timeout(
             assert "lock timeout" in error["message"]
         holder.rollback()
     assert [entry["receiver"] for entry in cli.log()] == ["b"]
+
+
+# --------------------------------------------------------------- item 13: the pool's size
+
+
+@pytest.mark.postgres
+def test_a_burst_of_concurrent_work_uses_at_most_pool_size_connections(pg_database: str) -> None:
+    url = f"postgresql://{PG_USER}@{PG_HOST}:5432/{pg_database}"
+    ledger = open_ledger(url)
+    views = Views(ledger)
+    counts: list[int] = []
+    stop = threading.Event()
+
+    def count() -> None:
+        with _admin() as admin:
+            while not stop.is_set():
+                row = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (pg_database,)
+                ).fetchone()
+                counts.append(int(row[0]) if row else 0)
+                stop.wait(0.005)
+
+    def work(index: int) -> None:
+        for n in range(15):
+            ledger.send(sender=f"s{index}", to="r", payload={"n": n})
+            views.catch_up()
+            ledger.head()
+
+    watcher = threading.Thread(target=count)
+    watcher.start()
+    try:
+        workers = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        stop.set()
+        watcher.join()
+        ledger.close()
+    assert counts
+    assert max(counts) <= 2, max(counts)
