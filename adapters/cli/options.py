@@ -17,7 +17,7 @@ import typer
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import clock_from_env
-from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.adapters.store.bootstrap import is_read_only, open_ledger
 from handoff_ledger.adapters.store.errors import store_failure
 from handoff_ledger.adapters.store.urls import parse_store_url
 from handoff_ledger.adapters.views import Views
@@ -53,9 +53,13 @@ AsOfOption = Annotated[
 
 
 def fresh_views(ledger: Ledger) -> Views:
-    """The ledger's views, caught up first: a user never reads behind their own write."""
+    """The ledger's views, caught up first: a user never reads behind their own write.
+
+    A read-only store's views are read as they are: catching them up would write.
+    """
     views = Views(ledger)
-    views.catch_up()
+    if not is_read_only(ledger):
+        views.catch_up()
     return views
 
 

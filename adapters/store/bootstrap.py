@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,8 +17,9 @@ from handoff_ledger.adapters.ledger.clock import Clock
 from handoff_ledger.adapters.store.errors import NoLedger, StoreUnavailable, store_failure
 from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, install_guard, postgres_guard_sql
 from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url, session_options
+from handoff_ledger.domain.errors import InvalidInput
 
-__all__ = ["NoLedger", "StoreUnavailable", "open_ledger"]
+__all__ = ["NoLedger", "StoreUnavailable", "is_read_only", "open_ledger"]
 
 _SETUP_LOCK = 7_240_517_311
 """Advisory lock id held while one process creates the ledger's tables."""
@@ -36,16 +36,29 @@ def open_ledger(
 
     ``create=False`` is how a read opens a store: where the URL holds no ledger it
     raises :class:`NoLedger` and writes nothing (no file, no table, no schema).
+    A read-only store (``?mode=ro``, or a file this process cannot write) opens
+    only for reading: ``create=True`` on it is refused.
     """
     store = parse_store_url(url)
+    if create and store.read_only:
+        raise InvalidInput(
+            f"db: {store.redacted} is open read-only (?mode=ro or an unwritable file); "
+            "this command writes"
+        )
     if store.backend != "postgresql":
         if not create and not _sqlite_has_ledger(store):
             raise _no_ledger(store)
         ledger = _construct(store, store.env, clock)
-        install_guard(ledger.recorder)
+        if not store.read_only:
+            install_guard(ledger.recorder)
         return ledger
     with _postgres_prepared(store, create) as env:
         return _construct(store, env, clock)
+
+
+def is_read_only(ledger: Ledger) -> bool:
+    """Whether ``ledger`` was opened read-only (views then read, never write)."""
+    return "mode=ro" in str(ledger.env.get("SQLITE_DBNAME") or "")
 
 
 def _no_ledger(store: StoreURL) -> NoLedger:
@@ -57,10 +70,14 @@ def _no_ledger(store: StoreURL) -> NoLedger:
 
 def _sqlite_has_ledger(store: StoreURL) -> bool:
     """Whether the SQLite file exists and holds the events table (looked at read-only)."""
-    path = Path(store.env["SQLITE_DBNAME"])
-    if not path.is_file():
+    assert store.path is not None
+    if not store.path.is_file():
         return False
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    uri = (
+        store.env["SQLITE_DBNAME"]
+        if store.read_only
+        else f"file:{quote(str(store.path.resolve()))}?mode=ro"
+    )
     try:
         with closing(sqlite3.connect(uri, uri=True, timeout=5)) as conn:
             row = conn.execute(

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, quote, unquote, urlsplit
 
 from handoff_ledger.domain.errors import InvalidInput
 
@@ -21,7 +21,7 @@ DEFAULT_URL = "sqlite:///handoff.db"
 """Without ``--db`` or ``HANDOFF_DB``: a SQLite file in the current folder."""
 
 _PG_OPTIONS = {"schema", "pool_size", "connect_timeout", "lock_timeout"}
-_SQLITE_OPTIONS = {"lock_timeout"}
+_SQLITE_OPTIONS = {"mode", "lock_timeout"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class StoreURL:
     backend: str
     env: dict[str, str]
     schema: str | None = None
+    path: Path | None = None
+    """The SQLite file (``None`` on PostgreSQL)."""
+    read_only: bool = False
+    """Opened read-only: ``?mode=ro``, or a SQLite file this process cannot write."""
 
     @property
     def redacted(self) -> str:
@@ -63,13 +67,16 @@ def _sqlite(raw: str) -> StoreURL:
             f"db: {raw!r}: a SQLite URL reads sqlite:///relative.db or sqlite:////abs.db"
         )
     name = text[len("sqlite:///") :]
-    if name == ":memory:" or name.startswith("file:") or "mode=memory" in query:
+    options = _options(raw, query, _SQLITE_OPTIONS)
+    if name == ":memory:" or name.startswith("file:") or options.get("mode") == "memory":
         # The library would accept it, and every handoff would vanish with the process.
         raise InvalidInput(
             f"db: {raw!r}: an in-memory SQLite database keeps nothing after the command; "
             "name a file (sqlite:///handoff.db)"
         )
-    options = _options(raw, query, _SQLITE_OPTIONS)
+    mode = options.get("mode", "rw")
+    if mode not in ("rw", "ro"):
+        raise InvalidInput(f"db: {raw!r}: option mode must be ro or rw, not {mode!r}")
     lock_timeout = options.get("lock_timeout", "30")
     if not lock_timeout.isdigit():
         raise InvalidInput(f"db: {raw!r}: option lock_timeout must be a whole number")
@@ -78,14 +85,36 @@ def _sqlite(raw: str) -> StoreURL:
         raise InvalidInput(f"db: {raw!r}: {path} is a folder, not a database file")
     if not path.parent.exists():
         raise InvalidInput(f"db: {raw!r}: folder {path.parent} does not exist")
+    read_only = mode == "ro" or (path.exists() and not _writable(path))
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(path),
+        "SQLITE_DBNAME": _read_only_uri(raw, path) if read_only else str(path),
         # Writers wait for each other instead of failing: racing agents queue up and
         # the loser is told by the optimistic-concurrency check, not by "locked".
         "SQLITE_LOCK_TIMEOUT": lock_timeout,
     }
-    return StoreURL(url=raw, backend="sqlite", env=env)
+    return StoreURL(url=raw, backend="sqlite", env=env, path=path, read_only=read_only)
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may change the file (SQLite also writes beside it)."""
+    return os.access(path, os.W_OK) and os.access(path.parent or Path("."), os.W_OK)
+
+
+def _read_only_uri(raw: str, path: Path) -> str:
+    """SQLite's URI for a file it must neither change nor add a journal beside.
+
+    ``immutable=1`` takes no locks and creates no ``-wal``/``-shm`` files, so an
+    evidence copy stays byte for byte what it was. It also ignores a write-ahead
+    log, so a copy that still has one beside it is refused rather than read short.
+    """
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise InvalidInput(
+            f"db: {raw!r}: opened read-only, but {wal} holds writes not yet in the file; "
+            f'copy the ledger with: sqlite3 SOURCE ".backup {path}"'
+        )
+    return f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
 
 
 def _options(raw: str, query: str, known: set[str]) -> dict[str, str]:

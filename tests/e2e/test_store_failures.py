@@ -6,9 +6,11 @@ Exit 4 (``store_unavailable``): the store is there but cannot answer in time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
+import stat
 import subprocess
 import threading
 import uuid
@@ -269,3 +271,49 @@ def test_a_burst_of_concurrent_work_uses_at_most_pool_size_connections(pg_databa
         ledger.close()
     assert counts
     assert max(counts) <= 2, max(counts)
+
+
+# ------------------------------------------------------ item 14: a read-only evidence copy
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_read_only_copy_can_be_audited_and_stays_byte_identical(
+    sqlite_cli: CLI, tmp_path: Path
+) -> None:
+    sent = sqlite_cli.json("send", "--from", "a", "--to", "b")
+    sqlite_cli.run("ack", sent["id"], "--as", "b")
+    sqlite_cli.run("inbox", "b")  # the views exist in the copy too
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    copy = evidence / "copy.db"
+    source = sqlite3.connect(sqlite_cli.url[len("sqlite:///") :])
+    target = sqlite3.connect(copy)
+    source.backup(target)
+    target.close()
+    source.close()
+    copy.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # 0444
+    evidence.chmod(0o555)
+    before = _digest(copy)
+    try:
+        urls = [f"sqlite:///{copy}?mode=ro"]
+        if os.geteuid() != 0:  # root writes through chmod: only ?mode=ro stops it there
+            urls.append(f"sqlite:///{copy}")
+        for url in urls:
+            audit = sqlite_cli.json("audit", "verify", "--db", url)
+            assert audit["ok"] is True
+            log = sqlite_cli.run("log", "--json", "--db", url).stdout.splitlines()
+            assert [json.loads(line)["type"] for line in log] == ["Created", "Acked"]
+            assert sqlite_cli.json("show", sent["id"], "--db", url)["state"] == "acked"
+            export = sqlite_cli.run("export", "--db", url).stdout.splitlines()
+            assert len(export) == 2
+            replay = sqlite_cli.json("replay", "--until", "2099-01-01T00:00:00Z", "--db", url)
+            assert replay["events"] == 2
+            refused = sqlite_cli.run("send", "--from", "a", "--to", "b", "--db", url, expect=2)
+            assert "read-only" in refused.stderr
+        assert sorted(p.name for p in evidence.iterdir()) == ["copy.db"]
+        assert _digest(copy) == before
+    finally:
+        evidence.chmod(0o755)
