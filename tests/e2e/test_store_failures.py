@@ -135,8 +135,8 @@ def test_a_write_still_creates_the_store(sqlite_cli: CLI) -> None:
 
 def test_serve_and_mcp_refuse_a_missing_store(tmp_path: Path) -> None:
     cli = CLI(f"sqlite:///{tmp_path}/missing.db", tmp_path)
-    serve = cli.run("serve", "--port", "0", "--json", expect=None)
-    assert serve.returncode == 2, serve
+    serve = cli.run("serve", "--port", "0", expect=2)
+    assert "holds no ledger" in serve.stderr
     mcp = cli.run("mcp", "--agent", "code_agent", expect=2)
     assert "holds no ledger" in mcp.stderr
     assert not (tmp_path / "missing.db").exists()
