@@ -75,7 +75,7 @@ def send(
     parsed_ack_within = read_duration(ack_within, "ack_within")
     parsed_deadline = read_deadline(deadline)
     parent_id = parse_id(parent, "parent") if parent else None
-    with ledger_at(db) as ledger:
+    with ledger_at(db, create=True) as ledger:
         outcome = ledger.send(
             sender=sender,
             to=to,
@@ -323,7 +323,7 @@ def _answer(
 ) -> None:
     """The one path of every lifecycle command: act on the ledger, then print the
     outcome's document (``--json``) or its protocol-style line."""
-    with ledger_at(db) as ledger:
+    with ledger_at(db, create=True) as ledger:
         outcome = act(ledger)
         answer = document(ledger, outcome)
         if as_json:

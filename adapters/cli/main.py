@@ -1,6 +1,8 @@
 """Entry point of the ``handoff`` console script: runs a command, maps failures to exit codes.
 
-Exit codes: 0 success; 1 refused by the rules; 2 bad input. The reason goes to
+Exit codes: 0 success; 1 refused by the rules; 2 bad input (a bad store URL, or
+a URL that holds no ledger, included); 3 internal error; 4 the store is
+unavailable (unreachable, locked past its bound, full). The reason goes to
 stderr, or, with ``--json``, as ``{"error": {"code", "message"}}`` on stdout.
 No traceback reaches the user unless ``HANDOFF_DEBUG=1`` asks for one.
 """
@@ -17,6 +19,7 @@ from handoff_ledger.adapters.cli import (
     audit_commands,
     demo,
     digest_commands,
+    init_command,
     lifecycle,
     mcp_commands,
     protocol_commands,
@@ -30,11 +33,20 @@ from handoff_ledger.adapters.cli import (
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.services.documents import error_document
 from handoff_ledger.adapters.services.vocabulary import Reply
+from handoff_ledger.adapters.store.errors import StoreUnavailable, store_failure
 from handoff_ledger.domain.errors import HandoffError, InvalidInput, Refused
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_REFUSED", "exit_code_for", "main"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_REFUSED",
+    "EXIT_STORE_UNAVAILABLE",
+    "exit_code_for",
+    "main",
+]
 
 _COMMAND_MODULES = (
+    init_command,
     lifecycle,
     work_commands,
     reading,
@@ -52,10 +64,13 @@ _COMMAND_MODULES = (
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_STORE_UNAVAILABLE = 4
 
 
 def exit_code_for(error: HandoffError) -> int:
-    """1 for a refusal by the rules, 2 for bad input."""
+    """1 for a refusal by the rules, 2 for bad input, 4 for a store that is unavailable."""
+    if isinstance(error, StoreUnavailable):
+        return EXIT_STORE_UNAVAILABLE
     return EXIT_REFUSED if isinstance(error, Refused) else EXIT_BAD_INPUT
 
 
@@ -86,6 +101,14 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:  # a bug or a lost store: one line, not a traceback
         if os.environ.get("HANDOFF_DEBUG", "") not in ("", "0", "false", "no"):
             raise
+        unavailable = store_failure(error)
+        if unavailable is not None:
+            _fail(
+                error_document(unavailable),
+                unavailable.message,
+                EXIT_STORE_UNAVAILABLE,
+                wants_json,
+            )
         message = (
             f"internal error: {type(error).__name__}: {error} (set HANDOFF_DEBUG=1 for details)"
         )

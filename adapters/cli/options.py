@@ -18,10 +18,12 @@ import typer
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import clock_from_env
-from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.adapters.store.bootstrap import is_read_only, open_ledger
+from handoff_ledger.adapters.store.errors import store_failure
+from handoff_ledger.adapters.store.urls import parse_store_url
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
-from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.domain.errors import HandoffError, InvalidInput
 from handoff_ledger.domain.rules import MAX_INPUT_BYTES, MAX_JSON_DEPTH
 
 __all__ = [
@@ -54,18 +56,37 @@ AsOfOption = Annotated[
 
 
 def fresh_views(ledger: Ledger) -> Views:
-    """The ledger's views, caught up first: a user never reads behind their own write."""
+    """The ledger's views, caught up first: a user never reads behind their own write.
+
+    A read-only store's views are read as they are: catching them up would write.
+    """
     views = Views(ledger)
-    views.catch_up()
+    if not is_read_only(ledger):
+        views.catch_up()
     return views
 
 
 @contextmanager
-def ledger_at(db: str | None) -> Iterator[Ledger]:
-    """Open the ledger for one command and close its connections afterwards."""
-    ledger = open_ledger(db, clock=clock_from_env())
+def ledger_at(db: str | None, *, create: bool = False) -> Iterator[Ledger]:
+    """Open the ledger for one command and close its connections afterwards.
+
+    Only writing commands pass ``create=True``: a read on a URL that holds no ledger
+    is refused (``NoLedger``) and leaves nothing behind. A driver error that means
+    the store is unavailable (locked past its bound, unreachable, full) becomes
+    ``StoreUnavailable`` naming the store.
+    """
+    ledger = open_ledger(db, clock=clock_from_env(), create=create)
     try:
         yield ledger
+    except Exception as error:
+        unavailable = (
+            None
+            if isinstance(error, HandoffError)
+            else store_failure(error, parse_store_url(db).redacted)
+        )
+        if unavailable is None:
+            raise
+        raise unavailable from None
     finally:
         ledger.close()
 

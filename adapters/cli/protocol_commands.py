@@ -29,7 +29,7 @@ def apply_protocol(
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InvalidInput(f"file: cannot read {str(file)!r}: {reason}") from None
     Protocol.parse(text, str(file))  # refuse a bad file before opening the store
-    with ledger_at(db) as ledger:
+    with ledger_at(db, create=True) as ledger:
         current = ledger.apply_protocol(text, source=str(file), by=by)
         if as_json:
             emit_json(protocol_document(current))

@@ -24,7 +24,7 @@ def reactor(
     as_json: JsonOption = False,
 ) -> None:
     """Fire due timers (escalations) and create protocol follow-ups."""
-    with ledger_at(db) as ledger:
+    with ledger_at(db, create=True) as ledger:
         engine = Reactor(ledger)
         try:
             if once:

@@ -38,7 +38,7 @@ def token_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a bearer token for agent NAME; the token is printed once, never stored."""
-    with ledger_at(db) as ledger:
+    with ledger_at(db, create=True) as ledger:
         secret = issue_token(ledger, name, admin=admin)
     if as_json:
         issued: TokenIssued = {"agent": name, "admin": admin, "token": secret}
@@ -58,7 +58,7 @@ def token_revoke(
     as_json: JsonOption = False,
 ) -> None:
     """Revoke every token of agent NAME, or one token with --token."""
-    with ledger_at(db) as ledger:
+    with ledger_at(db, create=True) as ledger:
         count = revoke_tokens(ledger, agent=name, secret=token)
     if as_json:
         revoked: TokensRevoked = {"agent": name, "revoked": count}
@@ -135,7 +135,7 @@ def serve(
 
     if trial and not _is_loopback(host):
         raise InvalidInput(f"host: --trial listens on loopback only, not on {host!r}")
-    with ledger_at(db) as ledger:
+    with ledger_at(db, create=trial) as ledger:
         if not trial and not list_tokens(ledger):
             raise NotPermitted(
                 "serve: no tokens exist; create one with `handoff agents token create NAME`, "

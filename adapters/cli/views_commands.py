@@ -73,7 +73,7 @@ def watch(
 ) -> None:
     """Subscribe AGENT to the chain of handoff ID: it hears every broadcast on it."""
     hid = parse_id(handoff_id)
-    with ledger_at(db) as ledger:
+    with ledger_at(db, create=True) as ledger:
         chain_id, new = ledger.watch(hid, by=agent)
         if as_json:
             watching: Watching = {

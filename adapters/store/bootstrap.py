@@ -6,54 +6,108 @@ store is configured, prepared (schema created) and opened the same way everywher
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
+from urllib.parse import quote
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import Clock
+from handoff_ledger.adapters.store.errors import NoLedger, StoreUnavailable, store_failure
 from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, install_guard, postgres_guard_sql
-from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url
+from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url, session_options
 from handoff_ledger.domain.errors import InvalidInput
 
-__all__ = ["StoreUnavailable", "open_ledger"]
+__all__ = ["NoLedger", "StoreUnavailable", "is_read_only", "open_ledger"]
 
 _SETUP_LOCK = 7_240_517_311
 """Advisory lock id held while one process creates the ledger's tables."""
 
 
-class StoreUnavailable(InvalidInput):
-    """The store named by the URL cannot be reached or opened."""
-
-    code = "store_unavailable"
+_SQLITE_EVENTS = "stored_events"
+"""The events table the library names on SQLite."""
 
 
-def open_ledger(url: str | None = None, *, clock: Clock | None = None) -> Ledger:
-    """Open the ledger at ``url`` (else ``HANDOFF_DB``, else ``./handoff.db``)."""
+def open_ledger(
+    url: str | None = None, *, clock: Clock | None = None, create: bool = True
+) -> Ledger:
+    """Open the ledger at ``url`` (else ``HANDOFF_DB``, else ``./handoff.db``).
+
+    ``create=False`` is how a read opens a store: where the URL holds no ledger it
+    raises :class:`NoLedger` and writes nothing (no file, no table, no schema).
+    A read-only store (``?mode=ro``, or a file this process cannot write) opens
+    only for reading: ``create=True`` on it is refused.
+    """
     store = parse_store_url(url)
+    if create and store.read_only:
+        raise InvalidInput(
+            f"db: {store.redacted} is open read-only (?mode=ro or an unwritable file); "
+            "this command writes"
+        )
     if store.backend != "postgresql":
+        if not create and not _sqlite_has_ledger(store):
+            raise _no_ledger(store)
         ledger = _construct(store, store.env, clock)
-        install_guard(ledger.recorder)
+        if not store.read_only:
+            install_guard(ledger.recorder)
         return ledger
-    with _postgres_prepared(store) as env:
+    with _postgres_prepared(store, create) as env:
         return _construct(store, env, clock)
+
+
+def is_read_only(ledger: Ledger) -> bool:
+    """Whether ``ledger`` was opened read-only (views then read, never write)."""
+    return "mode=ro" in str(ledger.env.get("SQLITE_DBNAME") or "")
+
+
+def _no_ledger(store: StoreURL) -> NoLedger:
+    return NoLedger(
+        f"db: {store.redacted} holds no ledger; a read never creates one "
+        f"(create it with: handoff init --db {store.redacted})"
+    )
+
+
+def _sqlite_has_ledger(store: StoreURL) -> bool:
+    """Whether the SQLite file exists and holds the events table (looked at read-only)."""
+    assert store.path is not None
+    if not store.path.is_file():
+        return False
+    uri = (
+        store.env["SQLITE_DBNAME"]
+        if store.read_only
+        else f"file:{quote(str(store.path.resolve()))}?mode=ro"
+    )
+    try:
+        with closing(sqlite3.connect(uri, uri=True, timeout=5)) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_SQLITE_EVENTS,)
+            ).fetchone()
+    except sqlite3.Error as exc:
+        unavailable = store_failure(exc, store.redacted)
+        if unavailable is not None:
+            raise unavailable from None
+        raise NoLedger(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
+    return row is not None
 
 
 def _construct(store: StoreURL, env: dict[str, str], clock: Clock | None) -> Ledger:
     try:
         return Ledger(env=env, clock=clock)
-    except OSError as exc:
-        raise StoreUnavailable(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
     except Exception as exc:  # the library wraps driver errors in its own types
-        if type(exc).__module__.startswith(("eventsourcing", "sqlite3", "psycopg")):
-            raise StoreUnavailable(
-                f"db: cannot open {store.redacted}: {_first_line(exc)}"
-            ) from None
+        unavailable = store_failure(exc, store.redacted)
+        if unavailable is not None:
+            raise unavailable from None
+        if isinstance(exc, OSError) or type(exc).__module__.startswith(
+            ("eventsourcing", "sqlite3", "psycopg")
+        ):
+            # Not a ledger's database ("file is not a database"): the URL is wrong.
+            raise NoLedger(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
         raise
 
 
 @contextmanager
-def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
+def _postgres_prepared(store: StoreURL, create: bool) -> Iterator[dict[str, str]]:
     """Yield the settings to open the ledger with, its tables created exactly once.
 
     Many processes opening a fresh database at once would race on CREATE TYPE /
@@ -76,14 +130,20 @@ def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
             user=env["POSTGRES_USER"],
             password=env["POSTGRES_PASSWORD"] or None,
             connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+            options=session_options(env),  # the setup lock's wait is bounded too
             autocommit=True,
         )
     except psycopg.Error as exc:
-        raise StoreUnavailable(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
+        if "does not exist" in str(exc) or "authentication failed" in str(exc):
+            # No such database, or a user it does not know: the URL is wrong.
+            raise NoLedger(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
+        raise StoreUnavailable(f"store unavailable: {store.redacted}: {_first_line(exc)}") from None
     with conn:
         if _ready(conn, table):
             yield {**env, "CREATE_TABLE": "n"}
             return
+        if not create and not _exists(conn, table):
+            raise _no_ledger(store)
         conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
         try:
             if store.schema:
@@ -98,6 +158,11 @@ def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
                     conn.execute(statement)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
+def _exists(conn: Any, table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and row[0])
 
 
 def _ready(conn: Any, table: str) -> bool:

@@ -137,7 +137,11 @@ class Views:
         chosen = {p.name for p in self.projections} if not names else set(names)
         memory = MemoryViews(p for p in all_projections() if p.name in chosen)
         until_us = us(until) or 0
-        saver = self.checkpoints if self.checkpoints.usable_for(memory.projections) else None
+        saver = (
+            self.checkpoints
+            if not self.store.read_only and self.checkpoints.usable_for(memory.projections)
+            else None
+        )
         latest_us = 0
         if saver is not None:
             found = saver.best(memory.projections, until_us)

@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.store.bootstrap import is_read_only
 from handoff_ledger.adapters.views.sql import BatchTable, Dialect
 from handoff_ledger.projections.base import Column, Projection, TableSpec
 
@@ -66,13 +67,15 @@ class ViewStore:
             self.tracking = SQLiteTrackingRecorder(datastore=datastore)
             self.tracking_table = '"tracking"'
         else:
-            from eventsourcing.postgres import PostgresTrackingRecorder
+            from handoff_ledger.adapters.store.postgres import BoundedTrackingRecorder
 
-            self.tracking = PostgresTrackingRecorder(
+            self.tracking = BoundedTrackingRecorder(
                 datastore=datastore, tracking_table_name=f"{ledger.name.lower()}_tracking"
             )
             self.tracking_table = self.dialect.table(self.tracking.tracking_table_name)
-        if not self._tables_exist():
+        self.read_only = is_read_only(ledger)
+        """A read-only store (an evidence copy): its views are read as they are."""
+        if not self.read_only and not self._tables_exist():
             self.create_tables()
 
     # ------------------------------------------------------------------ schema

@@ -151,16 +151,17 @@ def test_bad_store_url_exits_2(sqlite_cli: CLI) -> None:
     assert "folder no/such/folder does not exist" in missing_folder.stderr
 
 
-def test_unreachable_postgres_exits_2(sqlite_cli: CLI) -> None:
+def test_unreachable_postgres_exits_4_store_unavailable(sqlite_cli: CLI) -> None:
     bad = sqlite_cli.run(
-        "log", "--db", "postgresql://postgres@127.0.0.1:1/nothing?connect_timeout=2", expect=2
+        "log", "--db", "postgresql://postgres@127.0.0.1:1/nothing?connect_timeout=2", expect=4
     )
-    assert "db: cannot open postgresql://postgres@127.0.0.1:1/nothing" in bad.stderr
+    assert "store unavailable: postgresql://postgres@127.0.0.1:1/nothing" in bad.stderr
 
 
 def test_bad_protocol_file_exits_2_with_line_and_writes_nothing(
     sqlite_cli: CLI, write_file: Callable[[str, str], Path]
 ) -> None:
+    sqlite_cli.run("init")  # reads never create a store: `protocol show` needs one
     path = write_file("team.toml", '[agents.a]\n\n[kinds.k]\nto = "ghost"\n')
     bad = sqlite_cli.run("protocol", "apply", str(path), expect=2)
     assert f"{path}:4: kinds.k.to: agent 'ghost' is not declared" in bad.stderr

@@ -409,6 +409,7 @@ def test_cli_face(tmp_path: Path) -> None:
     (cli.cwd / "handoff.toml").write_text(PROTOCOL, encoding="utf-8")
     face = Face("cli", Normalizer(literals={str(tmp_path): "<tmp>"}))
     run = CliFace(cli, face)
+    cli.run("init")  # reads never create a store (not a face entry: its output names tmp)
 
     # The protocol, before and after it is applied (a relative path: no tmp folder).
     run.json("protocol", "show")

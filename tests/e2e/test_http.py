@@ -239,6 +239,9 @@ def test_errors_say_what_happened_and_write_nothing(server: Server) -> None:
 def test_serve_refuses_to_start_without_tokens_unless_a_loopback_trial(
     sqlite_cli: CLI, tmp_path: Path
 ) -> None:
+    missing = sqlite_cli.run("serve", "--port", str(free_port()), expect=2)
+    assert "holds no ledger" in missing.stderr  # serve never creates a store, save --trial
+    sqlite_cli.run("init")
     refused = sqlite_cli.run("serve", "--port", str(free_port()), expect=1)
     assert "no tokens exist" in refused.stderr
     wide = sqlite_cli.run("serve", "--trial", "--host", "0.0.0.0", expect=2)

@@ -121,6 +121,7 @@ def check_tools(tools: list[Any]) -> None:
 
 
 def test_a_handoff_through_its_lifecycle_over_stdio(cli: CLI, tmp_path: Path) -> None:
+    cli.run("init")  # `handoff mcp` serves an existing store; it never creates one
     errlog = tmp_path / "mcp.err"
 
     async def scenario() -> dict[str, Any]:

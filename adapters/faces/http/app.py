@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from handoff_ledger.adapters.faces.http.asgi import BodyLimit
-from handoff_ledger.adapters.faces.runtime.errors import INTERNAL_ERROR, error_answer
+from handoff_ledger.adapters.faces.runtime.errors import error_answer, unexpected_answer
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.domain.errors import HandoffError
 
@@ -69,8 +69,10 @@ def add_error_answers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse(INTERNAL_ERROR, status_code=500)
+        status, document = unexpected_answer(error)
+        if status == 500:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(document, status_code=status)
 
 
 def add_middleware(app: FastAPI, service: Service, *, fast_path: bool) -> None:

@@ -49,9 +49,9 @@ from handoff_ledger.adapters.faces.http.bodies import (
     StatusBody,
 )
 from handoff_ledger.adapters.faces.runtime.errors import (
-    INTERNAL_ERROR,
     Unauthorized,
     error_answer,
+    unexpected_answer,
 )
 from handoff_ledger.adapters.faces.runtime.service import TRIAL_HEADER, Service
 from handoff_ledger.adapters.services.vocabulary import Reply
@@ -179,9 +179,11 @@ class CommandFastPath:
         except HandoffError as error:
             status, refusal, extra = error_answer(error)
             return status, _encode(refusal), extra
-        except Exception:
-            log.exception("unexpected error on POST %s", command.endpoint.__name__)
-            return 500, _encode(INTERNAL_ERROR), None
+        except Exception as error:
+            status, document = unexpected_answer(error)
+            if status == 500:
+                log.exception("unexpected error on POST %s", command.endpoint.__name__)
+            return status, _encode(document), None
         status = (response.status_code if response is not None else None) or command.status
         return status, _encode(document), None
 

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from handoff_ledger.adapters.faces.mcp.arguments import Arguments
 from handoff_ledger.adapters.faces.mcp.tools import TOOLS, Backend, ToolSpec
-from handoff_ledger.adapters.faces.runtime.errors import named_error
+from handoff_ledger.adapters.faces.runtime.errors import named_error, unexpected_answer
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.tokens import Caller
 from handoff_ledger.adapters.services.vocabulary import Reply
@@ -123,10 +123,11 @@ def build_server(backend: Backend, identify: Identify, *, agent: str | None = No
             return _result(named_error(error), error=True)
         except ValidationError as error:
             return _result(_invalid(spec, error), error=True)
-        except Exception:  # a bug or a lost store: logged here, one line to the client
-            log.exception("tool %s failed", spec.name)
-            internal = {"code": "internal", "message": "internal error (see the server log)"}
-            return _result({"error": internal}, error=True)
+        except Exception as error:  # a bug or a lost store: one line to the client
+            status, answer = unexpected_answer(error)
+            if status == 500:
+                log.exception("tool %s failed", spec.name)
+            return _result(answer, error=True)
         return _result(document)
 
     return Server(
