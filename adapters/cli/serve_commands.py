@@ -130,11 +130,12 @@ def serve(
     from handoff_ledger.adapters.faces.runtime.following import FollowForWorkers, FollowInChild
     from handoff_ledger.adapters.faces.runtime.service import TRIAL_ENV, Service
     from handoff_ledger.adapters.faces.server import create_app
-    from handoff_ledger.adapters.store.urls import DEFAULT_URL
+    from handoff_ledger.adapters.store.urls import DEFAULT_URL, POOL_ENV, SERVE_POOL_SIZE
     from handoff_ledger.adapters.views import Views
 
     if trial and not _is_loopback(host):
         raise InvalidInput(f"host: --trial listens on loopback only, not on {host!r}")
+    os.environ.setdefault(POOL_ENV, SERVE_POOL_SIZE)  # its workers inherit it
     with ledger_at(db, create=trial) as ledger:
         if not trial and not list_tokens(ledger):
             raise NotPermitted(

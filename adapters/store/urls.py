@@ -15,7 +15,21 @@ from urllib.parse import SplitResult, parse_qs, quote, unquote, urlsplit
 
 from handoff_ledger.domain.errors import InvalidInput
 
-__all__ = ["DEFAULT_URL", "StoreURL", "parse_store_url", "session_options"]
+__all__ = [
+    "DEFAULT_URL",
+    "POOL_ENV",
+    "SERVE_POOL_SIZE",
+    "StoreURL",
+    "parse_store_url",
+    "session_options",
+]
+
+POOL_ENV = "HANDOFF_POOL_SIZE"
+"""The pool size of a URL that names none (a URL's ``?pool_size=`` wins)."""
+
+SERVE_POOL_SIZE = "10"
+"""``handoff serve``'s pool size unless POOL_ENV or the URL says otherwise: its request
+threads share the pool, and two connections would queue them under load."""
 
 DEFAULT_URL = "sqlite:///handoff.db"
 """Without ``--db`` or ``HANDOFF_DB``: a SQLite file in the current folder."""
@@ -147,8 +161,9 @@ def _postgres(raw: str) -> StoreURL:
         "POSTGRES_PORT": str(port),
         "POSTGRES_USER": unquote(parts.username or os.environ.get("PGUSER", "postgres")),
         "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
-        # Two connections: enough for a command and a listener, cheap for a CLI call.
-        "POSTGRES_POOL_SIZE": options.get("pool_size", "2"),
+        # Two connections: enough for a command, cheap for a CLI call; a server asks
+        # for more through POOL_ENV (``handoff serve`` sets SERVE_POOL_SIZE).
+        "POSTGRES_POOL_SIZE": options.get("pool_size", os.environ.get(POOL_ENV) or "2"),
         # The pool never grows past pool_size: the library's default would add up to
         # ten more connections per process under load, past the documented limit.
         "POSTGRES_MAX_OVERFLOW": "0",
