@@ -20,6 +20,8 @@ __all__ = [
     "MAX_ESCALATION_TARGETS",
     "MAX_INPUT_BYTES",
     "MAX_JSON_DEPTH",
+    "RESERVED_NAMES",
+    "is_reserved",
     "require_agent_name",
     "require_few_targets",
     "require_open",
@@ -27,6 +29,7 @@ __all__ = [
     "require_sender_or_admin",
     "require_storable",
     "require_text",
+    "require_unreserved",
 ]
 
 _AGENT_NAME = re.compile(r"[A-Za-z0-9_.:@/\-]{1,128}")
@@ -38,6 +41,31 @@ def require_agent_name(name: str, field: str) -> None:
         raise InvalidInput(
             f"{field}: {name!r} is not an agent name "
             "(1-128 letters, digits and _ . : @ / -, e.g. code_agent or human:me)"
+        )
+
+
+RESERVED_NAMES = frozenset({"reactor", "ledger", "system"})
+"""Names the ledger acts under itself (its reactor escalates and notes as ``reactor``)."""
+RESERVED_PREFIXES = ("ledger:", "system:")
+"""Prefixes kept for the ledger's own actors to come."""
+
+
+def is_reserved(name: str) -> bool:
+    """True for a name only the ledger itself may act under."""
+    return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES)
+
+
+def require_unreserved(name: str, field: str) -> None:
+    """No token, sender, acting agent or declared agent may take a reserved name.
+
+    Otherwise anyone could write events indistinguishable from the ledger's own
+    escalations, follow-ups and notes. The ledger's own code path (the reactor)
+    records its events without passing through this check.
+    """
+    if is_reserved(name):
+        raise InvalidInput(
+            f"{field}: {name!r} is reserved for the ledger itself "
+            "(reserved: reactor, ledger, system and names starting with ledger: or system:)"
         )
 
 
