@@ -12,7 +12,7 @@ from typing import Any
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import Clock
-from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, install_guard, postgres_guard_sql
+from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, keep_guard
 from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url
 from handoff_ledger.domain.errors import InvalidInput
 
@@ -33,10 +33,11 @@ def open_ledger(url: str | None = None, *, clock: Clock | None = None) -> Ledger
     store = parse_store_url(url)
     if store.backend != "postgresql":
         ledger = _construct(store, store.env, clock)
-        install_guard(ledger.recorder)
-        return ledger
-    with _postgres_prepared(store) as env:
-        return _construct(store, env, clock)
+    else:
+        with _postgres_prepared(store) as env:
+            ledger = _construct(store, env, clock)
+    keep_guard(ledger)  # checked by its definition; a broken one is recorded, then restored
+    return ledger
 
 
 def _construct(store: StoreURL, env: dict[str, str], clock: Clock | None) -> Ledger:
@@ -91,11 +92,6 @@ def _postgres_prepared(store: StoreURL) -> Iterator[dict[str, str]]:
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema))
                 )
             yield dict(env)
-            # The tables exist now (the ledger created them, or an older version of
-            # this software did, before the log had its guard): add the guard once.
-            if not _ready(conn, table):
-                for statement in postgres_guard_sql(schema, f"{Ledger.name.lower()}_events"):
-                    conn.execute(statement)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
 
