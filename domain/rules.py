@@ -20,6 +20,7 @@ __all__ = [
     "MAX_ESCALATION_TARGETS",
     "MAX_INPUT_BYTES",
     "MAX_JSON_DEPTH",
+    "MAX_SAFE_INTEGER",
     "RESERVED_NAMES",
     "is_reserved",
     "require_agent_name",
@@ -95,6 +96,10 @@ MAX_INPUT_BYTES = 1_048_576
 """The most a command may carry (1 MiB): an HTTP body, or a ``--payload``/``--result``
 file or standard input on the command line."""
 
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer an event may carry: every JSON reader (JavaScript's included)
+holds it exactly, and the hash's canonical form (RFC 8785) can write it."""
+
 MAX_JSON_DEPTH = 32
 """How deep a payload, a result or any other JSON value of a command may nest.
 
@@ -106,7 +111,8 @@ event is forever: it is refused before anything is recorded.
 
 
 def require_storable(value: object, field: str) -> None:
-    """Valid Unicode with no NUL, finite numbers, at most :data:`MAX_JSON_DEPTH` deep.
+    """Valid Unicode with no NUL, finite numbers, integers within ±(2^53-1), at most
+    :data:`MAX_JSON_DEPTH` deep.
 
     PostgreSQL text cannot hold NUL, and no store can encode a lone surrogate
     (``"\\ud800"`` in JSON, or bytes that are not UTF-8 on a command line): a
@@ -124,6 +130,12 @@ def require_storable(value: object, field: str) -> None:
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise InvalidInput(f"{where}: {item!r} is not a JSON number")
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                raise InvalidInput(
+                    f"{where}: {item} is beyond ±(2^53-1), the largest integer every JSON"
+                    " reader holds exactly (send it as a string)"
+                )
         elif isinstance(item, dict | list | tuple):
             if depth >= MAX_JSON_DEPTH:
                 raise InvalidInput(

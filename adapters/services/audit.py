@@ -32,7 +32,7 @@ from handoff_ledger.adapters.store.rows import StoredRow, stored_events
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.domain.errors import UnknownHandoff
-from handoff_ledger.domain.integrity import event_digest
+from handoff_ledger.domain.integrity import SCHEME_V1, SCHEMES, event_digest
 from handoff_ledger.projections.chains import HANDOFFS
 from handoff_ledger.projections.registry import all_projections
 
@@ -298,6 +298,10 @@ def _check_event(decoder: EventDecoder, row: Row) -> _Checked:
     if stored_hash is None:
         return _Checked(False, prev_hash=getattr(event, "prev_hash", None))
     data = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+    if data.get("scheme", SCHEME_V1) not in SCHEMES:
+        return _Checked(
+            True, event.prev_hash, stored_hash, f"{where}: names an unknown hash scheme"
+        )
 
     def digest(at_version: int) -> str:
         return event_digest(

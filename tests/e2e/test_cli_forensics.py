@@ -124,7 +124,7 @@ def test_audit_verify_passes_and_the_export_checks_out_without_this_software(
     export = timed.run("export").stdout
     lines = [json.loads(line) for line in export.splitlines()]
     assert len(lines) == len(timed.log())
-    assert all(line["scheme"] == "handoff-ledger/sha256-v1" for line in lines)
+    assert all(line["scheme"] == "handoff-ledger/jcs-sha256-v2" for line in lines)
     assert check_export(export).returncode == 0
     one = timed.run("export", "--chain", ids["done"]).stdout.splitlines()
     assert {json.loads(line)["handoff_id"] for line in one} == {ids["done"]}
