@@ -31,7 +31,7 @@ from handoff_ledger.domain import rules
 from handoff_ledger.domain.durations import require_in_range
 from handoff_ledger.domain.errors import InvalidInput, InvalidTransition
 from handoff_ledger.domain.escalation import EscalationPolicy, Step
-from handoff_ledger.domain.integrity import event_digest
+from handoff_ledger.domain.integrity import SCHEME, event_digest
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.protocol import Action
 from handoff_ledger.domain.states import OPEN_STATES, TERMINAL_STATES, State, Status
@@ -59,11 +59,14 @@ class Handoff(Aggregate):
         hash: str | None = None
         """This event's hash (``integrity.event_digest``); None on events recorded
         before hash chains existed."""
+        scheme: str | None = None
+        """How ``hash`` was computed (``integrity.SCHEME``); absent on events recorded
+        before schemes were named (they are ``integrity.SCHEME_V1``)."""
         clamped_from: datetime | None = None
         """The clock's reading when it was earlier than the handoff's previous event:
         the event is recorded at that event's time instead (see ``recorded_time``)."""
 
-        OMITTED_WHEN_NONE: ClassVar[tuple[str, ...]] = ("clamped_from",)
+        OMITTED_WHEN_NONE: ClassVar[tuple[str, ...]] = ("clamped_from", "scheme")
         """Optional fields added after events were first stored: absent when None."""
 
         def __post_init__(self) -> None:
@@ -111,7 +114,7 @@ class Handoff(Aggregate):
         worker: str | None = None
         """The receiver's worker that took it (``handoff next --worker``), if one did."""
 
-        OMITTED_WHEN_NONE = ("clamped_from", "worker")
+        OMITTED_WHEN_NONE = ("clamped_from", "scheme", "worker")
 
         def apply(self, aggregate: Handoff) -> None:
             aggregate.state = State.ACKED
@@ -408,8 +411,11 @@ class Handoff(Aggregate):
             at=now,
             prev_hash=None,
             data=fields,
+            scheme=SCHEME,
         )
-        return cls._create(cls.Created, id=handoff_id, timestamp=now, hash=digest, **fields)
+        return cls._create(
+            cls.Created, id=handoff_id, timestamp=now, hash=digest, scheme=SCHEME, **fields
+        )
 
     # ----------------------------------------------------------------- commands
 
@@ -822,8 +828,16 @@ class Handoff(Aggregate):
             at=at,
             prev_hash=self.last_hash,
             data=data,
+            scheme=SCHEME,
         )
-        self.trigger_event(event_class, timestamp=at, prev_hash=self.last_hash, hash=digest, **data)
+        self.trigger_event(
+            event_class,
+            timestamp=at,
+            prev_hash=self.last_hash,
+            hash=digest,
+            scheme=SCHEME,
+            **data,
+        )
 
 
 def _escalation_key(reason: str, timer_due: datetime | None, level: int, repeat: int) -> str:

@@ -20,6 +20,9 @@ __all__ = [
     "MAX_ESCALATION_TARGETS",
     "MAX_INPUT_BYTES",
     "MAX_JSON_DEPTH",
+    "MAX_SAFE_INTEGER",
+    "RESERVED_NAMES",
+    "is_reserved",
     "require_agent_name",
     "require_few_targets",
     "require_may_reply",
@@ -28,6 +31,7 @@ __all__ = [
     "require_sender_or_admin",
     "require_storable",
     "require_text",
+    "require_unreserved",
     "require_worker_name",
 ]
 
@@ -40,6 +44,31 @@ def require_agent_name(name: str, field: str) -> None:
         raise InvalidInput(
             f"{field}: {name!r} is not an agent name "
             "(1-128 letters, digits and _ . : @ / -, e.g. code_agent or human:me)"
+        )
+
+
+RESERVED_NAMES = frozenset({"reactor", "ledger", "system"})
+"""Names the ledger acts under itself (its reactor escalates and notes as ``reactor``)."""
+RESERVED_PREFIXES = ("ledger:", "system:")
+"""Prefixes kept for the ledger's own actors to come."""
+
+
+def is_reserved(name: str) -> bool:
+    """True for a name only the ledger itself may act under."""
+    return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES)
+
+
+def require_unreserved(name: str, field: str) -> None:
+    """No token, sender, acting agent or declared agent may take a reserved name.
+
+    Otherwise anyone could write events indistinguishable from the ledger's own
+    escalations, follow-ups and notes. The ledger's own code path (the reactor)
+    records its events without passing through this check.
+    """
+    if is_reserved(name):
+        raise InvalidInput(
+            f"{field}: {name!r} is reserved for the ledger itself "
+            "(reserved: reactor, ledger, system and names starting with ledger: or system:)"
         )
 
 
@@ -69,6 +98,10 @@ MAX_INPUT_BYTES = 1_048_576
 """The most a command may carry (1 MiB): an HTTP body, or a ``--payload``/``--result``
 file or standard input on the command line."""
 
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer an event may carry: every JSON reader (JavaScript's included)
+holds it exactly, and the hash's canonical form (RFC 8785) can write it."""
+
 MAX_JSON_DEPTH = 32
 """How deep a payload, a result or any other JSON value of a command may nest.
 
@@ -80,7 +113,8 @@ event is forever: it is refused before anything is recorded.
 
 
 def require_storable(value: object, field: str) -> None:
-    """Valid Unicode with no NUL, finite numbers, at most :data:`MAX_JSON_DEPTH` deep.
+    """Valid Unicode with no NUL, finite numbers, integers within ±(2^53-1), at most
+    :data:`MAX_JSON_DEPTH` deep.
 
     PostgreSQL text cannot hold NUL, and no store can encode a lone surrogate
     (``"\\ud800"`` in JSON, or bytes that are not UTF-8 on a command line): a
@@ -98,6 +132,12 @@ def require_storable(value: object, field: str) -> None:
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise InvalidInput(f"{where}: {item!r} is not a JSON number")
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                raise InvalidInput(
+                    f"{where}: {item} is beyond ±(2^53-1), the largest integer every JSON"
+                    " reader holds exactly (send it as a string)"
+                )
         elif isinstance(item, dict | list | tuple):
             if depth >= MAX_JSON_DEPTH:
                 raise InvalidInput(

@@ -63,6 +63,7 @@ class AgentToken(Aggregate):
     def issue(cls, *, agent: str, admin: bool, secret: str, by: str, now: datetime) -> AgentToken:
         """Record a new token for ``agent`` (the caller generated ``secret``)."""
         rules.require_agent_name(agent, "agent")
+        rules.require_unreserved(agent, "agent")
         hashed = token_hash(secret)
         return cls._create(
             cls.Issued,

@@ -1,9 +1,14 @@
-"""For auditors: ``audit verify`` (the hash chains and the log's guard) and ``export``."""
+"""For auditors: ``audit verify`` (hash chains, the guard, anchors), ``audit anchor``,
+``audit keygen`` and ``export``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
 
+import httpx
 import typer
 
 from handoff_ledger.adapters.cli.app import app, emit_json
@@ -14,8 +19,17 @@ from handoff_ledger.adapters.cli.options import (
     ledger_at,
     read_time,
 )
+from handoff_ledger.adapters.services.anchor import (
+    AnchorCheck,
+    check_anchor,
+    generate_key,
+    load_private_key,
+    load_public_key,
+    take_anchor,
+)
 from handoff_ledger.adapters.services.audit import audit_document, verify_ledger
 from handoff_ledger.adapters.services.export import export_lines
+from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.ids import parse_id
 
 __all__: list[str] = []
@@ -29,15 +43,40 @@ def verify(
     handoff_id: Annotated[
         str | None, typer.Argument(metavar="[ID]", help="One handoff (default: all).")
     ] = None,
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anchor",
+            help="An anchor file or URL (audit anchor): prove the log still extends it. "
+            "Repeatable.",
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="The Ed25519 public key (PEM) anchors are checked with."),
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> int:
     """Check every handoff's hash chain; exit 1 naming each altered, removed or inserted event."""
     hid = parse_id(handoff_id) if handoff_id is not None else None
+    if anchor and public_key is None:
+        raise InvalidInput(
+            "public-key: required with --anchor (the key you keep, not the anchor's)"
+        )
+    key = load_public_key(public_key) if public_key is not None else None
+    documents = [(source, _read_anchor(source)) for source in anchor or []]
     with ledger_at(db) as ledger:
         report = verify_ledger(ledger, hid)
+        checks = [check_anchor(ledger, s, d, key) for s, d in documents] if key else []
+    failed = [c for c in checks if not c.ok]
+    ok = report.ok and not failed
     if as_json:
-        emit_json(audit_document(report))
+        document: dict[str, Any] = dict(audit_document(report))
+        if anchor:
+            document["ok"] = ok
+            document["anchors"] = [_anchor_document(c) for c in checks]
+        emit_json(document)
     else:
         scope = f"handoff {report.scope}" if report.scope else "the ledger"
         typer.echo(
@@ -47,11 +86,99 @@ def verify(
         typer.echo(f"GUARD: {report.guard.table}: {report.guard.detail}")
         for problem in report.problems:
             typer.echo(f"{problem.problem.upper()}: {problem.message}")
-        if report.ok:
+        for check in checks:
+            where = f"{check.source} (position {check.position}, taken {check.taken_at})"
+            if check.ok:
+                typer.echo(f"ANCHOR: {where}: the log extends it")
+            for message in check.problems:
+                typer.echo(f"ANCHOR: {where}: {message}")
+        if ok:
             typer.echo("OK: every hash chain is intact.")
         else:
-            typer.echo(f"FAILED: {len(report.problems)} problems found.", err=True)
-    return 0 if report.ok else 1
+            count = len(report.problems) + sum(len(c.problems) for c in failed)
+            typer.echo(f"FAILED: {count} problems found.", err=True)
+    return 0 if ok else 1
+
+
+def _anchor_document(check: AnchorCheck) -> dict[str, Any]:
+    return {
+        "source": check.source,
+        "position": check.position,
+        "taken_at": check.taken_at,
+        "ok": check.ok,
+        "problems": check.problems,
+    }
+
+
+def _read_anchor(source: str) -> Any:
+    """An anchor document from a file or an http(s) URL."""
+    try:
+        if source.startswith(("http://", "https://")):
+            response = httpx.get(source, timeout=30)
+            response.raise_for_status()
+            text = response.text
+        else:
+            text = Path(source).read_text(encoding="utf-8")
+        return json.loads(text)
+    except (OSError, ValueError, httpx.HTTPError) as exc:
+        raise InvalidInput(f"anchor: cannot read {source}: {exc}") from None
+
+
+@audit_app.command("anchor")
+def anchor_command(
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key", help="The Ed25519 private key (PEM); default: env HANDOFF_ANCHOR_KEY."
+        ),
+    ] = None,
+    out: Annotated[
+        str | None,
+        typer.Option("--out", help="A file, or an http(s) URL to PUT it to (default: stdout)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Sign the log's head (position, digests of chains, tokens, protocol) into an anchor."""
+    path = key or (
+        Path(os.environ["HANDOFF_ANCHOR_KEY"]) if "HANDOFF_ANCHOR_KEY" in os.environ else None
+    )
+    if path is None:
+        raise InvalidInput("key: give --key FILE (or set HANDOFF_ANCHOR_KEY); see audit keygen")
+    private = load_private_key(path)
+    with ledger_at(db) as ledger:
+        document = take_anchor(ledger, private)
+    text = json.dumps(document, indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    elif out.startswith(("http://", "https://")):
+        try:
+            httpx.put(out, content=text, timeout=30).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise InvalidInput(f"out: cannot PUT the anchor to {out}: {exc}") from None
+    else:
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"out: cannot write {out}: {exc}") from None
+
+
+@audit_app.command("keygen")
+def keygen(
+    out: Annotated[
+        Path, typer.Option("--out", help="The private key file; the public key goes to OUT.pub.")
+    ],
+) -> None:
+    """Make an Ed25519 key pair for anchors: keep the private key away from the database."""
+    private, public = generate_key()
+    public_path = out.with_name(out.name + ".pub")
+    try:
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise InvalidInput(f"out: cannot create {out}: {exc}") from None
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(private)
+    public_path.write_bytes(public)
+    typer.echo(f"KEY: {out} (private, keep it off the database host); {public_path} (public)")
 
 
 @app.command()

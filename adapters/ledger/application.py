@@ -32,6 +32,7 @@ from handoff_ledger.domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
     NotPermitted,
+    ProtocolInvalid,
     Refused,
     UnknownHandoff,
 )
@@ -173,7 +174,14 @@ class Ledger(Application[UUID]):
 
     def apply_protocol(self, text: str, *, source: str, by: str = "admin") -> ProtocolVersion:
         """Check a protocol file and put it in force as the next version."""
-        Protocol.parse(text, source)
+        parsed = Protocol.parse(text, source)
+        for name in parsed.agents:
+            # Checked when a file is applied, not when a stored version is read back:
+            # a version applied before names were reserved still loads.
+            try:
+                rules.require_unreserved(name, "agent")
+            except InvalidInput as exc:
+                raise ProtocolInvalid(f"{source}: agents.{name}: {exc.message}") from None
         for _ in range(MAX_ATTEMPTS):
             try:
                 record: ProtocolRecord = self.repository.get(PROTOCOL_ID)
@@ -244,6 +252,7 @@ class Ledger(Application[UUID]):
         An empty key is refused, on every face: it is a caller's mistake, not "no key".
         """
         rules.require_agent_name(sender, "from")  # both make the id: checked first
+        rules.require_unreserved(sender, "from")
         rules.require_storable(key, "key")
         if key is not None:
             if not key.strip():
@@ -455,9 +464,24 @@ class Ledger(Application[UUID]):
 
     def add_note(self, handoff_id: UUID, *, by: str, message: str) -> Handoff:
         """Anyone adds a note: logged, no obligations (a declared agent, under a protocol)."""
+        rules.require_unreserved(by, "as")
         self.require_declared(by, "as")
         return self._act(
             handoff_id, by, lambda h: h.add_note(by=by, now=self.clock.now(), message=message)
+        )[0]
+
+    def add_ledger_note(self, handoff_id: UUID, *, by: str, message: str) -> Handoff:
+        """A note by one of the ledger's own actors (:data:`SYSTEM_AGENTS`): the reactor's.
+
+        The one way a note is recorded under a reserved name; no face reaches it.
+        """
+        if by not in SYSTEM_AGENTS:
+            raise InvalidInput(f"as: {by!r} is not one of the ledger's own actors")
+        return self._act(
+            handoff_id,
+            by,
+            lambda h: h.add_note(by=by, now=self.clock.now(), message=message),
+            as_ledger=True,
         )[0]
 
     def escalate(
@@ -484,6 +508,7 @@ class Ledger(Application[UUID]):
                 timer_due=timer_due,
                 message=message,
             ),
+            as_ledger=True,
         )[0]
 
     def fire_escalation(
@@ -509,7 +534,7 @@ class Ledger(Application[UUID]):
                 repeat=repeat,
             )
 
-        return self._act(handoff_id, by, fire)[0]
+        return self._act(handoff_id, by, fire, as_ledger=True)[0]
 
     def fire_escalations(self, steps: Sequence[DueStep], *, by: str) -> list[StepOutcome]:
         """Take many escalation steps in one transaction; the reactor's fast path.
@@ -588,6 +613,7 @@ class Ledger(Application[UUID]):
 
     def watch(self, handoff_id: UUID, *, by: str) -> tuple[UUID, bool]:
         """Subscribe ``by`` to the chain of ``handoff_id``; returns (chain_id, newly watched)."""
+        rules.require_unreserved(by, "as")
         self.require_declared(by, "as")
         handoff = self.get(handoff_id)
         watch = ChainWatch.start(chain_id=handoff.chain_id, agent=by, now=self.clock.now())
@@ -713,20 +739,36 @@ class Ledger(Application[UUID]):
         rules = self.protocol_version(handoff.protocol_version).protocol
         return rules.kinds.get(handoff.kind)
 
-    def _act(self, handoff_id: UUID, by: str, command: Callable[[Handoff], T]) -> tuple[Handoff, T]:
+    def _act(
+        self,
+        handoff_id: UUID,
+        by: str,
+        command: Callable[[Handoff], T],
+        *,
+        as_ledger: bool = False,
+    ) -> tuple[Handoff, T]:
         """Run ``command`` on a fresh copy; on a lost race, re-run it on a fresher one.
 
         Re-running re-applies every rule to the state the winner left, so a command
         that is no longer valid (completing a handoff someone else just completed) is
         refused with the reason, and one that still is (a note) goes through.
+        ``as_ledger`` marks the ledger's own path (escalations, the reactor's notes),
+        the only one that may act under a reserved name.
         """
-        handoff, outcome, _ = self._act_logged(handoff_id, by, command)
+        handoff, outcome, _ = self._act_logged(handoff_id, by, command, as_ledger=as_ledger)
         return handoff, outcome
 
     def _act_logged(
-        self, handoff_id: UUID, by: str, command: Callable[[Handoff], T]
+        self,
+        handoff_id: UUID,
+        by: str,
+        command: Callable[[Handoff], T],
+        *,
+        as_ledger: bool = False,
     ) -> tuple[Handoff, T, int | None]:
         """:meth:`_act`, and the log position of the last event it saved (None: none)."""
+        if not as_ledger:
+            rules.require_unreserved(by, "as")
         lost_race = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             handoff = self.get(handoff_id)

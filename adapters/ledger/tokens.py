@@ -17,6 +17,7 @@ from eventsourcing.utils import get_topic
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.domain.errors import InvalidInput
+from handoff_ledger.domain.rules import is_reserved
 from handoff_ledger.domain.tokens import AgentToken, token_hash
 
 __all__ = ["Caller", "TokenInfo", "authenticate", "issue_token", "list_tokens", "revoke_tokens"]
@@ -64,6 +65,8 @@ def authenticate(ledger: Ledger, secret: str) -> Caller | None:
         return None
     if not isinstance(token, AgentToken) or not token.active:
         return None
+    if is_reserved(token.agent):
+        return None  # issued before the ledger's own names were reserved: speaks for no one
     return Caller(agent=token.agent, admin=token.admin)
 
 

@@ -27,12 +27,12 @@ from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
 from handoff_ledger.adapters.services.vocabulary import (
     AuditDocument,
 )
-from handoff_ledger.adapters.store.guard import GuardStatus, guard_status
+from handoff_ledger.adapters.store.guard import GuardStatus, guard_incidents, keep_guard
 from handoff_ledger.adapters.store.rows import StoredRow, stored_events
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.domain.errors import UnknownHandoff
-from handoff_ledger.domain.integrity import event_digest
+from handoff_ledger.domain.integrity import SCHEME_V1, SCHEMES, event_digest
 from handoff_ledger.projections.chains import HANDOFFS
 from handoff_ledger.projections.registry import all_projections
 
@@ -119,10 +119,16 @@ def audit_document(report: AuditReport) -> AuditDocument:
 
 def verify_ledger(ledger: Ledger, handoff_id: UUID | None = None) -> AuditReport:
     """Check the hash chain of one handoff (``handoff_id``) or of every handoff."""
-    guard = guard_status(ledger.recorder)
+    guard = keep_guard(ledger)  # a broken guard is recorded (reported below), then restored
     report = AuditReport(scope=str(handoff_id) if handoff_id else None, guard=guard)
-    if not guard.intact:
-        report.add("guard", f"events table {guard.table}: {guard.detail}")
+    for position, incident in guard_incidents(ledger):
+        report.add(
+            "guard",
+            f"events table {incident.table}: found broken at {_iso(incident.timestamp)} "
+            f"(recorded at position {position}): {incident.detail}; restored then, but rows "
+            "could have been changed while it was off",
+            position=position,
+        )
     seen = _views_seen(ledger, handoff_id)
     decoder = EventDecoder(ledger.mapper)
     found: set[str] = set()
@@ -150,6 +156,10 @@ def verify_ledger(ledger: Ledger, handoff_id: UUID | None = None) -> AuditReport
         raise UnknownHandoff(f"id: no handoff has id {handoff_id}")
     report.problems.sort(key=lambda p: (p.position or 0, p.handoff_id or ""))
     return report
+
+
+def _iso(moment: Any) -> str:
+    return str(moment.isoformat().replace("+00:00", "Z"))
 
 
 def _check_unsealed(report: AuditReport) -> None:
@@ -288,6 +298,10 @@ def _check_event(decoder: EventDecoder, row: Row) -> _Checked:
     if stored_hash is None:
         return _Checked(False, prev_hash=getattr(event, "prev_hash", None))
     data = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+    if data.get("scheme", SCHEME_V1) not in SCHEMES:
+        return _Checked(
+            True, event.prev_hash, stored_hash, f"{where}: names an unknown hash scheme"
+        )
 
     def digest(at_version: int) -> str:
         return event_digest(

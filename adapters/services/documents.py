@@ -199,7 +199,7 @@ def event_fields(event: Handoff.Event) -> dict[str, Any]:
     """
     own = vars(event)
     fields = {k: jsonable(v) for k, v in own.items() if k not in _ENVELOPE and k not in HASH_FIELDS}
-    for name in HASH_FIELDS:
+    for name in ("prev_hash", "hash"):  # the scheme is the export's and the audit's business
         if name in own:
             fields[name] = own[name]
     return fields

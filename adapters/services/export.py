@@ -24,7 +24,7 @@ from handoff_ledger.adapters.store.rows import stored_events
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.domain.errors import UnknownHandoff
-from handoff_ledger.domain.integrity import HASH_FIELDS, SCHEME, plain
+from handoff_ledger.domain.integrity import HASH_FIELDS, SCHEME_V1, plain
 
 __all__ = ["export_entry", "export_lines"]
 
@@ -46,7 +46,7 @@ def export_entry(position: int, event: Any) -> ExportEntry:
         "chain_id": str(event.chain_id),
         "by": event.by,
         "data": None if deep else plain(fields),
-        "scheme": SCHEME if sealed else None,
+        "scheme": (own.get("scheme") or SCHEME_V1) if sealed else None,
         "prev_hash": own.get("prev_hash"),
         "hash": own.get("hash"),
     }

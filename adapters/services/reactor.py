@@ -200,7 +200,7 @@ class Reactor:
         history = self.ledger.history(handoff.id)
         if any(isinstance(e, Handoff.NoteAdded) and e.message == message for e in history):
             return
-        self.ledger.add_note(handoff.id, by=REACTOR, message=message)
+        self.ledger.add_ledger_note(handoff.id, by=REACTOR, message=message)
 
 
 def due_step(row: dict[str, Any]) -> DueStep:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import Clock
 from handoff_ledger.adapters.store.errors import NoLedger, StoreUnavailable, store_failure
-from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, install_guard, postgres_guard_sql
+from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, keep_guard
 from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url, session_options
 from handoff_ledger.domain.errors import InvalidInput
 
@@ -49,11 +49,12 @@ def open_ledger(
         if not create and not _sqlite_has_ledger(store):
             raise _no_ledger(store)
         ledger = _construct(store, store.env, clock)
-        if not store.read_only:
-            install_guard(ledger.recorder)
-        return ledger
-    with _postgres_prepared(store, create) as env:
-        return _construct(store, env, clock)
+    else:
+        with _postgres_prepared(store, create) as env:
+            ledger = _construct(store, env, clock)
+    if not store.read_only:
+        keep_guard(ledger)  # checked by its definition; a broken one is recorded, then restored
+    return ledger
 
 
 def is_read_only(ledger: Ledger) -> bool:
@@ -151,11 +152,6 @@ def _postgres_prepared(store: StoreURL, create: bool) -> Iterator[dict[str, str]
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema))
                 )
             yield dict(env)
-            # The tables exist now (the ledger created them, or an older version of
-            # this software did, before the log had its guard): add the guard once.
-            if not _ready(conn, table):
-                for statement in postgres_guard_sql(schema, f"{Ledger.name.lower()}_events"):
-                    conn.execute(statement)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
 

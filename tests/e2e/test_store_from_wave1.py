@@ -9,10 +9,17 @@ with the clock at ``CLOCK`` (the same before and after a rebuild of every view).
 The code of today must open the store, catch the old views up, verify every hash
 chain, rebuild every view, and answer every command byte for byte as it did.
 
-One answer changed on purpose since, and its expected file with it: ``14.out`` (the
-digest) gained ``counts.failed`` and ``counts.replied``, both 0 (issue 16 added those
-events; CHANGELOG, Breaking). Nothing else in it moved. ``19.out`` (``replay``, every
-view) gained the new ``work`` view's rows (issue 18), and nothing else.
+Three expected answers changed on purpose since, each said here:
+
+- ``14.out`` (the digest) gained ``counts.failed`` and ``counts.replied``, both 0
+  (issue 16 added those events; CHANGELOG, Breaking); nothing else in it moved.
+- ``19.out`` (``replay``, every view) gained the new ``work`` view's rows (issue 18),
+  and nothing else.
+- ``17.out`` (``audit verify --json``) names the guard as it is after today's code
+  upgraded it (issue 20 added the INSERT OR REPLACE check): its ``guard.detail``
+  reads "UPDATE, DELETE and INSERT OR REPLACE of an event refused" where the wave-1
+  code said "UPDATE and DELETE refused". Every other byte is as the wave-1 code
+  printed it.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from handoff_ledger.adapters.ledger.tokens import issue_token
 from handoff_ledger.adapters.services.audit import AuditReport, verify_ledger
 from handoff_ledger.adapters.services.reactor import Reactor
 from handoff_ledger.adapters.store.bootstrap import open_ledger
-from handoff_ledger.adapters.store.guard import GUARD_MESSAGE, guard_status, install_guard
+from handoff_ledger.adapters.store.guard import GUARD_MESSAGE, guard_statements, guard_status
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import UnknownHandoff
 from handoff_ledger.domain.handoff import Handoff
@@ -54,7 +54,8 @@ def around_the_guard(ledger: Ledger) -> Iterator[Any]:
     """A raw cursor on the events table with the guard off; the guard is back afterwards.
 
     This is the attacker: an owner of the database who disables the triggers, edits
-    rows, and puts the triggers back so that nothing looks amiss.
+    rows, and puts the triggers back exactly as they were so that nothing looks amiss
+    (the guard's own check cannot see this: the hash chains and anchors must).
     """
     recorder: Any = ledger.recorder
     with recorder.datastore.transaction(commit=True) as cursor:
@@ -65,9 +66,13 @@ def around_the_guard(ledger: Ledger) -> Iterator[Any]:
             cursor.execute(f"ALTER TABLE {table(ledger)} DISABLE TRIGGER hl_events_append_only")
         yield cursor
         if not is_sqlite(ledger):
-            cursor.execute(f"ALTER TABLE {table(ledger)} ENABLE TRIGGER hl_events_append_only")
+            cursor.execute(
+                f"ALTER TABLE {table(ledger)} ENABLE ALWAYS TRIGGER hl_events_append_only"
+            )
     if is_sqlite(ledger):
-        install_guard(recorder)
+        with recorder.datastore.transaction(commit=True) as cursor:
+            for statement in guard_statements(recorder):
+                cursor.execute(statement)
     assert guard_status(recorder).intact
 
 

@@ -165,3 +165,16 @@ def test_an_empty_key_is_refused_in_the_body_as_in_the_header(
         error = refused(apps, "/handoffs", headers, **request)
         assert error["field"] == "key", error
     assert ledger.head() == before
+
+
+def test_an_integer_beyond_2_53_is_refused_naming_the_field(
+    ledger: Ledger, apps: list[TestClient], sender: dict[str, str]
+) -> None:
+    """Issue 20: the hash's canonical form (RFC 8785) and JavaScript hold ±(2^53-1) at most."""
+    before = ledger.head()
+    for value in (2**53, -(2**53)):
+        body = {"to": "code_agent", "payload": {"n": [1, value]}}
+        error = refused(apps, "/handoffs", sender, json=body)
+        assert error["message"].startswith("payload.n.1: "), error
+        assert "2^53" in error["message"]
+    assert ledger.head() == before
