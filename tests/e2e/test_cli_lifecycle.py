@@ -200,7 +200,9 @@ def test_watch_notifications_trace_and_projections(cli: CLI) -> None:
     assert traced["handoffs"][1]["parent_id"] == root["id"]
     assert "CHAIN " + root["chain_id"] in cli.run("trace", root["id"]).stdout
     status = cli.json("projections", "status")["views"]
-    assert {v["name"] for v in status} == {"queues", "timers", "chains", "agents", "notifications"}
+    assert {v["name"] for v in status} == {
+        "queues", "timers", "chains", "agents", "notifications", "work",
+    }  # fmt: skip
     assert all(v["lag_events"] == 0 for v in status)
     cli.run("projections", "rebuild")
     assert cli.json("trace", child["id"]) == traced

@@ -130,7 +130,7 @@ def test_digest_shows_what_passed_in_the_window(
     assert (reassigned["by"], reassigned["reason"]) == ("support_agent", "code_agent is busy")
     assert document["counts"] == {
         "created": 4, "completed": 1, "declined": 0, "cancelled": 0, "reassigned": 1,
-        "escalated": 1, "follow_ups": 1,
+        "failed": 0, "replied": 0, "escalated": 1, "follow_ups": 1,
     }  # fmt: skip
 
 
@@ -181,7 +181,7 @@ def test_digest_for_an_agent_keeps_what_it_sent_received_or_was_notified_about(
     assert [e["id"] for e in mine["escalated"]] == [m.b]
     assert mine["counts"] == {
         "created": 3, "completed": 1, "declined": 0, "cancelled": 0, "reassigned": 0,
-        "escalated": 1, "follow_ups": 0,
+        "failed": 0, "replied": 0, "escalated": 1, "follow_ups": 0,
     }  # fmt: skip
     waiting = mine["waiting"]
     assert set(waiting) == {"as_of", "queue", "escalated_to"}

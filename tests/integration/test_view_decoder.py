@@ -36,6 +36,14 @@ def _every_kind_of_event(ledger: Ledger, clock: SimulatedClock) -> None:
     ledger.decline(child.id, by="inbox_monitor", reason="not mine")
     other = ledger.send(sender="inbox_monitor", to="code_agent", payload={"word": "_type_"})
     ledger.cancel(other.handoff.id, by="inbox_monitor", reason="moot")
+    # Failed, Replied, TakenOver, and an ack by a named worker.
+    third = ledger.send(sender="inbox_monitor", to="code_agent", escalate_to=["human:me"]).handoff
+    ledger.ack(third.id, by="code_agent", next_update=timedelta(minutes=5), worker="w1")
+    clock.advance(timedelta(minutes=6))
+    ledger.take_over(third.id, by="code_agent", worker="w2")
+    ledger.report_status(third.id, by="code_agent", status=Status.NEED_HELP, message="key?")
+    ledger.reply(third.id, by="human:me", message="use the staging key", data={"k": "stg"})
+    ledger.fail(third.id, by="code_agent", reason="the API is down", result={"tried": 3})
     # A payload that looks like a tagged value: the mapper decodes it, so must the views.
     ledger.send(
         sender="inbox_monitor", to="code_agent",
