@@ -17,21 +17,13 @@ from handoff_ledger.adapters.cli.options import (
     read_duration,
 )
 from handoff_ledger.adapters.cli.render import ack_text
-from handoff_ledger.adapters.services.documents import handoff_document
 from handoff_ledger.adapters.services.exec_worker import run_taken
-from handoff_ledger.adapters.services.vocabulary import NextDocument
-from handoff_ledger.adapters.services.work import DEFAULT_WORKER, Taken, wait_for_next
+from handoff_ledger.adapters.services.work import DEFAULT_WORKER, next_document, wait_for_next
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.rules import require_agent_name, require_worker_name
 
-__all__ = ["next_document", "take", "work"]
-
-
-def next_document(taken: Taken) -> NextDocument:
-    """A taken handoff as ``next --json`` prints it: the handoff, how, by which worker."""
-    handoff = taken.handoff
-    return {**handoff_document(handoff), "taken": taken.how, "worker": handoff.worker or ""}
+__all__ = ["take", "work"]
 
 
 @app.command("next")
@@ -61,7 +53,7 @@ def take(
         views = Views(ledger)
         taken = wait_for_next(
             ledger,
-            views,
+            lambda: _caught_up(views),
             agent=agent,
             worker=worker,
             wait=waited or timedelta(0),
@@ -116,7 +108,7 @@ def work(
         while True:
             taken = wait_for_next(
                 ledger,
-                views,
+                lambda: _caught_up(views),
                 agent=agent,
                 worker=worker,
                 wait=idle or _IDLE_POLL,
@@ -139,3 +131,8 @@ def work(
 
 _IDLE_POLL = timedelta(seconds=30)
 """Without --until-idle, how long one wait for work lasts before the next begins."""
+
+
+def _caught_up(views: Views) -> Views:
+    views.catch_up()
+    return views

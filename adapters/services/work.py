@@ -21,17 +21,32 @@ A worker id is chosen by the client and stays the same across its restarts.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.services.documents import handoff_document
+from handoff_ledger.adapters.services.vocabulary import NextDocument
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import InvalidTransition, NotPermitted, UnknownHandoff
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.projections.base import us
 
-__all__ = ["DEFAULT_NEXT_UPDATE", "DEFAULT_WORKER", "SCAN", "Taken", "take_next", "wait_for_next"]
+__all__ = [
+    "DEFAULT_NEXT_UPDATE",
+    "DEFAULT_WORKER",
+    "SCAN",
+    "Fresh",
+    "Taken",
+    "next_document",
+    "take_next",
+    "wait_for_next",
+]
+
+Fresh = Callable[[], Views]
+"""Gives the views caught up to the log (a server's follower, or a catch-up here)."""
 
 DEFAULT_NEXT_UPDATE = timedelta(minutes=15)
 """The update promise of a taken handoff when neither the taker nor its kind names one:
@@ -52,9 +67,15 @@ class Taken:
     how: str
 
 
+def next_document(taken: Taken) -> NextDocument:
+    """A taken handoff as every face returns it: the handoff, how, by which worker."""
+    handoff = taken.handoff
+    return {**handoff_document(handoff), "taken": taken.how, "worker": handoff.worker or ""}
+
+
 def take_next(
     ledger: Ledger,
-    views: Views,
+    fresh: Fresh,
     *,
     agent: str,
     worker: str = DEFAULT_WORKER,
@@ -62,8 +83,7 @@ def take_next(
     next_update: timedelta | None = None,
 ) -> Taken | None:
     """The next handoff for ``worker`` of ``agent`` (see the module's order), or None."""
-    views.catch_up()
-    read = views.read
+    read = fresh().read
     for row in read.held(agent, worker):
         if row["state"] == "blocked":
             continue  # stuck or needing help: it waits for an answer, not for a rerun
@@ -104,7 +124,7 @@ def take_next(
 
 def wait_for_next(
     ledger: Ledger,
-    views: Views,
+    fresh: Fresh,
     *,
     agent: str,
     wait: timedelta,
@@ -123,7 +143,7 @@ def wait_for_next(
     while True:
         head = ledger.head()
         taken = take_next(
-            ledger, views, agent=agent, worker=worker, eta=eta, next_update=next_update
+            ledger, fresh, agent=agent, worker=worker, eta=eta, next_update=next_update
         )
         if taken is not None or time.monotonic() >= deadline:
             return taken
@@ -134,7 +154,7 @@ def wait_for_next(
             time.sleep(min(poll, left))
         if time.monotonic() >= deadline:
             return take_next(
-                ledger, views, agent=agent, worker=worker, eta=eta, next_update=next_update
+                ledger, fresh, agent=agent, worker=worker, eta=eta, next_update=next_update
             )
 
 

@@ -784,6 +784,12 @@ def http_scenario(api: Api, cli: CLI) -> dict[str, str]:
     api("human:me", "GET", f"/export?chain={UNKNOWN}")
     api.stream("human:me", "/log/stream?since=3", 1 + 4)
     api.stream("inbox_monitor", "/agents/inbox_monitor/notifications/stream", 1 + 2)
+    # Taking work (issue 18): last, so the reads above are as they were.
+    api("inbox_monitor", "POST", "/handoffs", {"to": "support_agent", "trigger": "Take me"})
+    api("support_agent", "GET", "/agents/support_agent/next?worker=w1&next_update=10m")
+    api("support_agent", "GET", "/agents/support_agent/next?worker=w1")
+    api("support_agent", "GET", "/agents/code_agent/next")
+    api("support_agent", "GET", "/agents/support_agent/next?wait=2h")
     return {"h1": h1_id, "h2": h2_id, "h3": h3_id, "h6": h6_id}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
 
@@ -31,8 +32,18 @@ def send(ledger: Ledger, trigger: str, priority: Priority = Priority.MEDIUM) -> 
     return str(sent.handoff.id)
 
 
+def fresh(views: Views) -> Callable[[], Views]:
+    """The views, caught up each time they are asked for (as a command does)."""
+
+    def caught_up() -> Views:
+        views.catch_up()
+        return views
+
+    return caught_up
+
+
 def take(ledger: Ledger, views: Views, worker: str) -> tuple[str, str] | None:
-    taken = take_next(ledger, views, agent="code_agent", worker=worker, next_update=TEN)
+    taken = take_next(ledger, fresh(views), agent="code_agent", worker=worker, next_update=TEN)
     return None if taken is None else (taken.handoff.trigger or "", taken.how)
 
 
@@ -84,7 +95,7 @@ def test_a_handoff_acked_by_hand_without_a_promise_gets_the_default_promise(
 ) -> None:
     views = Views(ledger)
     send(ledger, "a")
-    taken = take_next(ledger, views, agent="code_agent", worker="w1")
+    taken = take_next(ledger, fresh(views), agent="code_agent", worker="w1")
     assert taken is not None
     assert taken.handoff.update_every == DEFAULT_NEXT_UPDATE.total_seconds()
 
@@ -105,7 +116,9 @@ def test_waiting_returns_nothing_after_the_wait_and_work_as_soon_as_it_is_sent(
 ) -> None:
     views = Views(ledger)
     started = time.monotonic()
-    assert wait_for_next(ledger, views, agent="code_agent", wait=timedelta(seconds=0.5)) is None
+    assert (
+        wait_for_next(ledger, fresh(views), agent="code_agent", wait=timedelta(seconds=0.5)) is None
+    )
     assert 0.45 <= time.monotonic() - started < 5  # it waited, then said "nothing"
     other = open_ledger(store_url, clock=clock)
 
@@ -116,7 +129,7 @@ def test_waiting_returns_nothing_after_the_wait_and_work_as_soon_as_it_is_sent(
     thread = threading.Thread(target=later)
     thread.start()
     try:
-        taken = wait_for_next(ledger, views, agent="code_agent", wait=timedelta(seconds=20))
+        taken = wait_for_next(ledger, fresh(views), agent="code_agent", wait=timedelta(seconds=20))
     finally:
         thread.join()
         other.close()

@@ -34,8 +34,9 @@ def routers() -> list[APIRouter]:
     from handoff_ledger.adapters.faces.http.forensics import router as forensics
     from handoff_ledger.adapters.faces.http.routes import router
     from handoff_ledger.adapters.faces.http.streams import router as streams
+    from handoff_ledger.adapters.faces.http.work import router as work
 
-    return [router, streams, forensics]
+    return [router, work, streams, forensics]
 
 
 def add_error_answers(app: FastAPI) -> None:
