@@ -17,8 +17,13 @@ from handoff_ledger.adapters.cli.options import (
     read_duration,
 )
 from handoff_ledger.adapters.cli.render import ack_text
-from handoff_ledger.adapters.services.exec_worker import run_taken
-from handoff_ledger.adapters.services.work import DEFAULT_WORKER, next_document, wait_for_next
+from handoff_ledger.adapters.services.exec_worker import Outcome, run_taken
+from handoff_ledger.adapters.services.work import (
+    DEFAULT_WORKER,
+    log_waker,
+    next_document,
+    wait_for_next,
+)
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.rules import require_agent_name, require_worker_name
@@ -51,15 +56,21 @@ def take(
     waited = read_duration(wait, "wait")
     with ledger_at(db) as ledger:
         views = Views(ledger)
-        taken = wait_for_next(
-            ledger,
-            lambda: _caught_up(views),
-            agent=agent,
-            worker=worker,
-            wait=waited or timedelta(0),
-            eta=read_duration(eta, "eta"),
-            next_update=read_duration(next_update, "next_update"),
-        )
+        wake, close = log_waker(ledger) if waited else (None, lambda: None)
+        try:
+            taken = wait_for_next(
+                ledger,
+                lambda: _caught_up(views),
+                agent=agent,
+                worker=worker,
+                wait=waited or timedelta(0),
+                eta=read_duration(eta, "eta"),
+                next_update=read_duration(next_update, "next_update"),
+                poll=1.0 if wake else 0.1,
+                wake=wake,
+            )
+        finally:
+            close()
         if as_json:
             emit_json(None if taken is None else next_document(taken))
         elif taken is None:
@@ -105,28 +116,35 @@ def work(
     promised_eta = read_duration(eta, "eta")
     with ledger_at(db) as ledger:
         views = Views(ledger)
-        while True:
-            taken = wait_for_next(
-                ledger,
-                lambda: _caught_up(views),
-                agent=agent,
-                worker=worker,
-                wait=idle or _IDLE_POLL,
-                eta=promised_eta,
-                next_update=promised,
-            )
-            if taken is None:
-                if idle is not None:
-                    return
-                continue
-            outcome = run_taken(ledger, taken, argv, agent=agent)
-            if as_json:
-                emit_json(
-                    {"id": outcome.handoff_id, "outcome": outcome.outcome, "detail": outcome.detail}
+        wake, close = log_waker(ledger)
+        try:
+            while True:
+                taken = wait_for_next(
+                    ledger,
+                    lambda: _caught_up(views),
+                    agent=agent,
+                    worker=worker,
+                    wait=idle or _IDLE_POLL,
+                    eta=promised_eta,
+                    next_update=promised,
+                    poll=1.0 if wake else 0.1,
+                    wake=wake,
                 )
-            else:
-                detail = f": {outcome.detail}" if outcome.detail else ""
-                typer.echo(f"WORKED: {outcome.handoff_id} {outcome.outcome}{detail}")
+                if taken is None:
+                    if idle is not None:
+                        return
+                    continue
+                _say(run_taken(ledger, taken, argv, agent=agent), as_json)
+        finally:
+            close()
+
+
+def _say(outcome: Outcome, as_json: bool) -> None:
+    if as_json:
+        emit_json({"id": outcome.handoff_id, "outcome": outcome.outcome, "detail": outcome.detail})
+    else:
+        detail = f": {outcome.detail}" if outcome.detail else ""
+        typer.echo(f"WORKED: {outcome.handoff_id} {outcome.outcome}{detail}")
 
 
 _IDLE_POLL = timedelta(seconds=30)

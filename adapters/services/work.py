@@ -20,6 +20,7 @@ A worker id is chosen by the client and stays the same across its restarts.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.services.documents import handoff_document
 from handoff_ledger.adapters.services.vocabulary import NextDocument
 from handoff_ledger.adapters.views import Views
+from handoff_ledger.adapters.views.runner import LogListener
 from handoff_ledger.domain.errors import InvalidTransition, NotPermitted, UnknownHandoff
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.projections.base import us
@@ -40,6 +42,7 @@ __all__ = [
     "SCAN",
     "Fresh",
     "Taken",
+    "log_waker",
     "next_document",
     "take_next",
     "wait_for_next",
@@ -132,12 +135,14 @@ def wait_for_next(
     eta: timedelta | None = None,
     next_update: timedelta | None = None,
     poll: float = 0.1,
+    wake: Callable[[float], None] | None = None,
 ) -> Taken | None:
     """:func:`take_next`, waiting up to ``wait`` (wall-clock time) for work to arrive.
 
-    It looks again only when the log has grown (one cheap query per ``poll``), and
-    once more when the wait ends: a handoff whose holder's promise falls overdue
-    while it waits is taken over then.
+    It looks again only when the log has grown (one cheap query per ``poll``, or
+    sooner when ``wake``, which blocks up to the seconds it is given, returns early:
+    a PostgreSQL LISTEN, see :func:`log_waker`), and once more when the wait ends: a
+    handoff whose holder's promise falls overdue while it waits is taken over then.
     """
     deadline = time.monotonic() + wait.total_seconds()
     while True:
@@ -151,7 +156,7 @@ def wait_for_next(
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            time.sleep(min(poll, left))
+            (wake or time.sleep)(min(poll, left))
         if time.monotonic() >= deadline:
             return take_next(
                 ledger, fresh, agent=agent, worker=worker, eta=eta, next_update=next_update
@@ -163,3 +168,13 @@ def _get(ledger: Ledger, handoff_id: str) -> Handoff | None:
         return ledger.get(UUID(handoff_id))
     except UnknownHandoff:
         return None
+
+
+def log_waker(ledger: Ledger) -> tuple[Callable[[float], None] | None, Callable[[], None]]:
+    """A ``wake`` for :func:`wait_for_next` and its closer: on PostgreSQL one LISTEN
+    connection that returns as soon as an event is stored; on SQLite none (poll)."""
+    if "postgres" not in type(ledger.recorder).__module__:
+        return None, lambda: None
+    listener = LogListener(ledger)
+    never = threading.Event()
+    return (lambda seconds: listener.wait(timeout=seconds, stop=never)), listener.close

@@ -31,7 +31,7 @@ from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.watch import ChainWatch
 from handoff_ledger.projections.base import Projection, text_id
 
-__all__ = ["VIEW_TOPICS", "ViewRunner"]
+__all__ = ["VIEW_TOPICS", "LogListener", "ViewRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ class ViewRunner:
         so a burst of writes is applied as one batch (a follower that shares its
         process with request handlers, as in ``handoff serve``, then costs them little).
         """
-        listener = _Listener(self.ledger) if self.store.dialect.backend == "postgresql" else None
+        listener = LogListener(self.ledger) if self.store.dialect.backend == "postgresql" else None
         try:
             while not stop.is_set():
                 try:
@@ -272,8 +272,10 @@ def _agents_of(event: Any) -> tuple[str, ...]:
     return names
 
 
-class _Listener:
-    """A LISTEN connection of its own that reconnects after it is dropped."""
+class LogListener:
+    """A LISTEN connection of its own that reconnects after it is dropped (PostgreSQL:
+    the library's events table NOTIFYs on every insert). Used by the views' runner,
+    and by ``handoff next --wait`` to wake as soon as work arrives."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger

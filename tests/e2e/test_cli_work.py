@@ -22,8 +22,8 @@ else: print(json.dumps({"done": n}))
 """
 
 
-def test_next_waits_then_says_nothing_and_takes_work_sent_meanwhile(sqlite_cli: CLI) -> None:
-    cli = sqlite_cli
+def test_next_waits_then_says_nothing_and_takes_work_sent_meanwhile(cli: CLI) -> None:
+    """On both stores (PostgreSQL wakes on the log's NOTIFY, SQLite polls)."""
     cli.json("send", "--from", "inbox_monitor", "--to", "support_agent")  # a store, no work
     started = time.monotonic()
     assert cli.json("next", "--as", "code_agent", "--wait", "2s") is None
