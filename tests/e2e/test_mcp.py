@@ -412,7 +412,7 @@ def free_port() -> int:
 @pytest.fixture
 def served(cli: CLI) -> Iterator[tuple[str, dict[str, str]]]:
     """A real ``handoff serve`` on loopback and a token per agent."""
-    tokens = cli.issue_tokens("inbox_monitor", "code_agent")
+    tokens = cli.issue_tokens("inbox_monitor", "code_agent", admins=("human:me",))
     port = free_port()
     process = subprocess.Popen(
         [HANDOFF, "serve", "--port", str(port)],
@@ -501,3 +501,45 @@ def _leaves(group: BaseException) -> list[BaseException]:
     if isinstance(group, BaseExceptionGroup):
         return [leaf for inner in group.exceptions for leaf in _leaves(inner)]
     return [group]
+
+
+def test_an_admin_token_cancels_and_reassigns_over_streamable_http_and_others_may_not(
+    served: tuple[str, dict[str, str]],
+) -> None:
+    url, tokens = served
+
+    async def scenario() -> None:
+        async with (
+            over_http(url, tokens["inbox_monitor"]) as inbox,
+            over_http(url, tokens["code_agent"]) as coder,
+            over_http(url, tokens["human:me"]) as admin,
+        ):
+            one = await call(inbox, "send_handoff", to="code_agent", trigger="one")
+            two = await call(inbox, "send_handoff", to="code_agent", trigger="two")
+            error = await refused(coder, "cancel_handoff", id=one["id"], reason="not mine")
+            assert error["code"] == "not_permitted"
+            moved = await call(
+                admin, "reassign_handoff", id=one["id"], to="support_agent", reason="ops"
+            )
+            assert (moved["receiver"], moved["state"]) == ("support_agent", "requested")
+            cancelled = await call(admin, "cancel_handoff", id=two["id"], reason="duplicate")
+            assert (cancelled["state"], cancelled["reason"]) == ("cancelled", "duplicate")
+            taken = await call(coder, "wait_for_handoff", wait="1s")
+            assert taken == {"taken": None}  # its work was moved and cancelled
+
+            # A waiting call holds a worker thread, not the server's event loop: a send on
+            # the same server goes through meanwhile and ends the wait.
+            got: dict[str, Any] = {}
+
+            async def wait() -> None:
+                got.update(await call(coder, "wait_for_handoff", wait="25s"))
+
+            started = time.monotonic()
+            async with anyio.create_task_group() as group:
+                group.start_soon(wait)
+                await anyio.sleep(0.5)
+                three = await call(inbox, "send_handoff", to="code_agent", trigger="three")
+            assert (got["id"], got["taken"]) == (three["id"], "taken")
+            assert time.monotonic() - started < 10
+
+    anyio.run(scenario)
