@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable
 from types import TracebackType
 
 import httpx
 
-from handoff_ledger.client._calls import Call, Document, Moment, base_headers, document
+from handoff_ledger.client._calls import (
+    Call,
+    Document,
+    Duration,
+    Moment,
+    base_headers,
+    document,
+    taken,
+    waiting_timeout,
+)
 from handoff_ledger.client._operations import Operations, next_page
+from handoff_ledger.client._work import DEFAULT_NEXT_UPDATE, DEFAULT_WORKER, next_call
+from handoff_ledger.client._work_async import AsyncHandler, run_work
 
 __all__ = ["AsyncClient"]
 
@@ -64,6 +77,56 @@ class AsyncClient(Operations[Awaitable[Document]]):
             if found is None:
                 return
             cursor = found
+
+    async def next(
+        self,
+        agent: str,
+        *,
+        wait: Duration | None = None,
+        worker: str = DEFAULT_WORKER,
+        eta: Duration | None = None,
+        next_update: Duration | None = None,
+    ) -> Document | None:
+        """Take ``agent``'s next handoff (see :meth:`Client.next`); None when nothing came."""
+        call = next_call(agent, wait=wait, worker=worker, eta=eta, next_update=next_update)
+        response = await self._http.request(
+            call.method,
+            call.path,
+            params=call.params,
+            timeout=waiting_timeout(self._http.timeout) if wait else httpx.USE_CLIENT_DEFAULT,
+        )
+        return taken(response)
+
+    async def work(
+        self,
+        handler: AsyncHandler,
+        *,
+        agent: str,
+        worker: str = DEFAULT_WORKER,
+        eta: Duration | None = None,
+        next_update: Duration | None = DEFAULT_NEXT_UPDATE,
+        concurrency: int = 1,
+        until_idle: float | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> Counter[str]:
+        """The work loop of :meth:`Client.work` on asyncio: a task per slot.
+
+        ``handler`` may be ``async def`` (awaited on the loop) or a plain function (run
+        in a thread, so it cannot block the loop). Cancelling ``work`` (Ctrl-C under
+        ``asyncio.run``) cancels running handlers; their handoffs stay with their
+        workers and are resumed at the next start.
+        """
+        return await run_work(
+            self,
+            handler,
+            agent=agent,
+            worker=worker,
+            eta=eta,
+            next_update=next_update,
+            concurrency=concurrency,
+            until_idle=until_idle,
+            stop=stop,
+        )
 
     async def aclose(self) -> None:
         """Close the connections."""

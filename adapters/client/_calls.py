@@ -29,6 +29,8 @@ __all__ = [
     "duration",
     "moment",
     "path",
+    "taken",
+    "waiting_timeout",
 ]
 
 Document = dict[str, Any]
@@ -104,3 +106,20 @@ def document(response: httpx.Response) -> Document:
             response.status_code, "unexpected_answer", "the server did not answer a JSON object"
         )
     raise error_for(response)
+
+
+def taken(response: httpx.Response) -> Document | None:
+    """``next``'s answer: the handoff taken, or None (204: nothing to take)."""
+    if response.status_code == 204:
+        return None
+    return document(response)
+
+
+WAIT_ALLOWANCE = 60.0
+"""Seconds the server may hold a waiting request (its longest ``wait``)."""
+
+
+def waiting_timeout(timeout: httpx.Timeout) -> httpx.Timeout:
+    """The client's timeout, its read part lengthened by the longest wait."""
+    read = timeout.read + WAIT_ALLOWANCE if timeout.read is not None else None
+    return httpx.Timeout(connect=timeout.connect, read=read, write=timeout.write, pool=timeout.pool)

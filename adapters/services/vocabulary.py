@@ -55,6 +55,7 @@ __all__ = [
     "LogEntry",
     "LogPage",
     "NextDocument",
+    "NothingTaken",
     "NotificationsDocument",
     "OverdueDocument",
     "OverdueTimer",
@@ -161,6 +162,12 @@ class NextDocument(HandoffDocument):
 
     taken: str
     worker: str
+
+
+class NothingTaken(TypedDict):
+    """MCP ``wait_for_handoff`` when there was nothing to take (HTTP: 204; CLI: ``null``)."""
+
+    taken: None
 
 
 class HistoryEntry(TypedDict):

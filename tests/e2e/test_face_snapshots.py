@@ -1008,7 +1008,7 @@ def test_mcp_face(tmp_path: Path) -> None:
         tool("inbox_monitor", "fail_handoff", id=h3)
         tool("code_agent", "get_handoff", id=UNKNOWN)
         tool("inbox_monitor", "read_log", since=-1)
-        rpc("code_agent", "tools/call", {"name": "cancel_handoff", "arguments": {"id": h1}})
+        rpc("code_agent", "tools/call", {"name": "delete_handoff", "arguments": {"id": h1}})
         rpc("code_agent", "no/such/method")
 
         # The same tools over streamable HTTP, at /mcp of handoff serve.
@@ -1032,6 +1032,32 @@ def test_mcp_face(tmp_path: Path) -> None:
             call = {"name": "my_inbox", "arguments": {}}
             post("code_agent", {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": call})
             post(None, {"jsonrpc": "2.0", "id": 4, "method": "tools/list"})
+
+        # Taking work, and the sender's moves (issue 18; after everything above, which stays).
+        tick(cli)
+        h4 = tool("inbox_monitor", "send_handoff", to="code_agent", trigger="Take me")["id"]
+        tick(cli)
+        h5 = tool("inbox_monitor", "send_handoff", to="code_agent", trigger="Then me")["id"]
+        tick(cli)
+        tool("code_agent", "wait_for_handoff", eta="1h", next_update="10m")
+        tool("code_agent", "wait_for_handoff")  # its own unfinished one again: resumed
+        tick(cli)
+        tool("code_agent", "complete_handoff", id=h4, result={"done": True})
+        tick(cli)
+        tool("code_agent", "wait_for_handoff", worker="w2", wait="2s")
+        tool("code_agent", "wait_for_handoff")  # nothing left: {"taken": null}
+        tool("code_agent", "wait_for_handoff", wait="31s")
+        tool("code_agent", "wait_for_handoff", worker="two words")
+        tick(cli)
+        tool("code_agent", "add_note", id=h5, message="customer called again")
+        tool("code_agent", "cancel_handoff", id=h5, reason="mine now")  # the receiver: refused
+        tool("code_agent", "reassign_handoff", id=h5, to="support_agent", reason="theirs")
+        tick(cli)
+        tool("inbox_monitor", "reassign_handoff", id=h5, to="support_agent", reason="theirs")
+        tick(cli)
+        tool("inbox_monitor", "cancel_handoff", id=h5, reason="solved by the customer")
+        tool("inbox_monitor", "cancel_handoff", id=h5, reason="twice")
+        tool("inbox_monitor", "add_note", id=h4, message="")
     finally:
         for server in servers.values():
             server.close()

@@ -31,7 +31,9 @@ from handoff_ledger.adapters.faces.http.bodies import (
     AckBody,
     CompleteBody,
     FailBody,
+    NoteBody,
     ReasonBody,
+    ReassignBody,
     ReplyBody,
     SendBody,
     StatusBody,
@@ -40,7 +42,7 @@ from handoff_ledger.adapters.faces.http.bodies import (
 TOOLS = {
     "send_handoff", "ack_handoff", "report_status", "complete_handoff", "fail_handoff",
     "decline_handoff", "reply_to_handoff", "my_inbox", "get_handoff", "trace_chain", "read_log",
-    "my_notifications",
+    "my_notifications", "wait_for_handoff", "cancel_handoff", "reassign_handoff", "add_note",
 }  # fmt: skip
 ARGUMENTS = {
     "send_handoff": set(SendBody.model_fields),
@@ -55,6 +57,10 @@ ARGUMENTS = {
     "trace_chain": {"id", "as_of"},
     "read_log": {"since", "until", "limit"},
     "my_notifications": {"since", "limit"},
+    "wait_for_handoff": {"wait", "worker", "eta", "next_update"},
+    "cancel_handoff": {"id", *ReasonBody.model_fields},
+    "reassign_handoff": {"id", *ReassignBody.model_fields},
+    "add_note": {"id", *NoteBody.model_fields},
 }
 REQUIRED = {
     "ack_handoff": ["id"],
@@ -62,6 +68,9 @@ REQUIRED = {
     "fail_handoff": ["id", "reason"],
     "decline_handoff": ["id", "reason"],
     "reply_to_handoff": ["id", "message"],
+    "cancel_handoff": ["id", "reason"],
+    "reassign_handoff": ["id", "reason", "to"],
+    "add_note": ["id", "message"],
 }
 
 
@@ -186,6 +195,91 @@ def test_a_handoff_through_its_lifecycle_over_stdio(cli: CLI, tmp_path: Path) ->
     ]  # fmt: skip
 
 
+def test_wait_for_handoff_takes_the_head_and_the_caller_completes_it(
+    cli: CLI, tmp_path: Path
+) -> None:
+    cli.run("init")
+    errlog = tmp_path / "mcp.err"
+
+    async def scenario() -> None:
+        async with (
+            over_stdio(cli, "inbox_monitor", errlog) as inbox,
+            over_stdio(cli, "code_agent", errlog) as coder,
+        ):
+            assert await call(coder, "wait_for_handoff") == {"taken": None}
+            started = time.monotonic()
+            assert await call(coder, "wait_for_handoff", wait="1s") == {"taken": None}
+            assert time.monotonic() - started >= 0.9
+            taken: dict[str, Any] = {}
+
+            async def wait() -> None:
+                taken.update(await call(coder, "wait_for_handoff", wait="20s", eta="1h"))
+
+            started = time.monotonic()
+            async with anyio.create_task_group() as group:  # work arriving ends the wait
+                group.start_soon(wait)
+                await anyio.sleep(0.5)
+                high = await call(inbox, "send_handoff", to="code_agent", priority="high")
+            assert time.monotonic() - started < 10
+            low = await call(inbox, "send_handoff", to="code_agent", priority="low")
+            assert (taken["id"], taken["taken"], taken["worker"]) == (high["id"], "taken", "mcp")
+            assert (taken["state"], taken["timers"]["update_due"] is not None) == ("acked", True)
+            again = await call(coder, "wait_for_handoff")  # its own unfinished work first
+            assert (again["id"], again["taken"]) == (high["id"], "resumed")
+            done = await call(coder, "complete_handoff", id=high["id"], result={"fix": "ok"})
+            assert done["state"] == "completed"
+            other = await call(coder, "wait_for_handoff", worker="w2", next_update="10m")
+            assert (other["id"], other["taken"], other["worker"]) == (low["id"], "taken", "w2")
+            await call(coder, "complete_handoff", id=low["id"], result={})
+
+            error = await refused(coder, "wait_for_handoff", wait="31s")
+            assert (error["code"], error["field"]) == ("invalid_input", "wait")
+            error = await refused(coder, "wait_for_handoff", worker="two words")
+            assert (error["code"], error["field"]) == ("invalid_input", "worker")
+
+    anyio.run(scenario)
+    acks = [e for e in cli.log() if e["type"] == "Acked"]
+    assert [(a["by"], a["worker"]) for a in acks] == [
+        ("code_agent", "mcp"), ("code_agent", "w2"),
+    ]  # fmt: skip
+
+
+def test_the_sender_cancels_and_reassigns_and_anyone_adds_a_note(cli: CLI, tmp_path: Path) -> None:
+    cli.run("init")
+    errlog = tmp_path / "mcp.err"
+
+    async def scenario() -> None:
+        async with (
+            over_stdio(cli, "inbox_monitor", errlog) as inbox,
+            over_stdio(cli, "code_agent", errlog) as coder,
+        ):
+            first = await call(inbox, "send_handoff", to="code_agent", trigger="one")
+            second = await call(inbox, "send_handoff", to="code_agent", trigger="two")
+            noted = await call(coder, "add_note", id=first["id"], message="seen it")
+            assert noted["state"] == "requested"
+            error = await refused(coder, "cancel_handoff", id=first["id"], reason="mine now")
+            assert error["code"] == "not_permitted"
+            error = await refused(coder, "reassign_handoff", id=first["id"], to="x", reason="r")
+            assert error["code"] == "not_permitted"
+            cancelled = await call(inbox, "cancel_handoff", id=first["id"], reason="solved")
+            assert (cancelled["state"], cancelled["reason"]) == ("cancelled", "solved")
+            moved = await call(
+                inbox, "reassign_handoff", id=second["id"], to="support_agent", reason="theirs"
+            )
+            assert (moved["receiver"], moved["state"]) == ("support_agent", "requested")
+            error = await refused(inbox, "cancel_handoff", id=first["id"], reason="again")
+            assert error["code"] == "invalid_state"
+            error = await refused(inbox, "add_note", id=first["id"], message="")
+            assert (error["code"], error["field"]) == ("invalid_input", "message")
+
+    anyio.run(scenario)
+    types = [(e["type"], e["by"]) for e in cli.log()]
+    assert types[2:] == [
+        ("NoteAdded", "code_agent"), ("Cancelled", "inbox_monitor"),
+        ("Reassigned", "inbox_monitor"),
+    ]  # fmt: skip
+
+
 def test_errors_are_tool_errors_with_the_reason_and_write_nothing(
     sqlite_cli: CLI, tmp_path: Path
 ) -> None:
@@ -226,7 +320,7 @@ def test_errors_are_tool_errors_with_the_reason_and_write_nothing(
             error = await refused(coder, "complete_handoff", id=mine)
             assert error["code"] == "invalid_state"
             with pytest.raises(MCPError, match="unknown tool"):
-                await coder.call_tool("cancel_handoff", {"id": mine})
+                await coder.call_tool("delete_handoff", {"id": mine})
 
     anyio.run(scenario)
     after = cli.log()
@@ -318,7 +412,7 @@ def free_port() -> int:
 @pytest.fixture
 def served(cli: CLI) -> Iterator[tuple[str, dict[str, str]]]:
     """A real ``handoff serve`` on loopback and a token per agent."""
-    tokens = cli.issue_tokens("inbox_monitor", "code_agent")
+    tokens = cli.issue_tokens("inbox_monitor", "code_agent", admins=("human:me",))
     port = free_port()
     process = subprocess.Popen(
         [HANDOFF, "serve", "--port", str(port)],
@@ -407,3 +501,45 @@ def _leaves(group: BaseException) -> list[BaseException]:
     if isinstance(group, BaseExceptionGroup):
         return [leaf for inner in group.exceptions for leaf in _leaves(inner)]
     return [group]
+
+
+def test_an_admin_token_cancels_and_reassigns_over_streamable_http_and_others_may_not(
+    served: tuple[str, dict[str, str]],
+) -> None:
+    url, tokens = served
+
+    async def scenario() -> None:
+        async with (
+            over_http(url, tokens["inbox_monitor"]) as inbox,
+            over_http(url, tokens["code_agent"]) as coder,
+            over_http(url, tokens["human:me"]) as admin,
+        ):
+            one = await call(inbox, "send_handoff", to="code_agent", trigger="one")
+            two = await call(inbox, "send_handoff", to="code_agent", trigger="two")
+            error = await refused(coder, "cancel_handoff", id=one["id"], reason="not mine")
+            assert error["code"] == "not_permitted"
+            moved = await call(
+                admin, "reassign_handoff", id=one["id"], to="support_agent", reason="ops"
+            )
+            assert (moved["receiver"], moved["state"]) == ("support_agent", "requested")
+            cancelled = await call(admin, "cancel_handoff", id=two["id"], reason="duplicate")
+            assert (cancelled["state"], cancelled["reason"]) == ("cancelled", "duplicate")
+            taken = await call(coder, "wait_for_handoff", wait="1s")
+            assert taken == {"taken": None}  # its work was moved and cancelled
+
+            # A waiting call holds a worker thread, not the server's event loop: a send on
+            # the same server goes through meanwhile and ends the wait.
+            got: dict[str, Any] = {}
+
+            async def wait() -> None:
+                got.update(await call(coder, "wait_for_handoff", wait="25s"))
+
+            started = time.monotonic()
+            async with anyio.create_task_group() as group:
+                group.start_soon(wait)
+                await anyio.sleep(0.5)
+                three = await call(inbox, "send_handoff", to="code_agent", trigger="three")
+            assert (got["id"], got["taken"]) == (three["id"], "taken")
+            assert time.monotonic() - started < 10
+
+    anyio.run(scenario)

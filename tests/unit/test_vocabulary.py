@@ -90,6 +90,10 @@ MCP_TYPES = {
     "trace_chain": v.ChainDocument,
     "read_log": v.LogPage,
     "my_notifications": v.NotificationsDocument,
+    "wait_for_handoff": v.NextDocument | v.NothingTaken,
+    "cancel_handoff": v.HandoffDocument,
+    "reassign_handoff": v.HandoffDocument,
+    "add_note": v.HandoffDocument,
 }
 
 

@@ -16,18 +16,22 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AckArgs",
     "Arguments",
+    "CancelArgs",
     "CompleteArgs",
     "DeclineArgs",
     "FailArgs",
     "GetArgs",
     "InboxArgs",
     "LogArgs",
+    "NoteArgs",
     "NotificationsArgs",
     "OneHandoffArgs",
+    "ReassignArgs",
     "ReplyArgs",
     "SendArgs",
     "StatusArgs",
     "TraceArgs",
+    "WaitArgs",
 ]
 
 DURATION = "a duration such as `45s`, `30m`, `2h`, `1h30m`, `1d`, or ISO 8601 (`PT30M`)"
@@ -210,3 +214,46 @@ class NotificationsArgs(Arguments):
         description="The cursor last seen (the `next` of the previous call); 0 for all.",
     )
     limit: int = Field(default=100, ge=1, le=1000, description="At most this many entries.")
+
+
+class WaitArgs(Arguments):
+    """``wait_for_handoff`` (the query of ``GET /agents/{name}/next``)."""
+
+    wait: str | None = Field(
+        default=None,
+        description=f"How long to wait for work when there is none yet, as {DURATION}; at "
+        "most 30s, so the call returns (default: do not wait). Call again to wait longer.",
+    )
+    worker: str = Field(
+        default="mcp",
+        description="Your worker id: keep the same one across calls and restarts, so your own "
+        "unfinished handoff comes back to you first (default `mcp`).",
+    )
+    eta: str | None = Field(
+        default=None, description=f"When you expect to finish, as {DURATION} from now."
+    )
+    next_update: str | None = Field(
+        default=None,
+        description=f"When you will next report status, as {DURATION} from now (default: "
+        "the kind's, else 15m). Call report_status before it falls due, or the handoff is "
+        "escalated and may be taken over by another worker.",
+    )
+
+
+class CancelArgs(OneHandoffArgs):
+    """``cancel_handoff`` (the HTTP cancel body, plus ``id``)."""
+
+    reason: str = Field(min_length=1, description="Why the work is withdrawn (kept in the log).")
+
+
+class ReassignArgs(OneHandoffArgs):
+    """``reassign_handoff`` (the HTTP reassign body, plus ``id``)."""
+
+    to: str = Field(description="The agent that receives the work instead, e.g. `ops_agent`.")
+    reason: str = Field(min_length=1, description="Why it moves (kept in the log, told both).")
+
+
+class NoteArgs(OneHandoffArgs):
+    """``add_note`` (the HTTP notes body, plus ``id``)."""
+
+    message: str = Field(min_length=1, description="The note, e.g. `Customer called again`.")

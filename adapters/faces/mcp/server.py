@@ -27,7 +27,8 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from handoff_ledger.adapters.faces.mcp.arguments import Arguments
-from handoff_ledger.adapters.faces.mcp.tools import TOOLS, Backend, ToolSpec
+from handoff_ledger.adapters.faces.mcp.spec import Backend, ToolSpec
+from handoff_ledger.adapters.faces.mcp.tools import TOOLS
 from handoff_ledger.adapters.faces.runtime.errors import named_error, unexpected_answer
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.tokens import Caller
@@ -44,13 +45,15 @@ Identify = Callable[[ServerRequestContext[Any, Any]], Caller]
 
 INSTRUCTIONS = (
     "handoff-ledger: a shared, permanent log of work handed between agents. "
-    "Every tool acts as you ({agent}). When you receive work: check my_inbox, call "
-    "ack_handoff at once (with eta and next_update), report_status before each promised "
+    "Every tool acts as you ({agent}). To take work, call wait_for_handoff (it acks the "
+    'next handoff for you; {{"taken": null}} means nothing yet), or check my_inbox and call '
+    "ack_handoff at once (with eta and next_update). Then report_status before each promised "
     "update falls due (stuck or need_help when blocked), then complete_handoff with a "
     "result; decline_handoff with a reason if you will not take the work on, or "
     "fail_handoff if you tried and could not finish. To hand work on, use send_handoff with "
     "a payload and an idempotency key. my_notifications tells you what happened to work you "
-    "handed off; when its receiver is stuck or needs help, answer with reply_to_handoff. "
+    "handed off; when its receiver is stuck or needs help, answer with reply_to_handoff; "
+    "cancel_handoff or reassign_handoff work you sent; add_note leaves a remark on any handoff. "
     "get_handoff, trace_chain and read_log show history. Durations: 45s, 30m, "
     "2h, 1h30m, 1d or ISO 8601 (PT30M)."
 )

@@ -1,4 +1,4 @@
-"""The twelve MCP tools: what each one tells a model, and which ledger call it makes.
+"""The MCP tools: what each one tells a model, and which ledger call it makes.
 
 Every tool acts as the calling agent (fixed by ``handoff mcp --agent`` or by the
 bearer token) and returns the JSON document the CLI prints with ``--json`` and the
@@ -8,14 +8,11 @@ the server runs them on worker threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from handoff_ledger.adapters.faces.mcp.arguments import (
     DURATION,
     AckArgs,
-    Arguments,
     CompleteArgs,
     DeclineArgs,
     FailArgs,
@@ -28,7 +25,8 @@ from handoff_ledger.adapters.faces.mcp.arguments import (
     StatusArgs,
     TraceArgs,
 )
-from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.faces.mcp.more_tools import ON_ONE_HANDOFF, TAKING
+from handoff_ledger.adapters.faces.mcp.spec import HANDOFF_DOC, REFUSED, Backend, ToolSpec
 from handoff_ledger.adapters.ledger.tokens import Caller
 from handoff_ledger.adapters.services.documents import handoff_document, log_entry
 from handoff_ledger.adapters.services.queries import (
@@ -39,7 +37,6 @@ from handoff_ledger.adapters.services.queries import (
     show_document,
 )
 from handoff_ledger.adapters.services.vocabulary import Reply
-from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.ids import parse_id
@@ -47,28 +44,6 @@ from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
 
 __all__ = ["TOOLS", "Backend", "ToolSpec"]
-
-
-class Backend(Protocol):
-    """What the tools need: the ledger, and its views caught up to the log."""
-
-    @property
-    def ledger(self) -> Ledger: ...
-
-    def fresh_views(self) -> Views: ...
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    """One tool: its name, what it tells the model, its arguments, what it runs."""
-
-    name: str
-    title: str
-    description: str
-    arguments: type[Arguments]
-    run: Callable[[Backend, Caller, Any], Reply]
-    read_only: bool = False
-    idempotent: bool = False
 
 
 # ------------------------------------------------------------------ readers
@@ -188,16 +163,9 @@ def my_notifications(backend: Backend, me: Caller, args: NotificationsArgs) -> R
 
 # ------------------------------------------------------------------ the list
 
-_HANDOFF_DOC = (
-    "Returns the handoff as a JSON document: id, chain_id, sender, receiver, kind, "
-    "priority, payload, state, status, timers (ack_due, update_due, deadline), result, reason."
-)
-_REFUSED = (
-    'A refusal or bad argument returns an error {"error": {"code", "message"}} and changes nothing.'
-)
 _REFUSALS = (
     "Only the receiver may do this; on a handoff that is completed, failed, declined or "
-    f"cancelled it is refused. {_REFUSED}"
+    f"cancelled it is refused. {REFUSED}"
 )
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -211,10 +179,11 @@ TOOLS: tuple[ToolSpec, ...] = (
         f"`ack_within` and `deadline` take {DURATION}; `deadline` also takes an ISO 8601 "
         "time. Pass `key` (e.g. the email id) whenever you might send the same work twice: "
         "a repeated key returns the first handoff with `duplicate: true`. "
-        f"{_HANDOFF_DOC} Keep the `id` to follow the work.",
+        f"{HANDOFF_DOC} Keep the `id` to follow the work.",
         arguments=SendArgs,
         run=send,
     ),
+    *TAKING,
     ToolSpec(
         name="ack_handoff",
         title="Acknowledge a handoff",
@@ -235,7 +204,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "while it moves, `stuck` or `need_help` when blocked (broadcast to the sender and "
         "to everyone watching the chain). Call it before your promised next update falls "
         "due, with a short `message`; optionally a new `eta` and `next_update` "
-        f"({DURATION}). An un-acked handoff is acked first. {_HANDOFF_DOC} " + _REFUSALS,
+        f"({DURATION}). An un-acked handoff is acked first. {HANDOFF_DOC} " + _REFUSALS,
         arguments=StatusArgs,
         run=report_status,
     ),
@@ -244,7 +213,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         title="Complete a handoff",
         description="Mark a handoff you received as done, with its outcome in `result` (a "
         "JSON object). The protocol may then hand a follow-up to the next agent "
-        f"automatically. {_HANDOFF_DOC} " + _REFUSALS,
+        f"automatically. {HANDOFF_DOC} " + _REFUSALS,
         arguments=CompleteArgs,
         run=complete,
     ),
@@ -253,7 +222,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         title="Decline a handoff",
         description="Refuse a handoff you received that you cannot or should not do, saying "
         "why in `reason`; the sender is told and the protocol may route it elsewhere. "
-        f"{_HANDOFF_DOC} " + _REFUSALS,
+        f"{HANDOFF_DOC} " + _REFUSALS,
         arguments=DeclineArgs,
         run=decline,
     ),
@@ -266,7 +235,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "`result`; the sender is told and the protocol may route an `on_fail` follow-up. "
         "Use decline_handoff instead for work you will not take on at all; if you are only "
         "blocked and someone could unblock you, report_status `need_help` and wait for a "
-        f"reply. The handoff is closed for good. {_HANDOFF_DOC} " + _REFUSALS,
+        f"reply. The handoff is closed for good. {HANDOFF_DOC} " + _REFUSALS,
         arguments=FailArgs,
         run=fail,
     ),
@@ -278,13 +247,13 @@ TOOLS: tuple[ToolSpec, ...] = (
         "`message` and anything it needs as a JSON object in `data`. A blocked handoff goes "
         "back to in_progress, and the receiver owes its next status update again. The "
         "receiver is told. Use it for an answer the receiver waits on, not for an informal "
-        "remark that changes nothing (that is a note: `handoff note`, or POST "
-        "/handoffs/{id}/notes over HTTP). Only the handoff's sender, "
+        "remark that changes nothing (that is add_note). Only the handoff's sender, "
         "its escalation targets or an admin may reply (never its receiver), and only while "
-        f"it is open. {_HANDOFF_DOC} {_REFUSED}",
+        f"it is open. {HANDOFF_DOC} {REFUSED}",
         arguments=ReplyArgs,
         run=reply,
     ),
+    *ON_ONE_HANDOFF,
     ToolSpec(
         name="my_inbox",
         title="My inbox",
