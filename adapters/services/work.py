@@ -11,8 +11,9 @@ the client's ``work``) takes work in, which is what makes "never dropped" and
 2. **the head of the queue** among handoffs nobody took (``requested``), acked in the
    same step with the worker's id; two workers racing for it: one ack wins, the other
    is "already acked", a loss, and goes on to the next one;
-3. **another worker's handoff whose update promise is overdue** (``taken_over``): that
-   worker stopped keeping its promise (it was escalated as any broken promise is);
+3. **another worker's handoff whose update promise is overdue** (``taken_over``; never
+   a blocked one, which waits for a reply): that worker stopped keeping its promise
+   (it was escalated as any broken promise is);
    the take-over is recorded (``TakenOver``) and the new worker owes the next update.
 
 A worker id is chosen by the client and stays the same across its restarts.

@@ -55,9 +55,10 @@ class ViewReader:
         )
 
     def held_overdue(self, agent: str, now_us: int, limit: int) -> list[Row]:
-        """Taken handoffs of ``agent`` whose update promise is past due, most overdue first."""
+        """Taken handoffs of ``agent`` whose update promise is past due, most overdue first;
+        not blocked ones (stuck, need_help): they wait for a reply, not for a rerun."""
         return self.store.query(
-            f"SELECT * FROM {self.store.table(HELD)} WHERE receiver = ? "
+            f"SELECT * FROM {self.store.table(HELD)} WHERE receiver = ? AND state <> 'blocked' "
             "AND update_due_us IS NOT NULL AND update_due_us <= ? "
             "ORDER BY update_due_us, handoff_id LIMIT ?",
             [agent, now_us, limit],

@@ -19,6 +19,7 @@ from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import InvalidInput, InvalidTransition
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.priorities import Priority
+from handoff_ledger.domain.states import Status
 
 TEN = timedelta(minutes=10)
 
@@ -135,3 +136,17 @@ def test_waiting_returns_nothing_after_the_wait_and_work_as_soon_as_it_is_sent(
         other.close()
     assert taken is not None
     assert (taken.handoff.trigger, taken.how) == ("arrives", "taken")
+
+
+def test_work_reported_stuck_is_not_taken_over_but_waits_for_a_reply(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    views = Views(ledger)
+    hid = UUID(send(ledger, "a"))
+    assert take(ledger, views, "w1") == ("a", "taken")
+    ledger.report_status(hid, by="code_agent", status=Status.STUCK, message="crashed")
+    clock.advance(TEN + timedelta(seconds=1))  # its update promise lapsed while stuck
+    assert take(ledger, views, "w2") is None  # not run again by another worker
+    assert take(ledger, views, "w1") is None  # nor by its own
+    ledger.reply(hid, by="inbox_monitor", message="retry with the new key")
+    assert take(ledger, views, "w1") == ("a", "resumed")  # the reply puts it back
