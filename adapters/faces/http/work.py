@@ -57,7 +57,7 @@ def take_next_handoff(
         raise InvalidInput(f"wait: {wait!r} is longer than the longest wait (60s)")
     taken = wait_for_next(
         svc.ledger,
-        svc.fresh_views,
+        svc.work_views,
         agent=name,
         worker=worker,
         wait=waited,

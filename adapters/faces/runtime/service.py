@@ -49,6 +49,10 @@ class Service:
         self.queue_view = Views(self.ledger, [self.views.projection("queues")])
         others = [p for p in self.views.projections if p.name != "queues"]
         self.followed = Views(self.ledger, others)
+        self._work_lock = threading.Lock()
+        self._work_views = Views(
+            self.ledger, [self.views.projection("queues"), self.views.projection("work")]
+        )
         self.tokens = TokenCache(self.views.store)
 
     def fresh_views(self) -> Views:
@@ -56,6 +60,13 @@ class Service:
         with self._catch_up_lock:
             self.views.catch_up()
         return self.views
+
+    def work_views(self) -> Views:
+        """The two views taking work reads (queues, work), caught up: ``next`` need not
+        wait for the other four."""
+        with self._work_lock:
+            self._work_views.catch_up()
+        return self._work_views
 
     def queues_at(self, position: int) -> Views:
         """The queues view once it has applied log ``position``: what ``ack`` answers from."""
