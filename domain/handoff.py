@@ -62,14 +62,19 @@ class Handoff(Aggregate):
         clamped_from: datetime | None = None
         """The clock's reading when it was earlier than the handoff's previous event:
         the event is recorded at that event's time instead (see ``recorded_time``)."""
+        as_sent: JSONObject | None = None
+        """The message exactly as another protocol carried it (an A2A message on
+        ``Created`` or ``Replied``), kept so the receiver sees what was sent."""
 
         def __post_init__(self) -> None:
             super().__post_init__()
             # An unclamped event holds no ``clamped_from`` at all (the class default
             # answers None), so it is stored and hashed exactly as events were before
             # the clamp existed, and old events (which lack the key) verify as before.
-            if self.clamped_from is None:
-                object.__delattr__(self, "clamped_from")
+            # ``as_sent`` likewise exists only on the events that carry one.
+            for optional in ("clamped_from", "as_sent"):
+                if getattr(self, optional) is None:
+                    object.__delattr__(self, optional)
 
         def mutate(self, aggregate: Any) -> Any:
             """Apply the event, then remember its hash: the next event links to it."""
@@ -329,11 +334,13 @@ class Handoff(Aggregate):
         key: str | None = None,
         parent: Handoff | None = None,
         protocol_version: int | None = None,
+        as_sent: JSONObject | None = None,
     ) -> Handoff:
         """Hand work from ``sender`` to ``receiver``; the first event of every handoff.
 
         ``deadline_within`` (a duration) restarts on reassignment; an absolute
         ``deadline`` stands. A child of ``parent`` joins the parent's chain.
+        ``as_sent``: the message as another protocol carried it (kept, never read).
         """
         for role, name in (("from", sender), ("to", receiver)):
             rules.require_agent_name(name, role)
@@ -353,6 +360,7 @@ class Handoff(Aggregate):
         for field, value in (("payload", payload), ("trigger", trigger), ("kind", kind)):
             rules.require_storable(value, field)
         rules.require_storable(key, "key")
+        rules.require_storable(as_sent, "message")
         handoff_id = cls.id_for_key(sender, key) if key else uuid4()
         fields: JSONObject = dict(
             by=sender,
@@ -372,6 +380,8 @@ class Handoff(Aggregate):
             key=key,
             protocol_version=protocol_version,
         )
+        if as_sent is not None:
+            fields["as_sent"] = as_sent
         digest = event_digest(
             type_name=cls.Created.__name__,
             handoff_id=handoff_id,
@@ -468,6 +478,7 @@ class Handoff(Aggregate):
         message: str,
         data: JSONObject | None = None,
         is_admin: bool = False,
+        as_sent: JSONObject | None = None,
     ) -> None:
         """Answer the receiver (its sender, an escalation target or an admin).
 
@@ -478,8 +489,10 @@ class Handoff(Aggregate):
         rules.require_may_reply(self, by, is_admin)
         rules.require_text(message, "message")
         rules.require_storable(data, "data")
+        rules.require_storable(as_sent, "message")
         at = self.recorded_time(now)
         every = self.update_every
+        extra: JSONObject = {} if as_sent is None else {"as_sent": as_sent}
         self._record(
             self.Replied,
             by=by,
@@ -487,6 +500,7 @@ class Handoff(Aggregate):
             message=message,
             data=data,
             update_due=at + timedelta(seconds=every) if every and self.acked_at else None,
+            **extra,
         )
 
     def decline(self, *, by: str, now: datetime, reason: str) -> None:

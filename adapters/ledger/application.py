@@ -237,10 +237,12 @@ class Ledger(Application[UUID]):
         escalate_to: list[str] | None = None,
         key: str | None = None,
         parent_id: UUID | None = None,
+        as_sent: dict[str, Any] | None = None,
     ) -> SendOutcome:
         """Create a handoff, or return the one this sender's ``key`` already created.
 
         An empty key is refused, on every face: it is a caller's mistake, not "no key".
+        ``as_sent`` keeps the message as another protocol carried it (the A2A face).
         """
         rules.require_agent_name(sender, "from")  # both make the id: checked first
         rules.require_storable(key, "key")
@@ -292,6 +294,7 @@ class Ledger(Application[UUID]):
             key=key,
             parent=parent,
             protocol_version=current.version if current else None,
+            as_sent=as_sent,
         )
         try:
             self.save(handoff)
@@ -381,6 +384,7 @@ class Ledger(Application[UUID]):
         message: str,
         data: dict[str, Any] | None = None,
         admin: bool = False,
+        as_sent: dict[str, Any] | None = None,
     ) -> Handoff:
         """The sender, an escalation target or an admin answers the receiver."""
         self.require_declared(by, "as")
@@ -389,7 +393,12 @@ class Ledger(Application[UUID]):
             handoff_id,
             by,
             lambda h: h.reply(
-                by=by, now=self.clock.now(), message=message, data=data, is_admin=is_admin
+                by=by,
+                now=self.clock.now(),
+                message=message,
+                data=data,
+                is_admin=is_admin,
+                as_sent=as_sent,
             ),
         )[0]
 
