@@ -23,7 +23,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import Environment, EnvType, get_topic
 
 from handoff_ledger.adapters.ledger.clock import Clock, SystemClock
@@ -163,6 +163,14 @@ class Ledger(Application[UUID]):
         self.clock: Clock = clock or SystemClock()
         self._protocols: dict[int, ProtocolVersion] = {}
         self._protocol_head = 0
+        self.on_saved: list[Callable[[], None]] = []
+        """Called (on the saving thread) after this process saved events: lets a
+        server wake its waiting requests at once instead of at their next poll."""
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        for listener in list(self.on_saved):
+            listener()
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Use only the settings given (from the store URL), never stray process env vars."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,20 +18,28 @@ from typing import Any
 
 import httpx
 import pytest
-from a2a.client import ClientConfig, ClientFactory
+from a2a.client import ClientCallContext, ClientConfig, ClientFactory
 from a2a.types.a2a_pb2 import (
     CancelTaskRequest,
     GetTaskRequest,
+    ListTasksRequest,
     Message,
     Part,
     Role,
     SendMessageConfiguration,
     SendMessageRequest,
     StreamResponse,
+    SubscribeToTaskRequest,
     TaskState,
 )
 from a2a.utils.constants import TransportProtocol
-from a2a.utils.errors import TaskNotCancelableError, UnsupportedOperationError
+from a2a.utils.errors import (
+    ContentTypeNotSupportedError,
+    InvalidParamsError,
+    TaskNotCancelableError,
+    TaskNotFoundError,
+    UnsupportedOperationError,
+)
 from conftest import CLI
 from google.protobuf.json_format import MessageToDict, ParseDict
 from test_http import AGENTS, start_server, stop
@@ -295,3 +304,161 @@ def test_cancel_by_the_sender_but_not_by_anyone_else(live: Live) -> None:
 
     task_id = run(scenario())
     assert handoff(live, "show", task_id)["state"] == "cancelled"
+
+
+def test_bad_input_is_answered_with_a2a_errors_and_writes_nothing(live: Live) -> None:
+    async def scenario() -> None:
+        async with live.client("inbox_monitor") as client:
+            with pytest.raises(InvalidParamsError) as failed:
+                await last(client.send_message(request(message(data({"email_id": "x"})))))
+            assert "payload" in failed.value.message
+            file = Part(url="https://example.com/x.png", media_type="image/png")
+            with pytest.raises(ContentTypeNotSupportedError):
+                await last(client.send_message(request(message(file))))
+            unknown_kind = message(data(BUG), ledger={"kind": "no_such_kind"})
+            with pytest.raises(InvalidParamsError):
+                await last(client.send_message(request(unknown_kind)))
+            with pytest.raises(TaskNotFoundError):
+                await client.get_task(GetTaskRequest(id=str(uuid.uuid4())))
+            with pytest.raises(TaskNotFoundError):
+                await client.get_task(GetTaskRequest(id="not-a-task"))
+            deep: Any = "bottom"
+            for _ in range(34):  # lists: protobuf's own depth limit is not reached first
+                deep = [deep]
+            with pytest.raises(InvalidParamsError):
+                await last(client.send_message(request(message(data({**BUG, "x": deep})))))
+
+    run(scenario())
+    assert live.cli.log() == []
+
+
+def test_rest_binding_answers_errors_with_their_http_statuses(live: Live) -> None:
+    headers = {"Authorization": f"Bearer {live.tokens['inbox_monitor']}", "A2A-Version": "1.0"}
+    base = f"{live.url}/a2a/code_agent"
+    with httpx.Client(headers=headers, timeout=30) as http:
+        missing = http.get(f"{base}/tasks/{uuid.uuid4()}")
+        assert missing.status_code == 404, missing.text
+        assert "Traceback" not in missing.text
+        bad = {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"data": {}}]}}
+        invalid = http.post(f"{base}/message:send", json=bad)
+        assert invalid.status_code == 400, invalid.text
+        anonymous = httpx.post(f"{base}/message:send", json=bad)
+        assert anonymous.status_code == 401
+        surrogate = (
+            b'{"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "\\ud800"}]}}'
+        )
+        lone = http.post(
+            f"{base}/message:send", content=surrogate, headers={"Content-Type": "application/json"}
+        )
+        assert lone.status_code in (400, 422), lone.text
+        huge = http.post(f"{base}/message:send", content=b"x" * (1_048_576 + 1))
+        assert huge.status_code == 413
+    assert live.cli.log() == []
+
+
+def test_list_tasks_pages_and_filters(live: Live) -> None:
+    async def scenario() -> None:
+        async with live.client("inbox_monitor") as mine, live.client("support_agent") as theirs:
+            ids = []
+            for n in range(5):
+                sent = message(data(BUG), mid=f"m{n}")
+                ids.append((await last(mine.send_message(request(sent, now=True)))).task.id)
+            await last(theirs.send_message(request(message(data(BUG)), now=True)))
+            await acting(live, "complete", ids[0], "--as", "code_agent")
+            first = await mine.list_tasks(ListTasksRequest(page_size=3))
+            assert first.total_size == 5  # only the caller's tasks
+            rest = await mine.list_tasks(
+                ListTasksRequest(page_size=3, page_token=first.next_page_token)
+            )
+            listed = [t.id for t in first.tasks] + [t.id for t in rest.tasks]
+            assert listed[0] == ids[0]  # newest change first
+            assert sorted(listed) == sorted(ids)
+            assert not rest.next_page_token
+            done = await mine.list_tasks(ListTasksRequest(status=COMPLETED))
+            assert [t.id for t in done.tasks] == [ids[0]]
+        async with live.client("code_agent") as receiver:
+            everything = await receiver.list_tasks(ListTasksRequest())
+            assert everything.total_size == 6  # the agent itself sees all its tasks
+
+    run(scenario())
+
+
+def test_a_resubscribing_client_resumes_from_its_last_position(live: Live) -> None:
+    async def scenario() -> None:
+        async with (
+            live.client("inbox_monitor") as sender,
+            live.client("inbox_monitor", streaming=True) as client,
+        ):
+            task = (await last(sender.send_message(request(message(data(BUG)), now=True)))).task
+            await acting(live, "ack", task.id, "--as", "code_agent")  # position 2: seen
+            await acting(live, "status", task.id, "--as", "code_agent", "--status", "progress")
+            seen: list[StreamResponse] = []
+            resume = ClientCallContext(service_parameters={"Last-Event-ID": "2"})
+            async for update in client.subscribe(
+                SubscribeToTaskRequest(id=task.id), context=resume
+            ):
+                seen.append(update)
+                if len(seen) == 2:
+                    await acting(live, "complete", task.id, "--as", "code_agent")
+            assert seen[0].HasField("task")  # the snapshot first
+            after = [
+                ledger(u.status_update.metadata)["position"]
+                for u in seen[1:]
+                if u.HasField("status_update")
+            ]
+            assert after == [3, 4]  # the missed report, then the completion; closed there
+            with pytest.raises(UnsupportedOperationError):
+                await last(client.subscribe(SubscribeToTaskRequest(id=task.id)))
+            full = await client.get_task(GetTaskRequest(id=task.id, history_length=100))
+            assert len(full.history) == 4
+
+    run(scenario())
+
+
+def test_a_trial_server_takes_a_guest_without_a_token(cli: CLI) -> None:
+    process, url = start_server(cli, "--trial")
+    try:
+
+        async def scenario() -> str:
+            async with httpx.AsyncClient(timeout=30) as http:
+                card = (await http.get(f"{url}/.well-known/agent-card.json")).json()
+                assert "securityRequirements" not in card
+                client = await ClientFactory(
+                    ClientConfig(httpx_client=http, streaming=False)
+                ).create_from_url(f"{url}/a2a/code_agent")
+                sent = await last(client.send_message(request(message(text("try me")), now=True)))
+                await client.close()
+                return str(sent.task.id)
+
+        task_id = run(scenario())
+        assert handoff_of(cli, task_id)["sender"] == "guest"
+    finally:
+        stop(process)
+
+
+def handoff_of(cli: CLI, task_id: str) -> Any:
+    return cli.json("show", task_id)
+
+
+def test_a_blocking_send_answered_over_the_same_servers_http_api(live: Live) -> None:
+    """The ack and completion are saved by this server: the waiting send wakes at once."""
+    key = "answered-here"
+
+    async def receiver(http: httpx.AsyncClient, task_id: str) -> None:
+        while (await http.post(f"{live.url}/handoffs/{task_id}/ack", json={})).status_code != 200:
+            await asyncio.sleep(0.01)
+        done = await http.post(f"{live.url}/handoffs/{task_id}/complete", json={"result": {}})
+        assert done.status_code == 200, done.text
+
+    async def scenario() -> StreamResponse:
+        from handoff_ledger.domain.handoff import Handoff
+
+        task_id = str(Handoff.id_for_key("inbox_monitor", key))
+        async with live.client("inbox_monitor") as client, live.http("code_agent") as http:
+            sent = request(message(data(BUG), ledger={"key": key}))
+            answer, _ = await asyncio.gather(
+                last(client.send_message(sent)), receiver(http, task_id)
+            )
+            return answer
+
+    assert run(scenario()).task.status.state == COMPLETED

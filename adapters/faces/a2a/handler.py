@@ -47,7 +47,7 @@ from handoff_ledger.adapters.faces.a2a.listing import list_tasks
 from handoff_ledger.adapters.faces.a2a.recording import Recorder
 from handoff_ledger.adapters.faces.a2a.states import INTERRUPTED, TERMINAL
 from handoff_ledger.adapters.faces.a2a.tasks import task_of, updates_of
-from handoff_ledger.adapters.faces.a2a.watching import changes
+from handoff_ledger.adapters.faces.a2a.watching import Wakeups
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.ledger.tokens import Caller
 from handoff_ledger.domain.errors import HandoffError
@@ -65,6 +65,7 @@ class LedgerRequestHandler(RequestHandler):
     def __init__(self, service: Service) -> None:
         self.service = service
         self.recorder = Recorder(service.ledger)
+        self.wakeups = Wakeups(service.ledger)
 
     # ------------------------------------------------------------ who, where, what
 
@@ -136,9 +137,9 @@ class LedgerRequestHandler(RequestHandler):
         events = await self._record(params, context)
         state = task_of(events).status.state
         if not params.configuration.return_immediately and state not in TERMINAL | INTERRUPTED:
-            ledger, handoff_id = self.service.ledger, events[0].originator_id
-            seen = events[-1].originator_version
-            async for changed in changes(ledger, handoff_id, seen, gone=context.state.get("gone")):
+            handoff_id, seen = events[0].originator_id, events[-1].originator_version
+            gone = context.state.get("gone")
+            async for changed in self.wakeups.changes(handoff_id, seen, gone=gone):
                 events = changed
                 if task_of(events).status.state in TERMINAL | INTERRUPTED:
                     break
@@ -177,9 +178,9 @@ class LedgerRequestHandler(RequestHandler):
             yield update
         if task_of(events).status.state in TERMINAL:
             return
-        seen = events[-1].originator_version
-        ledger, handoff_id = self.service.ledger, events[0].originator_id
-        async for changed in changes(ledger, handoff_id, seen, gone=context.state.get("gone")):
+        handoff_id, seen = events[0].originator_id, events[-1].originator_version
+        gone = context.state.get("gone")
+        async for changed in self.wakeups.changes(handoff_id, seen, gone=gone):
             for update in updates_of(changed, seen):
                 yield update
             seen = changed[-1].originator_version
