@@ -57,8 +57,9 @@ def create_app(
     app.include_router(dashboard)  # the web dashboard at /dashboard/ (docs/dashboard.md)
 
     mount_mcp(app)  # the MCP tools at /mcp, same tokens
-    # Every agent as an A2A agent at /a2a/{agent}, the ledger's card at the root.
-    app.router.routes.extend(a2a_routes(service))
+    # Every agent as an A2A agent at /a2a/{agent}, the ledger's card at the root; first,
+    # so an A2A request is not matched against every route of the API before its own.
+    app.router.routes[0:0] = a2a_routes(service)
 
     add_error_answers(app)
     add_middleware(app, service, fast_path=fast_path)

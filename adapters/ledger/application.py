@@ -93,10 +93,15 @@ LOG_PAGE = 500
 
 @dataclass(frozen=True)
 class SendOutcome:
-    """What ``send`` did: the handoff, and whether it already existed under that key."""
+    """What ``send`` did: the handoff, and whether it already existed under that key.
+
+    ``recorded``: the events this call saved (none for a duplicate), so a caller can
+    answer with the handoff's history without reading it back.
+    """
 
     handoff: Handoff
     duplicate: bool
+    recorded: tuple[Handoff.Event, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,11 +251,14 @@ class Ledger(Application[UUID]):
         key: str | None = None,
         parent_id: UUID | None = None,
         as_sent: dict[str, Any] | None = None,
+        receivers_kind: bool = False,
     ) -> SendOutcome:
         """Create a handoff, or return the one this sender's ``key`` already created.
 
         An empty key is refused, on every face: it is a caller's mistake, not "no key".
-        ``as_sent`` keeps the message as another protocol carried it (the A2A face).
+        ``as_sent`` keeps the message as another protocol carried it (the A2A face);
+        ``receivers_kind``: without a ``kind``, the one kind the protocol in force routes
+        to ``to``, if it routes exactly one.
         """
         rules.require_agent_name(sender, "from")  # both make the id: checked first
         rules.require_storable(key, "key")
@@ -264,6 +272,9 @@ class Ledger(Application[UUID]):
         spec: KindSpec | None = None
         if current is not None:
             current.protocol.agent(sender, "from")
+            if kind is None and receivers_kind and to is not None:
+                routed = [k.name for k in current.protocol.kinds.values() if k.to == to]
+                kind = routed[0] if len(routed) == 1 else None
             if kind is not None:
                 spec = current.protocol.kind(kind)
         if spec is not None:
@@ -305,14 +316,15 @@ class Ledger(Application[UUID]):
             as_sent=as_sent,
         )
         try:
-            self.save(handoff)
+            recordings = self.save(handoff)
         except IntegrityError:
             # Only a same-key send can collide on a new id: the other one won.
             existing = self._find(handoff.id)
             if existing is None:
                 raise
             return SendOutcome(existing, duplicate=True)
-        return SendOutcome(handoff, duplicate=False)
+        recorded = tuple(e for r in recordings if isinstance(e := r.domain_event, Handoff.Event))
+        return SendOutcome(handoff, duplicate=False, recorded=recorded)
 
     def ack(
         self,

@@ -344,6 +344,12 @@ def test_rest_binding_answers_errors_with_their_http_statuses(live: Live) -> Non
         assert invalid.status_code == 400, invalid.text
         anonymous = httpx.post(f"{base}/message:send", json=bad)
         assert anonymous.status_code == 401
+        revoked = {"Authorization": "Bearer hl_no_such_token", "A2A-Version": "1.0"}
+        for url, body in ((f"{base}/message:send", bad), (base, {"jsonrpc": "2.0", "id": 1,
+                          "method": "GetTask", "params": {"id": str(uuid.uuid4())}})):  # fmt: skip
+            refused = httpx.post(url, json=body, headers=revoked)
+            assert refused.status_code == 401, refused.text
+            assert refused.headers["WWW-Authenticate"] == "Bearer"
         surrogate = (
             b'{"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "\\ud800"}]}}'
         )

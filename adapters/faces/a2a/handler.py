@@ -46,7 +46,7 @@ from handoff_ledger.adapters.faces.a2a.errors import a2a_error
 from handoff_ledger.adapters.faces.a2a.listing import list_tasks
 from handoff_ledger.adapters.faces.a2a.recording import Recorder
 from handoff_ledger.adapters.faces.a2a.states import INTERRUPTED, TERMINAL
-from handoff_ledger.adapters.faces.a2a.tasks import task_of, updates_of
+from handoff_ledger.adapters.faces.a2a.tasks import state_of, task_of, updates_of
 from handoff_ledger.adapters.faces.a2a.watching import Wakeups
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.ledger.tokens import Caller
@@ -71,8 +71,10 @@ class LedgerRequestHandler(RequestHandler):
 
     @staticmethod
     def _caller(context: ServerCallContext) -> Caller:
-        caller = context.state.get("caller")
-        assert isinstance(caller, Caller), "the A2A routes resolve the caller first"
+        """Who calls (blocking: the token is checked against the store, so call it on a
+        worker thread, with the call's other store work: one trip per request)."""
+        caller = context.state["resolve_caller"]()
+        assert isinstance(caller, Caller)
         return caller
 
     @staticmethod
@@ -86,48 +88,63 @@ class LedgerRequestHandler(RequestHandler):
             raise a2a_error(error) from None
         return str(agent)
 
-    async def _events(self, task_id: str, agent: str) -> Events:
+    async def _events(self, task_id: str, agent: str, context: ServerCallContext) -> Events:
         """The task's history, if it is (or was) ``agent``'s; else TaskNotFound."""
+
+        def read() -> Events:
+            self._caller(context)
+            return self._history(task_id, agent)
+
+        try:
+            return await to_thread.run_sync(read)
+        except HandoffError as error:
+            raise a2a_error(error) from None
+
+    def _history(self, task_id: str, agent: str) -> Events:
         try:
             handoff_id = UUID(task_id)
         except ValueError:
             raise TaskNotFoundError(f"id: {task_id[:60]!r} is not a task of this ledger") from None
-        try:
-            events = await to_thread.run_sync(lambda: self.service.ledger.history(handoff_id))
-        except HandoffError as error:
-            raise a2a_error(error) from None
+        events = self.service.ledger.history(handoff_id)
         receivers = {events[0].receiver} if isinstance(events[0], Handoff.Created) else set()
         receivers.update(e.to_receiver for e in events if isinstance(e, Handoff.Reassigned))
         if agent not in receivers:
             raise TaskNotFoundError(f"id: task {task_id} was never {agent}'s")
         return events
 
-    async def _task(self, events: Events, history: Any = None) -> Task:
-        handoff_id = str(events[0].originator_id)
-        position = await to_thread.run_sync(
-            lambda: self.service.views.read.queue_position(handoff_id)
-        )
-        task = task_of(events, queue_position=position)
+    async def _task(self, events: Events, history: Any = None, *, queued: bool = True) -> Task:
+        """The task of ``events``; its queue position is read while it is open (unless
+        not ``queued``: a task just sent, which the queues view has not seen yet)."""
+        task = task_of(events)
+        if queued and task.status.state not in TERMINAL:
+            handoff_id = str(events[0].originator_id)
+            position = await to_thread.run_sync(
+                lambda: self.service.views.read.queue_position(handoff_id)
+            )
+            if position is not None:
+                task = task_of(events, queue_position=position)
         return apply_history_length(task, history) if history is not None else task
 
     async def _record(self, params: SendMessageRequest, context: ServerCallContext) -> Events:
+        """Record the message (one trip to a worker thread); the handoff's history."""
         agent = self._agent(params.tenant, context)
         if params.configuration.HasField("task_push_notification_config"):
             raise PushNotificationNotSupportedError()
-        caller, message = self._caller(context), params.message
-        if message.task_id:
-            await self._events(message.task_id, agent)  # it must be this agent's task
+        message = params.message
+
+        def record() -> Events:
+            caller = self._caller(context)
+            if message.task_id:
+                self._history(message.task_id, agent)  # it must be this agent's task
+            return self.recorder.record(caller, agent, message)
+
         try:
-            handoff_id = await to_thread.run_sync(
-                lambda: self.recorder.record(caller, agent, message)
-            )
-            return await to_thread.run_sync(lambda: self.service.ledger.history(handoff_id))
+            return await to_thread.run_sync(record)
         except HandoffError as error:
             raise a2a_error(error) from None
 
     # ------------------------------------------------------------ messages
 
-    @validate_request_params
     async def on_message_send(
         self, params: SendMessageRequest, context: ServerCallContext
     ) -> Task | Message:
@@ -135,17 +152,16 @@ class LedgerRequestHandler(RequestHandler):
         terminal or interrupted (input-required) or the client leaves."""
         validate_history_length(params.configuration)
         events = await self._record(params, context)
-        state = task_of(events).status.state
+        state = state_of(events)
         if not params.configuration.return_immediately and state not in TERMINAL | INTERRUPTED:
             handoff_id, seen = events[0].originator_id, events[-1].originator_version
             gone = context.state.get("gone")
             async for changed in self.wakeups.changes(handoff_id, seen, gone=gone):
                 events = changed
-                if task_of(events).status.state in TERMINAL | INTERRUPTED:
+                if state_of(events) in TERMINAL | INTERRUPTED:
                     break
-        return await self._task(events, params.configuration)
+        return await self._task(events, params.configuration, queued=len(events) > 1)
 
-    @validate_request_params
     async def on_message_send_stream(
         self, params: SendMessageRequest, context: ServerCallContext
     ) -> AsyncGenerator[Event]:
@@ -160,8 +176,8 @@ class LedgerRequestHandler(RequestHandler):
     ) -> AsyncGenerator[Event]:
         """The task now, then the updates after the client's last position (the
         extension's ``position``, sent back as ``Last-Event-ID``), then every new one."""
-        events = await self._events(params.id, self._agent(params.tenant, context))
-        if task_of(events).status.state in TERMINAL:
+        events = await self._events(params.id, self._agent(params.tenant, context), context)
+        if state_of(events) in TERMINAL:
             raise UnsupportedOperationError(
                 f"task {params.id} is closed: GetTask with history has every update"
             )
@@ -176,7 +192,7 @@ class LedgerRequestHandler(RequestHandler):
         yield await self._task(events)
         for update in updates_of(events, after):
             yield update
-        if task_of(events).status.state in TERMINAL:
+        if state_of(events) in TERMINAL:
             return
         handoff_id, seen = events[0].originator_id, events[-1].originator_version
         gone = context.state.get("gone")
@@ -184,7 +200,7 @@ class LedgerRequestHandler(RequestHandler):
             for update in updates_of(changed, seen):
                 yield update
             seen = changed[-1].originator_version
-            if task_of(changed).status.state in TERMINAL:
+            if state_of(changed) in TERMINAL:
                 return
 
     # ------------------------------------------------------------ tasks
@@ -193,7 +209,7 @@ class LedgerRequestHandler(RequestHandler):
     async def on_get_task(self, params: GetTaskRequest, context: ServerCallContext) -> Task | None:
         """The task with its history (the newest ``historyLength`` messages if given)."""
         validate_history_length(params)
-        events = await self._events(params.id, self._agent(params.tenant, context))
+        events = await self._events(params.id, self._agent(params.tenant, context), context)
         return await self._task(events, params)
 
     @validate_request_params
@@ -201,9 +217,13 @@ class LedgerRequestHandler(RequestHandler):
         self, params: ListTasksRequest, context: ServerCallContext
     ) -> ListTasksResponse:
         """Every task of the agent the caller may see, newest change first, in pages."""
-        agent, caller = self._agent(params.tenant, context), self._caller(context)
+        agent = self._agent(params.tenant, context)
+
+        def listed() -> ListTasksResponse:
+            return list_tasks(self.service, agent, self._caller(context), params)
+
         try:
-            return await to_thread.run_sync(lambda: list_tasks(self.service, agent, caller, params))
+            return await to_thread.run_sync(listed)
         except HandoffError as error:
             raise a2a_error(error) from None
 
@@ -212,18 +232,21 @@ class LedgerRequestHandler(RequestHandler):
         self, params: CancelTaskRequest, context: ServerCallContext
     ) -> Task | None:
         """The sender (or an admin) cancels; anyone else gets TaskNotCancelable."""
-        agent, caller = self._agent(params.tenant, context), self._caller(context)
-        events = await self._events(params.id, agent)
+        agent = self._agent(params.tenant, context)
         reason = str(dict(params.metadata).get("reason") or "cancelled through A2A")
-        try:
-            await to_thread.run_sync(
-                lambda: self.service.ledger.cancel(
-                    events[0].originator_id, by=caller.agent, reason=reason, admin=caller.admin
-                )
+
+        def cancel() -> Events:
+            caller = self._caller(context)
+            events = self._history(params.id, agent)
+            self.service.ledger.cancel(
+                events[0].originator_id, by=caller.agent, reason=reason, admin=caller.admin
             )
+            return self.service.ledger.history(events[0].originator_id)
+
+        try:
+            return await self._task(await to_thread.run_sync(cancel))
         except HandoffError as error:
             raise a2a_error(error, cancelling=True) from None
-        return await self._task(await self._events(params.id, agent))
 
     # ------------------------------------------------------------ not offered
 

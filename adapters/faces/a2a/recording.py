@@ -17,12 +17,12 @@ from uuid import UUID
 
 from a2a.types.a2a_pb2 import Message
 
-from handoff_ledger.adapters.faces.a2a.cards import kinds_for
 from handoff_ledger.adapters.faces.a2a.extension import requested
 from handoff_ledger.adapters.faces.a2a.messages import read_message
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.tokens import Caller
 from handoff_ledger.domain.errors import UnknownHandoff
+from handoff_ledger.domain.handoff import Handoff
 
 __all__ = ["Recorder"]
 
@@ -33,8 +33,8 @@ class Recorder:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
-    def record(self, caller: Caller, agent: str, message: Message) -> UUID:
-        """Record ``message`` from ``caller`` to ``agent``; the handoff's id (the task's)."""
+    def record(self, caller: Caller, agent: str, message: Message) -> list[Handoff.Event]:
+        """Record ``message`` from ``caller`` to ``agent``; the handoff's history."""
         inbound = read_message(message)
         if message.task_id:
             handoff_id = UUID(message.task_id)
@@ -46,17 +46,13 @@ class Recorder:
                 admin=caller.admin,
                 as_sent=inbound.as_sent,
             )
-            return handoff_id
+            return self.ledger.history(handoff_id)
         asked = requested(inbound.metadata)
-        kind = asked.kind
-        if kind is None:
-            current = self.ledger.protocol_in_force()
-            only = kinds_for(current.protocol if current else None, agent)
-            kind = only[0].name if len(only) == 1 else None
         outcome = self.ledger.send(
             sender=caller.agent,
             to=agent,
-            kind=kind,
+            kind=asked.kind,
+            receivers_kind=True,  # without one: the agent's only kind, else free-form
             trigger=inbound.text,
             priority=asked.priority,
             payload=inbound.data,
@@ -67,7 +63,9 @@ class Recorder:
             parent_id=self._parent(message.context_id),
             as_sent=inbound.as_sent,
         )
-        return outcome.handoff.id
+        if outcome.recorded:
+            return list(outcome.recorded)
+        return self.ledger.history(outcome.handoff.id)  # a duplicate: the task it made
 
     def _parent(self, context_id: str) -> UUID | None:
         """The handoff a ``contextId`` names (a chain's first handoff), if any."""

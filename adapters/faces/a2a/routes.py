@@ -9,8 +9,9 @@
 
 Every call but the cards names its caller as every face does: a bearer token, or
 on a loopback trial the ``X-Handoff-Agent`` header, else the guest agent
-:data:`GUEST` (docs/a2a.md). A caller that cannot be named gets a 401 before the
-SDK reads the body.
+:data:`GUEST` (docs/a2a.md). The token is checked on the handler's worker thread,
+in the same trip as the call's store work; a caller that cannot be named gets a
+401 (nothing is read from or written to the ledger before that check).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 from a2a.server.routes.common import ServerCallContextBuilder
 from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
 from a2a.server.routes.rest_routes import create_rest_routes
+from a2a.utils.errors import InvalidRequestError
 from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -44,34 +46,39 @@ GUEST = "guest"
 """Who an unauthenticated A2A caller is on a loopback trial (``serve --trial``)."""
 
 CALLER = "handoff.a2a.caller"
+REFUSED = "handoff.a2a.unauthorized"
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class _Agent(User):
-    """The caller as the SDK's user."""
+    """The caller as the SDK's user (known once the handler has resolved it)."""
 
-    def __init__(self, caller: Caller) -> None:
-        self.caller = caller
+    def __init__(self, request: Request) -> None:
+        self.request = request
 
     @property
     def is_authenticated(self) -> bool:
-        return True
+        return isinstance(self.request.scope.get(CALLER), Caller)
 
     @property
     def user_name(self) -> str:
-        return self.caller.agent
+        caller = self.request.scope.get(CALLER)
+        return caller.agent if isinstance(caller, Caller) else ""
 
 
 class _Context(ServerCallContextBuilder):
-    """What the handler needs from a request: caller, agent, headers, a way to see the
-    client leave."""
+    """What the handler needs from a request: who calls (resolved on the handler's
+    worker thread, with its other store work), the agent, the headers, a way to see
+    the client leave."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
 
     def build(self, request: Request) -> ServerCallContext:
-        caller = request.scope[CALLER]
         return ServerCallContext(
-            user=_Agent(caller),
+            user=_Agent(request),
             state={
-                "caller": caller,
+                "resolve_caller": lambda: _caller(self.service, request),
                 "agent": request.path_params.get("agent"),
                 "headers": dict(request.headers),
                 "gone": request.is_disconnected,
@@ -82,24 +89,44 @@ class _Context(ServerCallContextBuilder):
         )
 
 
-def _authenticated(service: Service, endpoint: Endpoint) -> Endpoint:
-    async def named(request: Request) -> Response:
-        authorization = request.headers.get("authorization", "")
-        trial_agent = request.headers.get(TRIAL_HEADER, "")
-        if service.trial and not authorization.strip() and not trial_agent.strip():
-            trial_agent = GUEST
-        try:
-            caller = await to_thread.run_sync(
-                lambda: service.caller_for(authorization, trial_agent)
-            )
-        except Unauthorized as error:
-            return JSONResponse(
-                named_error(error), status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
-        request.scope[CALLER] = caller
-        return await endpoint(request)
+def _caller(service: Service, request: Request) -> Caller:
+    """The request's caller (blocking: a token is checked against the store), once.
 
-    return named
+    A caller that cannot be named is remembered on the request and refused with an
+    A2A error here; :func:`_answer_401` then answers the request with a 401 instead.
+    """
+    known = request.scope.get(CALLER)
+    if isinstance(known, Caller):
+        return known
+    authorization = request.headers.get("authorization", "")
+    trial_agent = request.headers.get(TRIAL_HEADER, "")
+    if service.trial and not authorization.strip() and not trial_agent.strip():
+        trial_agent = GUEST
+    try:
+        caller = service.caller_for(authorization, trial_agent)
+    except Unauthorized as error:
+        request.scope[REFUSED] = error
+        raise InvalidRequestError(error.message) from None
+    request.scope[CALLER] = caller
+    return caller
+
+
+def _answer_401(service: Service, endpoint: Endpoint) -> Endpoint:
+    async def answered(request: Request) -> Response:
+        if not service.trial and not request.headers.get("authorization", "").strip():
+            # No token at all: refused at once, before the SDK reads anything.
+            return _unauthorized(Unauthorized("authorization: a bearer token is required"))
+        response = await endpoint(request)
+        refused = request.scope.get(REFUSED)
+        if isinstance(refused, Unauthorized):
+            return _unauthorized(refused)
+        return response
+
+    return answered
+
+
+def _unauthorized(error: Unauthorized) -> Response:
+    return JSONResponse(named_error(error), status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
 
 def _base(request: Request) -> str:
@@ -143,7 +170,7 @@ def _cards(service: Service) -> list[BaseRoute]:
 def a2a_routes(service: Service) -> list[BaseRoute]:
     """Every A2A route, in the order they must be tried (cards, HTTP+JSON, JSON-RPC)."""
     handler = LedgerRequestHandler(service)
-    context = _Context()
+    context = _Context(service)
     routes = _cards(service)
     for route in create_rest_routes(handler, context, path_prefix="/a2a/{agent:path}"):
         # The SDK also mounts its routes under ``/{tenant}`` at the root: at the root
@@ -151,9 +178,9 @@ def a2a_routes(service: Service) -> list[BaseRoute]:
         # under the agent's base are kept.
         if isinstance(route, Route):
             routes.append(
-                Route(route.path, _authenticated(service, route.endpoint), methods=route.methods)
+                Route(route.path, _answer_401(service, route.endpoint), methods=route.methods)
             )
-    jsonrpc = _authenticated(service, JsonRpcDispatcher(handler, context).handle_requests)
+    jsonrpc = _answer_401(service, JsonRpcDispatcher(handler, context).handle_requests)
     routes.append(Route("/a2a", jsonrpc, methods=["POST"]))
     routes.append(Route("/a2a/{agent:path}", jsonrpc, methods=["POST"]))
     return routes

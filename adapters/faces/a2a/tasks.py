@@ -9,10 +9,19 @@ extension (:mod:`.extension`) carries it in ``metadata``.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
-from a2a.types.a2a_pb2 import Message, Task, TaskArtifactUpdateEvent, TaskStatusUpdateEvent
+from a2a.types.a2a_pb2 import (
+    Message,
+    Task,
+    TaskArtifactUpdateEvent,
+    TaskState,
+    TaskStatusUpdateEvent,
+)
 from google.protobuf.json_format import ParseDict
 
 from handoff_ledger.adapters.faces.a2a.extension import URI
@@ -21,7 +30,7 @@ from handoff_ledger.adapters.services.documents import iso, jsonable
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import OPEN_STATES
 
-__all__ = ["Update", "artifact_of", "message_of", "task_of", "updates_of"]
+__all__ = ["Update", "artifact_of", "message_of", "state_of", "task_of", "updates_of"]
 
 Update = TaskStatusUpdateEvent | TaskArtifactUpdateEvent
 QueuePosition = Callable[[Handoff], int | None]
@@ -93,30 +102,23 @@ def artifact_of(handoff: Handoff) -> dict[str, Any] | None:
     }
 
 
-def _status(handoff: Handoff, last: Handoff.Event) -> dict[str, Any]:
-    return {
-        "state": task_state(handoff.state),
-        "message": message_of(last),
-        "timestamp": iso(last.timestamp),
-    }
-
-
 def task_of(events: list[Handoff.Event], *, queue_position: int | None = None) -> Task:
     """The task of a handoff's ``events`` (its full history, oldest first), with every
-    message in its history (the SDK's ``apply_history_length`` trims it)."""
+    message in its history (the SDK's ``apply_history_length`` trims it).
+
+    Built as protobuf directly, each message parsed once (the status repeats the last):
+    this is on the path of every answer.
+    """
     handoff = _fold(events)
-    messages = [message_of(event) for event in events]
+    history = [_parsed(event) for event in events]
+    task = Task(id=str(handoff.id), context_id=str(handoff.chain_id), history=history)
+    task.status.state = task_state(handoff.state)
+    task.status.message.CopyFrom(history[-1])
+    task.status.timestamp.FromDatetime(events[-1].timestamp)
     artifact = artifact_of(handoff)
-    document = {
-        "id": str(handoff.id),
-        "contextId": str(handoff.chain_id),
-        "status": _status(handoff, events[-1]),
-        "artifacts": [artifact] if artifact else [],
-        "history": messages,
-        "metadata": {URI: ledger_fields(handoff, queue_position)},
-    }
-    task = Task()
-    ParseDict(document, task)
+    if artifact is not None:
+        ParseDict(artifact, task.artifacts.add())
+    task.metadata.update({URI: ledger_fields(handoff, queue_position)})
     return task
 
 
@@ -143,14 +145,18 @@ def updates_of(events: list[Handoff.Event], after: int) -> list[Update]:
                     TaskArtifactUpdateEvent(),
                 )
             )
-        document = {
-            "taskId": str(handoff.id),
-            "contextId": str(handoff.chain_id),
-            "status": _status(handoff, event),
-            "metadata": {URI: ledger_fields(handoff)},
-        }
-        updates.append(ParseDict(document, TaskStatusUpdateEvent()))
+        update = TaskStatusUpdateEvent(task_id=str(handoff.id), context_id=str(handoff.chain_id))
+        update.status.state = task_state(handoff.state)
+        update.status.message.CopyFrom(_parsed(event))
+        update.status.timestamp.FromDatetime(event.timestamp)
+        update.metadata.update({URI: ledger_fields(handoff)})
+        updates.append(update)
     return updates
+
+
+def state_of(events: list[Handoff.Event]) -> TaskState:
+    """The task's state after ``events`` (without building the task)."""
+    return task_state(_fold(events).state)
 
 
 def _fold(events: list[Handoff.Event]) -> Handoff:
@@ -159,6 +165,33 @@ def _fold(events: list[Handoff.Event]) -> Handoff:
         folded = event.mutate(folded)
     assert isinstance(folded, Handoff)
     return folded
+
+
+_PARSED: OrderedDict[tuple[UUID, int, object], Message] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+PARSED_KEPT = 4096
+"""How many events' messages stay parsed: a blocking send or a stream rebuilds its
+task's history at every update, and an event never changes."""
+
+
+def _parsed(event: Handoff.Event) -> Message:
+    # The hash tells apart two stores' events of one id (a key-derived id), in one process.
+    key = (
+        event.originator_id,
+        event.originator_version,
+        getattr(event, "hash", None) or event.timestamp,
+    )
+    with _PARSED_LOCK:
+        found = _PARSED.get(key)
+        if found is not None:
+            _PARSED.move_to_end(key)
+            return found
+    message = proto_message(message_of(event))
+    with _PARSED_LOCK:
+        _PARSED[key] = message
+        while len(_PARSED) > PARSED_KEPT:
+            _PARSED.popitem(last=False)
+    return message
 
 
 def proto_message(document: dict[str, Any]) -> Message:

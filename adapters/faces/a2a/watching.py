@@ -48,21 +48,6 @@ class Wakeups:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(event.set)
 
-    async def grown(self, head: int, poll: float) -> bool:
-        """Whether the log grew past ``head``, waiting up to ``poll`` (or a save here)."""
-        waiter = (asyncio.get_running_loop(), asyncio.Event())
-        with self._lock:
-            self._waiters.add(waiter)
-        try:
-            if await to_thread.run_sync(self.ledger.head) > head:
-                return True
-            with anyio.move_on_after(poll):
-                await waiter[1].wait()
-            return await to_thread.run_sync(self.ledger.head) > head
-        finally:
-            with self._lock:
-                self._waiters.discard(waiter)
-
     async def changes(
         self,
         handoff_id: UUID,
@@ -75,11 +60,27 @@ class Wakeups:
         until the caller stops iterating (or ``gone`` says the client left)."""
         ledger = self.ledger
         while True:
-            head = await to_thread.run_sync(ledger.head)
-            events = await to_thread.run_sync(lambda: ledger.history(handoff_id))
-            if events[-1].originator_version > seen:
-                seen = events[-1].originator_version
-                yield events
-            while not await self.grown(head, poll):
-                if gone is not None and await gone():
-                    return
+            # Armed before the head is read: a save after that read wakes this waiter.
+            woken = asyncio.Event()
+            waiter = (asyncio.get_running_loop(), woken)
+            with self._lock:
+                self._waiters.add(waiter)
+            try:
+                head, events = await to_thread.run_sync(
+                    lambda: (ledger.head(), ledger.history(handoff_id))
+                )
+                if events[-1].originator_version > seen:
+                    seen = events[-1].originator_version
+                    yield events
+                while True:
+                    with anyio.move_on_after(poll):
+                        await woken.wait()
+                    if woken.is_set():
+                        break  # this process saved an event
+                    if gone is not None and await gone():
+                        return
+                    if await to_thread.run_sync(ledger.head) > head:
+                        break  # another process did
+            finally:
+                with self._lock:
+                    self._waiters.discard(waiter)
