@@ -468,3 +468,36 @@ def test_a_blocking_send_answered_over_the_same_servers_http_api(live: Live) -> 
             return answer
 
     assert run(scenario()).task.status.state == COMPLETED
+
+
+def test_a_reassigned_task_keeps_its_id_and_is_submitted_again(live: Live) -> None:
+    async def scenario() -> None:
+        async with live.client("inbox_monitor") as client:
+            task = (await last(client.send_message(request(message(data(BUG)), now=True)))).task
+            await acting(live, "ack", task.id, "--as", "code_agent")
+            await acting(live, "reassign", task.id, "--to", "support_agent",
+                         "--as", "inbox_monitor", "--reason", "code_agent is away")  # fmt: skip
+            moved = await client.get_task(GetTaskRequest(id=task.id))
+            assert (moved.id, moved.status.state) == (task.id, SUBMITTED)
+            assert ledger(moved.metadata)["receiver"] == "support_agent"
+
+    run(scenario())
+
+
+def test_the_ledger_card_lists_every_agent_and_its_endpoint_takes_the_tenant(live: Live) -> None:
+    with httpx.Client(timeout=30) as http:
+        card = http.get(f"{live.url}/.well-known/agent-card.json").json()
+        tenants = {i["tenant"] for i in card["supportedInterfaces"]}
+        assert tenants == {"inbox_monitor", "code_agent", "support_agent", "human:me"}
+        assert {i["url"] for i in card["supportedInterfaces"]} == {f"{live.url}/a2a"}
+        encoded = http.get(f"{live.url}/a2a/human%3Ame/.well-known/agent-card.json").json()
+        assert encoded["supportedInterfaces"][0]["url"] == f"{live.url}/a2a/human%3Ame"
+        assert http.get(f"{live.url}/a2a/nobody/.well-known/agent-card.json").status_code == 404
+        headers = {"Authorization": f"Bearer {live.tokens['inbox_monitor']}", "A2A-Version": "1.0"}
+        sent = http.post(f"{live.url}/a2a", headers=headers, json={
+            "jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {
+                "tenant": "code_agent", "configuration": {"returnImmediately": True},
+                "message": {"messageId": "t1", "role": "ROLE_USER", "parts": [{"data": BUG}]}}})  # fmt: skip
+        task = sent.json()["result"]["task"]
+        assert task["status"]["state"] == "TASK_STATE_SUBMITTED"
+    assert handoff(live, "show", task["id"])["receiver"] == "code_agent"
