@@ -4,7 +4,8 @@ Unknown handoff → TaskNotFound; bad input → InvalidParams with the field nam
 ``data``; a cancel the rules refuse (not the sender, already closed) →
 TaskNotCancelable; a message to a closed task, or any other refusal →
 UnsupportedOperation (what the SDK's own handler answers for a terminal task).
-Anything else is logged and answered as A2A's InternalError, without its details.
+Anything else (a store that went away) is logged and answered as A2A's
+InternalError, without its details.
 """
 
 from __future__ import annotations

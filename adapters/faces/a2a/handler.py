@@ -50,7 +50,6 @@ from handoff_ledger.adapters.faces.a2a.tasks import state_of, task_of, updates_o
 from handoff_ledger.adapters.faces.a2a.watching import Wakeups
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.ledger.tokens import Caller
-from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.rules import require_agent_name
 
@@ -84,7 +83,7 @@ class LedgerRequestHandler(RequestHandler):
             raise InvalidParamsError("tenant: name the agent (or use its URL, /a2a/{agent})")
         try:
             require_agent_name(agent, "agent")
-        except HandoffError as error:
+        except Exception as error:  # noqa: BLE001 - the ledger's refusals, A2A's own, or a failure
             raise a2a_error(error) from None
         return str(agent)
 
@@ -97,7 +96,7 @@ class LedgerRequestHandler(RequestHandler):
 
         try:
             return await to_thread.run_sync(read)
-        except HandoffError as error:
+        except Exception as error:  # noqa: BLE001 - the ledger's refusals, A2A's own, or a failure
             raise a2a_error(error) from None
 
     def _history(self, task_id: str, agent: str) -> Events:
@@ -140,7 +139,7 @@ class LedgerRequestHandler(RequestHandler):
 
         try:
             return await to_thread.run_sync(record)
-        except HandoffError as error:
+        except Exception as error:  # noqa: BLE001 - the ledger's refusals, A2A's own, or a failure
             raise a2a_error(error) from None
 
     # ------------------------------------------------------------ messages
@@ -189,6 +188,15 @@ class LedgerRequestHandler(RequestHandler):
     async def _follow(
         self, events: Events, after: int, context: ServerCallContext
     ) -> AsyncGenerator[Event]:
+        try:
+            async for event in self._updates(events, after, context):
+                yield event
+        except Exception as error:  # noqa: BLE001 - a stream ends with A2A's error, no details
+            raise a2a_error(error) from None
+
+    async def _updates(
+        self, events: Events, after: int, context: ServerCallContext
+    ) -> AsyncGenerator[Event]:
         yield await self._task(events)
         for update in updates_of(events, after):
             yield update
@@ -224,7 +232,7 @@ class LedgerRequestHandler(RequestHandler):
 
         try:
             return await to_thread.run_sync(listed)
-        except HandoffError as error:
+        except Exception as error:  # noqa: BLE001 - the ledger's refusals, A2A's own, or a failure
             raise a2a_error(error) from None
 
     @validate_request_params
@@ -245,7 +253,7 @@ class LedgerRequestHandler(RequestHandler):
 
         try:
             return await self._task(await to_thread.run_sync(cancel))
-        except HandoffError as error:
+        except Exception as error:  # noqa: BLE001 - as above
             raise a2a_error(error, cancelling=True) from None
 
     # ------------------------------------------------------------ not offered
