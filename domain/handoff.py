@@ -65,8 +65,11 @@ class Handoff(Aggregate):
         clamped_from: datetime | None = None
         """The clock's reading when it was earlier than the handoff's previous event:
         the event is recorded at that event's time instead (see ``recorded_time``)."""
+        as_sent: JSONObject | None = None
+        """The message exactly as another protocol carried it (an A2A message on
+        ``Created`` or ``Replied``), kept so the receiver sees what was sent."""
 
-        OMITTED_WHEN_NONE: ClassVar[tuple[str, ...]] = ("clamped_from", "scheme")
+        OMITTED_WHEN_NONE: ClassVar[tuple[str, ...]] = ("clamped_from", "scheme", "as_sent")
         """Optional fields added after events were first stored: absent when None."""
 
         def __post_init__(self) -> None:
@@ -114,7 +117,7 @@ class Handoff(Aggregate):
         worker: str | None = None
         """The receiver's worker that took it (``handoff next --worker``), if one did."""
 
-        OMITTED_WHEN_NONE = ("clamped_from", "scheme", "worker")
+        OMITTED_WHEN_NONE = ("clamped_from", "scheme", "as_sent", "worker")
 
         def apply(self, aggregate: Handoff) -> None:
             aggregate.state = State.ACKED
@@ -361,11 +364,13 @@ class Handoff(Aggregate):
         key: str | None = None,
         parent: Handoff | None = None,
         protocol_version: int | None = None,
+        as_sent: JSONObject | None = None,
     ) -> Handoff:
         """Hand work from ``sender`` to ``receiver``; the first event of every handoff.
 
         ``deadline_within`` (a duration) restarts on reassignment; an absolute
         ``deadline`` stands. A child of ``parent`` joins the parent's chain.
+        ``as_sent``: the message as another protocol carried it (kept, never read).
         """
         for role, name in (("from", sender), ("to", receiver)):
             rules.require_agent_name(name, role)
@@ -385,6 +390,7 @@ class Handoff(Aggregate):
         for field, value in (("payload", payload), ("trigger", trigger), ("kind", kind)):
             rules.require_storable(value, field)
         rules.require_storable(key, "key")
+        rules.require_storable(as_sent, "message")
         handoff_id = cls.id_for_key(sender, key) if key else uuid4()
         fields: JSONObject = dict(
             by=sender,
@@ -404,6 +410,8 @@ class Handoff(Aggregate):
             key=key,
             protocol_version=protocol_version,
         )
+        if as_sent is not None:
+            fields["as_sent"] = as_sent
         digest = event_digest(
             type_name=cls.Created.__name__,
             handoff_id=handoff_id,
@@ -544,6 +552,7 @@ class Handoff(Aggregate):
         message: str,
         data: JSONObject | None = None,
         is_admin: bool = False,
+        as_sent: JSONObject | None = None,
     ) -> None:
         """Answer the receiver (its sender, an escalation target or an admin).
 
@@ -554,8 +563,10 @@ class Handoff(Aggregate):
         rules.require_may_reply(self, by, is_admin)
         rules.require_text(message, "message")
         rules.require_storable(data, "data")
+        rules.require_storable(as_sent, "message")
         at = self.recorded_time(now)
         every = self.update_every
+        extra: JSONObject = {} if as_sent is None else {"as_sent": as_sent}
         self._record(
             self.Replied,
             by=by,
@@ -563,6 +574,7 @@ class Handoff(Aggregate):
             message=message,
             data=data,
             update_due=at + timedelta(seconds=every) if every and self.acked_at else None,
+            **extra,
         )
 
     def decline(self, *, by: str, now: datetime, reason: str) -> None:

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
 ROOMS = {"cli", "client", "faces", "ledger", "services", "store", "views"}
-FACES = {"runtime", "http", "dashboard", "mcp", "server.py"}
+FACES = {"runtime", "http", "dashboard", "mcp", "a2a", "server.py"}
 LONG = 400
 REASON = "Why this module is long"
 

@@ -3,7 +3,8 @@
 The HTTP API, the dashboard and MCP never import one another; this module is the
 only one that knows all three. It builds the shared :class:`Service` (with the
 views-following strategy the process needs, :mod:`.runtime.following`) and mounts:
-the API's resources, the dashboard at ``/dashboard/``, the MCP tools at ``/mcp``.
+the API's resources, the dashboard at ``/dashboard/``, the MCP tools at ``/mcp``,
+the A2A agents at ``/a2a/{agent}`` (with the ledger's card at the root).
 A loopback trial puts one guard in front of all three (:mod:`.runtime.loopback`).
 """
 
@@ -13,6 +14,7 @@ import os
 
 from fastapi import FastAPI
 
+from handoff_ledger.adapters.faces.a2a.routes import a2a_routes
 from handoff_ledger.adapters.faces.dashboard import router as dashboard
 from handoff_ledger.adapters.faces.http.app import add_error_answers, add_middleware, routers
 from handoff_ledger.adapters.faces.mcp.streamable import mount_mcp
@@ -32,7 +34,7 @@ def create_app(
     fast_path: bool = True,
     following: Following | None = None,
 ) -> FastAPI:
-    """The HTTP API, the dashboard and MCP over ``ledger`` (its lifetime is the caller's).
+    """The HTTP API, the dashboard, MCP and A2A over ``ledger`` (its lifetime is the caller's).
 
     ``following`` is how this process's views stay current (default: it waits for
     another process's follower, :class:`WaitForFollower`); start it with
@@ -55,6 +57,9 @@ def create_app(
     app.include_router(dashboard)  # the web dashboard at /dashboard/ (docs/dashboard.md)
 
     mount_mcp(app)  # the MCP tools at /mcp, same tokens
+    # Every agent as an A2A agent at /a2a/{agent}, the ledger's card at the root; first,
+    # so an A2A request is not matched against every route of the API before its own.
+    app.router.routes[0:0] = a2a_routes(service)
 
     add_error_answers(app)
     add_middleware(app, service, fast_path=fast_path)

@@ -23,7 +23,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import Environment, EnvType, get_topic
 
 from handoff_ledger.adapters.ledger.clock import Clock, SystemClock
@@ -95,10 +95,15 @@ LOG_PAGE = 500
 
 @dataclass(frozen=True)
 class SendOutcome:
-    """What ``send`` did: the handoff, and whether it already existed under that key."""
+    """What ``send`` did: the handoff, and whether it already existed under that key.
+
+    ``recorded``: the events this call saved (none for a duplicate), so a caller can
+    answer with the handoff's history without reading it back.
+    """
 
     handoff: Handoff
     duplicate: bool
+    recorded: tuple[Handoff.Event, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,14 @@ class Ledger(Application[UUID]):
         self.clock: Clock = clock or SystemClock()
         self._protocols: dict[int, ProtocolVersion] = {}
         self._protocol_head = 0
+        self.on_saved: list[Callable[[], None]] = []
+        """Called (on the saving thread) after this process saved events: lets a
+        server wake its waiting requests at once instead of at their next poll."""
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        for listener in list(self.on_saved):
+            listener()
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Use only the settings given (from the store URL), never stray process env vars."""
@@ -246,10 +259,15 @@ class Ledger(Application[UUID]):
         escalate_to: list[str] | None = None,
         key: str | None = None,
         parent_id: UUID | None = None,
+        as_sent: dict[str, Any] | None = None,
+        receivers_kind: bool = False,
     ) -> SendOutcome:
         """Create a handoff, or return the one this sender's ``key`` already created.
 
         An empty key is refused, on every face: it is a caller's mistake, not "no key".
+        ``as_sent`` keeps the message as another protocol carried it (the A2A face);
+        ``receivers_kind``: without a ``kind``, the one kind the protocol in force routes
+        to ``to``, if it routes exactly one.
         """
         rules.require_agent_name(sender, "from")  # both make the id: checked first
         rules.require_unreserved(sender, "from")
@@ -264,6 +282,9 @@ class Ledger(Application[UUID]):
         spec: KindSpec | None = None
         if current is not None:
             current.protocol.agent(sender, "from")
+            if kind is None and receivers_kind and to is not None:
+                routed = [k.name for k in current.protocol.kinds.values() if k.to == to]
+                kind = routed[0] if len(routed) == 1 else None
             if kind is not None:
                 spec = current.protocol.kind(kind)
         if spec is not None:
@@ -302,16 +323,18 @@ class Ledger(Application[UUID]):
             key=key,
             parent=parent,
             protocol_version=current.version if current else None,
+            as_sent=as_sent,
         )
         try:
-            self.save(handoff)
+            recordings = self.save(handoff)
         except IntegrityError:
             # Only a same-key send can collide on a new id: the other one won.
             existing = self._find(handoff.id)
             if existing is None:
                 raise
             return SendOutcome(existing, duplicate=True)
-        return SendOutcome(handoff, duplicate=False)
+        recorded = tuple(e for r in recordings if isinstance(e := r.domain_event, Handoff.Event))
+        return SendOutcome(handoff, duplicate=False, recorded=recorded)
 
     def ack(
         self,
@@ -415,6 +438,7 @@ class Ledger(Application[UUID]):
         message: str,
         data: dict[str, Any] | None = None,
         admin: bool = False,
+        as_sent: dict[str, Any] | None = None,
     ) -> Handoff:
         """The sender, an escalation target or an admin answers the receiver."""
         self.require_declared(by, "as")
@@ -423,7 +447,12 @@ class Ledger(Application[UUID]):
             handoff_id,
             by,
             lambda h: h.reply(
-                by=by, now=self.clock.now(), message=message, data=data, is_admin=is_admin
+                by=by,
+                now=self.clock.now(),
+                message=message,
+                data=data,
+                is_admin=is_admin,
+                as_sent=as_sent,
             ),
         )[0]
 

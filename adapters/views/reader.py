@@ -173,3 +173,42 @@ class ViewReader:
             "WHERE f.agent = ? AND f.position > ? ORDER BY f.position LIMIT ?",
             [agent, after, limit],
         )
+
+    def handed_to(
+        self,
+        receiver: str,
+        *,
+        sender: str | None = None,
+        chain_id: str | None = None,
+        states: list[str] | None = None,
+        changed_after_us: int | None = None,
+        before: tuple[int, str] | None = None,
+        limit: int = 50,
+    ) -> tuple[list[Row], int]:
+        """Handoffs (open or closed) now held by ``receiver``, newest change first, from
+        ``sender`` only if given; a page of ``limit`` after the ``before`` keyset
+        (last_event_us, handoff_id), and how many match in all (A2A's ListTasks)."""
+        where: list[str] = ["receiver = ?"]
+        values: list[Any] = [receiver]
+        for column, value in (("sender", sender), ("chain_id", chain_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                values.append(value)
+        if states is not None:
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            values.extend(states)
+        if changed_after_us is not None:
+            where.append("last_event_us > ?")
+            values.append(changed_after_us)
+        table, condition = self.store.table(HANDOFFS), " AND ".join(where)
+        total = self.store.query(f"SELECT count(*) AS n FROM {table} WHERE {condition}", values)
+        page_where, page_values = condition, list(values)
+        if before is not None:
+            page_where += " AND (last_event_us < ? OR (last_event_us = ? AND handoff_id < ?))"
+            page_values += [before[0], before[0], before[1]]
+        rows = self.store.query(
+            f"SELECT handoff_id, last_event_us FROM {table} WHERE {page_where} "
+            "ORDER BY last_event_us DESC, handoff_id DESC LIMIT ?",
+            [*page_values, limit],
+        )
+        return rows, int(total[0]["n"])
