@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from handoff_ledger.adapters.cli.app import app, emit_json
@@ -112,6 +111,8 @@ def _anchor_document(check: AnchorCheck) -> dict[str, Any]:
 
 def _read_anchor(source: str) -> Any:
     """An anchor document from a file or an http(s) URL."""
+    import httpx  # here: every other command starts without it (~0.1 s)
+
     try:
         if source.startswith(("http://", "https://")):
             response = httpx.get(source, timeout=30)
@@ -151,6 +152,8 @@ def anchor_command(
     if out is None:
         typer.echo(text, nl=False)
     elif out.startswith(("http://", "https://")):
+        import httpx  # here: every other command starts without it
+
         try:
             httpx.put(out, content=text, timeout=30).raise_for_status()
         except httpx.HTTPError as exc:

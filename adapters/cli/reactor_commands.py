@@ -24,6 +24,10 @@ def reactor(
     as_json: JsonOption = False,
 ) -> None:
     """Fire due timers (escalations) and create protocol follow-ups."""
+    stop = threading.Event()
+    if not once:  # from the start: a SIGTERM while the store opens stops it cleanly too
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
     with ledger_at(db, create=True) as ledger:
         engine = Reactor(ledger)
         try:
@@ -34,9 +38,6 @@ def reactor(
                 else:
                     print_report(report)
                 return
-            stop = threading.Event()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, lambda *_: stop.set())
             typer.echo("reactor: running (Ctrl-C to stop)", err=True)
             engine.run_forever(stop, interval=interval, on_pass=print_failures)
         finally:

@@ -24,6 +24,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,14 @@ SCHEDULE = {
 }
 
 
+def _drain(process: subprocess.Popen[str]) -> None:
+    """Read a reactor's stderr to its end (a full pipe would stall it), then close it."""
+    assert process.stderr is not None
+    for _ in process.stderr:
+        pass
+    process.stderr.close()
+
+
 class Reactors:
     """Looping ``handoff reactor`` processes, by slot name."""
 
@@ -71,12 +80,20 @@ class Reactors:
         self.killed = 0
 
     def start(self, slot: str) -> None:
-        self.running[slot] = subprocess.Popen(
+        """Start a reactor and wait until it says it runs (its SIGTERM handler is set):
+        on a loaded machine its start-up can outlast the steps before it is stopped."""
+        process = subprocess.Popen(
             [HANDOFF, "reactor", "--interval", "0.02"],
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        assert "reactor: running" in first, first
+        threading.Thread(target=_drain, args=(process,), daemon=True).start()
+        self.running[slot] = process
 
     def kill(self, slot: str) -> None:
         process = self.running.pop(slot)
