@@ -210,26 +210,19 @@ def history_entry(event: Handoff.Event) -> HistoryEntry:
 
     An event too deep to show (:data:`RENDER_DEPTH`) keeps its envelope and says why.
     """
-    if too_deep(vars(event)):
-        return {
-            "at": iso(event.timestamp),
-            "type": type(event).__name__,
-            "handoff_id": str(event.originator_id),
-            "chain_id": str(event.chain_id),
-            "by": event.by,
-            "version": event.originator_version,
-            "unreadable": UNREADABLE,
-        }
-    entry: Document = {
+    envelope: Document = {
         "at": iso(event.timestamp),
         "type": type(event).__name__,
         "handoff_id": str(event.originator_id),
         "chain_id": str(event.chain_id),
         "by": event.by,
         "version": event.originator_version,
-        **event_fields(event),
     }
-    return cast(HistoryEntry, entry)  # the event's own fields follow the envelope
+    if too_deep(vars(event)):
+        envelope["unreadable"] = UNREADABLE
+    else:
+        envelope.update(event_fields(event))
+    return cast(HistoryEntry, envelope)  # the event's own fields follow the envelope
 
 
 def log_entry(logged: LoggedEvent) -> LogEntry:
