@@ -19,8 +19,9 @@ from test_http import start_server, stop
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.handoff import Handoff
 
-HANDOFFS = 60
-KILLS = 3
+HANDOFFS = int(os.environ.get("HANDOFF_SOAK_HANDOFFS", "60"))
+KILLS = int(os.environ.get("HANDOFF_SOAK_KILLS", "3"))
+"""Shortened here; ``bench/work_soak.py`` runs the same test with 300 handoffs."""
 JOB = """
 import json, sys, time
 payload = json.load(sys.stdin)
