@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,12 +31,13 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from common import PG_BASE
+from http_lifecycle import start_server
 
 from handoff_ledger.adapters.ledger.tokens import issue_token
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 
 HANDOFF = str(Path(sys.executable).parent / "handoff")
-PG_BASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def _store(kind: str, folder: Path) -> tuple[str, str | None]:
@@ -80,13 +80,6 @@ def another_process(url: str, samples: int) -> list[float]:
     return latencies
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def inside_serve(url: str, samples: int) -> list[float]:
     """Milliseconds from a 201 of ``POST /handoffs`` to a waiting long poll's 200."""
     ledger = open_ledger(url)
@@ -94,21 +87,10 @@ def inside_serve(url: str, samples: int) -> list[float]:
         coder, sender = issue_token(ledger, "code_agent"), issue_token(ledger, "inbox_monitor")
     finally:
         ledger.close()
-    port = _free_port()
-    server = subprocess.Popen(
-        [HANDOFF, "serve", "--port", str(port)], env={**os.environ, "HANDOFF_DB": url},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(url)
     latencies = []
     try:
         with httpx.Client(base_url=base, timeout=90) as http:
-            for _ in range(100):
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
             for sample in range(samples):
                 answered: list[float] = []
 

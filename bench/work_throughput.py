@@ -18,35 +18,23 @@ Target: work >= 0.8 x bare in the same run.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+from common import PG_BASE
+from http_lifecycle import start_server
 
 from handoff_ledger.adapters.ledger.tokens import issue_token
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.client import Client, Job
 
-HANDOFF = str(Path(sys.executable).parent / "handoff")
-PG_BASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 THREADS = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def bare(base: str, sender: str, coder: str, count: int) -> float:
@@ -136,20 +124,8 @@ def main() -> None:
         coder_token = issue_token(ledger, "code_agent")
     finally:
         ledger.close()
-    port = _free_port()
-    server = subprocess.Popen(
-        [HANDOFF, "serve", "--port", str(port)], env={**os.environ, "HANDOFF_DB": url},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(url)
     try:
-        with httpx.Client(base_url=base) as http:
-            for _ in range(200):
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
         sender, coder = f"Bearer {sender_token}", f"Bearer {coder_token}"
         bare(base, sender, coder, 40)  # warm up
         ratios, bares, works = [], [], []
