@@ -31,6 +31,7 @@ from handoff_ledger.adapters.views.follower import FollowerProcess, follow_until
 
 __all__ = [
     "FOLLOW_SETTLE",
+    "ON_REQUEST",
     "QUEUE_POLL",
     "QUEUE_WAIT",
     "FollowForWorkers",
@@ -46,6 +47,8 @@ FOLLOW_SETTLE = 0.25
 QUEUE_WAIT = 2.0
 """How long an ``ack`` waits for a follower to reach its event before catching the
 queues view up itself."""
+ON_REQUEST = ("queues", "work")
+"""The views :class:`FollowInChild`'s child applies when asked, not as writes settle."""
 QUEUE_POLL = 0.005
 """How often the queues follower of ``serve --workers N`` looks for new events where it
 cannot LISTEN (SQLite), and how often a worker's ``ack`` looks at the view's position."""
@@ -61,6 +64,10 @@ class Service(Protocol):
     """Every other view."""
     queue_lock: threading.Lock
     """Held by a request that catches the queues view up itself."""
+    work_view: Views
+    """The queues and work views: what taking work (``next``) reads."""
+    work_lock: threading.Lock
+    """Held by a request that catches the work views up itself."""
 
 
 class Following(Protocol):
@@ -74,11 +81,21 @@ class Following(Protocol):
         """The queues view once it has applied log ``position``."""
         ...
 
+    def work_at(self, service: Service, position: int) -> Views:
+        """The queues and work views once they have applied log ``position``."""
+        ...
+
 
 def _catch_up_here(service: Service) -> Views:
     with service.queue_lock:
         service.queue_view.catch_up()
     return service.queue_view
+
+
+def _catch_up_work_here(service: Service) -> Views:
+    with service.work_lock:
+        service.work_view.catch_up()
+    return service.work_view
 
 
 def _follow_in_thread(
@@ -109,6 +126,10 @@ class WaitForFollower:
             time.sleep(0.002)
         return _catch_up_here(service)
 
+    def work_at(self, service: Service, position: int) -> Views:
+        """Caught up here (no follower of this process applies them at every write)."""
+        return _catch_up_work_here(service)
+
 
 class FollowInThreads:
     """Threads follow the other views; this process's acks catch the queues up together."""
@@ -131,6 +152,10 @@ class FollowInThreads:
         self._rounds_for(service).wait(done=lambda: runner.reached >= position)
         return service.queue_view
 
+    def work_at(self, service: Service, position: int) -> Views:
+        """Caught up here, one request at a time."""
+        return _catch_up_work_here(service)
+
     @property
     def rounds(self) -> FreshRounds | None:
         """The acks' shared catch-ups, once started or first asked for."""
@@ -150,10 +175,12 @@ class FollowInChild:
         self._child: FollowerProcess | None = None
 
     def start(self, service: Service, stop: threading.Event) -> threading.Thread:
-        """Start the supervised child (:class:`FollowerProcess`)."""
-        names = [p.name for p in service.followed.projections]
+        """Start the supervised child (:class:`FollowerProcess`): it follows the views
+        with writes settling, but the queues and work views, which it catches up when
+        this process asks (acks, ``next``)."""
+        names = [p.name for p in service.followed.projections if p.name not in ON_REQUEST]
         self._child = FollowerProcess(
-            service.ledger, names, settle=FOLLOW_SETTLE, on_request=["queues"]
+            service.ledger, names, settle=FOLLOW_SETTLE, on_request=list(ON_REQUEST)
         )
         return self._child.run(stop)
 
@@ -168,6 +195,13 @@ class FollowInChild:
         if self._child is None or not self._child.caught_up(position, QUEUE_WAIT):
             return _catch_up_here(service)
         return service.queue_view
+
+    def work_at(self, service: Service, position: int) -> Views:
+        """Ask the child, as :meth:`queues_at` does: one catch-up round in the child
+        serves every request that asked meanwhile, and no request writes a view."""
+        if self._child is None or not self._child.caught_up(position, QUEUE_WAIT):
+            return _catch_up_work_here(service)
+        return service.work_view
 
 
 class FollowForWorkers(WaitForFollower):

@@ -49,8 +49,9 @@ class Service:
         self.queue_view = Views(self.ledger, [self.views.projection("queues")])
         others = [p for p in self.views.projections if p.name != "queues"]
         self.followed = Views(self.ledger, others)
-        self._work_lock = threading.Lock()
-        self._work_views = Views(
+        self.work_lock = threading.Lock()
+        """Held by a request that catches the work views up itself."""
+        self.work_view = Views(
             self.ledger, [self.views.projection("queues"), self.views.projection("work")]
         )
         self.tokens = TokenCache(self.views.store)
@@ -62,11 +63,10 @@ class Service:
         return self.views
 
     def work_views(self) -> Views:
-        """The two views taking work reads (queues, work), caught up: ``next`` need not
-        wait for the other four."""
-        with self._work_lock:
-            self._work_views.catch_up()
-        return self._work_views
+        """The two views taking work reads (queues, work) once they hold the log's
+        head: ``next`` need not wait for the other four. A follower process applies
+        them where there is one (:meth:`.following.Following.work_at`)."""
+        return self.following.work_at(self, self.ledger.head())
 
     def queues_at(self, position: int) -> Views:
         """The queues view once it has applied log ``position``: what ``ack`` answers from."""
