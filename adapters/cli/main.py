@@ -9,6 +9,7 @@ No traceback reaches the user unless ``HANDOFF_DEBUG=1`` asks for one.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run ``handoff`` with ``argv`` (default: the process arguments) and exit."""
     args = sys.argv[1:] if argv is None else argv
     wants_json = "--json" in args
+    if _debugging():
+        _log_to_stderr()
     try:
         _require_utf8(args)
         result = app(args=args, prog_name="handoff", standalone_mode=False)
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as error:  # a bug or a lost store: one line, not a traceback
-        if os.environ.get("HANDOFF_DEBUG", "") not in ("", "0", "false", "no"):
+        if _debugging():
             raise
         unavailable = store_failure(error)
         if unavailable is not None:
@@ -116,6 +119,21 @@ def main(argv: list[str] | None = None) -> None:
             {"error": {"code": "internal", "message": message}}, message, EXIT_INTERNAL, wants_json
         )
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _debugging() -> bool:
+    """``HANDOFF_DEBUG`` asks for details: tracebacks, and the ledger's own log lines."""
+    return os.environ.get("HANDOFF_DEBUG", "") not in ("", "0", "false", "no")
+
+
+def _log_to_stderr() -> None:
+    """The ledger's log lines (a lost race and its re-run, a view batch prepared again)
+    on stderr, one per line; the libraries' own stay quiet."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("handoff_ledger")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 def _require_utf8(args: list[str]) -> None:

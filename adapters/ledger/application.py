@@ -13,6 +13,7 @@ not a use case lives beside it: tokens in ``tokens.py``, the clock in ``clock.py
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -57,6 +58,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 HANDOFF_TOPICS = tuple(
     get_topic(cls)
@@ -200,6 +203,9 @@ class Ledger(Application[UUID]):
         self.on_saved: list[Callable[[], None]] = []
         """Called (on the saving thread) after this process saved events: lets a
         server wake its waiting requests at once instead of at their next poll."""
+        self.lost_races = 0
+        """How many times a command of this ledger lost a race (another command on the
+        same handoff was recorded first) and was re-run against the winner's state."""
 
     def save(
         self,
@@ -866,6 +872,12 @@ class Ledger(Application[UUID]):
                 recordings = self.save(handoff)
             except IntegrityError:
                 lost_race = True
+                self.lost_races += 1
+                log.info(
+                    "lost a race on handoff %s (attempt %d): re-running against the winner's state",
+                    handoff_id,
+                    attempt,
+                )
                 time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * attempt))
                 continue
             return handoff, outcome, recordings[-1].notification.id if recordings else None
