@@ -39,7 +39,8 @@ def reactor(
                     print_report(report)
                 return
             typer.echo("reactor: running (Ctrl-C to stop)", err=True)
-            engine.run_forever(stop, interval=interval, on_pass=print_failures)
+            on_pass = print_pass_document if as_json else print_failures
+            engine.run_forever(stop, interval=interval, on_pass=on_pass)
         finally:
             engine.close()
 
@@ -70,6 +71,14 @@ def report_document(report: PassReport) -> ReactorReport:
             for a in report.deliveries
         ],
     }
+
+
+def print_pass_document(report: PassReport) -> None:
+    """``reactor --json`` running until stopped: each pass that did or met anything, as
+    one JSON line the moment it ends (a supervisor or a test sees which reactor did
+    what; failed deliveries are in the line, so stderr stays quiet)."""
+    if report.steps or report.follow_ups or report.deliveries or report.skipped:
+        emit_json(report_document(report))
 
 
 def print_report(report: PassReport) -> None:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from waiting import eventually
 
 from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 from handoff_ledger.adapters.ledger.application import Ledger
-from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.ledger.clock import CLOCK_ENV, FileClock, SimulatedClock
 from handoff_ledger.adapters.services.reactor import FOLLOW_UP_TRACKING, Reactor
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
@@ -119,55 +123,152 @@ def test_follow_up_that_cannot_be_created_is_noted_once(ledger: Ledger) -> None:
     assert "follow-up customer_reply not created: payload.reply" in notes[0].message
 
 
+class LoopingReactor:
+    """``handoff reactor --json`` running until killed; a thread reads its pass lines.
+
+    ``escalated`` lists the handoffs this process reported escalating, pass by pass:
+    which reactor did what, seen from outside (a pass cut short by SIGKILL is not
+    reported, though its saved escalations stand).
+    """
+
+    def __init__(self, env: dict[str, str], stderr: Path) -> None:
+        self.stderr = stderr
+        with stderr.open("w") as errors:
+            self.process = subprocess.Popen(
+                [HANDOFF, "reactor", "--interval", "0.05", "--json"],
+                env=env, stdout=subprocess.PIPE, stderr=errors, text=True,
+            )  # fmt: skip
+        self.escalated: list[str] = []
+        self.unexpected: list[str] = []
+        self.reader = threading.Thread(target=self._read)
+        self.reader.start()
+
+    def running(self) -> bool:
+        """Whether it has opened the store and entered its loop (its stderr says so)."""
+        assert self.process.poll() is None, self.stderr.read_text()
+        return "reactor: running" in self.stderr.read_text()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            document = json.loads(line)
+            if "escalated" in document:
+                self.escalated += [step["id"] for step in document["escalated"]]
+            else:
+                self.unexpected.append(line)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.reader.join(timeout=30)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
 @pytest.mark.slow
-def test_reactor_processes_killed_and_racing_escalate_each_timer_once(store_url: str) -> None:
-    # Timers made due in real time: the handoffs were sent "two hours ago" by a
-    # simulated clock, so no test waits for a timer to fire.
-    past = SimulatedClock(datetime.now(UTC) - timedelta(hours=2))
-    ledger = open_ledger(store_url, clock=past)
+def test_reactor_processes_killed_and_racing_escalate_each_timer_once(
+    store_url: str, tmp_path: Path
+) -> None:
+    # The reactors read the time from a file the test moves: timers fall due when the
+    # test says, one by one or in a batch, and no test waits for a timer to fire.
+    clock = FileClock(tmp_path / "clock")
+    clock.set(START)
+    ledger = open_ledger(store_url, clock=clock)
     try:
         ids = []
-        for n in range(60):
+        for n in range(KILL_TIMERS):  # handoff n's ack timer falls due at START + n + 1 min
             sent = ledger.send(
-                sender="inbox_monitor", to=f"agent_{n % 5}", ack_within=timedelta(minutes=30),
-                escalate_to=["human:me"],
+                sender="inbox_monitor", to=f"agent_{n % 5}",
+                ack_within=timedelta(minutes=n + 1), escalate_to=["human:me"],
             )  # fmt: skip
             ids.append(str(sent.handoff.id))
-        env = {**os.environ, "HANDOFF_DB": store_url}
-        # Two looping reactors, each SIGKILLed and restarted at odd moments...
-        for round_number in range(3):
+        env = {**os.environ, "HANDOFF_DB": store_url, CLOCK_ENV: f"file:{clock.path}"}
+        due = 0  # how many timers the clock has made due
+        loops: list[LoopingReactor] = []
+        killed: list[LoopingReactor] = []
+        interrupted = 0
+
+        def make_due(count: int) -> int:
+            clock.set(START + timedelta(minutes=due + count))
+            return due + count
+
+        # Two looping reactors, SIGKILLed, then two more...
+        for _ in range(2):
             loops = [
-                subprocess.Popen(
-                    [HANDOFF, "reactor", "--interval", "0.05"],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                for _ in range(2)
+                LoopingReactor(env, tmp_path / f"reactor-{len(killed) + n}.err") for n in (0, 1)
             ]
-            time.sleep(0.4 + 0.3 * round_number)  # let them get partway, then kill them
+            assert eventually(lambda: all(loop.running() for loop in loops))  # noqa: B023
+            # ...fed one timer at a time until each has escalated something,
+            singles = 0
+            while not all(loop.escalated for loop in loops):
+                singles += 1
+                assert singles <= 30, "one looping reactor never won a timer"
+                # Released at a random moment of the reactors' 50 ms loops: released
+                # as soon as the last one was seen, the same reactor would win each.
+                time.sleep(random.uniform(0, 0.1))
+                due = make_due(1)
+                assert eventually(lambda at_least=due: len(escalations(ledger)) >= at_least)
+            # ...then a batch, and both killed the moment it is under way.
+            head = ledger.recorder.max_notification_id()
+            due = make_due(KILL_BATCH)
+            under_way(ledger, head)
             for loop in loops:
-                loop.send_signal(signal.SIGKILL)
-                loop.wait(timeout=30)
-        # ...then three one-shot reactors at once finish whatever is left.
+                loop.kill()
+            killed += loops
+            # A batch is saved in one transaction: a kill cut a pass short if the batch
+            # is not all escalated, or if escalations stand that no finished pass reported.
+            stored = {hid for hid, _, _ in escalations(ledger)}
+            reported = {hid for loop in killed for hid in loop.escalated}
+            interrupted += len(stored) < due or bool(stored - reported)
+        # Every killed reactor had done work before it died, and some kill cut a pass.
+        assert all(loop.escalated for loop in killed), [loop.escalated for loop in killed]
+        assert not [line for loop in killed for line in loop.unexpected]
+        assert interrupted >= 1, "every pass was finished before the kill"
+        # ...then three one-shot reactors at once finish everything that is left.
+        clock.set(START + timedelta(minutes=KILL_TIMERS))
         racing = [
             subprocess.Popen(
-                [HANDOFF, "reactor", "--once"],
+                [HANDOFF, "reactor", "--once", "--json"],
                 env=env,
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
             for _ in range(3)
         ]
+        reported = [loop.escalated for loop in killed]
         for proc in racing:
-            _, err = proc.communicate(timeout=120)
+            out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
+            reported.append([step["id"] for step in json.loads(out)["escalated"]])
         found = escalations(ledger)
         assert set(found) == {(hid, "ack_timeout", 1) for hid in ids}
         assert set(found.values()) == {1}
+        # No two reactors claim one escalation.
+        claims = Counter(hid for one in reported for hid in one)
+        assert set(claims.values()) == {1}
+        assert len(claims) <= len(ids)
     finally:
+        for loop in loops:  # a failed assertion leaves no reactor running
+            loop.kill()
         ledger.close()
+
+
+START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+KILL_TIMERS = 100
+"""Timers for the kill test: at most 2 x (30 single + 20 batch) are made due in rounds."""
+
+KILL_BATCH = 20
+
+
+def under_way(ledger: Ledger, head: int | None) -> None:
+    """Return as soon as the log moves past ``head`` (looked at every millisecond)."""
+    deadline = time.monotonic() + 60
+    while ledger.recorder.max_notification_id() == head:
+        assert time.monotonic() < deadline, "no reactor took the batch"
+        time.sleep(0.001)
 
 
 POLICY_PROTOCOL = """
