@@ -110,6 +110,7 @@ class ViewStore:
                 # at the same moment; the second look finds it there.
                 self.tracking.create_table()
             with self.transaction() as cursor:
+                self._lock_for_writing(cursor)
                 self._create_view_tables(cursor, shadow, only)
             return
         with self.transaction() as cursor:
@@ -143,6 +144,18 @@ class ViewStore:
                     f'VALUES ({m}, {m}) ON CONFLICT ("view") DO NOTHING',
                     (projection.name, projection.version),
                 )
+
+    def _lock_for_writing(self, cursor: Any) -> None:
+        """On SQLite, take the write lock as the transaction's first statement.
+
+        A transaction whose first statement only reads (``CREATE TABLE IF NOT EXISTS``
+        of a table that exists, ``DROP TABLE IF EXISTS`` of one that does not) holds a
+        snapshot; its first write then fails at once with ``database is locked`` if
+        another process (a live runner) committed since, without waiting. A write that
+        changes nothing waits for the lock like any other.
+        """
+        if self.dialect.backend == "sqlite":
+            cursor.execute(f"DELETE FROM {self.tracking_table} WHERE 0")
 
     # ------------------------------------------------------------------ transactions
 
@@ -337,6 +350,7 @@ class ViewStore:
     def drop_shadow(self, projection: Projection, shadow_tracking: str) -> None:
         """Forget a half-done rebuild (its shadow tables and tracking record)."""
         with self.transaction() as cursor:
+            self._lock_for_writing(cursor)
             for spec in projection.tables:
                 cursor.execute(f"DROP TABLE IF EXISTS {self.dialect.table(shadow_name(spec))}")
             cursor.execute(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -13,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, HANDOFF
+from start_line import start_together
 
 from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
-from handoff_ledger.adapters.ledger.clock import CLOCK_ENV
 
 
 def test_send_ack_status_complete_then_read_back(cli: CLI) -> None:
@@ -132,81 +130,6 @@ def test_demo_runs_the_seed_scenario(sqlite_cli: CLI) -> None:
     assert "nothing done twice" in out
 
 
-def race_behind_a_start_line(
-    cli: CLI, argvs: list[list[str]], gates: Path
-) -> list[subprocess.CompletedProcess[str]]:
-    """Run one ``handoff`` per argv, all released at once after reading the handoff.
-
-    Each process reads the time (``HANDOFF_CLOCK``) from a path of its own that holds a
-    FIFO: a read blocks until this test writes the time. A command reads the clock
-    first when it opens the store, then inside the command, after loading the handoff
-    and before saving (a change there makes the exact counts below fail, not pass):
-    the test lets the first read through and holds every racer at the second, so all
-    of them decide on the same version and all but one must lose the race. A
-    non-blocking open for writing succeeds only once the process has the FIFO open:
-    that is how the test knows a racer waits. Each round puts a fresh FIFO (then a
-    plain file) in the path's place, so a read never meets the previous round's
-    writer. ``HANDOFF_DEBUG=1`` makes each process log the races it lost.
-    """
-    gates.mkdir()
-    now = datetime.now(UTC).isoformat()
-    paths = [gates / f"clock-{index}" for index in range(len(argvs))]
-    procs = []
-    for path, argv in zip(paths, argvs, strict=True):
-        os.mkfifo(path)
-        env = cli.env() | {CLOCK_ENV: f"file:{path}", "HANDOFF_DEBUG": "1"}
-        procs.append(
-            subprocess.Popen(
-                [HANDOFF, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, cwd=cli.cwd, env=env,
-            )
-        )  # fmt: skip
-    for path, proc in zip(paths, procs, strict=True):  # opening the store: let it through
-        end = _open_when_read(path, proc)
-        _replace(path, fifo=True)
-        _release(end, now)
-    ends = [_open_when_read(path, proc) for path, proc in zip(paths, procs, strict=True)]
-    for path in paths:  # every racer has loaded the handoff and waits
-        _replace(path, fifo=False, text=now)
-    for end in ends:
-        _release(end, now)
-    done = []
-    for argv, proc in zip(argvs, procs, strict=True):
-        out, err = proc.communicate(timeout=120)
-        assert "Traceback" not in err, err
-        done.append(subprocess.CompletedProcess(argv, proc.returncode, out, err))
-    return done
-
-
-def _open_when_read(path: Path, proc: subprocess.Popen[str]) -> int:
-    """The write end of the FIFO at ``path``, once ``proc`` waits on its read end."""
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            return os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as error:
-            if error.errno != errno.ENXIO:  # ENXIO: no reader yet
-                raise
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"{proc.args} never read its clock"
-        time.sleep(0.01)
-
-
-def _replace(path: Path, *, fifo: bool, text: str = "") -> None:
-    """Put a fresh FIFO (or a plain file holding ``text``) at ``path``; open ends stay."""
-    fresh = path.with_name(path.name + ".next")
-    if fifo:
-        os.mkfifo(fresh)
-    else:
-        fresh.write_text(text)
-    fresh.replace(path)
-
-
-def _release(end: int, now: str) -> None:
-    os.write(end, now.encode())
-    os.close(end)
-
-
 LOST_RACE_LINE = "lost a race on handoff"
 """The line ``HANDOFF_DEBUG=1`` logs for each race a command lost (and re-ran)."""
 
@@ -220,7 +143,17 @@ def test_ten_cli_processes_racing_on_one_handoff(cli: CLI, command: str, tmp_pat
     for index in range(10):
         extra = ["--result", json.dumps({"worker": index})] if command == "complete" else []
         argvs.append([command, hid, "--as", "code_agent", *extra])
-    done = race_behind_a_start_line(cli, argvs, tmp_path / "gates")
+    # Held at their second clock read: inside the command, the handoff loaded (see
+    # tests/start_line.py), so all ten decide on one version.
+    env = cli.env() | {"HANDOFF_DEBUG": "1"}  # each logs the races it lost
+    procs = start_together(
+        [[HANDOFF, *argv] for argv in argvs], env, tmp_path / "gates", hold_at=2, cwd=cli.cwd
+    )
+    done = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert "Traceback" not in err, err
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
     types = [e["type"] for e in cli.log()]
     # All ten decided on the same version: nine collided and re-ran on the winner's state.
     assert sum(proc.stderr.count(LOST_RACE_LINE) for proc in done) == 9
