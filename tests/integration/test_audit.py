@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.utils import get_topic
 
-from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.adapters.ledger.tokens import issue_token
 from handoff_ledger.adapters.services.audit import AuditReport, verify_ledger
@@ -286,3 +287,96 @@ def test_a_dropped_guard_is_reported(ledger: Ledger, clock: SimulatedClock) -> N
     report = verify_ledger(ledger)
     assert [p.problem for p in report.problems] == ["guard"]
     assert trigger in report.problems[0].message
+
+
+def test_verify_names_an_event_the_views_read_past_but_never_saw(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    """A forged tail with a valid hash chain, put at a position the views had read past.
+
+    The attacker computes the hashes (the scheme is public): only the views can tell
+    that no such event was in the log when they read that far.
+    """
+    (done, late) = run_a_day(ledger, clock)
+    ledger.add_note(done.id, by="human:me", message="filed")  # the views read past the token
+    Views(ledger).catch_up()
+    token = next(
+        n for n in ledger.recorder.select_notifications(start=1, limit=1000)
+        if n.topic not in HANDOFF_TOPICS and n.originator_id != late.id
+        and n.id > stored_state(ledger, late.id, late.version)[0]
+    )  # fmt: skip
+    forged = ledger.get(late.id)
+    forged.add_note(by="human:me", now=clock.now(), message="all settled, nothing to escalate")
+    stored = ledger.mapper.to_stored_event(forged.pending_events[0])
+    position_column = "rowid" if is_sqlite(ledger) else "notification_id"
+    m = mark(ledger)
+    with around_the_guard(ledger) as cursor:
+        cursor.execute(f"DELETE FROM {table(ledger)} WHERE {position_column} = {m}", (token.id,))
+        cursor.execute(
+            f"INSERT INTO {table(ledger)} ({position_column}, originator_id, "
+            f"originator_version, topic, state) VALUES ({m}, {m}, {m}, {m}, {m})",
+            (token.id, stored_id(ledger, late.id), late.version + 1, stored.topic, stored.state),
+        )
+    report = verify_ledger(ledger)
+    assert problems(report) == [("inserted", str(late.id), late.version + 1, token.id)]
+    assert "the views read the log past it and never saw it" in report.problems[0].message
+
+
+def test_verify_names_a_handoff_whose_every_event_was_removed(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    (done, _) = run_a_day(ledger, clock)
+    last_position, _ = stored_state(ledger, done.id, done.version)
+    with around_the_guard(ledger) as cursor:
+        cursor.execute(
+            f"DELETE FROM {table(ledger)} WHERE originator_id = {mark(ledger)}",
+            (stored_id(ledger, done.id),),
+        )
+    report = verify_ledger(ledger)
+    assert problems(report) == [("removed", str(done.id), None, last_position)]
+    assert "every event is gone from the log" in report.problems[0].message
+    assert "Completed" in report.problems[0].message
+
+
+def test_verify_names_an_event_whose_timestamp_was_edited(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    """Backdating a completion: the fields are untouched, only ``timestamp`` moves."""
+    (done, _) = run_a_day(ledger, clock)
+    position, state = stored_state(ledger, done.id, 4)  # Completed
+    document = json.loads(state)
+    stamp = document["timestamp"]["_data_"]
+    earlier = (datetime.fromisoformat(stamp) - timedelta(hours=3)).isoformat()
+    document["timestamp"]["_data_"] = earlier
+    with around_the_guard(ledger) as cursor:
+        cursor.execute(
+            f"UPDATE {table(ledger)} SET state = {mark(ledger)} WHERE originator_id = "
+            f"{mark(ledger)} AND originator_version = 4",
+            (json.dumps(document).encode(), stored_id(ledger, done.id)),
+        )
+    assert ledger.get(done.id).closed_at == datetime.fromisoformat(earlier)  # it took
+    report = verify_ledger(ledger)
+    assert problems(report) == [("altered", str(done.id), 4, position)]
+    assert "does not match its hash" in report.problems[0].message
+
+
+def test_verify_names_an_event_whose_topic_was_edited(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    """A decline passed off as the sender's cancellation: same fields, another type."""
+    refused = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    ledger.decline(refused.id, by="code_agent", reason="not mine")
+    Views(ledger).catch_up()
+    declined = ledger.get(refused.id)
+    position, _ = stored_state(ledger, refused.id, declined.version)
+    m = mark(ledger)
+    with around_the_guard(ledger) as cursor:
+        cursor.execute(
+            f"UPDATE {table(ledger)} SET topic = {m} WHERE originator_id = {m} "
+            f"AND originator_version = {m}",
+            (get_topic(Handoff.Cancelled), stored_id(ledger, refused.id), declined.version),
+        )
+    assert ledger.get(refused.id).state.value == "cancelled"  # it took
+    report = verify_ledger(ledger)
+    assert problems(report) == [("altered", str(refused.id), declined.version, position)]
+    assert "(Cancelled, position" in report.problems[0].message
