@@ -428,6 +428,8 @@ def served(cli: CLI) -> Iterator[tuple[str, dict[str, str]]]:
                     break
             except httpx.TransportError:
                 time.sleep(0.05)
+        else:
+            raise AssertionError(f"{url}/healthz never answered 200")
         yield url, tokens
     finally:
         process.terminate()

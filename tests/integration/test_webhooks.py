@@ -122,7 +122,10 @@ def test_a_flaky_receiver_gets_every_broadcast_and_dedupes_by_header(
         assert status["human:me"].delivered == len(expected)
         assert status["support_agent"].failing == status["support_agent"].pending > 0
         assert "ConnectError" in (status["support_agent"].last_error or "")
-        assert str(second.id)  # the support agent's feed waits for its endpoint to return
+        # The support agent's feed, `second` included, waits for its endpoint to return.
+        waiting = reactor.views.read.notifications("support_agent", limit=1000)
+        assert str(second.id) in {row["handoff_id"] for row in waiting}
+        assert status["support_agent"].pending == len(waiting)
     finally:
         reactor.close()
 

@@ -90,22 +90,30 @@ class HandoffMachine(RuleBasedStateMachine):
             self.events.append(event)
             self.receivers.append(self.handoff.receiver)
 
-    def _attempt(self, command: object, *, permitted: bool) -> None:
-        """Run a command; a refusal must be the right kind and leave no event behind."""
+    def _attempt(self, command: object, *, permitted: bool, must: bool | None = None) -> None:
+        """Run a command; a refusal must be the right kind and leave no event behind.
+
+        ``must`` (default: permitted and the handoff open) says the rules leave no
+        ground to refuse it: then any refusal fails the test.
+        """
         was_terminal = self.handoff.state in TERMINAL_STATES
+        if must is None:
+            must = permitted and self.handoff.state in OPEN_STATES
+        refused: HandoffError | None = None
         try:
             assert callable(command)
             command()
-        except NotPermitted:
-            assert not permitted
-            assert not self.handoff.pending_events
-        except InvalidTransition:
-            assert not self.handoff.pending_events
-        except HandoffError:
-            assert not self.handoff.pending_events
-        else:
+        except HandoffError as refusal:
+            refused = refusal
+        if refused is None:
             assert permitted
             assert not was_terminal
+        else:
+            assert not self.handoff.pending_events
+            if isinstance(refused, NotPermitted):
+                assert not permitted
+            else:
+                assert not must, f"refused although the rules allow it: {refused}"
         self._collect()
 
     def _is_receiver(self, by: str) -> bool:
@@ -172,6 +180,7 @@ class HandoffMachine(RuleBasedStateMachine):
                 by=by, now=self.now, worker=worker, next_update=next_update
             ),
             permitted=self._is_receiver(by),
+            must=False,  # only from another worker whose update is overdue
         )
         if len(self.events) > count:  # taken over: only from another worker, once overdue
             event = self.events[-1]
@@ -222,6 +231,9 @@ class HandoffMachine(RuleBasedStateMachine):
                 by=by, now=self.now, to=to, reason="silent", is_admin=admin
             ),
             permitted=self._is_sender_or_admin(by, admin),
+            must=self._is_sender_or_admin(by, admin)
+            and self.handoff.state in OPEN_STATES
+            and to not in (self.handoff.receiver, self.handoff.sender),  # those are refused
         )
 
     @rule(by=agents)
