@@ -7,10 +7,17 @@ process reads (``HANDOFF_CLOCK=file:...``), so hours pass in seconds and nobody
 sleeps for a timer. The reactors are SIGKILLed and restarted several times; for a
 stretch two run at once, and for another none runs at all.
 
-At the end, checked from the log alone:
-- every timer that fell due was escalated, and no escalation step happened twice;
+Each time the clock moves on, a running reactor must first have fired every step
+that was due and followed up every routed completion (the test waits for that, an
+event, not for a span of time), so each step is recorded within one clock step of
+its due time. At the end, checked from the log alone:
+- every escalation step of every level that fell due (replayed with each handoff's
+  own plan of next steps) was escalated once, by a looping reactor: within one clock
+  step of its due time while a reactor ran, at the moment one came back for those
+  due while none ran, and each handoff's steps in order;
 - every completion and decline the protocol routes produced its follow-up exactly once;
-- no open handoff is left with a broken promise that nobody was told about.
+- no open handoff is left with a broken promise that nobody was told about;
+- a last ``reactor --once`` finds nothing left to do (the checks do not rely on it).
 
 Agents in the simulation keep their promises or stay silent: an agent acts on a
 handoff only while none of its timers is due, so every timer that fell due was
@@ -19,13 +26,13 @@ still armed when it did, and must have been escalated.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,15 +40,19 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from waiting import eventually
 
 from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import CLOCK_ENV, FileClock
+from handoff_ledger.adapters.services.reactor import FOLLOW_UP_TRACKING
 from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import NotPermitted
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import Status
 from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.projections.base import us
 
 HANDOFF = str(Path(sys.executable).parent / "handoff")
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -197,18 +208,39 @@ def handoffs_from_log(ledger: Ledger) -> tuple[dict[UUID, list[Handoff.Event]], 
     return by_handoff, entries
 
 
-def timers_that_fell_due(events: list[Handoff.Event], end: datetime) -> set[tuple[str, datetime]]:
-    """Every arming (reason, due) that was still armed when its due time passed."""
-    fell: set[tuple[str, datetime]] = set()
+StepKey = tuple[UUID, str, datetime, int, int]
+"""(handoff, reason, timer due, level, repeat): one escalation step."""
+
+
+def steps_that_fell_due(events: list[Handoff.Event], end: datetime) -> dict[StepKey, datetime]:
+    """Every escalation step, of any level, planned and due before the handoff changed
+    again (or ``end``): what the reactors owed, with its due time.
+
+    Replayed from the handoff's own events: level 1 at the timer's due time, then the
+    step each ``Escalated`` event planned next (its policy's later levels and repeats).
+    """
+    owed: dict[StepKey, datetime] = {}
     handoff: Handoff | None = None
     for index, event in enumerate(events):
         handoff = event.mutate(handoff)
         assert handoff is not None
         until = events[index + 1].timestamp if index + 1 < len(events) else end
         for timer in handoff.timers():
-            if timer.due <= until:
-                fell.add((timer.reason.value, timer.due))
-    return fell
+            step = handoff.next_step(timer)
+            if step is not None and step.due <= until:
+                key = (handoff.id, timer.reason.value, timer.due, step.level, step.repeat)
+                owed[key] = step.due
+    return owed
+
+
+def reactors_caught_up(ledger: Ledger, views: Views, head: int) -> bool:
+    """Nothing is due at the clock's time, and every completion up to ``head`` was
+    looked at for its follow-up."""
+    views.catch_up()
+    if views.read.due_steps(us(ledger.clock.now()) or 0, limit=1):
+        return False
+    routed = views.store.positions([FOLLOW_UP_TRACKING])[FOLLOW_UP_TRACKING]
+    return routed >= head
 
 
 @pytest.mark.slow
@@ -225,6 +257,10 @@ def test_six_hours_offline_nothing_dropped_nothing_twice(store_url: str, tmp_pat
         open_ids: list[UUID] = []
         quiet: set[UUID] = set()
         never: set[UUID] = set()
+        views = Views(ledger)
+        covered: list[tuple[datetime, datetime]] = []  # when a reactor was running
+        backlog_at: dict[datetime, datetime] = {}  # a gap's start -> when one came back
+        gap: datetime | None = None
         for step in range(STEPS):
             for action, slot in SCHEDULE.get(step, []):
                 getattr(reactors, action)(slot)
@@ -241,16 +277,32 @@ def test_six_hours_offline_nothing_dropped_nothing_twice(store_url: str, tmp_pat
                 roll = rng.random()
                 (never if roll < 0.1 else quiet if roll < 0.3 else set()).add(handoff_id)
             act(ledger, rng, open_ids, clock.now(), quiet, never)
-            time.sleep(0.05)  # let the reactors see this moment before time moves on
+            now = clock.now()
+            if reactors.running:
+                # Before time moves on, a running reactor has done everything due now.
+                head = ledger.head()
+                assert eventually(lambda h=head: reactors_caught_up(ledger, views, h)), now
+                covered.append((now - STEP, now))
+                if gap is not None:
+                    backlog_at[gap], gap = now, None
+            elif gap is None:
+                gap = now - STEP
             clock.advance(STEP)
-        reactors.stop_all()
         end = clock.now()
-        # The person in charge is back: one last pass settles whatever fell due last.
-        settle = subprocess.run(
-            [HANDOFF, "reactor", "--once"], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert settle.returncode == 0, settle.stderr
+        head = ledger.head()
+        assert eventually(lambda: reactors_caught_up(ledger, views, head))
+        covered.append((end - STEP, end))
+        reactors.stop_all()
         assert reactors.killed >= 4
+        assert backlog_at, "the schedule has a stretch with no reactor"
+        # The person in charge is back: a last pass finds nothing the looping reactors left.
+        settle = subprocess.run(
+            [HANDOFF, "reactor", "--once", "--json"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert settle.returncode == 0, settle.stderr
+        left = json.loads(settle.stdout)
+        assert (left["escalated"], left["follow_ups"]) == ([], []), left
 
         by_handoff, entries = handoffs_from_log(ledger)
         assert len(by_handoff) >= 300  # a few hundred handoffs, follow-ups included
@@ -269,13 +321,42 @@ def test_six_hours_offline_nothing_dropped_nothing_twice(store_url: str, tmp_pat
         assert max(steps.values()) == 1, "an escalation step happened twice"
         assert all(e.event.by == "reactor" for e in escalated)
 
-        missed = []
-        for handoff_id, events in by_handoff.items():
-            first_steps = {(r, due) for (h, r, due, level, _), _ in steps.items() if h == handoff_id and level == 1}  # fmt: skip
-            for reason, due in timers_that_fell_due(events, end):
-                if (reason, due) not in first_steps:
-                    missed.append((handoff_id, reason, due))
-        assert missed == [], f"{len(missed)} timers fell due and were never escalated"
+        # Every step of every level that fell due was escalated, and only those.
+        owed: dict[StepKey, datetime] = {}
+        for events in by_handoff.values():
+            owed |= steps_that_fell_due(events, end)
+        missed = sorted(set(owed) - set(steps))
+        assert missed == [], f"{len(missed)} steps fell due and were never escalated: {missed[:3]}"
+        assert set(steps) <= set(owed), "a step was escalated that was not due"
+        assert len({level for (_, _, _, level, _) in steps}) >= 2  # later levels too
+        # Each by a looping reactor, on time: within one clock step while one ran, at
+        # the moment one came back for a step that fell due while none ran.
+        fired_at = {
+            (e.event.originator_id, e.event.reason, e.event.timer_due, e.event.level,
+             e.event.repeat): e.event.timestamp
+            for e in escalated
+        }  # fmt: skip
+        late = []
+        from_backlog = 0
+        for key, due in owed.items():
+            window = next(((start, stop) for start, stop in covered if start < due <= stop), None)
+            if window is not None:
+                on_time = window[1] - STEP < fired_at[key] <= window[1]
+            else:
+                gap_start = max(g for g in backlog_at if g < due)
+                on_time = fired_at[key] == backlog_at[gap_start]
+                from_backlog += 1
+            if not on_time:
+                late.append((key, due, fired_at[key]))
+        assert late == [], f"{len(late)} steps late: {late[:3]}"
+        assert from_backlog >= 5, "few steps fell due while no reactor ran"
+        for events in by_handoff.values():  # a handoff's steps of one timer, in order
+            fired: dict[tuple[str, datetime], list[tuple[int, int]]] = {}
+            for event in events:
+                if isinstance(event, Handoff.Escalated):
+                    key2 = (event.reason, event.timer_due)
+                    fired.setdefault(key2, []).append((event.level, event.repeat))
+            assert all(order == sorted(order) for order in fired.values()), fired
         reasons = {e.event.reason for e in escalated}
         assert {r.value for r in EscalationReason if r is not EscalationReason.MANUAL} <= reasons
         # The seed policy's second level reassigned silent bug reports to the backup.
@@ -322,6 +403,8 @@ def test_six_hours_offline_nothing_dropped_nothing_twice(store_url: str, tmp_pat
                     (r, due) for (h, r, due, _, _) in steps if h == handoff_id
                 }, f"{handoff_id}: {timer.reason.value} due {timer.due} never escalated"
     finally:
-        for slot in list(reactors.running):
-            reactors.running.pop(slot).kill()
+        for slot in list(reactors.running):  # a failed assertion leaves none running
+            process = reactors.running.pop(slot)
+            process.kill()
+            process.wait(timeout=30)
         ledger.close()
