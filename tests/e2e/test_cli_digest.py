@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import CLI
 
 from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.ledger.clock import FileClock
 
 
-def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(cli: CLI) -> None:
+def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(
+    store_url: str, tmp_path: Path
+) -> None:
+    # Every command reads the time from a file: the ack window passes when the test
+    # moves the clock, not after a sleep on the wall clock.
+    clock = FileClock(tmp_path / "clock")
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    cli = CLI(store_url, tmp_path, clock)
     silent = cli.json(
         "send", "--from", "inbox_monitor", "--to", "code_agent", "--ack-within", "1s",
         "--escalate-to", "human:me",
@@ -21,7 +29,7 @@ def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(cli: C
     mine = cli.json("send", "--from", "support_agent", "--to", "human:me", "--priority", "high")
     done = cli.json("send", "--from", "code_agent", "--to", "support_agent")
     cli.json("complete", done["id"], "--as", "support_agent")
-    time.sleep(1.1)  # let the 1s ack window pass on the wall clock
+    clock.advance(timedelta(seconds=1))  # the 1 s ack window has passed, just
     fired = cli.json("reactor", "--once")["escalated"]
     assert [(e["id"], e["reason"]) for e in fired] == [(silent["id"], "ack_timeout")]
 
