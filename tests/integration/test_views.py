@@ -168,6 +168,71 @@ def drive(ledger: Ledger, views: Views, clock: SimulatedClock, steps: list[Any])
             pass
 
 
+EVENT_TYPES = {topic.rpartition(".")[2] for topic in VIEW_TOPICS}
+"""Every event the views read: each handoff event, and a chain watch started."""
+
+
+def every_event_once(ledger: Ledger, clock: SimulatedClock) -> None:
+    """One of each event the views read, before the random commands: so every example
+    checks the views (and the oracles below) against every event type."""
+
+    def send(**kwargs: Any) -> uuid.UUID:
+        return ledger.send(sender="inbox_monitor", to="code_agent", **kwargs).handoff.id
+
+    done = send(ack_within=timedelta(minutes=1), escalate_to=["human:me"])
+    ledger.ack(done, by="code_agent", next_update=timedelta(minutes=5))
+    ledger.report_status(done, by="code_agent", status=Status.STUCK, message="no repro")
+    ledger.reply(done, by="inbox_monitor", message="try the staging key")
+    ledger.watch(done, by="support_agent")
+    ledger.add_note(done, by="support_agent", message="fyi")
+    ledger.complete(done, by="code_agent", result={"fix": "PR #1"})
+    ledger.decline(send(), by="code_agent", reason="busy")
+    ledger.cancel(send(), by="inbox_monitor", reason="dup")
+    ledger.reassign(send(), by="inbox_monitor", to="support_agent", reason="silent")
+    failed = send()
+    ledger.ack(failed, by="code_agent", worker="w1", next_update=timedelta(minutes=5))
+    ledger.fail(failed, by="code_agent", reason="tried")
+    taken = send()
+    ledger.ack(taken, by="code_agent", worker="w1", next_update=timedelta(minutes=5))
+    silent = send(ack_within=timedelta(minutes=1), escalate_to=["human:me"])
+    clock.advance(timedelta(minutes=10))
+    ledger.take_over(taken, by="code_agent", worker="w2")
+    handoff = ledger.get(silent)
+    (timer,) = handoff.due_timers(clock.now())
+    step = handoff.next_step(timer)
+    assert step is not None
+    ledger.fire_escalation(
+        silent, by="reactor", reason=timer.reason, timer_due=timer.due,
+        level=step.level, repeat=step.repeat,
+    )  # fmt: skip
+
+
+def feeds_from_the_log(ledger: Ledger) -> dict[str, list[tuple[int, str]]]:
+    """Who hears what, from the raw log by rules written out again (docs/concepts.md):
+    the senders, receivers, escalation targets and watchers of a chain hear every later
+    event of it, each from the moment it joined, but not their own; no view code."""
+    members: dict[str, set[str]] = {}
+    feeds: dict[str, list[tuple[int, str]]] = {}
+    for notification in ledger.recorder.select_notifications(
+        start=1, limit=10**9, topics=VIEW_TOPICS
+    ):
+        event = ledger.mapper.to_domain_event(notification)
+        kind = type(event).__name__
+        chain = members.setdefault(str(event.chain_id), set())
+        if kind == "Started":
+            chain.add(event.by)
+            continue
+        if kind == "Created":
+            chain.update([event.sender, event.receiver, *event.escalate_to])
+        elif kind == "Reassigned":
+            chain.add(event.to_receiver)
+        elif kind == "Escalated":
+            chain.update(event.notified)
+        for agent in chain - {event.by}:
+            feeds.setdefault(agent, []).append((notification.id, kind))
+    return feeds
+
+
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
@@ -188,9 +253,23 @@ def test_views_equal_a_fold_of_the_log_after_random_commands(
             views = Views(ledger)
             views.runner.batch_size = batch
             ledger.apply_protocol(POLICY_PROTOCOL, source="handoff.toml", by="human:me")
+            every_event_once(ledger, clock)
             drive(ledger, views, clock, steps)
             views.catch_up()
             assert_views_match_fold(ledger, views)
+            occurred = {
+                n.topic.rpartition(".")[2]
+                for n in ledger.recorder.select_notifications(start=1, limit=10**9)
+            }
+            assert not EVENT_TYPES - occurred, EVENT_TYPES - occurred
+            # The notification feeds against rules written out again from the raw log.
+            expected_feeds = feeds_from_the_log(ledger)
+            for agent in {*AGENTS, "backup_agent", *expected_feeds}:
+                got = [
+                    (int(row["position"]), row["type"])
+                    for row in views.read.notifications(agent, limit=10**6)
+                ]
+                assert got == expected_feeds.get(agent, []), agent
             # And against an oracle that shares no view code: queues from the aggregates.
             handoffs = {}
             for entry in ledger.read_log():
