@@ -13,9 +13,11 @@ from rich.table import Table
 from handoff_ledger.adapters.cli.app import agents_app, emit_json
 from handoff_ledger.adapters.cli.app import app as cli_app
 from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
+from handoff_ledger.adapters.cli.reactor_commands import print_failures
 from handoff_ledger.adapters.cli.render import console
 from handoff_ledger.adapters.ledger.tokens import issue_token, list_tokens, revoke_tokens
 from handoff_ledger.adapters.services.documents import iso
+from handoff_ledger.adapters.services.reactor import Reactor
 from handoff_ledger.adapters.services.vocabulary import (
     TokenEntry,
     TokenIssued,
@@ -122,6 +124,18 @@ def serve(
             max=64,
         ),
     ] = 1,
+    with_reactor: Annotated[
+        bool,
+        typer.Option(
+            "--with-reactor",
+            help="Run the reactor in this process too (timers, follow-ups, webhooks); "
+            "other reactors may run beside it.",
+        ),
+    ] = False,
+    reactor_interval: Annotated[
+        float,
+        typer.Option("--reactor-interval", help="Seconds between the reactor's passes.", min=0.01),
+    ] = 1.0,
     db: DbOption = None,
 ) -> None:
     """The HTTP API (its OpenAPI document at /openapi.json) and the web dashboard at /dashboard/."""
@@ -156,6 +170,12 @@ def serve(
             supervisor = Service(ledger=ledger, views=Views(ledger), following=FollowForWorkers())
             follower = supervisor.follow(stop)
             target = "handoff_ledger.adapters.faces.server:app_from_env"
+        reactor_thread = None
+        if with_reactor:
+            typer.echo(f"reactor: running in this process every {reactor_interval:g}s", err=True)
+            reactor_thread = Reactor(ledger).run_in_thread(
+                stop, interval=reactor_interval, on_pass=print_failures
+            )
         try:
             uvicorn.run(
                 target,
@@ -168,6 +188,8 @@ def serve(
         finally:
             stop.set()
             follower.join(timeout=10)
+            if reactor_thread is not None:
+                reactor_thread.join(timeout=10)
 
 
 def _is_loopback(host: str) -> bool:

@@ -43,6 +43,9 @@ __all__ = ["REACTOR", "PassReport", "Reactor"]
 
 log = logging.getLogger(__name__)
 
+RESTART_PAUSE = 1.0
+"""Seconds an in-process reactor (:meth:`Reactor.run_in_thread`) waits after a failed pass."""
+
 REACTOR = "reactor"
 """The agent name the reactor acts as (it appears as ``by`` in the log)."""
 
@@ -107,6 +110,36 @@ class Reactor:
                 if on_pass is not None:
                     on_pass(report)
             stop.wait(self._sleep_for(interval))
+
+    def run_in_thread(
+        self,
+        stop: threading.Event,
+        interval: float = 1.0,
+        on_pass: Callable[[PassReport], None] | None = None,
+    ) -> threading.Thread:
+        """:meth:`run_forever` in a daemon thread (``serve --with-reactor``), which outlives
+        a failed pass (a dropped connection, a store briefly away): it logs it and tries
+        again after ``interval``, until ``stop``; it releases its connections when done.
+
+        Exactly once holds beside other reactors as it does between reactor processes:
+        each step and follow-up is recorded under an optimistic check, and a lost race
+        is the other reactor's step.
+        """
+
+        def run() -> None:
+            try:
+                while not stop.is_set():
+                    try:
+                        self.run_forever(stop, interval=interval, on_pass=on_pass)
+                    except Exception:
+                        log.exception("reactor: a pass failed; trying again")
+                        stop.wait(max(interval, RESTART_PAUSE))
+            finally:
+                self.close()
+
+        thread = threading.Thread(target=run, name="reactor", daemon=True)
+        thread.start()
+        return thread
 
     def _sleep_for(self, interval: float) -> float:
         """Seconds until the next pass: ``interval``, or sooner if a step falls due."""
