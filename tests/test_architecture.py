@@ -77,7 +77,7 @@ BAD_IMPORTS = [
         id="the-domain-imports-a-web-library",
     ),
     pytest.param(
-        "integrations/openai_agents.py",
+        "integrations/langgraph.py",
         "import handoff_ledger.adapters.services.queries",
         "The integrations run in agents' processes",
         id="an-integration-imports-the-server",

@@ -5,10 +5,10 @@ from __future__ import annotations
 __all__ = ["missing_extra"]
 
 
-def missing_extra(integration: str, extra: str, error: ImportError) -> ImportError:
-    """An :class:`ImportError` naming the extra that brings ``integration``'s framework."""
+def missing_extra(integration: str, framework: str, extra: str, error: ImportError) -> ImportError:
+    """An :class:`ImportError` saying which extra brings ``integration``'s framework."""
     return ImportError(
-        f"handoff_ledger.integrations.{integration} needs {error.name or 'its framework'}:"
-        f" pip install 'handoff-ledger[{extra}]'",
+        f"handoff_ledger.integrations.{integration} needs {framework}"
+        f" (no module {error.name!r}): pip install 'handoff-ledger[{extra}]'",
         name=error.name,
     )

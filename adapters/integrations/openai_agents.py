@@ -41,7 +41,7 @@ try:
     from agents.run_context import AgentHookContext
     from agents.tool_context import ToolContext
 except ImportError as error:  # pragma: no cover - exercised by tests/e2e/test_without_extras.py
-    raise missing_extra("openai_agents", "openai-agents", error) from error
+    raise missing_extra("openai_agents", "the OpenAI Agents SDK", "openai-agents", error) from error
 
 __all__ = ["LedgerHooks", "ledger_handoff"]
 
