@@ -46,7 +46,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy -p handoff_ledger.domain -p handoff_ledger.projections -p handoff_ledger.adapters
-	$(BIN)/mypy --strict --no-warn-unused-configs -p handoff_ledger.client
+	$(BIN)/mypy --strict --no-warn-unused-configs -p handoff_ledger.client -p handoff_ledger.integrations
 
 contracts: install
 	$(BIN)/lint-imports
