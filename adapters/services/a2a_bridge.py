@@ -5,7 +5,7 @@ An agent the protocol declares with ``a2a = URL`` is a remote A2A agent. Each pa
 
 1. **delivers** each one not delivered yet: ``SendMessage`` (answered at once) with a
    message id derived from the handoff's id and the ledger extension's idempotency
-   key, then records the remote task's id in ``hl_a2a_tasks`` (:mod:`.a2a_tasks`);
+   key, then records the remote task's id in ``hl_a2a_tasks`` (:mod:`.a2a_bridge_record`);
 2. **passes on** each ledger ``reply`` to the remote task, as a message on it;
 3. **follows** the remote task (``GetTask``) and records each status it has not acted
    on yet as that agent's own move: ``submitted`` → ack, ``working`` → status
@@ -45,6 +45,7 @@ from a2a.types.a2a_pb2 import (
 from a2a.utils.errors import A2AError, InternalError, TaskNotFoundError
 
 from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.services.a2a_bridge_record import RemoteTask, RemoteTasks
 from handoff_ledger.adapters.services.a2a_remote import (
     RemoteAgent,
     TransientError,
@@ -54,7 +55,6 @@ from handoff_ledger.adapters.services.a2a_remote import (
     result_of,
     status_text,
 )
-from handoff_ledger.adapters.services.a2a_tasks import RemoteTask, RemoteTasks
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import HandoffError, InvalidInput, Refused
 from handoff_ledger.domain.handoff import Handoff
