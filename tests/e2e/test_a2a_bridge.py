@@ -94,7 +94,10 @@ class Remote:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             _, stderr = self.process.communicate(timeout=10)
-            assert b"Traceback" not in stderr, stderr.decode()
+            # The SDK logs a request whose client was SIGKILLed mid-body as an
+            # unhandled ClientDisconnect (with its traceback): expected here, nothing else.
+            text = stderr.decode()
+            assert text.count("Traceback") == text.count("ClientDisconnect()"), text
 
     def acted_on(self) -> Counter[str]:
         """How many times the agent started work, per idempotency key (handoff id)."""
@@ -222,7 +225,7 @@ def test_a_bridge_killed_three_times_delivers_each_handoff_once_and_records_each
 ) -> None:
     cli = CLI(store_url, tmp_path)
     cli.run("protocol", "apply", "handoff.toml")
-    remote.work_seconds = 0.5  # each task is seen submitted, working, then completed
+    remote.work_seconds = max(0.5, HANDOFFS / 100)  # long enough to be seen working
     remote.start()
     ledger = open_ledger(cli.url)
     sent: list[str] = []
