@@ -17,6 +17,7 @@ from typer.exceptions import TyperException
 
 from handoff_ledger.adapters.cli import (
     audit_commands,
+    bridge_commands,
     demo,
     digest_commands,
     init_command,
@@ -55,6 +56,7 @@ _COMMAND_MODULES = (
     trace_commands,
     audit_commands,
     reactor_commands,
+    bridge_commands,
     digest_commands,
     serve_commands,
     mcp_commands,

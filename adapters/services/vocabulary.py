@@ -38,6 +38,11 @@ __all__ = [
     "AuditDocument",
     "AuditProblem",
     "BreakDocument",
+    "BridgeDelivery",
+    "BridgeError",
+    "BridgeMove",
+    "BridgeReplyPassed",
+    "BridgeReport",
     "ChainDocument",
     "DigestDocument",
     "Document",
@@ -554,6 +559,46 @@ class ReactorReport(TypedDict):
     follow_ups: list[str]
     skipped: int
     deliveries: list[ReactorDelivery]
+
+
+class BridgeDelivery(TypedDict):
+    """A handoff the bridge delivered: the remote agent's task for it."""
+
+    id: str
+    agent: str
+    task_id: str
+
+
+class BridgeMove(TypedDict):
+    """A remote task's status recorded as its agent's move (ack, working, complete…)."""
+
+    id: str
+    by: str
+    move: str
+
+
+class BridgeReplyPassed(TypedDict):
+    """A ledger reply (the handoff's version) passed on to the remote task."""
+
+    id: str
+    version: int
+
+
+class BridgeError(TypedDict):
+    """What failed: a handoff's id or a remote agent's name, and why."""
+
+    about: str
+    error: str
+
+
+class BridgeReport(TypedDict):
+    """``a2a-bridge --once --json``: what one pass did."""
+
+    delivered: list[BridgeDelivery]
+    recorded: list[BridgeMove]
+    replies: list[BridgeReplyPassed]
+    cancelled: list[str]
+    errors: list[BridgeError]
 
 
 class HealthDocument(TypedDict):

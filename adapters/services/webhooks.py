@@ -21,6 +21,11 @@ ledger's side works in three steps, each safe to crash in:
    never tried again (unless the protocol in force sets ``allow_private_webhooks``).
 
 Failures are visible in ``handoff reactor`` output and ``handoff projections status``.
+
+The A2A face's push-notification configs are delivered the same way
+(:mod:`.a2a_push`): their updates are enqueued as rows of the same table, under an
+``agent`` of ``a2a-push:<task id>:<config id>``, and go out with the same lease,
+address check and backoff.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.services.a2a_push import PushConfigs
 from handoff_ledger.adapters.services.documents import view_document
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.store import rowcount
@@ -117,6 +123,7 @@ class Deliveries:
         self._tables_ready = False
         self.allow_private = False
         """The protocol in force's ``allow_private_webhooks``, read by each pass."""
+        self._pushes: PushConfigs | None = None
 
     def close(self) -> None:
         """Close the HTTP client's connections."""
@@ -136,6 +143,7 @@ class Deliveries:
         self.allow_private = current is not None and current.protocol.allow_private_webhooks
         for agent, (url, since_us) in webhooks.items():
             self.enqueue(agent, url, since_us)
+        self._enqueue_a2a_pushes()
         claimed = self.claim()
         if not claimed:
             return []
@@ -151,6 +159,12 @@ class Deliveries:
             attempts = [attempt for batch in results for attempt in batch]
         self.record(attempts)
         return attempts
+
+    def _enqueue_a2a_pushes(self) -> None:
+        """The A2A face's push-notification configs' new updates (:mod:`.a2a_push`)."""
+        if self._pushes is None:
+            self._pushes = PushConfigs(self.ledger, self.store)
+        self._pushes.enqueue(self._t(DELIVERIES))
 
     def webhooks(self) -> dict[str, tuple[str, int]]:
         """Agent → (webhook URL, time from which its feed is delivered, in µs).
@@ -320,7 +334,9 @@ class Deliveries:
             "Idempotency-Key": body["idempotency_key"],
             "X-Handoff-Agent": row["agent"],
             "X-Handoff-Attempt": str(attempts),
+            **body.get("headers", {}),  # an A2A push's token and authentication
         }
+        body = body.get("payload", body)  # an A2A push posts its StreamResponse as is
         error: str | None
         import httpx  # loaded by run_once before any delivery is sent
 
