@@ -1,0 +1,158 @@
+"""What a new user trips over in the first hour (issue 22), on the HTTP API and MCP.
+
+Each face is driven in-process on one SQLite store: the HTTP app with its fast path
+(how ``serve`` runs) and without (FastAPI alone), and the MCP server through the
+official client's in-memory transport. The CLI's side of the same items is in
+tests/e2e/test_cli_errors.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from starlette.testclient import TestClient
+
+from handoff_ledger.adapters.faces.mcp.server import LocalBackend, build_server
+from handoff_ledger.adapters.faces.server import create_app
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.ledger.tokens import Caller, issue_token
+from handoff_ledger.adapters.store.bootstrap import open_ledger
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def ledger(sqlite_url: str, clock: SimulatedClock) -> Iterator[Ledger]:
+    """One store is enough: these are the faces' answers, not the stores'."""
+    opened = open_ledger(sqlite_url, clock=clock)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def apps(ledger: Ledger) -> Iterator[list[TestClient]]:
+    with (
+        TestClient(create_app(ledger), raise_server_exceptions=False) as fast,
+        TestClient(create_app(ledger, fast_path=False), raise_server_exceptions=False) as slow,
+    ):
+        yield [fast, slow]
+
+
+@pytest.fixture
+def tokens(ledger: Ledger) -> dict[str, dict[str, str]]:
+    return {
+        agent: {"Authorization": f"Bearer {issue_token(ledger, agent)}"}
+        for agent in ("inbox_monitor", "code_agent", "support_agent")
+    }
+
+
+def http_error(
+    apps: list[TestClient], method: str, path: str, status: int, **request: Any
+) -> dict[str, Any]:
+    """The error both apps answer with: the same one, with ``status``."""
+    errors = []
+    for client in apps:
+        answer = client.request(method, path, **request)
+        assert answer.status_code == status, (path, answer.text)
+        errors.append(answer.json()["error"])
+    assert errors[0] == errors[1]
+    error: dict[str, Any] = errors[0]
+    return error
+
+
+def mcp_call(ledger: Ledger, agent: str, tool: str, **arguments: Any) -> tuple[bool, Any]:
+    """One tool call as ``agent``: (is_error, its document)."""
+    server = build_server(LocalBackend(ledger), lambda ctx: Caller(agent, False), agent=agent)
+
+    async def call() -> tuple[bool, Any]:
+        async with Client(server) as client:
+            result = await client.call_tool(tool, arguments)
+            text = result.content[0].text  # type: ignore[union-attr]
+            assert json.loads(text) == result.structured_content
+            return result.is_error, result.structured_content
+
+    return anyio.run(call)
+
+
+def mcp_error(ledger: Ledger, agent: str, tool: str, **arguments: Any) -> dict[str, Any]:
+    failed, document = mcp_call(ledger, agent, tool, **arguments)
+    assert failed, document
+    error: dict[str, Any] = document["error"]
+    return error
+
+
+# ------------------------------------------------------------------ 1: bodies
+
+
+def test_malformed_json_names_the_body_and_the_character(
+    ledger: Ledger, apps: list[TestClient], tokens: dict[str, dict[str, str]]
+) -> None:
+    before = ledger.head()
+    headers = {**tokens["inbox_monitor"], **JSON}
+    error = http_error(
+        apps, "POST", "/handoffs", 422, headers=headers, content=b'{"to": "code_agent", x}'
+    )
+    assert error["field"] == "body"
+    assert error["message"].startswith("body: not valid JSON at character 21 (")
+    assert "Content-Type: application/json" in error["message"]
+    assert ledger.head() == before
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_sent_without_a_json_content_type_says_to_send_one(
+    ledger: Ledger,
+    apps: list[TestClient],
+    tokens: dict[str, dict[str, str]],
+    content_type: str | None,
+) -> None:
+    before = ledger.head()
+    headers = dict(tokens["inbox_monitor"])
+    if content_type:
+        headers["Content-Type"] = content_type
+    error = http_error(
+        apps, "POST", "/handoffs", 422, headers=headers, content=b'{"to": "code_agent"}'
+    )
+    assert error["field"] == "body"
+    sent = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+    assert error["message"] == (
+        f"body: not read as JSON ({sent}); send a JSON object with Content-Type: application/json"
+    )
+    assert "valid dictionary" not in error["message"]
+    assert ledger.head() == before
+
+
+def test_a_json_array_body_is_not_an_object(
+    apps: list[TestClient], tokens: dict[str, dict[str, str]]
+) -> None:
+    error = http_error(apps, "POST", "/handoffs", 422, headers=tokens["inbox_monitor"], json=[1])
+    assert error == {
+        "code": "invalid_input",
+        "message": "body: must be a JSON object ({...}), not an array",
+        "field": "body",
+    }
+
+
+def test_a_from_field_says_the_sender_is_the_tokens_agent_on_http_and_mcp(
+    ledger: Ledger, apps: list[TestClient], tokens: dict[str, dict[str, str]]
+) -> None:
+    before = ledger.head()
+    body = {"to": "code_agent", "from": "inbox_monitor"}
+    error = http_error(apps, "POST", "/handoffs", 422, headers=tokens["inbox_monitor"], json=body)
+    assert error["field"] == "from"
+    assert error["message"].startswith("from: not accepted: the sender is the bearer token's agent")
+    assert "(fields: to, kind, trigger," in error["message"]
+    assert "Extra inputs" not in error["message"]
+    typo = http_error(
+        apps, "POST", "/handoffs", 422, headers=tokens["inbox_monitor"], json={"tox": "a"}
+    )
+    assert typo["message"].startswith("tox: unknown field (fields: to, kind,")
+    tool = mcp_error(ledger, "inbox_monitor", "send_handoff", to="code_agent", sender="x")
+    assert tool["field"] == "sender"
+    assert tool["message"].startswith("sender: not accepted: the sender is you, the agent this")
+    assert ledger.head() == before
