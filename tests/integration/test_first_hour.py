@@ -156,3 +156,31 @@ def test_a_from_field_says_the_sender_is_the_tokens_agent_on_http_and_mcp(
     assert tool["field"] == "sender"
     assert tool["message"].startswith("sender: not accepted: the sender is you, the agent this")
     assert ledger.head() == before
+
+
+# ------------------------------------------------------------------ 2: each face's own names
+
+
+def test_http_and_mcp_errors_name_their_own_fields_never_cli_flags(
+    ledger: Ledger, apps: list[TestClient], tokens: dict[str, dict[str, str]]
+) -> None:
+    error = http_error(apps, "POST", "/handoffs", 422, headers=tokens["inbox_monitor"], json={})
+    assert error["field"] == "to"
+    assert error["message"].startswith("to: required: name the receiver, or a kind")
+    tool = mcp_error(ledger, "inbox_monitor", "send_handoff")
+    assert tool == error
+    # A token issued before the protocol, for an agent it does not declare.
+    stranger = {"Authorization": f"Bearer {issue_token(ledger, 'ghost')}"}
+    ledger.apply_protocol(
+        "[agents.inbox_monitor]\n[agents.code_agent]\n[agents.support_agent]\n",
+        source="handoff.toml",
+    )
+    sent = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    path = f"/handoffs/{sent.id}/ack"
+    error = http_error(apps, "POST", path, 422, headers=stranger, json={})
+    tool = mcp_error(ledger, "ghost", "ack_handoff", id=str(sent.id))
+    for answer in (error, tool):
+        assert answer["field"] == "agent"
+        assert answer["message"].startswith("agent (the caller's): agent 'ghost' is not declared")
+    for answer in (error, tool):
+        assert "--" not in answer["message"]

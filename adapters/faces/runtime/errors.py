@@ -65,12 +65,24 @@ def error_answer(error: HandoffError) -> tuple[int, ErrorDocument, dict[str, str
     return status_for(error), named_error(error), headers
 
 
+_ACTING = {"as", "from"}
+"""The CLI's options for who acts: on HTTP and MCP the caller acts, named ``agent``."""
+
+
 def named_error(error: HandoffError) -> ErrorDocument:
-    """The ledger's error document; bad input names its field (HTTP and MCP alike)."""
+    """The ledger's error document; bad input names its field (HTTP and MCP alike).
+
+    The ledger names the acting agent by the CLI's options (``as``, ``from``); these
+    faces have no such field (the token, or ``mcp --agent``, says who acts), so they
+    name it ``agent``.
+    """
     document = error_document(error)
     if isinstance(error, InvalidInput) and "field" not in document["error"]:
         # Messages name their field first ("ack_within: 'soon' is not a duration").
-        named = error.message.split(":", 1)[0]
+        named, _, rest = error.message.partition(":")
+        if named in _ACTING:
+            named = "agent"
+            document["error"]["message"] = f"agent (the caller's):{rest}"
         if re.fullmatch(r"[a-z_][a-z_0-9.]*", named):
             document["error"]["field"] = named
     return document
