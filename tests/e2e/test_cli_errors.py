@@ -47,6 +47,10 @@ def test_any_command_on_a_completed_handoff_exits_1(cli: CLI) -> None:
     ):
         assert "it is completed" in cli.run(*args, expect=1).stderr
     assert cli.stored() == before
+    # Who you are comes before what state it is in (issue 22): a stranger is told it
+    # is not theirs (not_permitted), not that the handoff is closed.
+    stranger = cli.json("ack", hid, "--as", "support_agent", expect=1)
+    assert stranger["error"]["code"] == "not_permitted"
     cli.run("note", hid, "--as", "human:me", "--message", "noted")
 
 

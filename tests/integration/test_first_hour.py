@@ -184,3 +184,26 @@ def test_http_and_mcp_errors_name_their_own_fields_never_cli_flags(
         assert answer["message"].startswith("agent (the caller's): agent 'ghost' is not declared")
     for answer in (error, tool):
         assert "--" not in answer["message"]
+
+
+# ------------------------------------------------------------------ 5: precedence
+
+
+def test_a_stranger_acking_a_completed_handoff_is_not_permitted_on_http_and_mcp(
+    ledger: Ledger, apps: list[TestClient], tokens: dict[str, dict[str, str]]
+) -> None:
+    sent = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    ledger.complete(sent.id, by="code_agent")
+    before = ledger.head()
+    path = f"/handoffs/{sent.id}/ack"
+    error = http_error(apps, "POST", path, 403, headers=tokens["support_agent"], json={})
+    assert error["code"] == "not_permitted"
+    assert mcp_error(ledger, "support_agent", "ack_handoff", id=str(sent.id)) == error
+    cancel = f"/handoffs/{sent.id}/cancel"
+    by_receiver = http_error(
+        apps, "POST", cancel, 403, headers=tokens["code_agent"], json={"reason": "x"}
+    )
+    assert by_receiver["code"] == "not_permitted"
+    closed = http_error(apps, "POST", path, 409, headers=tokens["code_agent"], json={})
+    assert closed["code"] == "invalid_state"
+    assert ledger.head() == before
