@@ -20,6 +20,7 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.cli.render import console
 from handoff_ledger.adapters.services.documents import iso, parse_iso, view_document
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import notifications_document, view_status_entry
 from handoff_ledger.adapters.services.vocabulary import (
     AgentsDocument,
@@ -32,7 +33,7 @@ from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.service import lag_text
 from handoff_ledger.domain.durations import format_duration
-from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.ids import read_id
 
 AsAgent = Annotated[str, typer.Option("--as", help="The agent acting.")]
 
@@ -72,9 +73,9 @@ def watch(
     as_json: JsonOption = False,
 ) -> None:
     """Subscribe AGENT to the chain of handoff ID: it hears every broadcast on it."""
-    hid = parse_id(handoff_id)
+    given = read_id(handoff_id)
     with ledger_at(db, create=True) as ledger:
-        chain_id, new = ledger.watch(hid, by=agent)
+        chain_id, new = ledger.watch(resolve_id(ledger, given), by=agent)
         if as_json:
             watching: Watching = {
                 "agent": agent,

@@ -186,3 +186,18 @@ def test_unknown_agent_or_kind_under_a_protocol_exits_2(
     )
     assert "kind: 'x' is not declared" in kind.stderr
     assert sqlite_cli.stored() == before
+
+
+def test_a_short_id_works_and_a_non_id_is_unknown_as_on_every_face(sqlite_cli: CLI) -> None:
+    hid = sent_id(sqlite_cli)
+    acked = sqlite_cli.json("ack", hid[:8], "--as", "code_agent")
+    assert acked["id"] == hid
+    assert sqlite_cli.json("show", hid[:13])["id"] == hid
+    before = sqlite_cli.stored()
+    for given in ("nonsense", hid[:7]):
+        error = sqlite_cli.json("complete", given, "--as", "code_agent", expect=2)["error"]
+        assert error["code"] == "unknown_handoff"
+        assert error["message"] == (
+            f"id: {given!r} is not a handoff id (a UUID, or its first 8 or more hex digits)"
+        )
+    assert sqlite_cli.stored() == before

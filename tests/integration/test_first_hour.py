@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import anyio
 import pytest
@@ -22,7 +23,9 @@ from handoff_ledger.adapters.faces.server import create_app
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.adapters.ledger.tokens import Caller, issue_token
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.domain.errors import UnknownHandoff
 
 JSON = {"Content-Type": "application/json"}
 
@@ -207,3 +210,99 @@ def test_a_stranger_acking_a_completed_handoff_is_not_permitted_on_http_and_mcp(
     closed = http_error(apps, "POST", path, 409, headers=tokens["code_agent"], json={})
     assert closed["code"] == "invalid_state"
     assert ledger.head() == before
+
+
+# ------------------------------------------------------------------ 3: short ids
+
+
+def test_a_unique_short_id_is_taken_on_http_mcp_and_the_dashboard_search(
+    ledger: Ledger, apps: list[TestClient], tokens: dict[str, dict[str, str]]
+) -> None:
+    sent = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    short = str(sent.id)[:8]
+    for client in apps:
+        shown = client.get(f"/handoffs/{short}", headers=tokens["code_agent"])
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["id"] == str(sent.id)
+    acked = apps[0].post(f"/handoffs/{short}/ack", headers=tokens["code_agent"], json={})
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["id"] == str(sent.id)
+    failed, document = mcp_call(ledger, "code_agent", "get_handoff", id=str(sent.id)[:13])
+    assert not failed
+    assert document["id"] == str(sent.id)
+    failed, document = mcp_call(
+        ledger, "code_agent", "report_status", id=short.upper(), status="working"
+    )
+    assert not failed
+    assert document["state"] == "in_progress"
+    traced = apps[1].get(f"/chains/{short}", headers=tokens["code_agent"])
+    assert traced.status_code == 200
+    assert traced.json()["chain_id"] == str(sent.id)
+
+
+def test_the_dashboard_search_opens_a_chain_by_its_short_id(ledger: Ledger) -> None:
+    sent = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    token = issue_token(ledger, "human:me", admin=True)
+    app = create_app(ledger)
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+        login = client.post("/dashboard/login", data={"token": token, "next": "/dashboard/"})
+        assert login.status_code == 303
+        found = client.get(f"/dashboard/find?id={str(sent.id)[:8]}")
+        page = client.get(found.headers["location"])
+        assert page.status_code == 200, page.text[:300]
+        assert str(sent.id) in page.text
+
+
+def test_an_ambiguous_short_id_is_refused_listing_the_handoffs_it_starts(
+    ledger: Ledger,
+    apps: list[TestClient],
+    tokens: dict[str, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    twins = iter(
+        [UUID("f43acbe8-0000-4000-8000-000000000001"), UUID("f43acbe8-ffff-4000-8000-000000000002")]
+    )
+    monkeypatch.setattr("handoff_ledger.domain.handoff.uuid4", lambda: next(twins))
+    first = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    second = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    before = ledger.head()
+    path = "/handoffs/f43acbe8/ack"
+    error = http_error(apps, "POST", path, 422, headers=tokens["code_agent"], json={})
+    assert error["field"] == "id"
+    assert error["message"] == (
+        f"id: 'f43acbe8' is ambiguous: it starts {first.id}, {second.id}; give more of the id"
+    )
+    assert mcp_error(ledger, "code_agent", "ack_handoff", id="f43acbe8") == error
+    assert ledger.head() == before
+    longer = apps[0].get("/handoffs/f43acbe8-0000", headers=tokens["code_agent"])
+    assert longer.status_code == 200
+    assert longer.json()["id"] == str(first.id)
+
+
+@pytest.mark.parametrize("given", ["nonsense", "f43acbe", "0123456789abcdef"])
+def test_an_id_that_names_no_handoff_gets_the_same_answer_on_http_and_mcp(
+    ledger: Ledger, apps: list[TestClient], tokens: dict[str, dict[str, str]], given: str
+) -> None:
+    error = http_error(apps, "GET", f"/handoffs/{given}", 404, headers=tokens["code_agent"])
+    assert error["code"] == "unknown_handoff"
+    assert error["field"] == "id"
+    assert mcp_error(ledger, "code_agent", "get_handoff", id=given) == error
+    acked = http_error(
+        apps, "POST", f"/handoffs/{given}/ack", 404, headers=tokens["code_agent"], json={}
+    )
+    assert acked == error
+
+
+def test_short_ids_resolve_on_both_stores(store_url: str, clock: SimulatedClock) -> None:
+    opened = open_ledger(store_url, clock=clock)
+    try:
+        sent = opened.send(sender="inbox_monitor", to="code_agent").handoff
+        other = opened.send(sender="inbox_monitor", to="code_agent").handoff
+        for given in (str(sent.id)[:8], str(sent.id)[:20], str(sent.id).replace("-", "")[:31]):
+            assert resolve_id(opened, given) == sent.id
+        assert resolve_id(opened, str(other.id)[:8].upper()) == other.id
+        missing = "0" * 8 if not str(sent.id).startswith("0" * 8) else "f" * 8
+        with pytest.raises(UnknownHandoff, match="no handoff id starts with"):
+            resolve_id(opened, missing)
+    finally:
+        opened.close()

@@ -52,7 +52,7 @@ def replay(
 @router.get("/audit")
 def audit(svc: Svc, me: Me, id: Annotated[str | None, Query()] = None) -> Reply:
     """Every handoff's hash chain recomputed, and the log's guard: ``ok`` and each problem."""
-    return audit_document(verify_ledger(svc.ledger, handoff_id(id) if id else None))
+    return audit_document(verify_ledger(svc.ledger, handoff_id(svc, id) if id else None))
 
 
 @router.get(
@@ -70,7 +70,7 @@ def export(
     """The log as JSON lines for auditors (docs/audit.md describes every field)."""
     lines = export_lines(
         svc.fresh_views(),
-        handoff_id(chain) if chain else None,
+        handoff_id(svc, chain) if chain else None,
         query_time(since, "since"),
         query_time(until, "until"),
     )

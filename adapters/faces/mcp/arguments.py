@@ -35,7 +35,10 @@ __all__ = [
 ]
 
 DURATION = "a duration such as `45s`, `30m`, `2h`, `1h30m`, `1d`, or ISO 8601 (`PT30M`)"
-_ID = "The handoff's id (a UUID, as returned in `id` by send_handoff, my_inbox or read_log)."
+_ID = (
+    "The handoff's id (a UUID, as returned in `id` by send_handoff, my_inbox or read_log), "
+    "or its first 8 or more hex digits if no other handoff's id starts with them."
+)
 _AS_OF = "Optional ISO 8601 time (e.g. `2026-11-25T09:00:00Z`): answer as things stood then."
 
 
