@@ -35,12 +35,20 @@ def parse_id(
         raise error(f"{name}: {text[:SHOWN]!r} is not {noun} (a UUID)") from None
 
 
-def read_id(text: str, name: str = "id", *, noun: str = "a handoff id") -> UUID | str:
+def read_id(
+    text: str,
+    name: str = "id",
+    *,
+    noun: str = "a handoff id",
+    error: type[HandoffError] = UnknownHandoff,
+) -> UUID | str:
     """``text`` as a UUID, or as the lowercase hex digits of a short id (dashes dropped)
     to be looked up; else :class:`UnknownHandoff` naming ``name``.
 
     The refusal is the same on every face: an id that cannot name a handoff names
-    none (HTTP 404, CLI exit 2, MCP ``unknown_handoff``).
+    none (HTTP 404, CLI exit 2, MCP ``unknown_handoff``); a field that refers to
+    another handoff (``parent_id``) passes ``error=InvalidInput``, as for a parent
+    that does not exist.
     """
     stripped = text.strip()
     try:
@@ -50,7 +58,7 @@ def read_id(text: str, name: str = "id", *, noun: str = "a handoff id") -> UUID 
     digits = stripped.replace("-", "").lower()
     if MIN_PREFIX <= len(digits) < 32 and _HEX.issuperset(digits):
         return digits
-    raise UnknownHandoff(
+    raise error(
         f"{name}: {text[:SHOWN]!r} is not {noun} (a UUID, or its first {MIN_PREFIX} or more "
         "hex digits)"
     )

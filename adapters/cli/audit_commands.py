@@ -191,8 +191,12 @@ def export(
     chain: Annotated[
         str | None, typer.Option("--chain", help="Only this chain (its id or any handoff's).")
     ] = None,
-    since: Annotated[str | None, typer.Option("--since", help="An ISO 8601 time.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="An ISO 8601 time.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="A time, or a duration back (6h).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="A time, or a duration back (1h).")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """The log as JSON lines for auditors: every event with its hash-chain link (docs/audit.md)."""

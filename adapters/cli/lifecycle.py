@@ -25,6 +25,7 @@ from handoff_ledger.adapters.services.documents import handoff_document, iso
 from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import ack_document
 from handoff_ledger.adapters.services.vocabulary import Reply
+from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.ids import read_id
 from handoff_ledger.domain.priorities import Priority
@@ -75,10 +76,10 @@ def send(
     parsed_priority = Priority.parse(priority) if priority else None
     parsed_ack_within = read_duration(ack_within, "ack_within")
     parsed_deadline = read_deadline(deadline)
-    parent_id = read_id(parent, "parent") if parent else None
+    parent_id = read_id(parent, "parent", error=InvalidInput) if parent else None
     with ledger_at(db, create=True) as ledger:
         if parent_id is not None:
-            parent_id = resolve_id(ledger, parent_id, "parent")
+            parent_id = resolve_id(ledger, parent_id, "parent", error=InvalidInput)
         outcome = ledger.send(
             sender=sender,
             to=to,

@@ -59,9 +59,13 @@ def show(
 def log(
     since: Annotated[
         str | None,
-        typer.Option("--since", help="A log position (entries after it) or an ISO 8601 time."),
+        typer.Option(
+            "--since", help="A log position (entries after it), a time, or a duration back (6h)."
+        ),
     ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="An ISO 8601 time.")] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="A time, or a duration back (1h).")
+    ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep printing new entries until interrupted.")
     ] = False,

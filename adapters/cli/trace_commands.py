@@ -109,7 +109,8 @@ def _timings(entry: dict[str, Any]) -> str:
 @app.command()
 def gaps(
     since: Annotated[
-        str | None, typer.Option("--since", help="Only breaks at or after this ISO 8601 time.")
+        str | None,
+        typer.Option("--since", help="Only breaks since: a time, or a duration back (6h)."),
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -141,7 +142,7 @@ def gaps(
 
 @app.command()
 def replay(
-    until: Annotated[str, typer.Option("--until", help="An ISO 8601 time.")],
+    until: Annotated[str, typer.Option("--until", help="A time, or a duration back (1h).")],
     view: Annotated[
         list[str] | None, typer.Option("--view", help="Only this view (repeatable).")
     ] = None,

@@ -14,7 +14,7 @@ from eventsourcing.utils import get_topic
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.store.rows import ids_created_with_prefix
-from handoff_ledger.domain.errors import InvalidInput, UnknownHandoff
+from handoff_ledger.domain.errors import HandoffError, InvalidInput, UnknownHandoff
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.ids import read_id
 
@@ -27,18 +27,23 @@ _CREATED = get_topic(Handoff.Created)
 
 
 def resolve_id(
-    ledger: Ledger, given: str | UUID, name: str = "id", *, noun: str = "a handoff id"
+    ledger: Ledger,
+    given: str | UUID,
+    name: str = "id",
+    *,
+    noun: str = "a handoff id",
+    error: type[HandoffError] = UnknownHandoff,
 ) -> UUID:
     """The handoff id ``given`` names: itself if a UUID, else the one handoff whose id
-    starts with its hex digits (:class:`UnknownHandoff` if none, bad input if several)."""
-    read = given if isinstance(given, UUID) else read_id(given, name, noun=noun)
+    starts with its hex digits (``error`` if none, bad input if several)."""
+    read = given if isinstance(given, UUID) else read_id(given, name, noun=noun, error=error)
     if isinstance(read, UUID):
         return read
     found = ids_created_with_prefix(ledger, read, _CREATED, SHOWN_MATCHES + 1)
     if len(found) == 1:
         return found[0]
     if not found:
-        raise UnknownHandoff(f"{name}: no handoff id starts with {read!r}")
+        raise error(f"{name}: no handoff id starts with {read!r}")
     listed = ", ".join(str(i) for i in found[:SHOWN_MATCHES])
     more = " and more" if len(found) > SHOWN_MATCHES else ""
     raise InvalidInput(

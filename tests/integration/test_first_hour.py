@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -306,3 +307,31 @@ def test_short_ids_resolve_on_both_stores(store_url: str, clock: SimulatedClock)
             resolve_id(opened, missing)
     finally:
         opened.close()
+
+
+# ------------------------------------------------------------------ 4: times back from now
+
+
+def test_time_parameters_take_a_duration_back_from_now_on_http_and_mcp(
+    ledger: Ledger,
+    clock: SimulatedClock,
+    apps: list[TestClient],
+    tokens: dict[str, dict[str, str]],
+) -> None:
+    early = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    clock.advance(timedelta(hours=5))
+    late = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    clock.advance(timedelta(hours=1))
+    for client in apps:
+        page = client.get("/log?since=2h", headers=tokens["code_agent"]).json()
+        assert [e["handoff_id"] for e in page["entries"]] == [str(late.id)]
+        then = client.get(f"/handoffs/{late.id}?as_of=3h", headers=tokens["code_agent"])
+        assert then.status_code == 404  # three hours ago it had not been sent
+        inbox = client.get("/agents/code_agent/inbox?as_of=2h", headers=tokens["code_agent"])
+        assert [h["id"] for h in inbox.json()["handoffs"]] == [str(early.id)]
+    failed, page = mcp_call(ledger, "code_agent", "read_log", since="2h")
+    assert not failed
+    assert [e["handoff_id"] for e in page["entries"]] == [str(late.id)]
+    failed, shown = mcp_call(ledger, "code_agent", "get_handoff", id=str(early.id), as_of="1h")
+    assert not failed
+    assert shown["as_of"] == "2026-11-25T14:00:00Z"

@@ -114,7 +114,7 @@ def send(
 
 
 def _parent(svc: Service, text: str | None) -> UUID | None:
-    return None if text is None else resolve_id(svc.ledger, text, "parent_id")
+    return None if text is None else resolve_id(svc.ledger, text, "parent_id", error=InvalidInput)
 
 
 @router.post("/handoffs/{id}/ack", tags=["handoffs"])
@@ -211,7 +211,7 @@ def note(id: str, body: NoteBody, svc: Svc, me: Me) -> Reply:
 @router.get("/handoffs/{id}", tags=["handoffs"])
 def show(id: str, svc: Svc, me: Me, as_of: AsOf = None) -> Reply:
     """One handoff: state, timers, overdue timers, full history (as of a time)."""
-    return show_document(svc.ledger, handoff_id(svc, id), _time(as_of, "as_of"))
+    return show_document(svc.ledger, handoff_id(svc, id), _time(svc, as_of, "as_of"))
 
 
 @router.get("/agents/{name}/inbox", tags=["agents"])
@@ -223,19 +223,19 @@ def inbox(
     limit: Annotated[int, Query(ge=0, le=10_000, description="0: the whole queue.")] = 100,
 ) -> Reply:
     """An agent's queue, head first, with queue positions."""
-    return inbox_document(svc.fresh_views(), name, limit or None, _time(as_of, "as_of"))
+    return inbox_document(svc.fresh_views(), name, limit or None, _time(svc, as_of, "as_of"))
 
 
 @router.get("/overdue", tags=["handoffs"])
 def overdue(svc: Svc, me: Me, as_of: AsOf = None) -> Reply:
     """Every handoff whose ack, update or deadline has passed."""
-    return overdue_document(svc.fresh_views(), svc.ledger.clock.now(), _time(as_of, "as_of"))
+    return overdue_document(svc.fresh_views(), svc.ledger.clock.now(), _time(svc, as_of, "as_of"))
 
 
 @router.get("/chains/{id}", tags=["handoffs"])
 def chain(id: str, svc: Svc, me: Me, as_of: AsOf = None) -> Reply:
     """The chain of a handoff (or the chain with that id), oldest first."""
-    return chain_document(svc.fresh_views(), handoff_id(svc, id), _time(as_of, "as_of"))
+    return chain_document(svc.fresh_views(), handoff_id(svc, id), _time(svc, as_of, "as_of"))
 
 
 @router.get("/log", tags=["log"])
@@ -256,9 +256,11 @@ def read_log(
             if after > MAX_POSITION:
                 raise InvalidInput(f"since: {since.strip()[:40]} is past any log position")
         else:
-            since_time = in_range(parse_time(since, name="since"), "since")
+            since_time = _time(svc, since, "since")
     entries = list(
-        svc.ledger.read_log(after=after, since=since_time, until=_time(until, "until"), limit=limit)
+        svc.ledger.read_log(
+            after=after, since=since_time, until=_time(svc, until, "until"), limit=limit
+        )
     )
     cursor = entries[-1].position if entries else after
     return {"entries": [log_entry(e) for e in entries], "next": cursor}
@@ -291,5 +293,6 @@ def healthz(svc: Svc) -> Reply:
     return {"ok": True, "head": head, "now": iso(svc.ledger.clock.now())}
 
 
-def _time(text: str | None, name: str) -> Any:
-    return in_range(parse_time(text, name=name), name) if text else None
+def _time(svc: Service, text: str | None, name: str) -> Any:
+    """An optional time: ISO 8601, or a duration back from now (``6h``)."""
+    return in_range(parse_time(text, name=name, now=svc.ledger.clock.now()), name) if text else None

@@ -53,8 +53,10 @@ def _duration(text: str | None, name: str) -> Any:
     return parse_duration(text, name=name) if text is not None else None
 
 
-def _time(text: str | None, name: str) -> Any:
-    return parse_time(text, name=name) if text is not None else None
+def _time(backend: Backend, text: str | None, name: str) -> Any:
+    """An optional time: ISO 8601, or a duration back from now (``6h``)."""
+    now = backend.ledger.clock.now()
+    return parse_time(text, name=name, now=now) if text is not None else None
 
 
 # ------------------------------------------------------------------ commands
@@ -72,7 +74,7 @@ def send(backend: Backend, me: Caller, args: SendArgs) -> Reply:
         deadline=parse_deadline(args.deadline) if args.deadline is not None else None,
         escalate_to=args.escalate_to or None,
         key=args.key,
-        parent_id=resolve_id(backend.ledger, args.parent_id, "parent_id")
+        parent_id=resolve_id(backend.ledger, args.parent_id, "parent_id", error=InvalidInput)
         if args.parent_id is not None
         else None,
     )
@@ -142,13 +144,15 @@ def my_inbox(backend: Backend, me: Caller, args: InboxArgs) -> Reply:
 
 def get_handoff(backend: Backend, me: Caller, args: GetArgs) -> Reply:
     return show_document(
-        backend.ledger, resolve_id(backend.ledger, args.id), _time(args.as_of, "as_of")
+        backend.ledger, resolve_id(backend.ledger, args.id), _time(backend, args.as_of, "as_of")
     )
 
 
 def trace_chain(backend: Backend, me: Caller, args: TraceArgs) -> Reply:
     return chain_document(
-        backend.fresh_views(), resolve_id(backend.ledger, args.id), _time(args.as_of, "as_of")
+        backend.fresh_views(),
+        resolve_id(backend.ledger, args.id),
+        _time(backend, args.as_of, "as_of"),
     )
 
 
@@ -162,8 +166,8 @@ def read_log(backend: Backend, me: Caller, args: LogArgs) -> Reply:
         if args.since.strip().isdigit():
             after = int(args.since)
         else:
-            since_time = parse_time(args.since, name="since")
-    until = _time(args.until, "until")
+            since_time = _time(backend, args.since, "since")
+    until = _time(backend, args.until, "until")
     entries = list(
         backend.ledger.read_log(after=after, since=since_time, until=until, limit=args.limit)
     )
