@@ -41,7 +41,7 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def verify(
     handoff_id: Annotated[
-        str | None, typer.Argument(metavar="[ID]", help="One handoff (default: all).")
+        str | None, typer.Argument(metavar="ID", help="One handoff (default: all).")
     ] = None,
     anchor: Annotated[
         list[str] | None,

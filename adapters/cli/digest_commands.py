@@ -42,7 +42,7 @@ def digest(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """While you were away: what passed, what was escalated, what waits (on AGENT)."""
+    """While you were away: what passed, what was escalated, what waits (on --for)."""
     start = read_time(since, "since")
     end = read_time(until, "until")
     if start is None:  # Typer requires --since; this keeps mypy and the reader honest

@@ -43,7 +43,9 @@ NextUpdate = Annotated[
 
 @app.command()
 def send(
-    sender: Annotated[str, typer.Option("--from", help="The sending agent.")],
+    sender: Annotated[
+        str, typer.Option("--as", "--from", help="The sending agent (--from: the same).")
+    ],
     to: Annotated[str | None, typer.Option("--to", help="The receiving agent.")] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="A kind from the protocol.")] = None,
     trigger: Annotated[str | None, typer.Option("--trigger", help="What happened.")] = None,

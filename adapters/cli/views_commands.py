@@ -72,7 +72,7 @@ def watch(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Subscribe AGENT to the chain of handoff ID: it hears every broadcast on it."""
+    """Subscribe the --as agent to the chain of handoff ID: it hears every broadcast on it."""
     given = read_id(handoff_id)
     with ledger_at(db, create=True) as ledger:
         chain_id, new = ledger.watch(resolve_id(ledger, given), by=agent)
@@ -169,7 +169,7 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
 @projections_app.command("rebuild")
 def projections_rebuild(
     name: Annotated[
-        str | None, typer.Argument(metavar="[NAME]", help="One view (default: all).")
+        str | None, typer.Argument(metavar="NAME", help="One view (default: all).")
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
