@@ -55,7 +55,7 @@ ARGUMENTS = {
     "my_inbox": {"limit"},
     "get_handoff": {"id", "as_of"},
     "trace_chain": {"id", "as_of"},
-    "read_log": {"since", "until", "limit"},
+    "read_log": {"since", "until", "limit", "hashes"},
     "my_notifications": {"since", "limit"},
     "wait_for_handoff": {"wait", "worker", "eta", "next_update"},
     "cancel_handoff": {"id", *ReasonBody.model_fields},

@@ -335,3 +335,21 @@ def test_time_parameters_take_a_duration_back_from_now_on_http_and_mcp(
     failed, shown = mcp_call(ledger, "code_agent", "get_handoff", id=str(early.id), as_of="1h")
     assert not failed
     assert shown["as_of"] == "2026-11-25T14:00:00Z"
+
+
+# ------------------------------------------------------------------ 9: a lean read_log
+
+
+def test_mcp_read_log_leaves_hashes_out_and_pages_by_default(ledger: Ledger) -> None:
+    for _ in range(15):  # 30 events
+        sent = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+        ledger.ack(sent.id, by="code_agent")
+    failed, page = mcp_call(ledger, "code_agent", "read_log")
+    assert not failed
+    assert len(page["entries"]) == 20
+    assert page["next"] == page["entries"][-1]["position"]
+    assert not [e for e in page["entries"] if "hash" in e or "prev_hash" in e]
+    failed, rest = mcp_call(ledger, "code_agent", "read_log", since=page["next"], hashes=True)
+    assert not failed
+    assert len(rest["entries"]) == 10
+    assert all(len(e["hash"]) == 64 and "prev_hash" in e for e in rest["entries"])

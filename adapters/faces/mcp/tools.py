@@ -172,7 +172,12 @@ def read_log(backend: Backend, me: Caller, args: LogArgs) -> Reply:
         backend.ledger.read_log(after=after, since=since_time, until=until, limit=args.limit)
     )
     cursor = entries[-1].position if entries else after
-    return {"entries": [log_entry(e) for e in entries], "next": cursor}
+    shown = [log_entry(e) for e in entries]
+    if not args.hashes:  # 130 characters an entry that a model reading the log never needs
+        for entry in shown:
+            entry.pop("prev_hash", None)  # type: ignore[typeddict-item]
+            entry.pop("hash", None)  # type: ignore[typeddict-item]
+    return {"entries": shown, "next": cursor}
 
 
 def my_notifications(backend: Backend, me: Caller, args: NotificationsArgs) -> Reply:
@@ -320,7 +325,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Reassigned, NoteAdded) "
         "with its `position`, time (`at`), `handoff_id`, `chain_id`, who did it (`by`) and "
         'its fields. Returns {"entries": [...], "next": CURSOR}; pass `next` back as '
-        "`since` to read the following page (an empty page means you are up to date).",
+        "`since` to read the following page (an empty page means you are up to date). Pages "
+        "hold 20 entries unless `limit` says otherwise; hashes are left out unless `hashes`.",
         arguments=LogArgs,
         run=read_log,
         read_only=True,
