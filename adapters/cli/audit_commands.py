@@ -28,8 +28,9 @@ from handoff_ledger.adapters.services.anchor import (
 )
 from handoff_ledger.adapters.services.audit import audit_document, verify_ledger
 from handoff_ledger.adapters.services.export import export_lines
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.domain.errors import InvalidInput
-from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.ids import read_id
 
 __all__: list[str] = []
 
@@ -40,7 +41,7 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def verify(
     handoff_id: Annotated[
-        str | None, typer.Argument(metavar="[ID]", help="One handoff (default: all).")
+        str | None, typer.Argument(metavar="ID", help="One handoff (default: all).")
     ] = None,
     anchor: Annotated[
         list[str] | None,
@@ -58,7 +59,7 @@ def verify(
     as_json: JsonOption = False,
 ) -> int:
     """Check every handoff's hash chain; exit 1 naming each altered, removed or inserted event."""
-    hid = parse_id(handoff_id) if handoff_id is not None else None
+    given = read_id(handoff_id) if handoff_id is not None else None
     if anchor and public_key is None:
         raise InvalidInput(
             "public-key: required with --anchor (the key you keep, not the anchor's)"
@@ -66,6 +67,7 @@ def verify(
     key = load_public_key(public_key) if public_key is not None else None
     documents = [(source, _read_anchor(source)) for source in anchor or []]
     with ledger_at(db) as ledger:
+        hid = resolve_id(ledger, given) if given is not None else None
         report = verify_ledger(ledger, hid)
         checks = [check_anchor(ledger, s, d, key) for s, d in documents] if key else []
     failed = [c for c in checks if not c.ok]
@@ -189,13 +191,18 @@ def export(
     chain: Annotated[
         str | None, typer.Option("--chain", help="Only this chain (its id or any handoff's).")
     ] = None,
-    since: Annotated[str | None, typer.Option("--since", help="An ISO 8601 time.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="An ISO 8601 time.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="A time, or a duration back (6h).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="A time, or a duration back (1h).")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """The log as JSON lines for auditors: every event with its hash-chain link (docs/audit.md)."""
-    chain_id = parse_id(chain, "chain") if chain is not None else None
+    chain_given = read_id(chain, "chain") if chain is not None else None
     since_time, until_time = read_time(since, "since"), read_time(until, "until")
     with ledger_at(db) as ledger:
+        chain_id = resolve_id(ledger, chain_given, "chain") if chain_given else None
         for line in export_lines(fresh_views(ledger), chain_id, since_time, until_time):
             emit_json(line)

@@ -27,7 +27,11 @@ from handoff_ledger.domain.rules import require_agent_name
 def digest(
     since: Annotated[
         str,
-        typer.Option("--since", help="Start of the window (ISO 8601 time).", show_default=False),
+        typer.Option(
+            "--since",
+            help="Start of the window: a time, or a duration back (6h).",
+            show_default=False,
+        ),
     ],
     agent: Annotated[
         str | None, typer.Option("--for", help="Only what concerns this agent, and its queue.")
@@ -38,7 +42,7 @@ def digest(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """While you were away: what passed, what was escalated, what waits (on AGENT)."""
+    """While you were away: what passed, what was escalated, what waits (on --for)."""
     start = read_time(since, "since")
     end = read_time(until, "until")
     if start is None:  # Typer requires --since; this keeps mypy and the reader honest

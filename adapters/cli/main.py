@@ -32,6 +32,7 @@ from handoff_ledger.adapters.cli import (
     work_commands,
 )
 from handoff_ledger.adapters.cli.app import app, emit_json
+from handoff_ledger.adapters.cli.help import group_commands, plain_usage
 from handoff_ledger.adapters.services.documents import error_document
 from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.adapters.store.errors import StoreUnavailable, store_failure
@@ -62,6 +63,9 @@ _COMMAND_MODULES = (
     mcp_commands,
     demo,
 )  # registered on import
+
+group_commands(app)
+plain_usage()
 
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2

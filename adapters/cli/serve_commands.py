@@ -53,7 +53,7 @@ def token_create(
 @token_app.command("revoke")
 def token_revoke(
     name: Annotated[
-        str | None, typer.Argument(metavar="[NAME]", help="Revoke every token of this agent.")
+        str | None, typer.Argument(metavar="NAME", help="Revoke every token of this agent.")
     ] = None,
     token: Annotated[str | None, typer.Option("--token", help="Revoke this one token.")] = None,
     db: DbOption = None,

@@ -22,11 +22,12 @@ from handoff_ledger.adapters.cli.options import (
 from handoff_ledger.adapters.cli.render import console
 from handoff_ledger.adapters.services.diagnosis import gaps_document
 from handoff_ledger.adapters.services.documents import iso, parse_iso
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import chain_document, replay_document
 from handoff_ledger.adapters.services.vocabulary import BreakDocument, ChainDocument
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.errors import InvalidInput
-from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.ids import read_id
 from handoff_ledger.domain.states import TERMINAL_STATES
 
 __all__ = ["chain_tree"]
@@ -40,9 +41,10 @@ def trace(
     as_json: JsonOption = False,
 ) -> None:
     """The whole chain of a handoff as a tree with each step's timing, and where it broke."""
-    hid = parse_id(handoff_id)
+    given = read_id(handoff_id)
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
+        hid = resolve_id(ledger, given)
         document = chain_document(fresh_views(ledger), hid, moment)
         if as_json:
             emit_json(document)
@@ -107,7 +109,8 @@ def _timings(entry: dict[str, Any]) -> str:
 @app.command()
 def gaps(
     since: Annotated[
-        str | None, typer.Option("--since", help="Only breaks at or after this ISO 8601 time.")
+        str | None,
+        typer.Option("--since", help="Only breaks since: a time, or a duration back (6h)."),
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -139,7 +142,7 @@ def gaps(
 
 @app.command()
 def replay(
-    until: Annotated[str, typer.Option("--until", help="An ISO 8601 time.")],
+    until: Annotated[str, typer.Option("--until", help="A time, or a duration back (1h).")],
     view: Annotated[
         list[str] | None, typer.Option("--view", help="Only this view (repeatable).")
     ] = None,

@@ -20,6 +20,7 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.cli.render import console
 from handoff_ledger.adapters.services.documents import iso, parse_iso, view_document
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import notifications_document, view_status_entry
 from handoff_ledger.adapters.services.vocabulary import (
     AgentsDocument,
@@ -32,7 +33,7 @@ from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.service import lag_text
 from handoff_ledger.domain.durations import format_duration
-from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.ids import read_id
 
 AsAgent = Annotated[str, typer.Option("--as", help="The agent acting.")]
 
@@ -71,10 +72,10 @@ def watch(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Subscribe AGENT to the chain of handoff ID: it hears every broadcast on it."""
-    hid = parse_id(handoff_id)
+    """Subscribe the --as agent to the chain of handoff ID: it hears every broadcast on it."""
+    given = read_id(handoff_id)
     with ledger_at(db, create=True) as ledger:
-        chain_id, new = ledger.watch(hid, by=agent)
+        chain_id, new = ledger.watch(resolve_id(ledger, given), by=agent)
         if as_json:
             watching: Watching = {
                 "agent": agent,
@@ -168,7 +169,7 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
 @projections_app.command("rebuild")
 def projections_rebuild(
     name: Annotated[
-        str | None, typer.Argument(metavar="[NAME]", help="One view (default: all).")
+        str | None, typer.Argument(metavar="NAME", help="One view (default: all).")
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,

@@ -345,7 +345,7 @@ class Ledger(Application[UUID]):
             spec.validate_payload(payload or {})
         if to is None:
             raise InvalidInput(
-                "to: required (give --to, or a --kind whose protocol entry names a receiver)"
+                "to: required: name the receiver, or a kind whose protocol entry routes it to one"
             )
         if current is not None:
             current.protocol.agent(to, "to")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import CLI
 
 from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
+from handoff_ledger.adapters.ledger.clock import FileClock
 
 
 def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(cli: CLI) -> None:
@@ -117,3 +120,20 @@ def test_digest_without_since_is_a_usage_error(sqlite_cli: CLI) -> None:
     failed = sqlite_cli.json("digest", expect=2)
     assert failed["error"]["code"] == "usage"
     assert "--since" in failed["error"]["message"]
+
+
+def test_digest_since_takes_a_duration_back_from_now(sqlite_cli: CLI, tmp_path: Path) -> None:
+    clock = FileClock(tmp_path / "clock")
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    timed = CLI(sqlite_cli.url, tmp_path, clock)
+    early = timed.json("send", "--from", "inbox_monitor", "--to", "code_agent")
+    clock.set(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
+    late = timed.json("send", "--from", "inbox_monitor", "--to", "code_agent")
+    clock.set(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+    digest = timed.json("digest", "--since", "6h")
+    assert digest["window"]["since"] == "2026-11-25T09:00:00Z"
+    assert {e["id"] for e in digest["passed"]} == {early["id"], late["id"]}
+    recent = timed.json("digest", "--since", "2h")
+    assert [e["id"] for e in recent["passed"]] == [late["id"]]
+    logged = timed.run("log", "--since", "90m", "--json").stdout.splitlines()
+    assert [json.loads(line)["handoff_id"] for line in logged] == [late["id"]]
