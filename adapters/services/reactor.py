@@ -35,11 +35,20 @@ from handoff_ledger.adapters.services.webhooks import Attempt, Deliveries
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
-from handoff_ledger.domain.protocol import FollowUp
+from handoff_ledger.domain.protocol import FollowUp, KindSpec
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import from_us, us
 
-__all__ = ["REACTOR", "PassReport", "Reactor"]
+__all__ = [
+    "FOLLOW_UP_KEY_PREFIX",
+    "REACTOR",
+    "PassReport",
+    "Reactor",
+    "follow_up_key",
+    "follow_up_receiver",
+    "follow_up_route",
+    "map_payload",
+]
 
 log = logging.getLogger(__name__)
 
@@ -201,21 +210,14 @@ class Reactor:
         self, event: Handoff.Completed | Handoff.Declined | Handoff.Failed
     ) -> str | None:
         handoff = self.ledger.get(event.originator_id)
-        spec = self.ledger.kind_spec(handoff)
-        route = None
-        if spec is not None:
-            route = {
-                Handoff.Completed: spec.on_complete,
-                Handoff.Declined: spec.on_decline,
-                Handoff.Failed: spec.on_fail,
-            }[type(event)]
+        route = follow_up_route(self.ledger.kind_spec(handoff), event)
         if route is None:
             return None
-        key = f"follow-up:{handoff.id}:{event.originator_version}"
+        key = follow_up_key(handoff.id, event.originator_version)
         try:
             outcome = self.ledger.send(
                 sender=handoff.receiver,
-                to=route.to or (None if isinstance(event, Handoff.Completed) else handoff.sender),
+                to=follow_up_receiver(route, handoff, event),
                 kind=route.kind,
                 priority=route.priority,
                 payload=map_payload(route, handoff),
@@ -234,6 +236,35 @@ class Reactor:
         if any(isinstance(e, Handoff.NoteAdded) and e.message == message for e in history):
             return
         self.ledger.add_ledger_note(handoff.id, by=REACTOR, message=message)
+
+
+ClosingEvent = Handoff.Completed | Handoff.Declined | Handoff.Failed
+"""The events a protocol may route a follow-up from."""
+
+
+def follow_up_route(spec: KindSpec | None, event: ClosingEvent) -> FollowUp | None:
+    """The follow-up ``spec`` routes for a closing ``event`` (``on_complete``, …), if any."""
+    if spec is None:
+        return None
+    if isinstance(event, Handoff.Completed):
+        return spec.on_complete
+    return spec.on_decline if isinstance(event, Handoff.Declined) else spec.on_fail
+
+
+def follow_up_receiver(route: FollowUp, handoff: Handoff, event: ClosingEvent) -> str | None:
+    """Whom the follow-up goes to: the route's ``to``; else, after a decline or a
+    failure, back to the sender; after a completion, the next kind's own route."""
+    if route.to:
+        return route.to
+    return None if isinstance(event, Handoff.Completed) else handoff.sender
+
+
+def follow_up_key(handoff_id: UUID, version: int | None) -> str:
+    """The idempotency key of the follow-up of the event at ``version`` of a handoff."""
+    return f"{FOLLOW_UP_KEY_PREFIX}{handoff_id}:{version}"
+
+
+FOLLOW_UP_KEY_PREFIX = "follow-up:"
 
 
 def due_step(row: dict[str, Any]) -> DueStep:
