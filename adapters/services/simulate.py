@@ -26,6 +26,11 @@ under the candidate.
 A recorded action the candidate's rules refuse is dropped and reported as its chain's
 divergence; that chain is not simulated further. Memory holds the handoffs open at the
 point reached (and the follow-ups owed), never the whole log.
+
+Why this module is long (over 400 lines): one replay is one state machine whose parts
+share its state (the followed handoffs, the follow-ups owed, the chains dropped), and
+each recorded event type's replay sits beside the others so a reader sees that every
+type of the log is handled; the answers it produces are built in ``simulation_report``.
 """
 
 from __future__ import annotations

@@ -76,6 +76,8 @@ __all__ = [
     "Reply",
     "SentDocument",
     "ShowDocument",
+    "SimulationDocument",
+    "SimulationSummary",
     "Timers",
     "TokenEntry",
     "TokenIssued",
@@ -514,6 +516,28 @@ class AgentsDocument(TypedDict):
     """``agents list --json``: the agent board's rows."""
 
     agents: list[Document]
+
+
+class SimulationSummary(TypedDict):
+    """What a what-if run found, counted by kind of difference."""
+
+    differences: int
+    by_kind: dict[str, int]
+    events_read: int
+    peak_open: int
+
+
+class SimulationDocument(TypedDict):
+    """``protocol simulate --json`` and ``POST /protocol/simulate``: each difference
+    (``escalation_added``/``_removed``, ``reassignment_added``/``_removed``,
+    ``follow_up_added``/``_removed``/``_rerouted``/``_refused``, ``refused``; see
+    docs/forensics.md for their fields), then the summary. Written as found (streamed)."""
+
+    since: str
+    until: str
+    candidate_version: int
+    differences: list[Document]
+    summary: SimulationSummary
 
 
 class Watching(TypedDict):
