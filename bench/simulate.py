@@ -2,10 +2,10 @@
 
 A fresh store is filled with ~100,000 events (``common.fill``: about 29,500 handoffs,
 30 % left open, no reactor ever ran). The candidate declares the agents and a default
-policy with two levels per broken update promise, so every open handoff's timers are
-recomputed and escalated in the simulation: the difference is large (tens of
-thousands of ``escalation_added``), and is written as JSON to a null sink, as
-``--json > file`` would. Measured in this process, median of ``--rounds``:
+policy with two levels per broken update promise. No reactor ran on the log, so the
+steps both runs have pending are not taken (as a live reactor that has not run): the
+cost measured is the replay itself, every send and agent command under the candidate.
+The JSON difference is written to a null sink, as ``--json > file`` would. Measured in this process, median of ``--rounds``:
 
 - baseline: reading and decoding the whole log through the library (what any answer
   folded from the log must do at least);
@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import AGENTS, fill, scratch_store  # noqa: E402
+from common import AGENTS, fill, scratch_store
 
-from handoff_ledger.adapters.ledger.clock import SimulatedClock  # noqa: E402
-from handoff_ledger.adapters.services.simulate import Simulation  # noqa: E402
-from handoff_ledger.adapters.services.simulation_report import simulation_chunks  # noqa: E402
-from handoff_ledger.adapters.store.bootstrap import open_ledger  # noqa: E402
-from handoff_ledger.domain.protocol import Protocol  # noqa: E402
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.services.simulate import Simulation
+from handoff_ledger.adapters.services.simulation_report import simulation_chunks
+from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.domain.protocol import Protocol
 
 START = datetime(2026, 11, 25, tzinfo=UTC)
 CANDIDATE = "\n".join(
