@@ -26,6 +26,10 @@ The A2A face's push-notification configs are delivered the same way
 (:mod:`.a2a_push`): their updates are enqueued as rows of the same table, under an
 ``agent`` of ``a2a-push:<task id>:<config id>``, and go out with the same lease,
 address check and backoff.
+
+Why this module is long (over 400 lines): the three steps share one table, its lease
+and cursor rules and their DDL on both stores; split apart, each half would need the
+other's invariants restated to stay safe against a crash between steps.
 """
 
 from __future__ import annotations
