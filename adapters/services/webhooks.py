@@ -33,6 +33,9 @@ The A2A face's push-notification configs are delivered the same way
 ``agent`` of ``a2a-push:<task id>:<config id>``, and go out with the same lease,
 address check and backoff. They are not signed: A2A has its own proof, the
 ``X-A2A-Notification-Token`` the client chose for the config (and its authentication).
+
+Why this module is long: the three steps share one table's columns, lease and
+compare-and-set rules; split apart, each half would restate them.
 """
 
 from __future__ import annotations
