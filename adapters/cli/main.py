@@ -29,6 +29,7 @@ from handoff_ledger.adapters.cli import (
     serve_commands,
     trace_commands,
     views_commands,
+    webhook_secret_commands,
     work_commands,
 )
 from handoff_ledger.adapters.cli.app import app, emit_json
@@ -60,6 +61,7 @@ _COMMAND_MODULES = (
     bridge_commands,
     digest_commands,
     serve_commands,
+    webhook_secret_commands,
     mcp_commands,
     demo,
 )  # registered on import

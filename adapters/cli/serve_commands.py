@@ -136,11 +136,19 @@ def serve(
         float,
         typer.Option("--reactor-interval", help="Seconds between the reactor's passes.", min=0.01),
     ] = 1.0,
+    metrics_public: Annotated[
+        bool,
+        typer.Option(
+            "--metrics-public",
+            help="Serve /metrics without a token (else it needs an admin token).",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """The HTTP API (its OpenAPI document at /openapi.json) and the web dashboard at /dashboard/."""
     import uvicorn
 
+    from handoff_ledger.adapters.faces.http.metrics import METRICS_PUBLIC_ENV
     from handoff_ledger.adapters.faces.runtime.following import FollowForWorkers, FollowInChild
     from handoff_ledger.adapters.faces.runtime.service import TRIAL_ENV, Service
     from handoff_ledger.adapters.faces.server import create_app
@@ -159,7 +167,9 @@ def serve(
         stop = threading.Event()
         typer.echo(f"serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
         if workers == 1:
-            application = create_app(ledger, trial=trial, following=FollowInChild())
+            application = create_app(
+                ledger, trial=trial, following=FollowInChild(), metrics_public=metrics_public
+            )
             follower = application.state.service.follow(stop)
             target: Any = application
         else:
@@ -167,6 +177,7 @@ def serve(
             # this process only supervises them and keeps the views following the log.
             os.environ["HANDOFF_DB"] = db or os.environ.get("HANDOFF_DB") or DEFAULT_URL
             os.environ[TRIAL_ENV] = "1" if trial else ""
+            os.environ[METRICS_PUBLIC_ENV] = "1" if metrics_public else ""
             supervisor = Service(ledger=ledger, views=Views(ledger), following=FollowForWorkers())
             follower = supervisor.follow(stop)
             target = "handoff_ledger.adapters.faces.server:app_from_env"

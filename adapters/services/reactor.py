@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from handoff_ledger.adapters.ledger.application import DueStep, Ledger
+from handoff_ledger.adapters.services.reactor_passes import ReactorPasses
 from handoff_ledger.adapters.services.webhooks import Attempt, Deliveries
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import HandoffError
@@ -83,6 +85,7 @@ class Reactor:
         self.ledger = ledger
         self.views = views or Views(ledger)
         self.deliveries = deliveries or Deliveries(ledger, self.views)
+        self.passes = ReactorPasses(ledger, self.views.store)
 
     def close(self) -> None:
         """Release the webhook client's connections."""
@@ -90,6 +93,7 @@ class Reactor:
 
     def run_once(self) -> PassReport:
         """One pass: catch up, escalate what fell due, create follow-ups, push webhooks."""
+        started = time.perf_counter()
         report = PassReport()
         self.views.catch_up()
         self.fire_due_timers(report)
@@ -97,6 +101,7 @@ class Reactor:
         if report.steps or report.follow_ups:
             self.views.catch_up()  # so this pass's own broadcasts go out in it
         report.deliveries = self.deliveries.run_once()
+        self.passes.record(time.perf_counter() - started)  # for /metrics (docs/metrics.md)
         return report
 
     def run_forever(

@@ -85,6 +85,10 @@ __all__ = [
     "TokensRevoked",
     "ViewStatusEntry",
     "Watching",
+    "WebhookSecretEntry",
+    "WebhookSecretList",
+    "WebhookSecretSet",
+    "WebhookSecretsRemoved",
     "WebhookStatus",
 ]
 
@@ -510,6 +514,36 @@ class TokenList(TypedDict):
     """``agents token list --json``: every token issued."""
 
     tokens: list[TokenEntry]
+
+
+class WebhookSecretSet(TypedDict):
+    """``agents webhook-secret set --json``: the agent's new signing secret (shown once)."""
+
+    agent: str
+    secret: str
+    previous_valid_until: str | None
+
+
+class WebhookSecretsRemoved(TypedDict):
+    """``agents webhook-secret remove --json``: whose secrets, how many were removed."""
+
+    agent: str
+    removed: int
+
+
+class WebhookSecretEntry(TypedDict):
+    """One valid signing secret (never its value)."""
+
+    agent: str
+    fingerprint: str
+    created_at: str | None
+    expires_at: str | None
+
+
+class WebhookSecretList(TypedDict):
+    """``agents webhook-secret list --json``: every signing secret still valid."""
+
+    secrets: list[WebhookSecretEntry]
 
 
 class AgentsDocument(TypedDict):

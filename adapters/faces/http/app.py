@@ -42,12 +42,13 @@ log = logging.getLogger(__name__)
 def routers() -> list[APIRouter]:
     """The API's resources, in the order they are included."""
     from handoff_ledger.adapters.faces.http.forensics import router as forensics
+    from handoff_ledger.adapters.faces.http.metrics import router as metrics
     from handoff_ledger.adapters.faces.http.routes import router
     from handoff_ledger.adapters.faces.http.simulate import router as simulate
     from handoff_ledger.adapters.faces.http.streams import router as streams
     from handoff_ledger.adapters.faces.http.work import router as work
 
-    return [router, work, streams, forensics, simulate]
+    return [router, work, streams, forensics, simulate, metrics]
 
 
 def add_error_answers(app: FastAPI) -> None:
