@@ -14,6 +14,8 @@ import os
 
 from fastapi import FastAPI
 
+from handoff_ledger.adapters.faces.a2a.fastpath import SendFastPath
+from handoff_ledger.adapters.faces.a2a.handler import LedgerRequestHandler
 from handoff_ledger.adapters.faces.a2a.routes import a2a_routes
 from handoff_ledger.adapters.faces.dashboard import router as dashboard
 from handoff_ledger.adapters.faces.http.app import add_error_answers, add_middleware, routers
@@ -63,9 +65,12 @@ def create_app(
     mount_mcp(app)  # the MCP tools at /mcp, same tokens
     # Every agent as an A2A agent at /a2a/{agent}, the ledger's card at the root; first,
     # so an A2A request is not matched against every route of the API before its own.
-    app.router.routes[0:0] = a2a_routes(service)
+    a2a_handler = LedgerRequestHandler(service)
+    app.router.routes[0:0] = a2a_routes(service, a2a_handler)
 
     add_error_answers(app)
+    if fast_path:  # innermost: inside the body limit and the commands' fast path
+        app.add_middleware(SendFastPath, service=service, handler=a2a_handler)
     add_middleware(app, service, fast_path=fast_path)
     if trial:
         # Outermost: a rebound name is refused before any face reads or writes anything.

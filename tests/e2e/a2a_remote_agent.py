@@ -8,9 +8,11 @@ extension's key, the task id), so a test can count how often the agent acted on
 each handoff.
 
 The work: a payload with ``"ask"`` asks for input first (``input-required``) and
-completes with the answer it gets; ``"refuse"`` rejects; anything else completes
-with ``{"fixed": <payload's n or issue>}`` as its one artifact, after working for
-``REMOTE_WORK_SECONDS`` (default 0).
+completes with the answer it gets; ``"refuse"`` rejects; ``"hold"`` starts work and
+stays ``working`` (until cancelled); anything else completes with ``{"fixed":
+<payload's n or issue>}`` as its one artifact, after working for
+``REMOTE_WORK_SECONDS`` (default 0). A payload naming a ``customer`` also gets a
+customer-ready ``reply`` in the result (what the seed protocol's follow-up reads).
 
 Without ``--ignore-key`` the agent honours the ledger extension's idempotency key
 (a message carrying a key it already made a task for answers that task and starts
@@ -67,6 +69,13 @@ def payload_of(message: Message) -> dict[str, Any]:
     return {}
 
 
+def result(payload: dict[str, Any], **fields: Any) -> list[Part]:
+    """The one artifact's parts: ``fields``, and a customer-ready reply if there is a customer."""
+    if "customer" in payload:
+        fields["reply"] = f"Fixed: {payload.get('issue', 'your request')}"
+    return [ParseDict({"data": fields}, Part())]
+
+
 def agent_text(text: str) -> Message:
     return Message(message_id=f"agent:{text[:20]}", role=Role.ROLE_AGENT, parts=[Part(text=text)])
 
@@ -85,9 +94,8 @@ class FixingAgent(AgentExecutor):
         current = context.current_task
         if current is not None and current.status.state == TaskState.TASK_STATE_INPUT_REQUIRED:
             answer = context.get_user_input()
-            await updater.add_artifact(
-                [ParseDict({"data": {"answer": answer}}, Part())], name="result"
-            )
+            asked = payload_of(current.history[0]) if current.history else {}
+            await updater.add_artifact(result(asked, answer=answer), name="result")
             await updater.complete()
             return
         with self.executions.open("a") as log:
@@ -114,12 +122,14 @@ class FixingAgent(AgentExecutor):
             await updater.reject(agent_text(f"not my job: {payload['refuse']}"))
             return
         await updater.start_work()
+        if "hold" in payload:
+            return  # working, and nothing more until someone cancels it
         await asyncio.sleep(float(os.environ.get("REMOTE_WORK_SECONDS", "0")))
         if "ask" in payload:
             await updater.requires_input(agent_text(str(payload["ask"])))
             return
         fixed = payload.get("n", payload.get("issue"))
-        await updater.add_artifact([ParseDict({"data": {"fixed": fixed}}, Part())], name="result")
+        await updater.add_artifact(result(payload, fixed=fixed), name="result")
         await updater.complete()
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:

@@ -11,13 +11,10 @@ records every remote state once. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -27,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
+from a2a_remote import Remote, free_port
 from conftest import CLI, HANDOFF
 
 from handoff_ledger.adapters.ledger.application import Ledger
@@ -42,7 +39,6 @@ HANDOFFS = int(os.environ.get("HANDOFF_A2A_SOAK_HANDOFFS", "40"))
 KILLS = int(os.environ.get("HANDOFF_A2A_SOAK_KILLS", "3"))
 """Shortened here; ``bench/a2a_bridge_soak.py`` runs the same test with 200 handoffs."""
 
-REMOTE = Path(__file__).with_name("a2a_remote_agent.py")
 PROTOCOL = """
 [agents.inbox_monitor]
 [agents."human:me"]
@@ -60,51 +56,6 @@ on_complete = {{ kind = "customer_reply", to = "inbox_monitor" }}
 
 [kinds.customer_reply]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Remote:
-    """The remote agent's process: started, stopped, and what it acted on."""
-
-    def __init__(self, port: int, folder: Path, work_seconds: float = 0.0) -> None:
-        self.port = port
-        self.executions = folder / "executions.jsonl"
-        self.work_seconds = work_seconds
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "REMOTE_WORK_SECONDS": str(self.work_seconds)}
-        args = [sys.executable, str(REMOTE), str(self.port), str(self.executions)]
-        self.process = subprocess.Popen(args, env=env, stderr=subprocess.PIPE)
-        card = f"http://127.0.0.1:{self.port}/.well-known/agent-card.json"
-        for _ in range(200):
-            try:
-                if httpx.get(card, timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError("the remote agent did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            _, stderr = self.process.communicate(timeout=10)
-            # The SDK logs a request whose client was SIGKILLed mid-body as an
-            # unhandled ClientDisconnect (with its traceback): expected here, nothing else.
-            text = stderr.decode()
-            assert text.count("Traceback") == text.count("ClientDisconnect()"), text
-
-    def acted_on(self) -> Counter[str]:
-        """How many times the agent started work, per idempotency key (handoff id)."""
-        if not self.executions.exists():
-            return Counter()
-        lines = self.executions.read_text().splitlines()
-        return Counter(json.loads(line)["key"] for line in lines)
 
 
 @pytest.fixture

@@ -114,14 +114,18 @@ class LedgerRequestHandler(RequestHandler):
         return events
 
     async def _task(self, events: Events, history: Any = None, *, queued: bool = True) -> Task:
+        """The task of ``events`` (:meth:`task_now`), its queue read on a worker thread."""
+        if queued and state_of(events) not in TERMINAL:
+            return await to_thread.run_sync(lambda: self.task_now(events, history))
+        return self.task_now(events, history, queued=False)
+
+    def task_now(self, events: Events, history: Any = None, *, queued: bool = True) -> Task:
         """The task of ``events``; its queue position is read while it is open (unless
-        not ``queued``: a task just sent, which the queues view has not seen yet)."""
+        not ``queued``: a task just sent, which the queues view has not seen yet).
+        Blocking when ``queued``: call it on a worker thread."""
         task = task_of(events)
         if queued and task.status.state not in TERMINAL:
-            handoff_id = str(events[0].originator_id)
-            position = await to_thread.run_sync(
-                lambda: self.service.views.read.queue_position(handoff_id)
-            )
+            position = self.service.views.read.queue_position(str(events[0].originator_id))
             if position is not None:
                 task = task_of(events, queue_position=position)
         return apply_history_length(task, history) if history is not None else task
@@ -129,11 +133,18 @@ class LedgerRequestHandler(RequestHandler):
     async def _record(self, params: SendMessageRequest, context: ServerCallContext) -> Events:
         """Record the message (one trip to a worker thread); the handoff's history."""
         agent = self._agent(params.tenant, context)
+        return await to_thread.run_sync(lambda: self.record_now(params, context, agent))
+
+    def record_now(
+        self, params: SendMessageRequest, context: ServerCallContext, agent: str | None = None
+    ) -> Events:
+        """Record the message as the caller (blocking: on a worker thread); the
+        handoff's history. Refusals and failures are raised as A2A's errors."""
         message = params.message
         given = params.configuration.task_push_notification_config
         wants_push = params.configuration.HasField("task_push_notification_config")
-
-        def record() -> Events:
+        try:
+            agent = agent or self._agent(params.tenant, context)
             caller = self._caller(context)
             if message.task_id:
                 self._history(message.task_id, agent)  # it must be this agent's task
@@ -143,9 +154,6 @@ class LedgerRequestHandler(RequestHandler):
                 task_id = str(events[0].originator_id)
                 self.push.save(replace(config, task_id=task_id))
             return events
-
-        try:
-            return await to_thread.run_sync(record)
         except Exception as error:  # noqa: BLE001 - the ledger's refusals, A2A's own, or a failure
             raise a2a_error(error) from None
 
@@ -158,15 +166,30 @@ class LedgerRequestHandler(RequestHandler):
         terminal or interrupted (input-required) or the client leaves."""
         validate_history_length(params.configuration)
         events = await self._record(params, context)
-        state = state_of(events)
-        if not params.configuration.return_immediately and state not in TERMINAL | INTERRUPTED:
-            handoff_id, seen = events[0].originator_id, events[-1].originator_version
-            gone = context.state.get("gone")
-            async for changed in self.wakeups.changes(handoff_id, seen, gone=gone):
-                events = changed
-                if state_of(events) in TERMINAL | INTERRUPTED:
-                    break
+        events = await self.answered(params, events, context)
         return await self._task(events, params.configuration, queued=len(events) > 1)
+
+    @staticmethod
+    def answers_now(params: SendMessageRequest, events: Events) -> bool:
+        """Whether a send is answered at once: ``returnImmediately``, or the task is
+        terminal or interrupted already."""
+        state = state_of(events)
+        return params.configuration.return_immediately or state in TERMINAL | INTERRUPTED
+
+    async def answered(
+        self, params: SendMessageRequest, events: Events, context: ServerCallContext
+    ) -> Events:
+        """The history to answer a send with: unless :meth:`answers_now`, once the task
+        is terminal or interrupted, or the client left (woken by this process's saves)."""
+        if self.answers_now(params, events):
+            return events
+        handoff_id, seen = events[0].originator_id, events[-1].originator_version
+        gone = context.state.get("gone")
+        async for changed in self.wakeups.changes(handoff_id, seen, gone=gone):
+            events = changed
+            if state_of(events) in TERMINAL | INTERRUPTED:
+                break
+        return events
 
     async def on_message_send_stream(
         self, params: SendMessageRequest, context: ServerCallContext
