@@ -31,6 +31,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from handoff_ledger.adapters.ledger.application import DueStep, Ledger
+from handoff_ledger.adapters.services.reactor_passes import ReactorPasses
 from handoff_ledger.adapters.services.webhooks import Attempt, Deliveries
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import HandoffError
@@ -74,6 +75,7 @@ class Reactor:
         self.ledger = ledger
         self.views = views or Views(ledger)
         self.deliveries = deliveries or Deliveries(ledger, self.views)
+        self.passes = ReactorPasses(self.views.store)
 
     def close(self) -> None:
         """Release the webhook client's connections."""
@@ -88,6 +90,7 @@ class Reactor:
         if report.steps or report.follow_ups:
             self.views.catch_up()  # so this pass's own broadcasts go out in it
         report.deliveries = self.deliveries.run_once()
+        self.passes.record(self.ledger.clock.now())  # so `handoff serve` knows one runs
         return report
 
     def run_forever(
