@@ -18,6 +18,7 @@ from handoff_ledger.adapters.cli.options import (
     ledger_at,
     read_time,
 )
+from handoff_ledger.adapters.cli.progress import progress_bar
 from handoff_ledger.adapters.services.anchor import (
     AnchorCheck,
     check_anchor,
@@ -28,6 +29,7 @@ from handoff_ledger.adapters.services.anchor import (
 )
 from handoff_ledger.adapters.services.audit import audit_document, verify_ledger
 from handoff_ledger.adapters.services.export import export_lines
+from handoff_ledger.adapters.services.human_times import human_value
 from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.ids import read_id
@@ -68,7 +70,8 @@ def verify(
     documents = [(source, _read_anchor(source)) for source in anchor or []]
     with ledger_at(db) as ledger:
         hid = resolve_id(ledger, given) if given is not None else None
-        report = verify_ledger(ledger, hid)
+        with progress_bar("verifying hash chains", ledger.head()) as advance:
+            report = verify_ledger(ledger, hid, progress=advance if hid is None else None)
         checks = [check_anchor(ledger, s, d, key) for s, d in documents] if key else []
     failed = [c for c in checks if not c.ok]
     ok = report.ok and not failed
@@ -88,7 +91,8 @@ def verify(
         for problem in report.problems:
             typer.echo(f"{problem.problem.upper()}: {problem.message}")
         for check in checks:
-            where = f"{check.source} (position {check.position}, taken {check.taken_at})"
+            taken = human_value(check.taken_at or "-")
+            where = f"{check.source} (position {check.position}, taken {taken})"
             if check.ok:
                 typer.echo(f"ANCHOR: {where}: the log extends it")
             for message in check.problems:
@@ -204,5 +208,10 @@ def export(
     since_time, until_time = read_time(since, "since"), read_time(until, "until")
     with ledger_at(db) as ledger:
         chain_id = resolve_id(ledger, chain_given, "chain") if chain_given else None
-        for line in export_lines(fresh_views(ledger), chain_id, since_time, until_time):
-            emit_json(line)
+        lines = export_lines(fresh_views(ledger), chain_id, since_time, until_time)
+        # The whole log: one line per log position; a part of it: no total to show.
+        whole = chain_id is None and since_time is None and until_time is None
+        with progress_bar("exporting", ledger.head() if whole else None) as advance:
+            for line in lines:
+                emit_json(line)
+                advance(1)

@@ -21,7 +21,8 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.cli.render import ack_text, handoff_text, ref
 from handoff_ledger.adapters.ledger.application import Ledger
-from handoff_ledger.adapters.services.documents import handoff_document, iso
+from handoff_ledger.adapters.services.documents import handoff_document
+from handoff_ledger.adapters.services.human_times import human_time
 from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import ack_document
 from handoff_ledger.adapters.services.vocabulary import Reply
@@ -163,7 +164,7 @@ def status(
         lambda handoff: (
             f"STATUS: {agent} on {ref(handoff)}: {parsed.value}{said} "
             f"STATE: {handoff.state.value} "
-            f"NEXT_UPDATE: {iso(handoff.update_due) or 'none promised'}"
+            f"NEXT_UPDATE: {human_time(handoff.update_due, 'none promised')}"
         ),
     )
 
@@ -273,7 +274,7 @@ def reassign(
         lambda ledger: ledger.reassign(resolve_id(ledger, hid), by=agent, to=to, reason=reason),
         lambda handoff: (
             f"HANDOFF_REASSIGNED: {ref(handoff)} → {handoff.receiver} by {agent} "
-            f"REASON: {reason} ACK_DUE: {iso(handoff.ack_due) or 'none'}"
+            f"REASON: {reason} ACK_DUE: {human_time(handoff.ack_due, 'none')}"
         ),
     )
 
@@ -306,7 +307,7 @@ def reply(
         lambda handoff: (
             f"REPLY: {agent} → {handoff.receiver} on {ref(handoff)}: {message}{shown} "
             f"STATE: {handoff.state.value} "
-            f"NEXT_UPDATE: {iso(handoff.update_due) or 'none promised'}"
+            f"NEXT_UPDATE: {human_time(handoff.update_due, 'none promised')}"
         ),
     )
 

@@ -24,7 +24,8 @@ from handoff_ledger.adapters.cli.render import (
     log_lines,
     overdue_table,
 )
-from handoff_ledger.adapters.services.documents import iso, log_entry
+from handoff_ledger.adapters.services.documents import log_entry
+from handoff_ledger.adapters.services.human_times import human_time
 from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import inbox_document, overdue_document, show_document
 from handoff_ledger.domain.errors import InvalidInput
@@ -49,7 +50,7 @@ def show(
         handoff = ledger.get(hid, as_of=moment)
         history = ledger.history(hid, as_of=moment)
         if moment:
-            typer.echo(f"AS OF: {iso(moment)}")
+            typer.echo(f"AS OF: {human_time(moment)}")
         typer.echo(handoff_text(handoff, moment or ledger.clock.now()))
         typer.echo("HISTORY:")
         typer.echo(history_text(history))

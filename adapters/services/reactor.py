@@ -101,7 +101,8 @@ class Reactor:
         if report.steps or report.follow_ups:
             self.views.catch_up()  # so this pass's own broadcasts go out in it
         report.deliveries = self.deliveries.run_once()
-        self.passes.record(time.perf_counter() - started)  # for /metrics (docs/metrics.md)
+        # For /metrics (docs/metrics.md), and so `handoff serve` knows a reactor runs.
+        self.passes.record(time.perf_counter() - started)
         return report
 
     def run_forever(

@@ -12,16 +12,29 @@ exists gets no DDL.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.views.store import ViewStore
 from handoff_ledger.projections.base import Column, us
 
-__all__ = ["PASSES", "PassTotals", "ReactorPasses"]
+__all__ = ["PASSES", "RECENT", "LastPass", "PassTotals", "ReactorPasses"]
 
 PASSES = "hl_reactor_passes"
 _KEY = "reactor"  # one row: every reactor's passes add up in it
 _DDL_LOCK = 7_310_452_931
+
+
+RECENT = timedelta(minutes=2)
+"""A reactor that passed within this long (by the ledger's clock) counts as running:
+``handoff serve`` warns at start-up when none has (its timers would never fire)."""
+
+
+@dataclass(frozen=True)
+class LastPass:
+    """When a reactor last ended a pass (the ledger's clock)."""
+
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,13 @@ class ReactorPasses:
             last_seconds=int(row["last_us"]) / 1e6,
             last_at_us=int(row["last_at_us"] or 0),
         )
+
+    def last(self) -> LastPass | None:
+        """When any reactor last ended a pass, or None if none ever did (reads only)."""
+        totals = self.totals()
+        if totals is None or not totals.last_at_us:
+            return None
+        return LastPass(at=datetime.fromtimestamp(totals.last_at_us / 1_000_000, tz=UTC))
 
     def _create_table(self) -> None:
         if PASSES in self.store.existing_tables():

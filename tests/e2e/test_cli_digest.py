@@ -13,6 +13,7 @@ from conftest import CLI
 
 from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 from handoff_ledger.adapters.ledger.clock import FileClock
+from handoff_ledger.adapters.services.human_times import human_time
 
 
 def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(cli: CLI) -> None:
@@ -52,7 +53,8 @@ def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(cli: C
 
     text = cli.run("digest", "--since", since, "--for", "human:me").stdout
     lines = text.splitlines()
-    assert lines[0].startswith(f"DIGEST: human:me, {since} → ")
+    # People read times to the whole second (issue 22); --json keeps the microseconds.
+    assert lines[0].startswith(f"DIGEST: human:me, {human_time(since)} → ")
     assert "PASSED: 2" in lines
     assert any(
         line.startswith("  [") and f"CREATED support_agent/{mine['id'][:8]} → human:me" in line
