@@ -45,7 +45,8 @@ def simulate(body: SimulateBody, svc: Svc, me: Me) -> StreamingResponse:
     now = svc.ledger.clock.now()
     since = query_time(body.since, "since", now)
     until = query_time(body.until, "until", now)
-    assert since is not None
+    if since is None:
+        raise InvalidInput("since: required: an ISO 8601 time, or a duration back from now (6h)")
     if until is not None and until < since:
         raise InvalidInput("until: must not be before since")
     chunks = simulation_chunks(Simulation(svc.ledger, candidate, since, until))
