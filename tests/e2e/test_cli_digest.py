@@ -85,7 +85,7 @@ def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(cli: C
         (["--since", "2026-01-01T00:00:00Z", "--until", "soon"], "until: 'soon' is not an ISO"),
         (
             ["--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"],
-            "since: 2026-01-02T00:00:00Z is after the end of the window, --until",
+            "since: 2026-01-02T00:00:00Z is after the end of the window, until (2026-01-01T00:00:00Z)",
         ),
         (["--since", "2999-01-01T00:00:00Z"], "is after the end of the window, now"),
         (["--since", "2026-01-01T00:00:00Z", "--for", "no one"], "for: 'no one' is not an agent"),
