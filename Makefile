@@ -5,6 +5,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# What `make demo` needs: the project and its runtime dependencies, without the test
+# and lint tools (most of the install's time); `make install`/`make test` add those.
+CORE   := $(VENV)/.installed-core
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	--config-settings editable_mode=strict
 CHROMIUM := /usr/bin/chromium
 # Editable installs link each module file (and the dashboard's templates): re-install when
 # one is added or removed.
@@ -14,14 +19,24 @@ SOURCES := pyproject.toml $(shell find domain projections adapters -name '*.py' 
 .PHONY: install browser demo test lint typecheck contracts unit bench screenshots clean
 
 $(STAMP): $(SOURCES)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		--config-settings editable_mode=strict -e '.[dev]'
-	@touch $(STAMP)
+	@test -x $(BIN)/python || { echo "make: creating the virtualenv $(VENV)"; \
+		$(PYTHON) -m venv $(VENV); }
+	@echo "make: installing handoff-ledger with its test and lint tools into $(VENV)" \
+		"(pip, a few minutes the first time)"
+	$(PIP) -e '.[dev]'
+	@touch $(STAMP) $(CORE)
+
+$(CORE): $(SOURCES)
+	@test -x $(BIN)/python || { echo "make: creating the virtualenv $(VENV)"; \
+		$(PYTHON) -m venv $(VENV); }
+	@echo "make: installing handoff-ledger and what it needs to run into $(VENV)" \
+		"(pip, under a minute the first time; make test adds the test tools)"
+	$(PIP) -e .
+	@touch $(CORE)
 
 install: $(STAMP)
 
-demo: install
+demo: $(CORE)
 	$(BIN)/handoff demo
 
 test: install browser lint typecheck contracts
@@ -46,7 +61,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy -p handoff_ledger.domain -p handoff_ledger.projections -p handoff_ledger.adapters
-	$(BIN)/mypy --strict --no-warn-unused-configs -p handoff_ledger.client
+	$(BIN)/mypy --strict --no-warn-unused-configs -p handoff_ledger.client -p handoff_ledger.integrations
 
 contracts: install
 	$(BIN)/lint-imports

@@ -62,14 +62,26 @@ def parse_duration(text: str, *, name: str = "duration") -> timedelta:
     return duration
 
 
-def parse_time(text: str, *, name: str = "time") -> datetime:
-    """Read an ISO 8601 time; a time without an offset is taken as UTC."""
+def parse_time(text: str, *, name: str = "time", now: datetime | None = None) -> datetime:
+    """Read an ISO 8601 time; a time without an offset is taken as UTC.
+
+    Given ``now``, a duration is taken as that long back from it (``--since 6h``):
+    every time a user types (``--since``, ``--until``, ``--as-of``) reads both ways.
+    """
     raw = text.strip()
+    if now is not None:
+        try:
+            back = parse_duration(raw, name=name)
+        except InvalidInput:
+            pass  # not a duration: read as a time below
+        else:
+            return require_in_range(now - back, name)
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
     except (ValueError, OverflowError):
+        also = " or a duration back from now (6h, 1d, PT30M)" if now is not None else ""
         raise InvalidInput(
-            f"{name}: {text!r} is not an ISO 8601 time (e.g. 2026-11-25T14:30:00Z)"
+            f"{name}: {text!r} is not an ISO 8601 time (e.g. 2026-11-25T14:30:00Z){also}"
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)

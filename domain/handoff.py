@@ -442,8 +442,8 @@ class Handoff(Aggregate):
         open handoff is a no-op that leaves the first ack standing (for a worker
         taking work, a loss: another worker took it first).
         """
+        rules.require_receiver(self, by, "ack")  # who you are before what state it is in
         rules.require_open(self, "ack")
-        rules.require_receiver(self, by, "ack")
         rules.require_worker_name(worker)
         if self.acked_at is not None:
             return False
@@ -472,8 +472,8 @@ class Handoff(Aggregate):
     ) -> None:
         """Another worker of the receiver takes the work on, once its worker's update
         promise is overdue (it was escalated as any broken promise is)."""
-        rules.require_open(self, "take over")
         rules.require_receiver(self, by, "take over")
+        rules.require_open(self, "take over")
         rules.require_worker_name(worker)
         if self.acked_at is None:
             raise InvalidTransition(f"handoff {self.id} is not taken yet: take it, not over")
@@ -508,8 +508,8 @@ class Handoff(Aggregate):
         next_update: timedelta | None = None,
     ) -> None:
         """Broadcast progress; re-arms the update timer (with the last interval if none given)."""
-        rules.require_open(self, "report status on")
         rules.require_receiver(self, by, "report status on")
+        rules.require_open(self, "report status on")
         rules.require_storable(message, "message")
         self._ack_implicitly(by, now)
         every = next_update.total_seconds() if next_update else self.update_every
@@ -527,8 +527,8 @@ class Handoff(Aggregate):
 
     def complete(self, *, by: str, now: datetime, result: JSONObject | None = None) -> None:
         """Finish the work; the protocol's follow-ups hang off this event."""
-        rules.require_open(self, "complete")
         rules.require_receiver(self, by, "complete")
+        rules.require_open(self, "complete")
         rules.require_storable(result, "result")
         self._ack_implicitly(by, now)
         self._record(self.Completed, by=by, now=now, result=result)
@@ -537,8 +537,8 @@ class Handoff(Aggregate):
         self, *, by: str, now: datetime, reason: str, result: JSONObject | None = None
     ) -> None:
         """Give up on the work after trying, saying why; ``on_fail`` follow-ups hang off it."""
-        rules.require_open(self, "fail")
         rules.require_receiver(self, by, "fail")
+        rules.require_open(self, "fail")
         rules.require_text(reason, "reason")
         rules.require_storable(result, "result")
         self._ack_implicitly(by, now)
@@ -559,8 +559,8 @@ class Handoff(Aggregate):
         Unlike a note, a reply is part of the protocol: a blocked handoff resumes, and
         the receiver's update timer re-arms from the reply when it promised updates.
         """
-        rules.require_open(self, "reply to")
         rules.require_may_reply(self, by, is_admin)
+        rules.require_open(self, "reply to")
         rules.require_text(message, "message")
         rules.require_storable(data, "data")
         rules.require_storable(as_sent, "message")
@@ -579,16 +579,16 @@ class Handoff(Aggregate):
 
     def decline(self, *, by: str, now: datetime, reason: str) -> None:
         """Refuse the work, saying why."""
-        rules.require_open(self, "decline")
         rules.require_receiver(self, by, "decline")
+        rules.require_open(self, "decline")
         rules.require_text(reason, "reason")
         self._ack_implicitly(by, now)
         self._record(self.Declined, by=by, now=now, reason=reason)
 
     def cancel(self, *, by: str, now: datetime, reason: str, is_admin: bool = False) -> None:
         """Withdraw the work (sender or admin)."""
-        rules.require_open(self, "cancel")
         rules.require_sender_or_admin(self, by, is_admin, "cancel")
+        rules.require_open(self, "cancel")
         rules.require_text(reason, "reason")
         self._record(self.Cancelled, by=by, now=now, reason=reason)
 
@@ -596,8 +596,8 @@ class Handoff(Aggregate):
         self, *, by: str, now: datetime, to: str, reason: str, is_admin: bool = False
     ) -> None:
         """Move the work to ``to``: back to ``requested``; ack timer, relative deadline restart."""
-        rules.require_open(self, "reassign")
         rules.require_sender_or_admin(self, by, is_admin, "reassign")
+        rules.require_open(self, "reassign")
         rules.require_agent_name(to, "to")
         rules.require_text(reason, "reason")
         if to == self.receiver:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["Action", "AgentSpec", "EscalationLevel", "FollowUp", "KindSpec", "Protocol"]
 
 _TOP_KEYS = {"agents", "kinds", "name", "description", "escalation", "allow_private_webhooks"}
-_AGENT_KEYS = {"webhook", "admin", "description"}
+_AGENT_KEYS = {"webhook", "admin", "description", "a2a", "a2a_token_env"}
 _KIND_KEYS = {
     "description",
     "trigger",
@@ -61,11 +61,19 @@ _FOLLOW_UP_KEYS = {"kind", "to", "priority", "payload"}
 
 @dataclass(frozen=True)
 class AgentSpec:
-    """A declared agent; ``webhook`` gets broadcasts pushed, ``admin`` may cancel/reassign."""
+    """A declared agent; ``webhook`` gets broadcasts pushed, ``admin`` may cancel/reassign.
+
+    ``a2a``: the agent is a remote A2A agent at this URL (its agent card, or its base
+    URL); its handoffs are delivered by ``handoff a2a-bridge``. ``a2a_token_env``
+    names the environment variable holding the bearer token to send it (the file
+    never holds the secret itself).
+    """
 
     name: str
     webhook: str | None = None
     admin: bool = False
+    a2a: str | None = None
+    a2a_token_env: str | None = None
 
 
 class Action(StrEnum):
@@ -303,7 +311,20 @@ class _Parser:
         admin = spec.get("admin", False)
         if not isinstance(admin, bool):
             raise self.fail([*path, "admin"], "must be true or false")
-        return AgentSpec(name=name, webhook=webhook, admin=admin)
+        a2a = spec.get("a2a")
+        if a2a is not None and not (isinstance(a2a, str) and re.match(r"https?://\S+$", a2a)):
+            raise self.fail([*path, "a2a"], "must be an http:// or https:// URL")
+        token_env = spec.get("a2a_token_env")
+        if token_env is not None:
+            if not (
+                isinstance(token_env, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env)
+            ):
+                raise self.fail(
+                    [*path, "a2a_token_env"], "must name an environment variable (A-Z, 0-9, _)"
+                )
+            if a2a is None:
+                raise self.fail([*path, "a2a_token_env"], "needs a2a (the agent's URL)")
+        return AgentSpec(name=name, webhook=webhook, admin=admin, a2a=a2a, a2a_token_env=token_env)
 
     def kind(self, name: str, spec: Any, agents: dict[str, AgentSpec]) -> KindSpec:
         path = ["kinds", name]

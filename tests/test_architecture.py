@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
-ROOMS = {"cli", "client", "faces", "ledger", "services", "store", "views"}
+ROOMS = {"cli", "client", "faces", "integrations", "ledger", "services", "store", "views"}
 FACES = {"runtime", "http", "dashboard", "mcp", "a2a", "server.py"}
 LONG = 400
 REASON = "Why this module is long"
@@ -34,6 +34,7 @@ def _copy_of_the_code(where: Path) -> Path:
     for folder in ("domain", "projections", "adapters"):
         shutil.copytree(ROOT / folder, package / folder, ignore=ignore)
     shutil.move(package / "adapters" / "client", package / "client")
+    shutil.move(package / "adapters" / "integrations", package / "integrations")
     shutil.copy(ROOT / "pyproject.toml", where / "pyproject.toml")
     return package
 
@@ -74,6 +75,12 @@ BAD_IMPORTS = [
         "import fastapi",
         "The domain does no I/O and knows no persistence or web library",
         id="the-domain-imports-a-web-library",
+    ),
+    pytest.param(
+        "integrations/langgraph.py",
+        "import handoff_ledger.adapters.services.queries",
+        "The integrations run in agents' processes",
+        id="an-integration-imports-the-server",
     ),
     pytest.param(
         "adapters/views/reader.py",

@@ -11,7 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {"domain", "projections", "adapters"}
 # The one package that lives inside a layer's folder but installs under a name of its
 # own: the Python client (an adapter: it touches the network), `handoff_ledger.client`.
-EXTRA = {"handoff_ledger.client": "adapters/client"}
+EXTRA = {
+    "handoff_ledger.client": "adapters/client",
+    "handoff_ledger.integrations": "adapters/integrations",
+}
 
 
 def installed_name(path: Path) -> str:

@@ -18,6 +18,7 @@ from handoff_ledger.adapters.cli.options import (
     ledger_at,
     read_time,
 )
+from handoff_ledger.adapters.cli.progress import progress_bar
 from handoff_ledger.adapters.services.anchor import (
     AnchorCheck,
     check_anchor,
@@ -28,8 +29,10 @@ from handoff_ledger.adapters.services.anchor import (
 )
 from handoff_ledger.adapters.services.audit import audit_document, verify_ledger
 from handoff_ledger.adapters.services.export import export_lines
+from handoff_ledger.adapters.services.human_times import human_value
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.domain.errors import InvalidInput
-from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.ids import read_id
 
 __all__: list[str] = []
 
@@ -40,7 +43,7 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def verify(
     handoff_id: Annotated[
-        str | None, typer.Argument(metavar="[ID]", help="One handoff (default: all).")
+        str | None, typer.Argument(metavar="ID", help="One handoff (default: all).")
     ] = None,
     anchor: Annotated[
         list[str] | None,
@@ -58,7 +61,7 @@ def verify(
     as_json: JsonOption = False,
 ) -> int:
     """Check every handoff's hash chain; exit 1 naming each altered, removed or inserted event."""
-    hid = parse_id(handoff_id) if handoff_id is not None else None
+    given = read_id(handoff_id) if handoff_id is not None else None
     if anchor and public_key is None:
         raise InvalidInput(
             "public-key: required with --anchor (the key you keep, not the anchor's)"
@@ -66,7 +69,9 @@ def verify(
     key = load_public_key(public_key) if public_key is not None else None
     documents = [(source, _read_anchor(source)) for source in anchor or []]
     with ledger_at(db) as ledger:
-        report = verify_ledger(ledger, hid)
+        hid = resolve_id(ledger, given) if given is not None else None
+        with progress_bar("verifying hash chains", ledger.head()) as advance:
+            report = verify_ledger(ledger, hid, progress=advance if hid is None else None)
         checks = [check_anchor(ledger, s, d, key) for s, d in documents] if key else []
     failed = [c for c in checks if not c.ok]
     ok = report.ok and not failed
@@ -86,7 +91,8 @@ def verify(
         for problem in report.problems:
             typer.echo(f"{problem.problem.upper()}: {problem.message}")
         for check in checks:
-            where = f"{check.source} (position {check.position}, taken {check.taken_at})"
+            taken = human_value(check.taken_at or "-")
+            where = f"{check.source} (position {check.position}, taken {taken})"
             if check.ok:
                 typer.echo(f"ANCHOR: {where}: the log extends it")
             for message in check.problems:
@@ -189,13 +195,23 @@ def export(
     chain: Annotated[
         str | None, typer.Option("--chain", help="Only this chain (its id or any handoff's).")
     ] = None,
-    since: Annotated[str | None, typer.Option("--since", help="An ISO 8601 time.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="An ISO 8601 time.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="A time, or a duration back (6h).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="A time, or a duration back (1h).")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """The log as JSON lines for auditors: every event with its hash-chain link (docs/audit.md)."""
-    chain_id = parse_id(chain, "chain") if chain is not None else None
+    chain_given = read_id(chain, "chain") if chain is not None else None
     since_time, until_time = read_time(since, "since"), read_time(until, "until")
     with ledger_at(db) as ledger:
-        for line in export_lines(fresh_views(ledger), chain_id, since_time, until_time):
-            emit_json(line)
+        chain_id = resolve_id(ledger, chain_given, "chain") if chain_given else None
+        lines = export_lines(fresh_views(ledger), chain_id, since_time, until_time)
+        # The whole log: one line per log position; a part of it: no total to show.
+        whole = chain_id is None and since_time is None and until_time is None
+        with progress_bar("exporting", ledger.head() if whole else None) as advance:
+            for line in lines:
+                emit_json(line)
+                advance(1)

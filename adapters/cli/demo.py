@@ -23,6 +23,7 @@ import typer
 from handoff_ledger.adapters.cli.app import app
 from handoff_ledger.adapters.cli.digest_commands import digest_lines
 from handoff_ledger.adapters.cli.options import fresh_views
+from handoff_ledger.adapters.cli.reactor_commands import follow_up_route
 from handoff_ledger.adapters.cli.render import ack_text, console, handoff_text, log_lines, ref
 from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 from handoff_ledger.adapters.cli.trace_commands import chain_tree
@@ -31,6 +32,7 @@ from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.adapters.services.audit import verify_ledger
 from handoff_ledger.adapters.services.diagnosis import gaps_document
 from handoff_ledger.adapters.services.digest import build_digest
+from handoff_ledger.adapters.services.human_times import human_text, human_time
 from handoff_ledger.adapters.services.queries import chain_document
 from handoff_ledger.adapters.services.reactor import PassReport, Reactor
 from handoff_ledger.adapters.store.bootstrap import open_ledger
@@ -77,7 +79,7 @@ def demo(
         scenario.back_online()
         typer.echo(
             f"\nTry it yourself: handoff log --db {url}\n"
-            f"                 handoff digest --since {OFFLINE_AT.isoformat()} --for human:me "
+            f"                 handoff digest --since {human_time(OFFLINE_AT)} --for human:me "
             f"--db {url}"
         )
     finally:
@@ -195,11 +197,7 @@ class Scenario:
                 f" → human:me{moved}"
             )
         for hid in report.follow_ups:
-            follow = self.ledger.get(UUID(hid))
-            self.say(
-                f"REACTOR: FOLLOW_UP {follow.kind} {follow.sender} → {follow.receiver}"
-                f" ({str(follow.id)[:8]}, parent {str(follow.parent_id)[:8]})"
-            )
+            self.say(f"REACTOR: FOLLOW_UP {follow_up_route(self.ledger.get(UUID(hid)))}")
 
     def back_online(self) -> None:
         """15:00: the digest, the log, the chain trace and the check."""
@@ -217,7 +215,8 @@ class Scenario:
         typer.echo("\nWHERE CHAINS BROKE (handoff gaps):")
         for chain in gaps_document(views, ledger.clock.now())["chains"]:
             for found in chain["breaks"]:
-                typer.echo(f"  {found['handoff_id'][:8]} {found['kind']}: {found['message']}")
+                message = human_text(found["message"])
+                typer.echo(f"  {found['handoff_id'][:8]} {found['kind']}: {message}")
         typer.echo(check(ledger))
         audit = verify_ledger(ledger)
         verdict = "every hash chain intact" if audit.ok else f"{len(audit.problems)} problems"

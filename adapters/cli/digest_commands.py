@@ -18,6 +18,7 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.services.digest import PASSED_TYPES, build_digest, check_window
 from handoff_ledger.adapters.services.documents import parse_iso
+from handoff_ledger.adapters.services.human_times import human_time
 from handoff_ledger.adapters.services.vocabulary import DigestDocument
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.rules import require_agent_name
@@ -27,7 +28,11 @@ from handoff_ledger.domain.rules import require_agent_name
 def digest(
     since: Annotated[
         str,
-        typer.Option("--since", help="Start of the window (ISO 8601 time).", show_default=False),
+        typer.Option(
+            "--since",
+            help="Start of the window: a time, or a duration back (6h).",
+            show_default=False,
+        ),
     ],
     agent: Annotated[
         str | None, typer.Option("--for", help="Only what concerns this agent, and its queue.")
@@ -38,7 +43,7 @@ def digest(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """While you were away: what passed, what was escalated, what waits (on AGENT)."""
+    """While you were away: what passed, what was escalated, what waits (on --for)."""
     start = read_time(since, "since")
     end = read_time(until, "until")
     if start is None:  # Typer requires --since; this keeps mypy and the reader honest
@@ -68,7 +73,7 @@ def digest_lines(document: DigestDocument) -> Iterator[str]:
         return _clock(text, since)
 
     who = document["for"] or "everyone"
-    yield f"DIGEST: {who}, {window['since']} → {at(window['until'])}"
+    yield f"DIGEST: {who}, {human_time(window['since'])} → {at(window['until'])}"
     passed = document["passed"]
     yield f"PASSED: {len(passed) or 'nothing'}"
     for e in passed:
@@ -135,10 +140,9 @@ def _waiting_lines(waiting: dict[str, Any], agent: str | None, at: Any) -> Itera
 
 
 def _clock(text: str | None, since: datetime) -> str:
-    """A time of the window's first day as ``HH:MM:SSZ``; any other as a full ISO time."""
+    """A time of the window's first day as ``HH:MM:SSZ``; any other as a full time."""
     moment = parse_iso(text)
-    if moment is None or text is None:
+    if moment is None:
         return "-"
-    if moment.date() != since.date():
-        return text
-    return text.split("T", 1)[1]
+    full = human_time(moment)
+    return full.split("T", 1)[1] if moment.date() == since.date() else full

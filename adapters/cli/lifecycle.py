@@ -21,11 +21,14 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.cli.render import ack_text, handoff_text, ref
 from handoff_ledger.adapters.ledger.application import Ledger
-from handoff_ledger.adapters.services.documents import handoff_document, iso
+from handoff_ledger.adapters.services.documents import handoff_document
+from handoff_ledger.adapters.services.human_times import human_time
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import ack_document
 from handoff_ledger.adapters.services.vocabulary import Reply
+from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.handoff import Handoff
-from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.ids import read_id
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
 
@@ -41,7 +44,9 @@ NextUpdate = Annotated[
 
 @app.command()
 def send(
-    sender: Annotated[str, typer.Option("--from", help="The sending agent.")],
+    sender: Annotated[
+        str, typer.Option("--as", "--from", help="The sending agent (--from: the same).")
+    ],
     to: Annotated[str | None, typer.Option("--to", help="The receiving agent.")] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="A kind from the protocol.")] = None,
     trigger: Annotated[str | None, typer.Option("--trigger", help="What happened.")] = None,
@@ -74,8 +79,10 @@ def send(
     parsed_priority = Priority.parse(priority) if priority else None
     parsed_ack_within = read_duration(ack_within, "ack_within")
     parsed_deadline = read_deadline(deadline)
-    parent_id = parse_id(parent, "parent") if parent else None
+    parent_id = read_id(parent, "parent", error=InvalidInput) if parent else None
     with ledger_at(db, create=True) as ledger:
+        if parent_id is not None:
+            parent_id = resolve_id(ledger, parent_id, "parent", error=InvalidInput)
         outcome = ledger.send(
             sender=sender,
             to=to,
@@ -107,13 +114,15 @@ def ack(
     as_json: JsonOption = False,
 ) -> None:
     """Acknowledge a handoff; prints queue_position, eta and next_update_due."""
-    hid = parse_id(handoff_id)
+    hid = read_id(handoff_id)
     eta_delta = read_duration(eta, "eta")
     update_delta = read_duration(next_update, "next_update")
     _answer(
         db,
         as_json,
-        lambda ledger: ledger.ack(hid, by=agent, eta=eta_delta, next_update=update_delta),
+        lambda ledger: ledger.ack(
+            resolve_id(ledger, hid), by=agent, eta=eta_delta, next_update=update_delta
+        ),
         lambda ledger, outcome: ack_document(outcome, fresh_views(ledger)),
         lambda ledger, outcome, document: ack_text(
             outcome.handoff,
@@ -136,7 +145,7 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Report status on a handoff (working, progress, stuck, need_help)."""
-    hid = parse_id(handoff_id)
+    hid = read_id(handoff_id)
     parsed = Status.parse(report)
     eta_delta = read_duration(eta, "eta")
     update_delta = read_duration(next_update, "next_update")
@@ -145,12 +154,17 @@ def status(
         db,
         as_json,
         lambda ledger: ledger.report_status(
-            hid, by=agent, status=parsed, message=message, eta=eta_delta, next_update=update_delta
+            resolve_id(ledger, hid),
+            by=agent,
+            status=parsed,
+            message=message,
+            eta=eta_delta,
+            next_update=update_delta,
         ),
         lambda handoff: (
             f"STATUS: {agent} on {ref(handoff)}: {parsed.value}{said} "
             f"STATE: {handoff.state.value} "
-            f"NEXT_UPDATE: {iso(handoff.update_due) or 'none promised'}"
+            f"NEXT_UPDATE: {human_time(handoff.update_due, 'none promised')}"
         ),
     )
 
@@ -166,13 +180,13 @@ def complete(
     as_json: JsonOption = False,
 ) -> None:
     """Complete a handoff (the result is checked against the kind's result schema)."""
-    hid = parse_id(handoff_id)
+    hid = read_id(handoff_id)
     parsed = read_json_object(result, "result")
     result_text = json.dumps(parsed or {}, ensure_ascii=False)
     _changed(
         db,
         as_json,
-        lambda ledger: ledger.complete(hid, by=agent, result=parsed),
+        lambda ledger: ledger.complete(resolve_id(ledger, hid), by=agent, result=parsed),
         lambda handoff: f"HANDOFF_COMPLETE: {agent} completed {ref(handoff)} RESULT: {result_text}",
     )
 
@@ -194,13 +208,13 @@ def fail(
     ``decline`` refuses work not started; ``fail`` reports work tried that could not
     be finished. The protocol's ``on_fail`` follow-up, if any, fires from the reactor.
     """
-    hid = parse_id(handoff_id)
+    hid = read_id(handoff_id)
     parsed = read_json_object(result, "result")
     shown = f" RESULT: {json.dumps(parsed, ensure_ascii=False)}" if parsed is not None else ""
     _changed(
         db,
         as_json,
-        lambda ledger: ledger.fail(hid, by=agent, reason=reason, result=parsed),
+        lambda ledger: ledger.fail(resolve_id(ledger, hid), by=agent, reason=reason, result=parsed),
         lambda handoff: (
             f"HANDOFF_FAILED: {agent} could not finish {ref(handoff)} REASON: {reason}{shown}"
         ),
@@ -216,11 +230,11 @@ def decline(
     as_json: JsonOption = False,
 ) -> None:
     """Decline a handoff (the receiver), saying why."""
-    hid = parse_id(handoff_id)
+    hid = read_id(handoff_id)
     _changed(
         db,
         as_json,
-        lambda ledger: ledger.decline(hid, by=agent, reason=reason),
+        lambda ledger: ledger.decline(resolve_id(ledger, hid), by=agent, reason=reason),
         lambda handoff: f"HANDOFF_DECLINED: {agent} declined {ref(handoff)} REASON: {reason}",
     )
 
@@ -234,11 +248,11 @@ def cancel(
     as_json: JsonOption = False,
 ) -> None:
     """Cancel a handoff (its sender, or an admin)."""
-    hid = parse_id(handoff_id)
+    hid = read_id(handoff_id)
     _changed(
         db,
         as_json,
-        lambda ledger: ledger.cancel(hid, by=agent, reason=reason),
+        lambda ledger: ledger.cancel(resolve_id(ledger, hid), by=agent, reason=reason),
         lambda handoff: f"HANDOFF_CANCELLED: {agent} cancelled {ref(handoff)} REASON: {reason}",
     )
 
@@ -253,14 +267,14 @@ def reassign(
     as_json: JsonOption = False,
 ) -> None:
     """Reassign a handoff to another receiver (its sender, or an admin)."""
-    hid = parse_id(handoff_id)
+    hid = read_id(handoff_id)
     _changed(
         db,
         as_json,
-        lambda ledger: ledger.reassign(hid, by=agent, to=to, reason=reason),
+        lambda ledger: ledger.reassign(resolve_id(ledger, hid), by=agent, to=to, reason=reason),
         lambda handoff: (
             f"HANDOFF_REASSIGNED: {ref(handoff)} → {handoff.receiver} by {agent} "
-            f"REASON: {reason} ACK_DUE: {iso(handoff.ack_due) or 'none'}"
+            f"REASON: {reason} ACK_DUE: {human_time(handoff.ack_due, 'none')}"
         ),
     )
 
@@ -281,17 +295,19 @@ def reply(
     A blocked handoff goes back to in_progress and the receiver's update timer re-arms;
     a note, by contrast, asks nothing of anyone. Admins are the protocol's (``admin = true``).
     """
-    hid = parse_id(handoff_id)
+    hid = read_id(handoff_id)
     parsed = read_json_object(data, "data")
     shown = f" DATA: {json.dumps(parsed, ensure_ascii=False)}" if parsed is not None else ""
     _changed(
         db,
         as_json,
-        lambda ledger: ledger.reply(hid, by=agent, message=message, data=parsed),
+        lambda ledger: ledger.reply(
+            resolve_id(ledger, hid), by=agent, message=message, data=parsed
+        ),
         lambda handoff: (
             f"REPLY: {agent} → {handoff.receiver} on {ref(handoff)}: {message}{shown} "
             f"STATE: {handoff.state.value} "
-            f"NEXT_UPDATE: {iso(handoff.update_due) or 'none promised'}"
+            f"NEXT_UPDATE: {human_time(handoff.update_due, 'none promised')}"
         ),
     )
 
@@ -305,11 +321,11 @@ def note(
     as_json: JsonOption = False,
 ) -> None:
     """Add a note to a handoff (anyone, any time: logged, no obligations)."""
-    hid = parse_id(handoff_id)
+    hid = read_id(handoff_id)
     _changed(
         db,
         as_json,
-        lambda ledger: ledger.add_note(hid, by=agent, message=message),
+        lambda ledger: ledger.add_note(resolve_id(ledger, hid), by=agent, message=message),
         lambda handoff: f"NOTE: {agent} on {ref(handoff)}: {message}",
     )
 

@@ -18,6 +18,7 @@ from typer.exceptions import TyperException
 
 from handoff_ledger.adapters.cli import (
     audit_commands,
+    bridge_commands,
     demo,
     digest_commands,
     init_command,
@@ -29,9 +30,11 @@ from handoff_ledger.adapters.cli import (
     serve_commands,
     trace_commands,
     views_commands,
+    webhook_secret_commands,
     work_commands,
 )
 from handoff_ledger.adapters.cli.app import app, emit_json
+from handoff_ledger.adapters.cli.help import group_commands, plain_usage
 from handoff_ledger.adapters.services.documents import error_document
 from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.adapters.store.errors import StoreUnavailable, store_failure
@@ -56,11 +59,16 @@ _COMMAND_MODULES = (
     trace_commands,
     audit_commands,
     reactor_commands,
+    bridge_commands,
     digest_commands,
     serve_commands,
+    webhook_secret_commands,
     mcp_commands,
     demo,
 )  # registered on import
+
+group_commands(app)
+plain_usage()
 
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2

@@ -51,7 +51,9 @@ DbOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 AsOfOption = Annotated[
     str | None,
-    typer.Option("--as-of", help="Answer as the ledger stood at this ISO 8601 time."),
+    typer.Option(
+        "--as-of", help="Answer as the ledger stood then: a time, or a duration back (2h)."
+    ),
 ]
 
 
@@ -102,8 +104,10 @@ def read_deadline(text: str | None) -> timedelta | datetime | None:
 
 
 def read_time(text: str | None, name: str) -> datetime | None:
-    """An optional ISO 8601 time option."""
-    return None if text is None else parse_time(text, name=name)
+    """An optional time option: ISO 8601, or a duration back from now (``--since 6h``)."""
+    if text is None:
+        return None
+    return parse_time(text, name=name, now=clock_from_env().now())
 
 
 def read_json_object(text: str | None, name: str) -> dict[str, Any] | None:

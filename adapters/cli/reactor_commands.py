@@ -5,13 +5,16 @@ from __future__ import annotations
 import signal
 import threading
 from typing import Annotated
+from uuid import UUID
 
 import typer
 
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
+from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.services.reactor import PassReport, Reactor
 from handoff_ledger.adapters.services.vocabulary import ReactorReport
+from handoff_ledger.domain.handoff import Handoff
 
 
 @app.command()
@@ -36,7 +39,7 @@ def reactor(
                 if as_json:
                     emit_json(report_document(report))
                 else:
-                    print_report(report)
+                    print_report(report, ledger)
                 return
             typer.echo("reactor: running (Ctrl-C to stop)", err=True)
             on_pass = print_pass_document if as_json else print_failures
@@ -81,13 +84,13 @@ def print_pass_document(report: PassReport) -> None:
         emit_json(report_document(report))
 
 
-def print_report(report: PassReport) -> None:
+def print_report(report: PassReport, ledger: Ledger) -> None:
     """``reactor --once``: one line per effect, then a summary line."""
     for step in report.steps:
         repeat = f" (repeat {step.repeat})" if step.repeat else ""
         typer.echo(f"ESCALATED: {step.handoff_id} {step.reason.value} level {step.level}{repeat}")
     for hid in report.follow_ups:
-        typer.echo(f"FOLLOW_UP: {hid}")
+        typer.echo(f"FOLLOW_UP: {follow_up_route(ledger.get(UUID(hid)))}")
     for attempt in report.deliveries:
         if attempt.delivered:
             typer.echo(f"WEBHOOK: {attempt.agent} [{attempt.position}] delivered")
@@ -97,6 +100,14 @@ def print_report(report: PassReport) -> None:
         f"REACTOR: {len(report.steps)} escalated, {len(report.follow_ups)} follow-ups, "
         f"{delivered}/{len(report.deliveries)} webhooks delivered, "
         f"{report.skipped} already handled"
+    )
+
+
+def follow_up_route(follow: Handoff) -> str:
+    """``customer_reply code_agent → inbox_monitor (d4121a9a, parent 3e688442)``."""
+    parent = f", parent {str(follow.parent_id)[:8]}" if follow.parent_id else ""
+    return (
+        f"{follow.kind or '-'} {follow.sender} → {follow.receiver} ({str(follow.id)[:8]}{parent})"
     )
 
 

@@ -24,10 +24,12 @@ from handoff_ledger.adapters.cli.render import (
     log_lines,
     overdue_table,
 )
-from handoff_ledger.adapters.services.documents import iso, log_entry
+from handoff_ledger.adapters.services.documents import log_entry
+from handoff_ledger.adapters.services.human_times import human_time
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import inbox_document, overdue_document, show_document
 from handoff_ledger.domain.errors import InvalidInput
-from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.ids import read_id
 
 
 @app.command()
@@ -38,16 +40,17 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """One handoff: state, timers, full history (as it stood at --as-of)."""
-    hid = parse_id(handoff_id)
+    given = read_id(handoff_id)
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
+        hid = resolve_id(ledger, given)
         if as_json:
             emit_json(show_document(ledger, hid, moment))
             return
         handoff = ledger.get(hid, as_of=moment)
         history = ledger.history(hid, as_of=moment)
         if moment:
-            typer.echo(f"AS OF: {iso(moment)}")
+            typer.echo(f"AS OF: {human_time(moment)}")
         typer.echo(handoff_text(handoff, moment or ledger.clock.now()))
         typer.echo("HISTORY:")
         typer.echo(history_text(history))
@@ -57,9 +60,13 @@ def show(
 def log(
     since: Annotated[
         str | None,
-        typer.Option("--since", help="A log position (entries after it) or an ISO 8601 time."),
+        typer.Option(
+            "--since", help="A log position (entries after it), a time, or a duration back (6h)."
+        ),
     ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="An ISO 8601 time.")] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="A time, or a duration back (1h).")
+    ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep printing new entries until interrupted.")
     ] = False,

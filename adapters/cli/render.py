@@ -17,7 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from handoff_ledger.adapters.ledger.application import LoggedEvent, ProtocolVersion
-from handoff_ledger.adapters.services.documents import event_fields, iso, parse_iso
+from handoff_ledger.adapters.services.documents import event_fields, parse_iso
+from handoff_ledger.adapters.services.human_times import (
+    human_time,
+    human_value,
+    rough_duration,
+)
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.integrity import HASH_FIELDS
@@ -44,10 +49,18 @@ def _when(moment: datetime | None, now: datetime) -> str:
         return "none"
     delta = moment - now
     if delta.total_seconds() >= 1:
-        return f"{format_duration(delta)} ({iso(moment)})"
+        return f"{rough_duration(delta)} ({human_time(moment)})"
     if delta.total_seconds() <= -1:
-        return f"{iso(moment)} ({format_duration(-delta)} ago)"
-    return f"now ({iso(moment)})"
+        return f"{human_time(moment)} ({rough_duration(delta)} ago)"
+    return f"now ({human_time(moment)})"
+
+
+def _deadline(handoff: Handoff, now: datetime) -> str:
+    """An open handoff's deadline counts down; a closed one's says whether it was met."""
+    if handoff.is_open or handoff.deadline_due is None or handoff.closed_at is None:
+        return _when(handoff.deadline_due, now)
+    met = "met" if handoff.closed_at <= handoff.deadline_due else "missed"
+    return f"{human_time(handoff.deadline_due)} ({met}: closed {human_time(handoff.closed_at)})"
 
 
 def handoff_text(handoff: Handoff, now: datetime, *, duplicate: bool = False) -> str:
@@ -66,8 +79,7 @@ def handoff_text(handoff: Handoff, now: datetime, *, duplicate: bool = False) ->
     lines.append(f"TRIGGER: {handoff.trigger or '-'}")
     lines.append(f"PRIORITY: {handoff.priority}")
     lines.append(f"PAYLOAD: {json.dumps(handoff.payload, indent=2, ensure_ascii=False)}")
-    deadline = _when(handoff.deadline_due, now)
-    lines.append(f"DEADLINE: {deadline if handoff.is_open else deadline + ' (closed)'}")
+    lines.append(f"DEADLINE: {_deadline(handoff, now)}")
     lines.append(f"ESCALATION: {_escalation(handoff)}")
     state = handoff.state.value
     if handoff.status:
@@ -121,7 +133,7 @@ def event_line(event: Handoff.Event, position: int | None = None) -> str:
     )
     prefix = f"#{position:<6} " if position is not None else ""
     return (
-        f"{prefix}{iso(event.timestamp)}  {type(event).__name__:<15} "
+        f"{prefix}{human_time(event.timestamp)}  {type(event).__name__:<15} "
         f"{str(event.originator_id)[:8]}  by {event.by}  {details}".rstrip()
     )
 
@@ -138,7 +150,7 @@ def log_lines(entries: Iterable[LoggedEvent]) -> Iterable[str]:
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = human_value(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -159,7 +171,7 @@ def inbox_table(agent: str, entries: list[dict[str, Any]], now: datetime, total:
             entry["kind"] or "-",
             entry["priority"],
             entry["state"],
-            format_duration(now - created) if created else "-",
+            rough_duration(now - created) if created else "-",
             f"{next_due[1]} {_when(parse_iso(next_due[0]), now)}" if next_due else "-",
         )
     return table
@@ -167,7 +179,7 @@ def inbox_table(agent: str, entries: list[dict[str, Any]], now: datetime, total:
 
 def overdue_table(entries: list[dict[str, Any]], now: datetime) -> Table:
     """Every broken promise: which handoff, whose, which timer, since when."""
-    table = Table(title=f"Overdue at {iso(now)}: {len(entries)}")
+    table = Table(title=f"Overdue at {human_time(now)}: {len(entries)}")
     for column in ("id", "from → to", "kind", "overdue", "since", "escalated"):
         table.add_column(column)
     for entry in entries:
@@ -188,7 +200,7 @@ def protocol_text(current: ProtocolVersion | None) -> str:
         return "PROTOCOL: none applied (free-form handoffs between any agent names)"
     header = (
         f"PROTOCOL: version {current.version} from {current.source} "
-        f"(applied {iso(current.applied_at)} by {current.applied_by}, "
+        f"(applied {human_time(current.applied_at)} by {current.applied_by}, "
         f"sha256 {current.sha256[:12]})\n"
         f"AGENTS: {', '.join(sorted(current.protocol.agents)) or '-'}\n"
         f"KINDS: {', '.join(sorted(current.protocol.kinds)) or '-'}\n"

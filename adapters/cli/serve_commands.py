@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
 import threading
@@ -13,15 +14,21 @@ from rich.table import Table
 from handoff_ledger.adapters.cli.app import agents_app, emit_json
 from handoff_ledger.adapters.cli.app import app as cli_app
 from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
+from handoff_ledger.adapters.cli.reactor_commands import print_failures
 from handoff_ledger.adapters.cli.render import console
+from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.tokens import issue_token, list_tokens, revoke_tokens
 from handoff_ledger.adapters.services.documents import iso
+from handoff_ledger.adapters.services.human_times import human_time, relative, rough_duration
+from handoff_ledger.adapters.services.reactor import Reactor
+from handoff_ledger.adapters.services.reactor_passes import RECENT, ReactorPasses
 from handoff_ledger.adapters.services.vocabulary import (
     TokenEntry,
     TokenIssued,
     TokenList,
     TokensRevoked,
 )
+from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import InvalidInput, NotPermitted
 
 token_app = typer.Typer(help="Bearer tokens for the HTTP API and MCP.", no_args_is_help=True)
@@ -51,7 +58,7 @@ def token_create(
 @token_app.command("revoke")
 def token_revoke(
     name: Annotated[
-        str | None, typer.Argument(metavar="[NAME]", help="Revoke every token of this agent.")
+        str | None, typer.Argument(metavar="NAME", help="Revoke every token of this agent.")
     ] = None,
     token: Annotated[str | None, typer.Option("--token", help="Revoke this one token.")] = None,
     db: DbOption = None,
@@ -94,8 +101,8 @@ def token_list(db: DbOption = None, as_json: JsonOption = False) -> None:
             str(row["agent"]),
             "yes" if row["admin"] else "",
             str(row["hash_prefix"]) + "…",
-            str(row["issued_at"]),
-            str(row["revoked_at"] or ""),
+            human_time(row["issued_at"]),
+            human_time(row["revoked_at"], ""),
         )
     console().print(table)
 
@@ -122,16 +129,39 @@ def serve(
             max=64,
         ),
     ] = 1,
+    with_reactor: Annotated[
+        bool,
+        typer.Option(
+            "--with-reactor",
+            help="Run the reactor in this process too (timers, follow-ups, webhooks); "
+            "other reactors may run beside it.",
+        ),
+    ] = False,
+    reactor_interval: Annotated[
+        float,
+        typer.Option("--reactor-interval", help="Seconds between the reactor's passes.", min=0.01),
+    ] = 1.0,
+    metrics_public: Annotated[
+        bool,
+        typer.Option(
+            "--metrics-public",
+            help="Serve /metrics without a token (else it needs an admin token).",
+        ),
+    ] = False,
+    access_log: Annotated[
+        bool,
+        typer.Option("--access-log", help="Log every request on stderr (uvicorn's access log)."),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """The HTTP API (its OpenAPI document at /openapi.json) and the web dashboard at /dashboard/."""
     import uvicorn
 
+    from handoff_ledger.adapters.faces.http.metrics import METRICS_PUBLIC_ENV
     from handoff_ledger.adapters.faces.runtime.following import FollowForWorkers, FollowInChild
     from handoff_ledger.adapters.faces.runtime.service import TRIAL_ENV, Service
     from handoff_ledger.adapters.faces.server import create_app
     from handoff_ledger.adapters.store.urls import DEFAULT_URL, POOL_ENV, SERVE_POOL_SIZE
-    from handoff_ledger.adapters.views import Views
 
     if trial and not _is_loopback(host):
         raise InvalidInput(f"host: --trial listens on loopback only, not on {host!r}")
@@ -143,9 +173,14 @@ def serve(
                 "or run a loopback-only trial with --trial"
             )
         stop = threading.Event()
-        typer.echo(f"serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
+        for line in startup_lines(
+            ledger, host, port, trial=trial, with_reactor=with_reactor, views=Views(ledger)
+        ):
+            typer.echo(line, err=True)
         if workers == 1:
-            application = create_app(ledger, trial=trial, following=FollowInChild())
+            application = create_app(
+                ledger, trial=trial, following=FollowInChild(), metrics_public=metrics_public
+            )
             follower = application.state.service.follow(stop)
             target: Any = application
         else:
@@ -153,9 +188,16 @@ def serve(
             # this process only supervises them and keeps the views following the log.
             os.environ["HANDOFF_DB"] = db or os.environ.get("HANDOFF_DB") or DEFAULT_URL
             os.environ[TRIAL_ENV] = "1" if trial else ""
+            os.environ[METRICS_PUBLIC_ENV] = "1" if metrics_public else ""
             supervisor = Service(ledger=ledger, views=Views(ledger), following=FollowForWorkers())
             follower = supervisor.follow(stop)
             target = "handoff_ledger.adapters.faces.server:app_from_env"
+        reactor_thread = None
+        if with_reactor:
+            typer.echo(f"reactor: running in this process every {reactor_interval:g}s", err=True)
+            reactor_thread = Reactor(ledger).run_in_thread(
+                stop, interval=reactor_interval, on_pass=print_failures
+            )
         try:
             uvicorn.run(
                 target,
@@ -163,11 +205,61 @@ def serve(
                 host=host,
                 port=port,
                 workers=workers if workers > 1 else None,
-                log_level="warning",
+                log_level=None,
+                log_config=_log_config(),
+                access_log=access_log,
             )
         finally:
             stop.set()
             follower.join(timeout=10)
+            if reactor_thread is not None:
+                reactor_thread.join(timeout=10)
+
+
+def startup_lines(
+    ledger: Ledger, host: str, port: int, *, trial: bool, with_reactor: bool, views: Views
+) -> list[str]:
+    """What ``serve`` says as it starts (stderr): where, the dashboard, the mode, and
+    whether any reactor keeps the timers (``services/reactor_passes.py``)."""
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    lines = [f"serving on {base} (Ctrl-C to stop)", f"dashboard: {base}/dashboard/"]
+    if trial:
+        lines.append(
+            "trial mode: no tokens; loopback only; callers name themselves with the "
+            "X-Handoff-Agent header (never expose this server)"
+        )
+    if with_reactor:
+        return lines
+    last = ReactorPasses(ledger, views.store).last()
+    now = ledger.clock.now()
+    if last is not None and now - last.at <= RECENT:
+        lines.append(f"reactor: last pass {relative(last.at, now)}")
+        return lines
+    seen = (
+        f"its last pass was {human_time(last.at)} ({relative(last.at, now)})"
+        if last
+        else "none ever has"
+    )
+    lines.append(
+        f"warning: no reactor has run against this store in the last "
+        f"{rough_duration(RECENT)} ({seen}): timers will not fire and follow-ups will not be "
+        "created. Start `handoff reactor`, or serve with --with-reactor."
+    )
+    return lines
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, quieter: its own messages from warnings up; the access log (on
+    with --access-log) at info."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["uvicorn"]["level"] = "WARNING"
+    config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    config["loggers"]["uvicorn.access"]["level"] = "INFO"
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # stdout is for answers
+    return config
 
 
 def _is_loopback(host: str) -> bool:

@@ -21,12 +21,13 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.cli.render import console
 from handoff_ledger.adapters.services.diagnosis import gaps_document
-from handoff_ledger.adapters.services.documents import iso, parse_iso
+from handoff_ledger.adapters.services.documents import parse_iso
+from handoff_ledger.adapters.services.human_times import human_text, human_time, rough_duration
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import chain_document, replay_document
 from handoff_ledger.adapters.services.vocabulary import BreakDocument, ChainDocument
-from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.errors import InvalidInput
-from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.ids import read_id
 from handoff_ledger.domain.states import TERMINAL_STATES
 
 __all__ = ["chain_tree"]
@@ -40,9 +41,10 @@ def trace(
     as_json: JsonOption = False,
 ) -> None:
     """The whole chain of a handoff as a tree with each step's timing, and where it broke."""
-    hid = parse_id(handoff_id)
+    given = read_id(handoff_id)
     moment = read_time(as_of, "as_of")
     with ledger_at(db) as ledger:
+        hid = resolve_id(ledger, given)
         document = chain_document(fresh_views(ledger), hid, moment)
         if as_json:
             emit_json(document)
@@ -57,12 +59,12 @@ def chain_tree(document: ChainDocument) -> Tree:
         breaks.setdefault(found["handoff_id"], []).append(found)
     first = document["breaks"][0] if document["breaks"] else None
     verdict = (
-        f"[bold red]BROKEN[/] at {first['at']} ({len(document['breaks'])} break"
+        f"[bold red]BROKEN[/] at {human_time(first['at'])} ({len(document['breaks'])} break"
         f"{'s' if len(document['breaks']) > 1 else ''})"
         if first
         else "[green]intact[/]"
     )
-    as_of = f" as of {document['as_of']}" if document["as_of"] else ""
+    as_of = f" as of {human_time(document['as_of'])}" if document["as_of"] else ""
     root = Tree(f"CHAIN {document['chain_id']}{as_of}: {verdict}")
     nodes: dict[str | None, Any] = {None: root}
     for entry in document["handoffs"]:
@@ -75,7 +77,8 @@ def chain_tree(document: ChainDocument) -> Tree:
         node = parent.add(label)
         for found in breaks.get(entry["id"], []):
             node.add(
-                f"[red]{escape(found['kind'])}[/] at {found['at']}: {escape(found['message'])} "
+                f"[red]{escape(found['kind'])}[/] at {human_time(found['at'])}: "
+                f"{escape(human_text(found['message']))} "
                 f"[dim](owner: {escape(found['agent'])}; rule: {escape(found['rule'])})[/]"
             )
         nodes[entry["id"]] = node
@@ -85,19 +88,19 @@ def chain_tree(document: ChainDocument) -> Tree:
 def _timings(entry: dict[str, Any]) -> str:
     """``sent 09:00:00Z, acked +2m, completed +1h10m, escalated x1 (last +1h)``."""
     sent = parse_iso(entry["created_at"])
-    parts = [f"sent {entry['created_at']}"]
+    parts = [f"sent {human_time(entry['created_at'])}"]
 
     def after(label: str, key: str) -> None:
         moment = parse_iso(entry.get(key))
         if moment is not None and sent is not None:
-            parts.append(f"{label} +{format_duration(moment - sent)}")
+            parts.append(f"{label} +{rough_duration(moment - sent)}")
 
     after("acked", "acked_at")
     if entry["state"] in TERMINAL_STATES:
         after(entry["state"], "closed_at")
     if entry.get("escalations"):
         last = parse_iso(entry.get("last_escalation_at"))
-        since = f" (last +{format_duration(last - sent)})" if last and sent else ""
+        since = f" (last +{rough_duration(last - sent)})" if last and sent else ""
         parts.append(f"escalated x{entry['escalations']}{since}")
     if entry.get("reassignments"):
         parts.append(f"reassigned x{entry['reassignments']}")
@@ -107,7 +110,8 @@ def _timings(entry: dict[str, Any]) -> str:
 @app.command()
 def gaps(
     since: Annotated[
-        str | None, typer.Option("--since", help="Only breaks at or after this ISO 8601 time.")
+        str | None,
+        typer.Option("--since", help="Only breaks since: a time, or a duration back (6h)."),
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -128,7 +132,7 @@ def gaps(
             table.add_row(
                 chain["chain_id"][:8],
                 escape(f"{root['sender']} → {root['receiver']} {root['kind'] or '-'}"),
-                chain["first_break_at"],
+                human_time(chain["first_break_at"]),
                 ", ".join(f"{k} x{n}" if n > 1 else k for k, n in kinds.items()),
                 escape(", ".join(sorted({b["agent"] for b in chain["breaks"]}))),
             )
@@ -139,7 +143,7 @@ def gaps(
 
 @app.command()
 def replay(
-    until: Annotated[str, typer.Option("--until", help="An ISO 8601 time.")],
+    until: Annotated[str, typer.Option("--until", help="A time, or a duration back (1h).")],
     view: Annotated[
         list[str] | None, typer.Option("--view", help="Only this view (repeatable).")
     ] = None,
@@ -155,7 +159,7 @@ def replay(
         if as_json:
             emit_json(document)
             return
-        typer.echo(f"REPLAY: the ledger as it stood at {iso(moment)}")
+        typer.echo(f"REPLAY: the ledger as it stood at {human_time(moment)}")
         typer.echo(f"LOG: {document['events']} events, up to position {document['position']}")
         table = Table(title="Views")
         for column in ("view", "table", "rows"):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from handoff_ledger.adapters.cli.app import agents_app, app, emit_json, projections_app
@@ -18,8 +18,11 @@ from handoff_ledger.adapters.cli.options import (
     fresh_views,
     ledger_at,
 )
+from handoff_ledger.adapters.cli.progress import progress_bar
 from handoff_ledger.adapters.cli.render import console
 from handoff_ledger.adapters.services.documents import iso, parse_iso, view_document
+from handoff_ledger.adapters.services.human_times import human_time, rough_duration
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import notifications_document, view_status_entry
 from handoff_ledger.adapters.services.vocabulary import (
     AgentsDocument,
@@ -31,8 +34,7 @@ from handoff_ledger.adapters.services.webhooks import Deliveries
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.service import lag_text
-from handoff_ledger.domain.durations import format_duration
-from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.ids import read_id
 
 AsAgent = Annotated[str, typer.Option("--as", help="The agent acting.")]
 
@@ -58,7 +60,7 @@ def notifications(
             detail = entry["detail"]
             said = detail.get("status") or detail.get("reason") or detail.get("message") or ""
             typer.echo(
-                f"[{entry['cursor']}] {entry['at']} {entry['type']} {entry['id'][:8]} "
+                f"[{entry['cursor']}] {human_time(entry['at'])} {entry['type']} {entry['id'][:8]} "
                 f"by {entry['by']} {said}".rstrip()
             )
         typer.echo(f"NEXT: --since {cursor}")
@@ -71,10 +73,10 @@ def watch(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Subscribe AGENT to the chain of handoff ID: it hears every broadcast on it."""
-    hid = parse_id(handoff_id)
+    """Subscribe the --as agent to the chain of handoff ID: it hears every broadcast on it."""
+    given = read_id(handoff_id)
     with ledger_at(db, create=True) as ledger:
-        chain_id, new = ledger.watch(hid, by=agent)
+        chain_id, new = ledger.watch(resolve_id(ledger, given), by=agent)
         if as_json:
             watching: Watching = {
                 "agent": agent,
@@ -107,7 +109,7 @@ def list_agents(db: DbOption = None, as_json: JsonOption = False) -> None:
                 row["agent"],
                 escape(f"{row['status']}: {row['status_message'] or ''}") if row["status"] else "-",
                 str(row["open_count"]),
-                f"{row['oldest_open_id'][:8]} ({format_duration(now - oldest)})" if oldest else "-",
+                f"{row['oldest_open_id'][:8]} ({rough_duration(now - oldest)})" if oldest else "-",
                 str(row["acks_on_time"]),
                 str(row["acks_late"]),
                 str(row["completed"]),
@@ -159,7 +161,7 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
                     str(w.delivered),
                     str(w.pending),
                     str(w.failing),
-                    iso(w.next_attempt) or "-",
+                    human_time(w.next_attempt),
                     escape(w.last_error or "-"),
                 )
             console().print(hooks)
@@ -168,7 +170,7 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
 @projections_app.command("rebuild")
 def projections_rebuild(
     name: Annotated[
-        str | None, typer.Argument(metavar="[NAME]", help="One view (default: all).")
+        str | None, typer.Argument(metavar="NAME", help="One view (default: all).")
     ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -180,20 +182,16 @@ def projections_rebuild(
             views.projection(name)
         total = views.store.count_events_after(0, VIEW_TOPICS)
         targets = [name] if name else [p.name for p in views.projections]
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            console=console(), disable=as_json, transient=False,
-        ) as progress:  # fmt: skip
-            for target in targets:
-                task = progress.add_task(f"rebuilding {target}", total=total)
-
-                def advance(count: int, task: TaskID = task) -> None:
-                    progress.advance(task, count)
-
+        started = time.monotonic()
+        for target in targets:
+            with progress_bar(f"rebuilding {target}", total) as advance:
                 views.rebuild(target, progress=advance)
         if as_json:
             rebuilt: Rebuilt = {"rebuilt": targets, "events": total}
             emit_json(rebuilt)
+        else:
+            took = time.monotonic() - started
+            typer.echo(f"REBUILT: {', '.join(targets)} from {total} events in {took:.1f}s")
 
 
 @projections_app.command("run")

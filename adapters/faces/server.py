@@ -14,9 +14,12 @@ import os
 
 from fastapi import FastAPI
 
+from handoff_ledger.adapters.faces.a2a.fastpath import SendFastPath
+from handoff_ledger.adapters.faces.a2a.handler import LedgerRequestHandler
 from handoff_ledger.adapters.faces.a2a.routes import a2a_routes
 from handoff_ledger.adapters.faces.dashboard import router as dashboard
 from handoff_ledger.adapters.faces.http.app import add_error_answers, add_middleware, routers
+from handoff_ledger.adapters.faces.http.metrics import METRICS_PUBLIC_ENV
 from handoff_ledger.adapters.faces.mcp.streamable import mount_mcp
 from handoff_ledger.adapters.faces.runtime.following import Following, WaitForFollower
 from handoff_ledger.adapters.faces.runtime.loopback import LoopbackOnly
@@ -33,13 +36,15 @@ def create_app(
     trial: bool = False,
     fast_path: bool = True,
     following: Following | None = None,
+    metrics_public: bool = False,
 ) -> FastAPI:
     """The HTTP API, the dashboard, MCP and A2A over ``ledger`` (its lifetime is the caller's).
 
     ``following`` is how this process's views stay current (default: it waits for
     another process's follower, :class:`WaitForFollower`); start it with
     ``app.state.service.follow(stop)``. ``fast_path=False`` sends every request
-    through FastAPI (the tests compare both).
+    through FastAPI (the tests compare both). ``metrics_public`` serves ``/metrics``
+    without a token (``serve --metrics-public``).
     """
     app = FastAPI(
         title="handoff-ledger",
@@ -52,6 +57,7 @@ def create_app(
         ledger=ledger, views=Views(ledger), trial=trial, following=following or WaitForFollower()
     )
     app.state.service = service
+    app.state.metrics_public = metrics_public
     for router in routers():
         app.include_router(router)
     app.include_router(dashboard)  # the web dashboard at /dashboard/ (docs/dashboard.md)
@@ -59,9 +65,12 @@ def create_app(
     mount_mcp(app)  # the MCP tools at /mcp, same tokens
     # Every agent as an A2A agent at /a2a/{agent}, the ledger's card at the root; first,
     # so an A2A request is not matched against every route of the API before its own.
-    app.router.routes[0:0] = a2a_routes(service)
+    a2a_handler = LedgerRequestHandler(service)
+    app.router.routes[0:0] = a2a_routes(service, a2a_handler)
 
     add_error_answers(app)
+    if fast_path:  # innermost: inside the body limit and the commands' fast path
+        app.add_middleware(SendFastPath, service=service, handler=a2a_handler)
     add_middleware(app, service, fast_path=fast_path)
     if trial:
         # Outermost: a rebound name is refused before any face reads or writes anything.
@@ -79,4 +88,8 @@ def app_from_env() -> FastAPI:
     from handoff_ledger.adapters.store.bootstrap import open_ledger
 
     ledger = open_ledger(os.environ.get("HANDOFF_DB"), clock=clock_from_env())
-    return create_app(ledger, trial=os.environ.get(TRIAL_ENV) == "1")
+    return create_app(
+        ledger,
+        trial=os.environ.get(TRIAL_ENV) == "1",
+        metrics_public=os.environ.get(METRICS_PUBLIC_ENV) == "1",
+    )

@@ -42,6 +42,7 @@ from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.protocol import KindSpec, Protocol
 from handoff_ledger.domain.protocol_record import PROTOCOL_ID, ProtocolRecord
+from handoff_ledger.domain.sending import resolve_send
 from handoff_ledger.domain.states import Status
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.domain.watch import ChainWatch
@@ -333,30 +334,20 @@ class Ledger(Application[UUID]):
             if existing is not None:
                 return SendOutcome(existing, duplicate=True)
         current = self.protocol_in_force()
-        spec: KindSpec | None = None
-        if current is not None:
-            current.protocol.agent(sender, "from")
-            if kind is None and receivers_kind and to is not None:
-                routed = [k.name for k in current.protocol.kinds.values() if k.to == to]
-                kind = routed[0] if len(routed) == 1 else None
-            if kind is not None:
-                spec = current.protocol.kind(kind)
-        if spec is not None:
-            to = to or spec.to
-            priority = priority or spec.priority
-            ack_within = ack_within or spec.ack_within
-            deadline = deadline or spec.deadline
-            escalate_to = escalate_to or list(spec.escalate_to)
-            trigger = trigger or spec.trigger
-            spec.validate_payload(payload or {})
-        if to is None:
-            raise InvalidInput(
-                "to: required (give --to, or a --kind whose protocol entry names a receiver)"
-            )
-        if current is not None:
-            current.protocol.agent(to, "to")
-            for target in escalate_to or []:
-                current.protocol.agent(target, "escalate_to")
+        resolved = resolve_send(
+            current.protocol if current else None,
+            sender=sender,
+            to=to,
+            kind=kind,
+            trigger=trigger,
+            priority=priority,
+            payload=payload,
+            ack_within=ack_within,
+            deadline=deadline,
+            escalate_to=escalate_to,
+            receivers_kind=receivers_kind,
+        )
+        deadline = resolved.deadline
         parent = None
         if parent_id is not None:
             parent = self._find(parent_id)
@@ -365,15 +356,15 @@ class Ledger(Application[UUID]):
         handoff = Handoff.request(
             now=self.clock.now(),
             sender=sender,
-            receiver=to,
-            priority=priority or Priority.MEDIUM,
-            payload=payload,
-            kind=kind,
-            trigger=trigger,
-            ack_within=ack_within,
+            receiver=resolved.to,
+            priority=resolved.priority,
+            payload=resolved.payload,
+            kind=resolved.kind,
+            trigger=resolved.trigger,
+            ack_within=resolved.ack_within,
             deadline=deadline if isinstance(deadline, datetime) else None,
             deadline_within=deadline if isinstance(deadline, timedelta) else None,
-            escalate_to=escalate_to,
+            escalate_to=resolved.escalate_to,
             key=key,
             parent=parent,
             protocol_version=current.version if current else None,

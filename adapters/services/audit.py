@@ -18,7 +18,7 @@ Events recorded before hash chains existed have no hash; they are counted as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -117,8 +117,15 @@ def audit_document(report: AuditReport) -> AuditDocument:
     }
 
 
-def verify_ledger(ledger: Ledger, handoff_id: UUID | None = None) -> AuditReport:
-    """Check the hash chain of one handoff (``handoff_id``) or of every handoff."""
+def verify_ledger(
+    ledger: Ledger,
+    handoff_id: UUID | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> AuditReport:
+    """Check the hash chain of one handoff (``handoff_id``) or of every handoff.
+
+    ``progress`` is called with the number of stored events read, as they are read.
+    """
     guard = keep_guard(ledger)  # a broken guard is recorded (reported below), then restored
     report = AuditReport(scope=str(handoff_id) if handoff_id else None, guard=guard)
     for position, incident in guard_incidents(ledger):
@@ -133,6 +140,8 @@ def verify_ledger(ledger: Ledger, handoff_id: UUID | None = None) -> AuditReport
     decoder = EventDecoder(ledger.mapper)
     found: set[str] = set()
     for group in _groups(ledger, handoff_id):
+        if progress is not None:
+            progress(len(group))
         if not any(row[2] in HANDOFF_TOPICS for row in group):
             continue  # a protocol version, a token or a watch: not a handoff
         found.add(group[0][0])

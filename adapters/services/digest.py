@@ -148,7 +148,7 @@ def check_window(since: datetime, until: datetime | None, now: datetime) -> date
     """The window's end (``until``, else ``now``); bad input if ``since`` comes after it."""
     end = until or now
     if since > end:
-        told = "--until" if until else "now"
+        told = "until" if until else "now"
         raise InvalidInput(
             f"since: {iso(since)} is after the end of the window, {told} ({iso(end)})"
         )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,17 +32,30 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from handoff_ledger.adapters.ledger.application import DueStep, Ledger
+from handoff_ledger.adapters.services.reactor_passes import ReactorPasses
 from handoff_ledger.adapters.services.webhooks import Attempt, Deliveries
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
-from handoff_ledger.domain.protocol import FollowUp
+from handoff_ledger.domain.protocol import FollowUp, KindSpec
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import from_us, us
 
-__all__ = ["REACTOR", "PassReport", "Reactor"]
+__all__ = [
+    "FOLLOW_UP_KEY_PREFIX",
+    "REACTOR",
+    "PassReport",
+    "Reactor",
+    "follow_up_key",
+    "follow_up_receiver",
+    "follow_up_route",
+    "map_payload",
+]
 
 log = logging.getLogger(__name__)
+
+RESTART_PAUSE = 1.0
+"""Seconds an in-process reactor (:meth:`Reactor.run_in_thread`) waits after a failed pass."""
 
 REACTOR = "reactor"
 """The agent name the reactor acts as (it appears as ``by`` in the log)."""
@@ -71,6 +85,7 @@ class Reactor:
         self.ledger = ledger
         self.views = views or Views(ledger)
         self.deliveries = deliveries or Deliveries(ledger, self.views)
+        self.passes = ReactorPasses(ledger, self.views.store)
 
     def close(self) -> None:
         """Release the webhook client's connections."""
@@ -78,6 +93,7 @@ class Reactor:
 
     def run_once(self) -> PassReport:
         """One pass: catch up, escalate what fell due, create follow-ups, push webhooks."""
+        started = time.perf_counter()
         report = PassReport()
         self.views.catch_up()
         self.fire_due_timers(report)
@@ -85,6 +101,8 @@ class Reactor:
         if report.steps or report.follow_ups:
             self.views.catch_up()  # so this pass's own broadcasts go out in it
         report.deliveries = self.deliveries.run_once()
+        # For /metrics (docs/metrics.md), and so `handoff serve` knows a reactor runs.
+        self.passes.record(time.perf_counter() - started)
         return report
 
     def run_forever(
@@ -107,6 +125,36 @@ class Reactor:
                 if on_pass is not None:
                     on_pass(report)
             stop.wait(self._sleep_for(interval))
+
+    def run_in_thread(
+        self,
+        stop: threading.Event,
+        interval: float = 1.0,
+        on_pass: Callable[[PassReport], None] | None = None,
+    ) -> threading.Thread:
+        """:meth:`run_forever` in a daemon thread (``serve --with-reactor``), which outlives
+        a failed pass (a dropped connection, a store briefly away): it logs it and tries
+        again after ``interval``, until ``stop``; it releases its connections when done.
+
+        Exactly once holds beside other reactors as it does between reactor processes:
+        each step and follow-up is recorded under an optimistic check, and a lost race
+        is the other reactor's step.
+        """
+
+        def run() -> None:
+            try:
+                while not stop.is_set():
+                    try:
+                        self.run_forever(stop, interval=interval, on_pass=on_pass)
+                    except Exception:
+                        log.exception("reactor: a pass failed; trying again")
+                        stop.wait(max(interval, RESTART_PAUSE))
+            finally:
+                self.close()
+
+        thread = threading.Thread(target=run, name="reactor", daemon=True)
+        thread.start()
+        return thread
 
     def _sleep_for(self, interval: float) -> float:
         """Seconds until the next pass: ``interval``, or sooner if a step falls due."""
@@ -168,21 +216,14 @@ class Reactor:
         self, event: Handoff.Completed | Handoff.Declined | Handoff.Failed
     ) -> str | None:
         handoff = self.ledger.get(event.originator_id)
-        spec = self.ledger.kind_spec(handoff)
-        route = None
-        if spec is not None:
-            route = {
-                Handoff.Completed: spec.on_complete,
-                Handoff.Declined: spec.on_decline,
-                Handoff.Failed: spec.on_fail,
-            }[type(event)]
+        route = follow_up_route(self.ledger.kind_spec(handoff), event)
         if route is None:
             return None
-        key = f"follow-up:{handoff.id}:{event.originator_version}"
+        key = follow_up_key(handoff.id, event.originator_version)
         try:
             outcome = self.ledger.send(
                 sender=handoff.receiver,
-                to=route.to or (None if isinstance(event, Handoff.Completed) else handoff.sender),
+                to=follow_up_receiver(route, handoff, event),
                 kind=route.kind,
                 priority=route.priority,
                 payload=map_payload(route, handoff),
@@ -201,6 +242,35 @@ class Reactor:
         if any(isinstance(e, Handoff.NoteAdded) and e.message == message for e in history):
             return
         self.ledger.add_ledger_note(handoff.id, by=REACTOR, message=message)
+
+
+ClosingEvent = Handoff.Completed | Handoff.Declined | Handoff.Failed
+"""The events a protocol may route a follow-up from."""
+
+
+def follow_up_route(spec: KindSpec | None, event: ClosingEvent) -> FollowUp | None:
+    """The follow-up ``spec`` routes for a closing ``event`` (``on_complete``, …), if any."""
+    if spec is None:
+        return None
+    if isinstance(event, Handoff.Completed):
+        return spec.on_complete
+    return spec.on_decline if isinstance(event, Handoff.Declined) else spec.on_fail
+
+
+def follow_up_receiver(route: FollowUp, handoff: Handoff, event: ClosingEvent) -> str | None:
+    """Whom the follow-up goes to: the route's ``to``; else, after a decline or a
+    failure, back to the sender; after a completion, the next kind's own route."""
+    if route.to:
+        return route.to
+    return None if isinstance(event, Handoff.Completed) else handoff.sender
+
+
+def follow_up_key(handoff_id: UUID, version: int | None) -> str:
+    """The idempotency key of the follow-up of the event at ``version`` of a handoff."""
+    return f"{FOLLOW_UP_KEY_PREFIX}{handoff_id}:{version}"
+
+
+FOLLOW_UP_KEY_PREFIX = "follow-up:"
 
 
 def due_step(row: dict[str, Any]) -> DueStep:

@@ -38,6 +38,11 @@ __all__ = [
     "AuditDocument",
     "AuditProblem",
     "BreakDocument",
+    "BridgeDelivery",
+    "BridgeError",
+    "BridgeMove",
+    "BridgeReplyPassed",
+    "BridgeReport",
     "ChainDocument",
     "DigestDocument",
     "Document",
@@ -71,6 +76,8 @@ __all__ = [
     "Reply",
     "SentDocument",
     "ShowDocument",
+    "SimulationDocument",
+    "SimulationSummary",
     "Timers",
     "TokenEntry",
     "TokenIssued",
@@ -78,6 +85,10 @@ __all__ = [
     "TokensRevoked",
     "ViewStatusEntry",
     "Watching",
+    "WebhookSecretEntry",
+    "WebhookSecretList",
+    "WebhookSecretSet",
+    "WebhookSecretsRemoved",
     "WebhookStatus",
 ]
 
@@ -505,10 +516,62 @@ class TokenList(TypedDict):
     tokens: list[TokenEntry]
 
 
+class WebhookSecretSet(TypedDict):
+    """``agents webhook-secret set --json``: the agent's new signing secret (shown once)."""
+
+    agent: str
+    secret: str
+    previous_valid_until: str | None
+
+
+class WebhookSecretsRemoved(TypedDict):
+    """``agents webhook-secret remove --json``: whose secrets, how many were removed."""
+
+    agent: str
+    removed: int
+
+
+class WebhookSecretEntry(TypedDict):
+    """One valid signing secret (never its value)."""
+
+    agent: str
+    fingerprint: str
+    created_at: str | None
+    expires_at: str | None
+
+
+class WebhookSecretList(TypedDict):
+    """``agents webhook-secret list --json``: every signing secret still valid."""
+
+    secrets: list[WebhookSecretEntry]
+
+
 class AgentsDocument(TypedDict):
     """``agents list --json``: the agent board's rows."""
 
     agents: list[Document]
+
+
+class SimulationSummary(TypedDict):
+    """What a what-if run found, counted by kind of difference."""
+
+    differences: int
+    by_kind: dict[str, int]
+    events_read: int
+    peak_open: int
+
+
+class SimulationDocument(TypedDict):
+    """``protocol simulate --json`` and ``POST /protocol/simulate``: each difference
+    (``escalation_added``/``_removed``, ``reassignment_added``/``_removed``,
+    ``follow_up_added``/``_removed``/``_rerouted``/``_refused``, ``refused``; see
+    docs/forensics.md for their fields), then the summary. Written as found (streamed)."""
+
+    since: str
+    until: str
+    candidate_version: int
+    differences: list[Document]
+    summary: SimulationSummary
 
 
 class Watching(TypedDict):
@@ -554,6 +617,46 @@ class ReactorReport(TypedDict):
     follow_ups: list[str]
     skipped: int
     deliveries: list[ReactorDelivery]
+
+
+class BridgeDelivery(TypedDict):
+    """A handoff the bridge delivered: the remote agent's task for it."""
+
+    id: str
+    agent: str
+    task_id: str
+
+
+class BridgeMove(TypedDict):
+    """A remote task's status recorded as its agent's move (ack, working, complete…)."""
+
+    id: str
+    by: str
+    move: str
+
+
+class BridgeReplyPassed(TypedDict):
+    """A ledger reply (the handoff's version) passed on to the remote task."""
+
+    id: str
+    version: int
+
+
+class BridgeError(TypedDict):
+    """What failed: a handoff's id or a remote agent's name, and why."""
+
+    about: str
+    error: str
+
+
+class BridgeReport(TypedDict):
+    """``a2a-bridge --once --json``: what one pass did."""
+
+    delivered: list[BridgeDelivery]
+    recorded: list[BridgeMove]
+    replies: list[BridgeReplyPassed]
+    cancelled: list[str]
+    errors: list[BridgeError]
 
 
 class HealthDocument(TypedDict):

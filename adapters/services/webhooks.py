@@ -21,6 +21,21 @@ ledger's side works in three steps, each safe to crash in:
    never tried again (unless the protocol in force sets ``allow_private_webhooks``).
 
 Failures are visible in ``handoff reactor`` output and ``handoff projections status``.
+
+An agent with a signing secret (:mod:`.webhook_secrets`, ``handoff agents webhook-secret
+set``) gets every attempt signed as the Standard Webhooks specification says:
+``webhook-id`` (the idempotency key, the same on every attempt), ``webhook-timestamp``
+(the attempt's time, from the ledger's clock) and ``webhook-signature`` (one ``v1,``
+signature per valid secret), over the exact bytes of the body sent.
+
+The A2A face's push-notification configs are delivered the same way
+(:mod:`.a2a_push`): their updates are enqueued as rows of the same table, under an
+``agent`` of ``a2a-push:<task id>:<config id>``, and go out with the same lease,
+address check and backoff. They are not signed: A2A has its own proof, the
+``X-A2A-Notification-Token`` the client chose for the config (and its authentication).
+
+Why this module is long: the three steps share one table's columns, lease and
+compare-and-set rules; split apart, each half would restate them.
 """
 
 from __future__ import annotations
@@ -34,7 +49,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.services.a2a_push import PushConfigs
 from handoff_ledger.adapters.services.documents import view_document
+from handoff_ledger.adapters.services.webhook_secrets import WebhookSecrets, signature_headers
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.store import rowcount
 from handoff_ledger.projections.base import Column, from_us, us
@@ -100,8 +117,8 @@ class DeliveryStatus:
     oldest_pending: int | None = None
 
 
-Poster = Callable[[str, dict[str, Any], dict[str, str]], int]
-"""Sends one POST (url, JSON body, headers) and returns the status code."""
+Poster = Callable[[str, bytes, dict[str, str]], int]
+"""Sends one POST (url, JSON body as sent, headers) and returns the status code."""
 
 
 class Deliveries:
@@ -117,6 +134,9 @@ class Deliveries:
         self._tables_ready = False
         self.allow_private = False
         """The protocol in force's ``allow_private_webhooks``, read by each pass."""
+        self._pushes: PushConfigs | None = None
+        self.secrets = WebhookSecrets(ledger, views.store)
+        self._signing: dict[str, list[str]] = {}
 
     def close(self) -> None:
         """Close the HTTP client's connections."""
@@ -136,6 +156,7 @@ class Deliveries:
         self.allow_private = current is not None and current.protocol.allow_private_webhooks
         for agent, (url, since_us) in webhooks.items():
             self.enqueue(agent, url, since_us)
+        self._enqueue_a2a_pushes()
         claimed = self.claim()
         if not claimed:
             return []
@@ -146,11 +167,19 @@ class Deliveries:
         by_agent: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in claimed:
             by_agent[row["agent"]].append(row)
+        # Read once per pass, before the threads: a rotation takes effect at the next pass.
+        self._signing = self.secrets.signing([a for a in by_agent if a in webhooks])
         with ThreadPoolExecutor(max_workers=min(8, len(by_agent))) as pool:
             results = pool.map(self._send_all, by_agent.values())
             attempts = [attempt for batch in results for attempt in batch]
         self.record(attempts)
         return attempts
+
+    def _enqueue_a2a_pushes(self) -> None:
+        """The A2A face's push-notification configs' new updates (:mod:`.a2a_push`)."""
+        if self._pushes is None:
+            self._pushes = PushConfigs(self.ledger, self.store)
+        self._pushes.enqueue(self._t(DELIVERIES))
 
     def webhooks(self) -> dict[str, tuple[str, int]]:
         """Agent → (webhook URL, time from which its feed is delivered, in µs).
@@ -320,14 +349,21 @@ class Deliveries:
             "Idempotency-Key": body["idempotency_key"],
             "X-Handoff-Agent": row["agent"],
             "X-Handoff-Attempt": str(attempts),
+            **body.get("headers", {}),  # an A2A push's token and authentication
         }
+        body = body.get("payload", body)  # an A2A push posts its StreamResponse as is
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        secrets = self._signing.get(row["agent"])
+        if secrets:  # the exact bytes sent are the bytes signed
+            at = self.ledger.clock.now()
+            headers.update(signature_headers(secrets, headers["Idempotency-Key"], at, content))
         error: str | None
         import httpx  # loaded by run_once before any delivery is sent
 
         from handoff_ledger.adapters.services.webhook_guard import WebhookRefused
 
         try:
-            code = self.post(row["url"], body, headers)
+            code = self.post(row["url"], content.encode(), headers)
         except WebhookRefused as exc:
             error = f"refused: {exc}"[:500]
             return Attempt(row["agent"], int(row["position"]), row["url"], attempts, error, True)
@@ -337,7 +373,7 @@ class Deliveries:
             error = None if 200 <= code < 300 else f"HTTP {code}"
         return Attempt(row["agent"], int(row["position"]), row["url"], attempts, error)
 
-    def _post(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> int:
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
         """POST to the address :func:`.webhook_guard.resolve` checked (redirects not followed)."""
         from handoff_ledger.adapters.services.webhook_guard import resolve
 
@@ -345,8 +381,8 @@ class Deliveries:
         target = resolve(url, self.allow_private)
         answer = self._client.post(
             target.url,
-            json=body,
-            headers={**headers, **target.headers},
+            content=body,
+            headers={**headers, "Content-Type": "application/json", **target.headers},
             extensions=target.extensions,
         )
         return answer.status_code

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import Ledger
 
-__all__ = ["StoredRow", "stored_events"]
+__all__ = ["StoredRow", "ids_created_with_prefix", "stored_events"]
 
 _PAGE = 5000
 
@@ -105,3 +105,39 @@ def _hex(param: Any) -> Any:
         except ValueError:
             return param
     return param
+
+
+def ids_created_with_prefix(ledger: Ledger, prefix: str, topic: str, limit: int) -> list[UUID]:
+    """Up to ``limit`` aggregates whose id starts with the hex digits ``prefix`` and
+    whose first event has ``topic``, in id order.
+
+    A range scan of the primary key's index: the ids between the prefix padded with
+    ``0`` and with ``f`` (hex order is byte order on both stores).
+    """
+    recorder: Any = ledger.recorder
+    table = recorder.events_table_name
+    low, high = prefix.ljust(32, "0"), prefix.ljust(32, "f")
+    if "sqlite" in type(recorder).__module__:
+        with recorder.datastore.transaction(commit=False) as cursor:
+            raw = cursor.sqlite_cursor.connection.cursor()
+            raw.row_factory = None
+            raw.execute(
+                f'SELECT originator_id FROM "{table}" WHERE originator_id BETWEEN ? AND ? '
+                "AND originator_version = 1 AND topic = ? ORDER BY originator_id LIMIT ?",
+                [low, high, topic, limit],
+            )
+            return [UUID(row[0]) for row in raw.fetchall()]
+    from psycopg.rows import tuple_row
+
+    schema = recorder.datastore.schema
+    with (
+        recorder.datastore.transaction(commit=False) as cursor,
+        cursor.connection.cursor(row_factory=tuple_row) as raw,
+    ):
+        raw.execute(
+            f'SELECT originator_id FROM "{schema}"."{table}" '
+            "WHERE originator_id BETWEEN %s::uuid AND %s::uuid AND originator_version = 1 "
+            "AND topic = %s ORDER BY originator_id LIMIT %s",
+            [str(UUID(low)), str(UUID(high)), topic, limit],
+        )
+        return [UUID(str(row[0])) for row in raw.fetchall()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from conftest import CLI
 
 from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 from handoff_ledger.adapters.ledger.clock import FileClock
+from handoff_ledger.adapters.services.human_times import human_time
 
 
 def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(
@@ -57,7 +59,8 @@ def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(
 
     text = cli.run("digest", "--since", since, "--for", "human:me").stdout
     lines = text.splitlines()
-    assert lines[0].startswith(f"DIGEST: human:me, {since} → ")
+    # People read times to the whole second (issue 22); --json keeps the microseconds.
+    assert lines[0].startswith(f"DIGEST: human:me, {human_time(since)} → ")
     assert "PASSED: 2" in lines
     assert any(
         line.startswith("  [") and f"CREATED support_agent/{mine['id'][:8]} → human:me" in line
@@ -88,7 +91,7 @@ def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(
         (["--since", "2026-01-01T00:00:00Z", "--until", "soon"], "until: 'soon' is not an ISO"),
         (
             ["--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"],
-            "since: 2026-01-02T00:00:00Z is after the end of the window, --until",
+            "since: 2026-01-02T00:00:00Z is after the end of the window, until (2026-01-01T00:00:00Z)",
         ),
         (["--since", "2999-01-01T00:00:00Z"], "is after the end of the window, now"),
         (["--since", "2026-01-01T00:00:00Z", "--for", "no one"], "for: 'no one' is not an agent"),
@@ -125,3 +128,20 @@ def test_digest_without_since_is_a_usage_error(sqlite_cli: CLI) -> None:
     failed = sqlite_cli.json("digest", expect=2)
     assert failed["error"]["code"] == "usage"
     assert "--since" in failed["error"]["message"]
+
+
+def test_digest_since_takes_a_duration_back_from_now(sqlite_cli: CLI, tmp_path: Path) -> None:
+    clock = FileClock(tmp_path / "clock")
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    timed = CLI(sqlite_cli.url, tmp_path, clock)
+    early = timed.json("send", "--from", "inbox_monitor", "--to", "code_agent")
+    clock.set(datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
+    late = timed.json("send", "--from", "inbox_monitor", "--to", "code_agent")
+    clock.set(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+    digest = timed.json("digest", "--since", "6h")
+    assert digest["window"]["since"] == "2026-11-25T09:00:00Z"
+    assert {e["id"] for e in digest["passed"]} == {early["id"], late["id"]}
+    recent = timed.json("digest", "--since", "2h")
+    assert [e["id"] for e in recent["passed"]] == [late["id"]]
+    logged = timed.run("log", "--since", "90m", "--json").stdout.splitlines()
+    assert [json.loads(line)["handoff_id"] for line in logged] == [late["id"]]

@@ -47,6 +47,10 @@ def test_any_command_on_a_completed_handoff_exits_1(cli: CLI) -> None:
     ):
         assert "it is completed" in cli.run(*args, expect=1).stderr
     assert cli.stored() == before
+    # Who you are comes before what state it is in (issue 22): a stranger is told it
+    # is not theirs (not_permitted), not that the handoff is closed.
+    stranger = cli.json("ack", hid, "--as", "support_agent", expect=1)
+    assert stranger["error"]["code"] == "not_permitted"
     cli.run("note", hid, "--as", "human:me", "--message", "noted")
 
 
@@ -182,3 +186,44 @@ def test_unknown_agent_or_kind_under_a_protocol_exits_2(
     )
     assert "kind: 'x' is not declared" in kind.stderr
     assert sqlite_cli.stored() == before
+
+
+def test_a_short_id_works_and_a_non_id_is_unknown_as_on_every_face(sqlite_cli: CLI) -> None:
+    hid = sent_id(sqlite_cli)
+    acked = sqlite_cli.json("ack", hid[:8], "--as", "code_agent")
+    assert acked["id"] == hid
+    assert sqlite_cli.json("show", hid[:13])["id"] == hid
+    before = sqlite_cli.stored()
+    for given in ("nonsense", hid[:7]):
+        error = sqlite_cli.json("complete", given, "--as", "code_agent", expect=2)["error"]
+        assert error["code"] == "unknown_handoff"
+        assert error["message"] == (
+            f"id: {given!r} is not a handoff id (a UUID, or its first 8 or more hex digits)"
+        )
+    assert sqlite_cli.stored() == before
+
+
+def test_help_groups_commands_and_reads_plainly(sqlite_cli: CLI) -> None:
+    top = sqlite_cli.run("--help").stdout
+    assert "<bool>" not in top
+    panels = [
+        top.index(f"─ {panel} ") for panel in ("Lifecycle", "Reading", "Forensics", "Running")
+    ]
+    assert panels == sorted(panels)
+    assert top.index(" send ") < panels[1] < top.index(" show ") < panels[2] < top.index(" trace ")
+    assert panels[3] < top.index(" serve ")
+    version = sqlite_cli.run("--version").stdout
+    assert version.startswith("handoff-ledger ")
+    assert version.strip() != "handoff-ledger"
+    watch = sqlite_cli.run("watch", "--help").stdout
+    assert "Usage: handoff watch [OPTIONS] ID" in watch
+    assert "<bool>" not in watch
+    assert "AGENT" not in watch
+    rebuild = sqlite_cli.run("projections", "rebuild", "--help").stdout
+    assert "Usage: handoff projections rebuild [OPTIONS] [NAME]" in rebuild
+
+
+def test_send_takes_as_like_every_command_and_from_still_works(sqlite_cli: CLI) -> None:
+    by_as = sqlite_cli.json("send", "--as", "inbox_monitor", "--to", "code_agent")
+    by_from = sqlite_cli.json("send", "--from", "inbox_monitor", "--to", "code_agent")
+    assert by_as["sender"] == by_from["sender"] == "inbox_monitor"

@@ -790,6 +790,10 @@ def http_scenario(api: Api, cli: CLI) -> dict[str, str]:
     api("support_agent", "GET", "/agents/support_agent/next?worker=w1")
     api("support_agent", "GET", "/agents/code_agent/next")
     api("support_agent", "GET", "/agents/support_agent/next?wait=2h")
+    # What if (issue 26): the protocol in force replayed over the whole log, admins only.
+    what_if = {"protocol": PROTOCOL, "since": at(0)}
+    api("human:me", "POST", "/protocol/simulate", what_if)
+    api("inbox_monitor", "POST", "/protocol/simulate", what_if)
     return {"h1": h1_id, "h2": h2_id, "h3": h3_id, "h6": h6_id}
 
 

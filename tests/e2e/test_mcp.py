@@ -55,7 +55,7 @@ ARGUMENTS = {
     "my_inbox": {"limit"},
     "get_handoff": {"id", "as_of"},
     "trace_chain": {"id", "as_of"},
-    "read_log": {"since", "until", "limit"},
+    "read_log": {"since", "until", "limit", "hashes"},
     "my_notifications": {"since", "limit"},
     "wait_for_handoff": {"wait", "worker", "eta", "next_update"},
     "cancel_handoff": {"id", *ReasonBody.model_fields},
@@ -311,7 +311,9 @@ def test_errors_are_tool_errors_with_the_reason_and_write_nothing(
             error = await refused(coder, "report_status", id=mine, status="sleepy")
             assert error["message"].startswith("status: 'sleepy' is not one of")
             error = await refused(coder, "decline_handoff", id="not-a-uuid", reason="no")
-            assert error["message"] == "id: 'not-a-uuid' is not a handoff id (a UUID)"
+            assert error["message"] == (
+                "id: 'not-a-uuid' is not a handoff id (a UUID, or its first 8 or more hex digits)"
+            )
             unknown = "00000000-0000-4000-8000-000000000000"
             error = await refused(coder, "get_handoff", id=unknown)
             assert error["code"] == "unknown_handoff"

@@ -234,3 +234,23 @@ def test_the_overview_lists_the_broken_chains_now_and_says_so_in_a_past_view(
     assert "silent" in now  # code_agent said it was stuck, then nothing for an hour
     past = signed_in.get("/dashboard/?as_of=2026-11-25T09:02:00Z").text
     assert "Shown for now only" in past
+
+
+def test_every_time_on_a_page_reads_one_way(
+    signed_in: TestClient, chain: UUID, clock: SimulatedClock
+) -> None:
+    """Issue 22: UTC to the second with a Z, relative times in one or two units.
+
+    The row of a break read ``25 Nov 10:10:00`` beside its message's ISO time, and
+    the overview printed ``7d22h39m18s ago``.
+    """
+    clock.advance(timedelta(days=7, hours=22, minutes=39, seconds=18, microseconds=123456))
+    for path in pages(chain):
+        body = signed_in.get(path).text
+        shown = re.sub(r"<[^>]+>", " ", body)  # what a person reads: no tags, no attributes
+        assert not re.search(r"\d\d \w{3} \d\d:\d\d", shown), path  # "25 Nov 09:05:12"
+        assert not re.search(r"T\d\d:\d\d:\d\d(\.\d+|\+00:00)", shown), path
+        assert not re.search(r"(\d+[dhms]){3,}", shown), path  # three units or more
+    overview = re.sub(r"<[^>]+>", " ", signed_in.get("/dashboard/").text)
+    assert "7d 23h ago" in overview  # the overdue ack, rounded
+    assert re.search(r"2026-11-25T\d\d:\d\d:\d\dZ", overview)  # and when it fell due

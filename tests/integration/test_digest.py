@@ -253,7 +253,7 @@ def test_a_past_window_shows_what_was_overdue_and_queued_then(
 
 def test_since_after_until_or_after_now_is_bad_input(ledger: Ledger, clock: SimulatedClock) -> None:
     ledger.send(sender="inbox_monitor", to="code_agent")
-    with pytest.raises(InvalidInput, match=r"since: .* is after the end of the window, --until"):
+    with pytest.raises(InvalidInput, match=r"since: .* is after the end of the window, until"):
         digest(ledger, since=clock.now(), until=clock.now() - timedelta(seconds=1))
     with pytest.raises(InvalidInput, match="after the end of the window, now"):
         digest(ledger, since=clock.now() + HOUR)

@@ -73,3 +73,12 @@ def test_absurdly_long_duration_is_bad_input_not_a_crash() -> None:
         parse_duration("999999999d", name="deadline")
     with pytest.raises(InvalidInput, match="neither a duration"):
         parse_deadline("999999999d")
+
+
+def test_a_time_option_takes_a_duration_back_from_now() -> None:
+    now = datetime(2026, 11, 25, 15, tzinfo=UTC)
+    assert parse_time("6h", name="since", now=now) == datetime(2026, 11, 25, 9, tzinfo=UTC)
+    assert parse_time("PT30M", name="as_of", now=now) == now - timedelta(minutes=30)
+    assert parse_time("2026-11-25T09:00:00Z", now=now) == datetime(2026, 11, 25, 9, tzinfo=UTC)
+    with pytest.raises(InvalidInput, match=r"or a duration back from now \(6h, 1d, PT30M\)$"):
+        parse_time("yesterday", name="since", now=now)

@@ -310,3 +310,28 @@ def test_numbers_json_cannot_hold_are_refused_before_anything_is_recorded(number
     with pytest.raises(InvalidInput, match=r"^result\.score: .* is not a JSON number"):
         handoff.complete(by="code_agent", now=at(1), result={"score": number})
     assert handoff.collect_events() == []
+
+
+@pytest.mark.parametrize(
+    ("command", "arguments"),
+    [
+        ("ack", {"by": "support_agent"}),
+        ("report_status", {"by": "support_agent", "status": Status.WORKING}),
+        ("complete", {"by": "support_agent"}),
+        ("fail", {"by": "support_agent", "reason": "x"}),
+        ("decline", {"by": "support_agent", "reason": "x"}),
+        ("cancel", {"by": "support_agent", "reason": "x"}),
+        ("reassign", {"by": "support_agent", "reason": "x", "to": "backup_agent"}),
+        ("reply", {"by": "support_agent", "message": "x"}),
+        ("take_over", {"by": "support_agent", "worker": "w2"}),
+    ],
+)
+def test_who_you_are_is_refused_before_what_state_it_is_in(
+    command: str, arguments: dict[str, object]
+) -> None:
+    handoff = new_handoff()
+    handoff.complete(by="code_agent", now=at(1))
+    with pytest.raises(NotPermitted):
+        getattr(handoff, command)(now=at(2), **arguments)
+    with pytest.raises(InvalidTransition):  # the right agent still meets the state
+        handoff.ack(by="code_agent", now=at(2))

@@ -48,6 +48,7 @@ CLI_TYPES: dict[str, Any] = {
     "export": v.ExportEntry,
     "watch": v.Watching,
     "reactor": v.ReactorReport,
+    "a2a-bridge": v.BridgeReport,
     "agents list": v.AgentsDocument,
     "agents token create": v.TokenIssued,
     "agents token revoke": v.TokensRevoked,

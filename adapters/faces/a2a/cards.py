@@ -77,7 +77,7 @@ def _card(name: str, about: str, interfaces: list[AgentInterface], trial: bool) 
         provider=AgentProvider(organization="handoff-ledger", url=interfaces[0].url),
         version="0.1.0",
         capabilities=AgentCapabilities(
-            streaming=True, push_notifications=False, extensions=[declaration()]
+            streaming=True, push_notifications=True, extensions=[declaration()]
         ),
         default_input_modes=MODES,
         default_output_modes=MODES,

@@ -16,14 +16,16 @@ from typing import Any
 
 from a2a.types.a2a_pb2 import AgentExtension
 
+from handoff_ledger.adapters.services.a2a_remote import EXTENSION_URI
 from handoff_ledger.domain.durations import parse_deadline, parse_duration
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.priorities import Priority
 
 __all__ = ["URI", "Requested", "declaration", "requested"]
 
-URI = "urn:handoff-ledger:a2a:ledger:v1"
-"""The extension's identifier: the key of its object in every ``metadata``."""
+URI = EXTENSION_URI
+"""The extension's identifier: the key of its object in every ``metadata`` (defined
+with the bridge, which sends it to remote agents)."""
 
 _INBOUND = {"kind", "key", "priority", "deadline", "ack_within", "escalate_to"}
 

@@ -10,7 +10,8 @@ request's ``tenant`` at the ledger's own ``/a2a`` endpoint).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 from uuid import UUID
 
 from a2a.server.context import ServerCallContext
@@ -35,7 +36,6 @@ from a2a.types.a2a_pb2 import (
 )
 from a2a.utils.errors import (
     InvalidParamsError,
-    PushNotificationNotSupportedError,
     TaskNotFoundError,
     UnsupportedOperationError,
 )
@@ -44,12 +44,13 @@ from anyio import to_thread
 
 from handoff_ledger.adapters.faces.a2a.errors import a2a_error
 from handoff_ledger.adapters.faces.a2a.listing import list_tasks
+from handoff_ledger.adapters.faces.a2a.push import PushFace
 from handoff_ledger.adapters.faces.a2a.recording import Recorder
-from handoff_ledger.adapters.faces.a2a.states import INTERRUPTED, TERMINAL
-from handoff_ledger.adapters.faces.a2a.tasks import state_of, task_of, updates_of
 from handoff_ledger.adapters.faces.a2a.watching import Wakeups
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.ledger.tokens import Caller
+from handoff_ledger.adapters.services.a2a_states import INTERRUPTED, TERMINAL
+from handoff_ledger.adapters.services.a2a_task_view import state_of, task_of, updates_of
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.rules import require_agent_name
 
@@ -65,6 +66,7 @@ class LedgerRequestHandler(RequestHandler):
         self.service = service
         self.recorder = Recorder(service.ledger)
         self.wakeups = Wakeups(service.ledger)
+        self.push = PushFace(service)
 
     # ------------------------------------------------------------ who, where, what
 
@@ -112,14 +114,18 @@ class LedgerRequestHandler(RequestHandler):
         return events
 
     async def _task(self, events: Events, history: Any = None, *, queued: bool = True) -> Task:
+        """The task of ``events`` (:meth:`task_now`), its queue read on a worker thread."""
+        if queued and state_of(events) not in TERMINAL:
+            return await to_thread.run_sync(lambda: self.task_now(events, history))
+        return self.task_now(events, history, queued=False)
+
+    def task_now(self, events: Events, history: Any = None, *, queued: bool = True) -> Task:
         """The task of ``events``; its queue position is read while it is open (unless
-        not ``queued``: a task just sent, which the queues view has not seen yet)."""
+        not ``queued``: a task just sent, which the queues view has not seen yet).
+        Blocking when ``queued``: call it on a worker thread."""
         task = task_of(events)
         if queued and task.status.state not in TERMINAL:
-            handoff_id = str(events[0].originator_id)
-            position = await to_thread.run_sync(
-                lambda: self.service.views.read.queue_position(handoff_id)
-            )
+            position = self.service.views.read.queue_position(str(events[0].originator_id))
             if position is not None:
                 task = task_of(events, queue_position=position)
         return apply_history_length(task, history) if history is not None else task
@@ -127,18 +133,27 @@ class LedgerRequestHandler(RequestHandler):
     async def _record(self, params: SendMessageRequest, context: ServerCallContext) -> Events:
         """Record the message (one trip to a worker thread); the handoff's history."""
         agent = self._agent(params.tenant, context)
-        if params.configuration.HasField("task_push_notification_config"):
-            raise PushNotificationNotSupportedError()
-        message = params.message
+        return await to_thread.run_sync(lambda: self.record_now(params, context, agent))
 
-        def record() -> Events:
+    def record_now(
+        self, params: SendMessageRequest, context: ServerCallContext, agent: str | None = None
+    ) -> Events:
+        """Record the message as the caller (blocking: on a worker thread); the
+        handoff's history. Refusals and failures are raised as A2A's errors."""
+        message = params.message
+        given = params.configuration.task_push_notification_config
+        wants_push = params.configuration.HasField("task_push_notification_config")
+        try:
+            agent = agent or self._agent(params.tenant, context)
             caller = self._caller(context)
             if message.task_id:
                 self._history(message.task_id, agent)  # it must be this agent's task
-            return self.recorder.record(caller, agent, message)
-
-        try:
-            return await to_thread.run_sync(record)
+            config = self.push.checked(given, "", caller) if wants_push else None  # before
+            events = self.recorder.record(caller, agent, message)
+            if config is not None:
+                task_id = str(events[0].originator_id)
+                self.push.save(replace(config, task_id=task_id))
+            return events
         except Exception as error:  # noqa: BLE001 - the ledger's refusals, A2A's own, or a failure
             raise a2a_error(error) from None
 
@@ -151,15 +166,30 @@ class LedgerRequestHandler(RequestHandler):
         terminal or interrupted (input-required) or the client leaves."""
         validate_history_length(params.configuration)
         events = await self._record(params, context)
-        state = state_of(events)
-        if not params.configuration.return_immediately and state not in TERMINAL | INTERRUPTED:
-            handoff_id, seen = events[0].originator_id, events[-1].originator_version
-            gone = context.state.get("gone")
-            async for changed in self.wakeups.changes(handoff_id, seen, gone=gone):
-                events = changed
-                if state_of(events) in TERMINAL | INTERRUPTED:
-                    break
+        events = await self.answered(params, events, context)
         return await self._task(events, params.configuration, queued=len(events) > 1)
+
+    @staticmethod
+    def answers_now(params: SendMessageRequest, events: Events) -> bool:
+        """Whether a send is answered at once: ``returnImmediately``, or the task is
+        terminal or interrupted already."""
+        state = state_of(events)
+        return params.configuration.return_immediately or state in TERMINAL | INTERRUPTED
+
+    async def answered(
+        self, params: SendMessageRequest, events: Events, context: ServerCallContext
+    ) -> Events:
+        """The history to answer a send with: unless :meth:`answers_now`, once the task
+        is terminal or interrupted, or the client left (woken by this process's saves)."""
+        if self.answers_now(params, events):
+            return events
+        handoff_id, seen = events[0].originator_id, events[-1].originator_version
+        gone = context.state.get("gone")
+        async for changed in self.wakeups.changes(handoff_id, seen, gone=gone):
+            events = changed
+            if state_of(events) in TERMINAL | INTERRUPTED:
+                break
+        return events
 
     async def on_message_send_stream(
         self, params: SendMessageRequest, context: ServerCallContext
@@ -256,31 +286,75 @@ class LedgerRequestHandler(RequestHandler):
         except Exception as error:  # noqa: BLE001 - as above
             raise a2a_error(error, cancelling=True) from None
 
-    # ------------------------------------------------------------ not offered
+    # ------------------------------------------------------------ push notifications
+
+    async def _push(self, context: ServerCallContext, task_id: str, tenant: str, work: Any) -> Any:
+        """``work(caller)`` for a task the caller may read, on one worker-thread trip."""
+        agent = self._agent(tenant, context)
+
+        def run() -> Any:
+            caller = self._caller(context)
+            self._history(task_id, agent)
+            return work(caller)
+
+        try:
+            return await to_thread.run_sync(run)
+        except Exception as error:  # noqa: BLE001 - the ledger's refusals, A2A's own, or a failure
+            raise a2a_error(error) from None
 
     async def on_create_task_push_notification_config(
         self, params: TaskPushNotificationConfig, context: ServerCallContext
     ) -> TaskPushNotificationConfig:
-        """Not offered yet (docs/a2a.md): the card says ``pushNotifications: false``."""
-        raise PushNotificationNotSupportedError()
+        """Register a config on the task (its URL checked like a webhook's)."""
+        push = self.push
+        return cast(
+            TaskPushNotificationConfig,
+            await self._push(
+                context,
+                params.task_id,
+                params.tenant,
+                lambda caller: push.save(push.checked(params, params.task_id, caller)),
+            ),
+        )
 
     async def on_get_task_push_notification_config(
         self, params: GetTaskPushNotificationConfigRequest, context: ServerCallContext
     ) -> TaskPushNotificationConfig:
-        """Not offered yet (docs/a2a.md)."""
-        raise PushNotificationNotSupportedError()
+        """One of the caller's configs."""
+        return cast(
+            TaskPushNotificationConfig,
+            await self._push(
+                context,
+                params.task_id,
+                params.tenant,
+                lambda caller: self.push.get(params.task_id, params.id, caller),
+            ),
+        )
 
     async def on_list_task_push_notification_configs(
         self, params: ListTaskPushNotificationConfigsRequest, context: ServerCallContext
     ) -> ListTaskPushNotificationConfigsResponse:
-        """Not offered yet (docs/a2a.md)."""
-        raise PushNotificationNotSupportedError()
+        """The caller's configs of the task (one page: a task has few)."""
+        configs = await self._push(
+            context,
+            params.task_id,
+            params.tenant,
+            lambda caller: self.push.list(params.task_id, caller),
+        )
+        return ListTaskPushNotificationConfigsResponse(configs=configs)
 
     async def on_delete_task_push_notification_config(
         self, params: DeleteTaskPushNotificationConfigRequest, context: ServerCallContext
     ) -> None:
-        """Not offered yet (docs/a2a.md)."""
-        raise PushNotificationNotSupportedError()
+        """Remove one of the caller's configs (updates already queued still go out)."""
+        await self._push(
+            context,
+            params.task_id,
+            params.tenant,
+            lambda caller: self.push.delete(params.task_id, params.id, caller),
+        )
+
+    # ------------------------------------------------------------ not offered
 
     async def on_get_extended_agent_card(
         self, params: GetExtendedAgentCardRequest, context: ServerCallContext

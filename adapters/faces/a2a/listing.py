@@ -18,10 +18,10 @@ from a2a.utils.constants import DEFAULT_LIST_TASKS_PAGE_SIZE
 from a2a.utils.errors import InvalidParamsError
 from a2a.utils.task import apply_history_length, validate_history_length, validate_page_size
 
-from handoff_ledger.adapters.faces.a2a.states import ledger_states
-from handoff_ledger.adapters.faces.a2a.tasks import task_of
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.ledger.tokens import Caller
+from handoff_ledger.adapters.services.a2a_states import ledger_states
+from handoff_ledger.adapters.services.a2a_task_view import task_of
 
 __all__ = ["list_tasks"]
 

@@ -40,7 +40,7 @@ from handoff_ledger.adapters.ledger.tokens import Caller
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.rules import require_agent_name
 
-__all__ = ["GUEST", "a2a_routes"]
+__all__ = ["GUEST", "CallContext", "a2a_routes"]
 
 GUEST = "guest"
 """Who an unauthenticated A2A caller is on a loopback trial (``serve --trial``)."""
@@ -66,7 +66,7 @@ class _Agent(User):
         return caller.agent if isinstance(caller, Caller) else ""
 
 
-class _Context(ServerCallContextBuilder):
+class CallContext(ServerCallContextBuilder):
     """What the handler needs from a request: who calls (resolved on the handler's
     worker thread, with its other store work), the agent, the headers, a way to see
     the client leave."""
@@ -167,10 +167,11 @@ def _cards(service: Service) -> list[BaseRoute]:
     ]
 
 
-def a2a_routes(service: Service) -> list[BaseRoute]:
-    """Every A2A route, in the order they must be tried (cards, HTTP+JSON, JSON-RPC)."""
-    handler = LedgerRequestHandler(service)
-    context = _Context(service)
+def a2a_routes(service: Service, handler: LedgerRequestHandler | None = None) -> list[BaseRoute]:
+    """Every A2A route, in the order they must be tried (cards, HTTP+JSON, JSON-RPC),
+    over ``handler`` (the one the A2A fast path shares; else a handler of their own)."""
+    handler = handler or LedgerRequestHandler(service)
+    context = CallContext(service)
     routes = _cards(service)
     for route in create_rest_routes(handler, context, path_prefix="/a2a/{agent:path}"):
         # The SDK also mounts its routes under ``/{tenant}`` at the root: at the root

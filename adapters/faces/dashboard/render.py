@@ -9,7 +9,7 @@ only: an injected ``<script>`` would not run even if it got through.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +17,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
 from handoff_ledger.adapters.services.documents import parse_iso
-from handoff_ledger.domain.durations import format_duration
+from handoff_ledger.adapters.services.human_times import (
+    human_text,
+    human_time,
+    rough_duration,
+)
+from handoff_ledger.adapters.services.human_times import relative as relative_to
 
 __all__ = ["SECURITY_HEADERS", "html", "render", "templates"]
 
@@ -33,23 +38,14 @@ SECURITY_HEADERS = {
 """Sent with every page and fragment."""
 
 
-def clock(text: str | None) -> str:
-    """``25 Nov 09:05:12``: a document's time, short enough for a table (UTC)."""
-    moment = parse_iso(text)
-    return moment.astimezone(UTC).strftime("%d %b %H:%M:%S") if moment else "-"
+def clock(text: str | datetime | None) -> str:
+    """``2026-11-25T09:05:12Z``: a document's time, as every human face writes it."""
+    return human_time(text)
 
 
 def relative(text: str | None, moment: datetime) -> str:
-    """How far ``text`` is from ``moment``: ``in 25m``, ``5m ago``, ``now``."""
-    when = parse_iso(text)
-    if when is None:
-        return ""
-    delta = when - moment
-    if abs(delta.total_seconds()) < 1:
-        return "now"
-    if delta.total_seconds() > 0:
-        return f"in {format_duration(delta)}"
-    return f"{format_duration(-delta)} ago"
+    """How far ``text`` is from ``moment``: ``in 25m``, ``2h 5m ago``, ``now``."""
+    return relative_to(text, moment)
 
 
 def after(text: str | None, start: str | None) -> str:
@@ -57,7 +53,7 @@ def after(text: str | None, start: str | None) -> str:
     when, origin = parse_iso(text), parse_iso(start)
     if when is None or origin is None:
         return ""
-    return "+" + format_duration(when - origin) if when > origin else "+0s"
+    return "+" + rough_duration(when - origin) if when > origin else "+0s"
 
 
 def pretty(value: Any) -> str:
@@ -98,6 +94,7 @@ templates.filters.update(
     epoch=epoch,
     path=path_part,
     short=lambda text: text[:8],
+    human=human_text,
 )
 
 

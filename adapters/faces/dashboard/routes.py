@@ -24,10 +24,11 @@ from handoff_ledger.adapters.faces.dashboard import auth, live
 from handoff_ledger.adapters.faces.dashboard.models import agent_model, chain_model, overview_model
 from handoff_ledger.adapters.faces.dashboard.render import SECURITY_HEADERS, html
 from handoff_ledger.adapters.faces.runtime.errors import status_for
+from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.ledger.tokens import Caller
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.domain.durations import parse_time
-from handoff_ledger.domain.errors import HandoffError, UnknownHandoff
-from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.errors import HandoffError
 
 __all__ = ["router"]
 
@@ -45,8 +46,8 @@ def _as_of(text: str | None) -> datetime | None:
     return parse_time(text, name="as_of")
 
 
-def _chain_id(text: str) -> UUID:
-    return parse_id(text, error=UnknownHandoff, noun="a handoff or chain id")
+def _chain_id(svc: Service, text: str) -> UUID:
+    return resolve_id(svc.ledger, text, noun="a handoff or chain id")
 
 
 def _page(
@@ -136,7 +137,7 @@ def chain(request: Request, id: str, as_of: AsOf = None) -> Response:
         request,
         "chain.html",
         f"/dashboard/partials/chains/{_quoted(id)}",
-        lambda: chain_model(svc, _chain_id(id), _as_of(as_of)),
+        lambda: chain_model(svc, _chain_id(svc, id), _as_of(as_of)),
     )
 
 
@@ -144,7 +145,9 @@ def chain(request: Request, id: str, as_of: AsOf = None) -> Response:
 def chain_fragment(request: Request, id: str, as_of: AsOf = None) -> Response:
     """A chain's view, at ``as_of``."""
     svc = auth.service(request)
-    return _fragment(request, "_chain.html", lambda: chain_model(svc, _chain_id(id), _as_of(as_of)))
+    return _fragment(
+        request, "_chain.html", lambda: chain_model(svc, _chain_id(svc, id), _as_of(as_of))
+    )
 
 
 @router.get("/find")

@@ -28,9 +28,10 @@ __all__ = ["ERRORS", "ErrorDocument", "in_range", "no_nul", "nul_at"]
 T = TypeVar("T", bound=datetime | timedelta)
 
 
-def query_time(text: str | None, name: str) -> datetime | None:
-    """An optional ISO 8601 time from the query string, within the domain's range."""
-    return in_range(parse_time(text, name=name), name) if text else None
+def query_time(text: str | None, name: str, now: datetime) -> datetime | None:
+    """An optional time from the query string (ISO 8601, or a duration back from
+    ``now``), within the domain's range."""
+    return in_range(parse_time(text, name=name, now=now), name) if text else None
 
 
 def in_range(value: T, name: str) -> T:

@@ -26,13 +26,19 @@ from handoff_ledger.domain.errors import InvalidInput
 __all__ = ["router"]
 
 router = APIRouter(responses=ERRORS, dependencies=[Depends(no_nul)], tags=["forensics"])
-Time = Annotated[str | None, Query(description="An ISO 8601 time.")]
+Time = Annotated[
+    str | None, Query(description="An ISO 8601 time, or a duration back from now (`6h`).")
+]
 
 
 @router.get("/gaps")
 def gaps(svc: Svc, me: Me, since: Time = None) -> Reply:
     """Every broken chain: where each broke, whose move it was, since when."""
-    return gaps_document(svc.fresh_views(), svc.ledger.clock.now(), query_time(since, "since"))
+    return gaps_document(
+        svc.fresh_views(),
+        svc.ledger.clock.now(),
+        query_time(since, "since", svc.ledger.clock.now()),
+    )
 
 
 @router.get("/replay")
@@ -43,7 +49,7 @@ def replay(
     view: Annotated[list[str] | None, Query(description="Only these views.")] = None,
 ) -> Reply:
     """Every view as it stood at ``until``, rebuilt in memory from the log."""
-    moment = query_time(until, "until")
+    moment = query_time(until, "until", svc.ledger.clock.now())
     if moment is None:
         raise InvalidInput("until: a time is required")
     return replay_document(svc.fresh_views(), moment, view or None)
@@ -52,7 +58,7 @@ def replay(
 @router.get("/audit")
 def audit(svc: Svc, me: Me, id: Annotated[str | None, Query()] = None) -> Reply:
     """Every handoff's hash chain recomputed, and the log's guard: ``ok`` and each problem."""
-    return audit_document(verify_ledger(svc.ledger, handoff_id(id) if id else None))
+    return audit_document(verify_ledger(svc.ledger, handoff_id(svc, id) if id else None))
 
 
 @router.get(
@@ -70,9 +76,9 @@ def export(
     """The log as JSON lines for auditors (docs/audit.md describes every field)."""
     lines = export_lines(
         svc.fresh_views(),
-        handoff_id(chain) if chain else None,
-        query_time(since, "since"),
-        query_time(until, "until"),
+        handoff_id(svc, chain) if chain else None,
+        query_time(since, "since", svc.ledger.clock.now()),
+        query_time(until, "until", svc.ledger.clock.now()),
     )
     return StreamingResponse(_ndjson(lines), media_type="application/x-ndjson")
 

@@ -29,6 +29,7 @@ from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.faces.runtime.sse import MAX_POSITION
 from handoff_ledger.adapters.ledger.tokens import Caller
 from handoff_ledger.adapters.services.documents import handoff_document, iso, log_entry
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import (
     ack_document,
     chain_document,
@@ -40,8 +41,7 @@ from handoff_ledger.adapters.services.queries import (
 )
 from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
-from handoff_ledger.domain.errors import InvalidInput, NotPermitted, UnknownHandoff
-from handoff_ledger.domain.ids import parse_id
+from handoff_ledger.domain.errors import InvalidInput, NotPermitted
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
 
@@ -66,9 +66,10 @@ Me = Annotated[Caller, Depends(caller)]
 AsOf = Annotated[str | None, Query(description="Answer as the ledger stood at this ISO time.")]
 
 
-def handoff_id(text: str) -> UUID:
-    """A handoff id from the path: a UUID, else 404 (it names no handoff)."""
-    return parse_id(text, error=UnknownHandoff)
+def handoff_id(svc: Service, text: str) -> UUID:
+    """A handoff id from the path: a UUID or a unique short id, else 404 (it names no
+    handoff; an ambiguous short id is a 422 listing the handoffs it starts)."""
+    return resolve_id(svc.ledger, text)
 
 
 def duration(text: str | None, name: str) -> Any:
@@ -105,15 +106,15 @@ def send(
         deadline=in_range(parse_deadline(body.deadline), "deadline") if body.deadline else None,
         escalate_to=body.escalate_to or None,
         key=body.key if body.key is not None else idempotency_key,
-        parent_id=_parent(body.parent_id),
+        parent_id=_parent(svc, body.parent_id),
     )
     if outcome.duplicate:
         response.status_code = 200
     return {**handoff_document(outcome.handoff), "duplicate": outcome.duplicate}
 
 
-def _parent(text: str | None) -> UUID | None:
-    return None if text is None else parse_id(text, "parent_id")
+def _parent(svc: Service, text: str | None) -> UUID | None:
+    return None if text is None else resolve_id(svc.ledger, text, "parent_id", error=InvalidInput)
 
 
 @router.post("/handoffs/{id}/ack", tags=["handoffs"])
@@ -121,7 +122,7 @@ def ack(id: str, svc: Svc, me: Me, body: Annotated[AckBody | None, Body()] = Non
     """Acknowledge (the receiver): queue position, ETA, next update due."""
     body = body or AckBody()
     outcome = svc.ledger.ack(
-        handoff_id(id),
+        handoff_id(svc, id),
         by=me.agent,
         eta=duration(body.eta, "eta"),
         next_update=duration(body.next_update, "next_update"),
@@ -135,7 +136,7 @@ def ack(id: str, svc: Svc, me: Me, body: Annotated[AckBody | None, Body()] = Non
 def status(id: str, body: StatusBody, svc: Svc, me: Me) -> Reply:
     """Report status (the receiver): working, progress, stuck, need_help."""
     handoff = svc.ledger.report_status(
-        handoff_id(id),
+        handoff_id(svc, id),
         by=me.agent,
         status=Status.parse(body.status),
         message=body.message,
@@ -151,33 +152,37 @@ def complete(
 ) -> Reply:
     """Complete (the receiver); follow-ups fire from the reactor."""
     result = body.result if body else None
-    return handoff_document(svc.ledger.complete(handoff_id(id), by=me.agent, result=result))
+    return handoff_document(svc.ledger.complete(handoff_id(svc, id), by=me.agent, result=result))
 
 
 @router.post("/handoffs/{id}/fail", tags=["handoffs"])
 def fail(id: str, body: FailBody, svc: Svc, me: Me) -> Reply:
     """Fail (the receiver): tried and could not finish; terminal, ``on_fail`` follow-ups fire."""
-    handoff = svc.ledger.fail(handoff_id(id), by=me.agent, reason=body.reason, result=body.result)
+    handoff = svc.ledger.fail(
+        handoff_id(svc, id), by=me.agent, reason=body.reason, result=body.result
+    )
     return handoff_document(handoff)
 
 
 @router.post("/handoffs/{id}/decline", tags=["handoffs"])
 def decline(id: str, body: ReasonBody, svc: Svc, me: Me) -> Reply:
     """Decline (the receiver), saying why."""
-    return handoff_document(svc.ledger.decline(handoff_id(id), by=me.agent, reason=body.reason))
+    return handoff_document(
+        svc.ledger.decline(handoff_id(svc, id), by=me.agent, reason=body.reason)
+    )
 
 
 @router.post("/handoffs/{id}/cancel", tags=["handoffs"])
 def cancel(id: str, body: ReasonBody, svc: Svc, me: Me) -> Reply:
     """Cancel (the sender, or an admin)."""
-    hid = handoff_id(id)
+    hid = handoff_id(svc, id)
     return handoff_document(svc.ledger.cancel(hid, by=me.agent, reason=body.reason, admin=me.admin))
 
 
 @router.post("/handoffs/{id}/reassign", tags=["handoffs"])
 def reassign(id: str, body: ReassignBody, svc: Svc, me: Me) -> Reply:
     """Move the work to another receiver (the sender, or an admin)."""
-    hid = handoff_id(id)
+    hid = handoff_id(svc, id)
     handoff = svc.ledger.reassign(hid, by=me.agent, to=body.to, reason=body.reason, admin=me.admin)
     return handoff_document(handoff)
 
@@ -187,7 +192,7 @@ def reply(id: str, body: ReplyBody, svc: Svc, me: Me) -> Reply:
     """Answer the receiver (the sender, an escalation target or an admin); a blocked
     handoff resumes."""
     handoff = svc.ledger.reply(
-        handoff_id(id), by=me.agent, message=body.message, data=body.data, admin=me.admin
+        handoff_id(svc, id), by=me.agent, message=body.message, data=body.data, admin=me.admin
     )
     return handoff_document(handoff)
 
@@ -195,7 +200,9 @@ def reply(id: str, body: ReplyBody, svc: Svc, me: Me) -> Reply:
 @router.post("/handoffs/{id}/notes", status_code=201, tags=["handoffs"])
 def note(id: str, body: NoteBody, svc: Svc, me: Me) -> Reply:
     """Add a note (anyone, any time)."""
-    return handoff_document(svc.ledger.add_note(handoff_id(id), by=me.agent, message=body.message))
+    return handoff_document(
+        svc.ledger.add_note(handoff_id(svc, id), by=me.agent, message=body.message)
+    )
 
 
 # ------------------------------------------------------------------ reads
@@ -204,7 +211,7 @@ def note(id: str, body: NoteBody, svc: Svc, me: Me) -> Reply:
 @router.get("/handoffs/{id}", tags=["handoffs"])
 def show(id: str, svc: Svc, me: Me, as_of: AsOf = None) -> Reply:
     """One handoff: state, timers, overdue timers, full history (as of a time)."""
-    return show_document(svc.ledger, handoff_id(id), _time(as_of, "as_of"))
+    return show_document(svc.ledger, handoff_id(svc, id), _time(svc, as_of, "as_of"))
 
 
 @router.get("/agents/{name}/inbox", tags=["agents"])
@@ -216,19 +223,19 @@ def inbox(
     limit: Annotated[int, Query(ge=0, le=10_000, description="0: the whole queue.")] = 100,
 ) -> Reply:
     """An agent's queue, head first, with queue positions."""
-    return inbox_document(svc.fresh_views(), name, limit or None, _time(as_of, "as_of"))
+    return inbox_document(svc.fresh_views(), name, limit or None, _time(svc, as_of, "as_of"))
 
 
 @router.get("/overdue", tags=["handoffs"])
 def overdue(svc: Svc, me: Me, as_of: AsOf = None) -> Reply:
     """Every handoff whose ack, update or deadline has passed."""
-    return overdue_document(svc.fresh_views(), svc.ledger.clock.now(), _time(as_of, "as_of"))
+    return overdue_document(svc.fresh_views(), svc.ledger.clock.now(), _time(svc, as_of, "as_of"))
 
 
 @router.get("/chains/{id}", tags=["handoffs"])
 def chain(id: str, svc: Svc, me: Me, as_of: AsOf = None) -> Reply:
     """The chain of a handoff (or the chain with that id), oldest first."""
-    return chain_document(svc.fresh_views(), handoff_id(id), _time(as_of, "as_of"))
+    return chain_document(svc.fresh_views(), handoff_id(svc, id), _time(svc, as_of, "as_of"))
 
 
 @router.get("/log", tags=["log"])
@@ -249,9 +256,11 @@ def read_log(
             if after > MAX_POSITION:
                 raise InvalidInput(f"since: {since.strip()[:40]} is past any log position")
         else:
-            since_time = in_range(parse_time(since, name="since"), "since")
+            since_time = _time(svc, since, "since")
     entries = list(
-        svc.ledger.read_log(after=after, since=since_time, until=_time(until, "until"), limit=limit)
+        svc.ledger.read_log(
+            after=after, since=since_time, until=_time(svc, until, "until"), limit=limit
+        )
     )
     cursor = entries[-1].position if entries else after
     return {"entries": [log_entry(e) for e in entries], "next": cursor}
@@ -284,5 +293,6 @@ def healthz(svc: Svc) -> Reply:
     return {"ok": True, "head": head, "now": iso(svc.ledger.clock.now())}
 
 
-def _time(text: str | None, name: str) -> Any:
-    return in_range(parse_time(text, name=name), name) if text else None
+def _time(svc: Service, text: str | None, name: str) -> Any:
+    """An optional time: ISO 8601, or a duration back from now (``6h``)."""
+    return in_range(parse_time(text, name=name, now=svc.ledger.clock.now()), name) if text else None

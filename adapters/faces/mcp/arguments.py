@@ -35,7 +35,13 @@ __all__ = [
 ]
 
 DURATION = "a duration such as `45s`, `30m`, `2h`, `1h30m`, `1d`, or ISO 8601 (`PT30M`)"
-_ID = "The handoff's id (a UUID, as returned in `id` by send_handoff, my_inbox or read_log)."
+LOG_PAGE = 20
+"""``read_log``'s default page: a model reads a few events at a time, then reads on."""
+
+_ID = (
+    "The handoff's id (a UUID, as returned in `id` by send_handoff, my_inbox or read_log), "
+    "or its first 8 or more hex digits if no other handoff's id starts with them."
+)
 _AS_OF = "Optional ISO 8601 time (e.g. `2026-11-25T09:00:00Z`): answer as things stood then."
 
 
@@ -202,7 +208,17 @@ class LogArgs(Arguments):
         "previous page to read on) or an ISO 8601 time. Default: the beginning.",
     )
     until: str | None = Field(default=None, description="An ISO 8601 time to stop at.")
-    limit: int = Field(default=100, ge=1, le=1000, description="At most this many entries.")
+    limit: int = Field(
+        default=LOG_PAGE,
+        ge=1,
+        le=1000,
+        description=f"At most this many entries (default {LOG_PAGE}: read on with `next`).",
+    )
+    hashes: bool = Field(
+        default=False,
+        description="Include each event's `prev_hash` and `hash` (only to check the hash "
+        "chain yourself; they cost many characters).",
+    )
 
 
 class NotificationsArgs(Arguments):

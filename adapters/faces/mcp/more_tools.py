@@ -24,11 +24,11 @@ from handoff_ledger.adapters.faces.mcp.arguments import (
 from handoff_ledger.adapters.faces.mcp.spec import HANDOFF_DOC, REFUSED, Backend, ToolSpec
 from handoff_ledger.adapters.ledger.tokens import Caller
 from handoff_ledger.adapters.services.documents import handoff_document
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.adapters.services.work import next_document, wait_for_next
 from handoff_ledger.domain.durations import parse_duration
 from handoff_ledger.domain.errors import InvalidInput
-from handoff_ledger.domain.ids import parse_id
 from handoff_ledger.domain.rules import require_worker_name
 
 __all__ = ["MAX_WAIT", "NOTHING", "ON_ONE_HANDOFF", "POLL", "TAKING"]
@@ -65,20 +65,26 @@ def wait_for_handoff(backend: Backend, me: Caller, args: WaitArgs) -> Reply:
 
 def cancel(backend: Backend, me: Caller, args: CancelArgs) -> Reply:
     handoff = backend.ledger.cancel(
-        parse_id(args.id), by=me.agent, reason=args.reason, admin=me.admin
+        resolve_id(backend.ledger, args.id), by=me.agent, reason=args.reason, admin=me.admin
     )
     return handoff_document(handoff)
 
 
 def reassign(backend: Backend, me: Caller, args: ReassignArgs) -> Reply:
     handoff = backend.ledger.reassign(
-        parse_id(args.id), by=me.agent, to=args.to, reason=args.reason, admin=me.admin
+        resolve_id(backend.ledger, args.id),
+        by=me.agent,
+        to=args.to,
+        reason=args.reason,
+        admin=me.admin,
     )
     return handoff_document(handoff)
 
 
 def add_note(backend: Backend, me: Caller, args: NoteArgs) -> Reply:
-    handoff = backend.ledger.add_note(parse_id(args.id), by=me.agent, message=args.message)
+    handoff = backend.ledger.add_note(
+        resolve_id(backend.ledger, args.id), by=me.agent, message=args.message
+    )
     return handoff_document(handoff)
 
 

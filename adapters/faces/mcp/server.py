@@ -29,10 +29,14 @@ from pydantic import ValidationError
 from handoff_ledger.adapters.faces.mcp.arguments import Arguments
 from handoff_ledger.adapters.faces.mcp.spec import Backend, ToolSpec
 from handoff_ledger.adapters.faces.mcp.tools import TOOLS
-from handoff_ledger.adapters.faces.runtime.errors import named_error, unexpected_answer
+from handoff_ledger.adapters.faces.runtime.errors import (
+    invalid_fields,
+    named_error,
+    unexpected_answer,
+)
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.tokens import Caller
-from handoff_ledger.adapters.services.vocabulary import Reply
+from handoff_ledger.adapters.services.vocabulary import ErrorDocument, Reply
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import HandoffError
 
@@ -166,19 +170,16 @@ def _validate(spec: ToolSpec, arguments: dict[str, Any]) -> Arguments:
     return spec.arguments.model_validate(readable)
 
 
-def _invalid(spec: ToolSpec, error: ValidationError) -> dict[str, Any]:
-    """A validation failure as the HTTP API words it: ``field: what is wrong``."""
-    allowed = ", ".join(spec.arguments.model_fields)
-    messages, first = [], ""
-    for problem in error.errors():
-        where = ".".join(str(p) for p in problem.get("loc", ())) or "arguments"
-        first = first or where
-        if problem.get("type") == "extra_forbidden":
-            messages.append(f"{where}: unknown argument (arguments: {allowed})")
-        else:
-            messages.append(f"{where}: {problem.get('msg', 'invalid')}")
-    body = {"code": "invalid_input", "message": "; ".join(messages), "field": first}
-    return {"error": body}
+def _invalid(spec: ToolSpec, error: ValidationError) -> ErrorDocument:
+    """A validation failure as the HTTP API words it: ``argument: what is wrong``."""
+    identity = (
+        "the sender is you, the agent this server acts as"
+        if spec.name == "send_handoff"
+        else "you act as the agent this server acts as"
+    )
+    return invalid_fields(
+        error.errors(), spec.arguments.model_fields, noun="argument", identity=identity
+    )
 
 
 def _result(document: Reply, *, error: bool = False) -> types.CallToolResult:

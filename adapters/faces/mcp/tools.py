@@ -29,6 +29,7 @@ from handoff_ledger.adapters.faces.mcp.more_tools import ON_ONE_HANDOFF, TAKING
 from handoff_ledger.adapters.faces.mcp.spec import HANDOFF_DOC, REFUSED, Backend, ToolSpec
 from handoff_ledger.adapters.ledger.tokens import Caller
 from handoff_ledger.adapters.services.documents import handoff_document, log_entry
+from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import (
     ack_document,
     chain_document,
@@ -39,7 +40,6 @@ from handoff_ledger.adapters.services.queries import (
 from handoff_ledger.adapters.services.vocabulary import Reply
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
 from handoff_ledger.domain.errors import InvalidInput
-from handoff_ledger.domain.ids import parse_id
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
 
@@ -53,8 +53,10 @@ def _duration(text: str | None, name: str) -> Any:
     return parse_duration(text, name=name) if text is not None else None
 
 
-def _time(text: str | None, name: str) -> Any:
-    return parse_time(text, name=name) if text is not None else None
+def _time(backend: Backend, text: str | None, name: str) -> Any:
+    """An optional time: ISO 8601, or a duration back from now (``6h``)."""
+    now = backend.ledger.clock.now()
+    return parse_time(text, name=name, now=now) if text is not None else None
 
 
 # ------------------------------------------------------------------ commands
@@ -72,14 +74,16 @@ def send(backend: Backend, me: Caller, args: SendArgs) -> Reply:
         deadline=parse_deadline(args.deadline) if args.deadline is not None else None,
         escalate_to=args.escalate_to or None,
         key=args.key,
-        parent_id=parse_id(args.parent_id, "parent_id") if args.parent_id is not None else None,
+        parent_id=resolve_id(backend.ledger, args.parent_id, "parent_id", error=InvalidInput)
+        if args.parent_id is not None
+        else None,
     )
     return {**handoff_document(outcome.handoff), "duplicate": outcome.duplicate}
 
 
 def ack(backend: Backend, me: Caller, args: AckArgs) -> Reply:
     outcome = backend.ledger.ack(
-        parse_id(args.id),
+        resolve_id(backend.ledger, args.id),
         by=me.agent,
         eta=_duration(args.eta, "eta"),
         next_update=_duration(args.next_update, "next_update"),
@@ -89,7 +93,7 @@ def ack(backend: Backend, me: Caller, args: AckArgs) -> Reply:
 
 def report_status(backend: Backend, me: Caller, args: StatusArgs) -> Reply:
     handoff = backend.ledger.report_status(
-        parse_id(args.id),
+        resolve_id(backend.ledger, args.id),
         by=me.agent,
         status=Status.parse(args.status),
         message=args.message,
@@ -100,26 +104,34 @@ def report_status(backend: Backend, me: Caller, args: StatusArgs) -> Reply:
 
 
 def complete(backend: Backend, me: Caller, args: CompleteArgs) -> Reply:
-    handoff = backend.ledger.complete(parse_id(args.id), by=me.agent, result=args.result)
+    handoff = backend.ledger.complete(
+        resolve_id(backend.ledger, args.id), by=me.agent, result=args.result
+    )
     return handoff_document(handoff)
 
 
 def fail(backend: Backend, me: Caller, args: FailArgs) -> Reply:
     handoff = backend.ledger.fail(
-        parse_id(args.id), by=me.agent, reason=args.reason, result=args.result
+        resolve_id(backend.ledger, args.id), by=me.agent, reason=args.reason, result=args.result
     )
     return handoff_document(handoff)
 
 
 def reply(backend: Backend, me: Caller, args: ReplyArgs) -> Reply:
     handoff = backend.ledger.reply(
-        parse_id(args.id), by=me.agent, message=args.message, data=args.data, admin=me.admin
+        resolve_id(backend.ledger, args.id),
+        by=me.agent,
+        message=args.message,
+        data=args.data,
+        admin=me.admin,
     )
     return handoff_document(handoff)
 
 
 def decline(backend: Backend, me: Caller, args: DeclineArgs) -> Reply:
-    handoff = backend.ledger.decline(parse_id(args.id), by=me.agent, reason=args.reason)
+    handoff = backend.ledger.decline(
+        resolve_id(backend.ledger, args.id), by=me.agent, reason=args.reason
+    )
     return handoff_document(handoff)
 
 
@@ -131,11 +143,17 @@ def my_inbox(backend: Backend, me: Caller, args: InboxArgs) -> Reply:
 
 
 def get_handoff(backend: Backend, me: Caller, args: GetArgs) -> Reply:
-    return show_document(backend.ledger, parse_id(args.id), _time(args.as_of, "as_of"))
+    return show_document(
+        backend.ledger, resolve_id(backend.ledger, args.id), _time(backend, args.as_of, "as_of")
+    )
 
 
 def trace_chain(backend: Backend, me: Caller, args: TraceArgs) -> Reply:
-    return chain_document(backend.fresh_views(), parse_id(args.id), _time(args.as_of, "as_of"))
+    return chain_document(
+        backend.fresh_views(),
+        resolve_id(backend.ledger, args.id),
+        _time(backend, args.as_of, "as_of"),
+    )
 
 
 def read_log(backend: Backend, me: Caller, args: LogArgs) -> Reply:
@@ -148,13 +166,18 @@ def read_log(backend: Backend, me: Caller, args: LogArgs) -> Reply:
         if args.since.strip().isdigit():
             after = int(args.since)
         else:
-            since_time = parse_time(args.since, name="since")
-    until = _time(args.until, "until")
+            since_time = _time(backend, args.since, "since")
+    until = _time(backend, args.until, "until")
     entries = list(
         backend.ledger.read_log(after=after, since=since_time, until=until, limit=args.limit)
     )
     cursor = entries[-1].position if entries else after
-    return {"entries": [log_entry(e) for e in entries], "next": cursor}
+    shown = [log_entry(e) for e in entries]
+    if not args.hashes:  # 130 characters an entry that a model reading the log never needs
+        for entry in shown:
+            entry.pop("prev_hash", None)  # type: ignore[typeddict-item]
+            entry.pop("hash", None)  # type: ignore[typeddict-item]
+    return {"entries": shown, "next": cursor}
 
 
 def my_notifications(backend: Backend, me: Caller, args: NotificationsArgs) -> Reply:
@@ -302,7 +325,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Reassigned, NoteAdded) "
         "with its `position`, time (`at`), `handoff_id`, `chain_id`, who did it (`by`) and "
         'its fields. Returns {"entries": [...], "next": CURSOR}; pass `next` back as '
-        "`since` to read the following page (an empty page means you are up to date).",
+        "`since` to read the following page (an empty page means you are up to date). Pages "
+        "hold 20 entries unless `limit` says otherwise; hashes are left out unless `hashes`.",
         arguments=LogArgs,
         run=read_log,
         read_only=True,

@@ -10,6 +10,8 @@ this mapping, so one refusal reads the same on each.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from handoff_ledger.adapters.services.documents import error_document
 from handoff_ledger.adapters.services.vocabulary import ErrorDocument, Reply
@@ -23,9 +25,11 @@ from handoff_ledger.domain.errors import (
 )
 
 __all__ = [
+    "IDENTITY_FIELDS",
     "INTERNAL_ERROR",
     "Unauthorized",
     "error_answer",
+    "invalid_fields",
     "named_error",
     "status_for",
     "unexpected_answer",
@@ -61,15 +65,57 @@ def error_answer(error: HandoffError) -> tuple[int, ErrorDocument, dict[str, str
     return status_for(error), named_error(error), headers
 
 
+_ACTING = {"as", "from"}
+"""The CLI's options for who acts: on HTTP and MCP the caller acts, named ``agent``."""
+
+
 def named_error(error: HandoffError) -> ErrorDocument:
-    """The ledger's error document; bad input names its field (HTTP and MCP alike)."""
+    """The ledger's error document; bad input names its field (HTTP and MCP alike).
+
+    The ledger names the acting agent by the CLI's options (``as``, ``from``); these
+    faces have no such field (the token, or ``mcp --agent``, says who acts), so they
+    name it ``agent``.
+    """
     document = error_document(error)
     if isinstance(error, InvalidInput) and "field" not in document["error"]:
         # Messages name their field first ("ack_within: 'soon' is not a duration").
-        named = error.message.split(":", 1)[0]
+        named, _, rest = error.message.partition(":")
+        if named in _ACTING:
+            named = "agent"
+            document["error"]["message"] = f"agent (the caller's):{rest}"
         if re.fullmatch(r"[a-z_][a-z_0-9.]*", named):
             document["error"]["field"] = named
     return document
+
+
+IDENTITY_FIELDS = frozenset({"from", "sender", "as", "by", "agent"})
+"""Fields a newcomer sends to say who acts: refused, since the caller is who acts."""
+
+
+def invalid_fields(
+    problems: Sequence[Mapping[str, Any]], allowed: Iterable[str], *, noun: str, identity: str
+) -> ErrorDocument:
+    """Validation problems (pydantic's ``errors()``, locations relative to the body or
+    the arguments) as one error document, worded the same on HTTP and MCP.
+
+    ``noun`` is what the face calls its inputs ("field", "argument"); ``identity``
+    says who acts on that face, for the caller who sent ``from`` or ``as``.
+    """
+    names = ", ".join(allowed)
+    messages, first = [], ""
+    for problem in problems:
+        where = ".".join(str(p) for p in problem.get("loc", ())) or "body"
+        first = first or where
+        kind = problem.get("type")
+        if kind == "extra_forbidden" and where in IDENTITY_FIELDS:
+            messages.append(f"{where}: not accepted: {identity} ({noun}s: {names})")
+        elif kind == "extra_forbidden":
+            messages.append(f"{where}: unknown {noun} ({noun}s: {names})")
+        elif kind == "missing":
+            messages.append(f"{where}: required")
+        else:
+            messages.append(f"{where}: {problem.get('msg', 'invalid')}")
+    return {"error": {"code": "invalid_input", "message": "; ".join(messages), "field": first}}
 
 
 INTERNAL_ERROR = {"error": {"code": "internal", "message": "internal error (see the server log)"}}

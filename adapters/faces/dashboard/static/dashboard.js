@@ -145,6 +145,11 @@
     return new Date(value * 1000).toISOString();
   }
 
+  // A time as every human face writes it (UTC, whole seconds, Z): render.py's clock().
+  function human(moment) {
+    return moment.replace(/\.\d+/, "").replace(/\+00:00$/, "Z");
+  }
+
   function describe(slider) {
     const label = document.getElementById("slider-label");
     if (!label) return;
@@ -154,9 +159,9 @@
     } else if (slider.dataset.mode === "steps") {
       const steps = stepsOf(slider);
       const step = Number(slider.value);
-      label.textContent = `${moment}: ${steps[step].what} (step ${step + 1} of ${steps.length})`;
+      label.textContent = `${human(moment)}: ${steps[step].what} (step ${step + 1} of ${steps.length})`;
     } else {
-      label.textContent = moment;
+      label.textContent = human(moment);
     }
   }
 

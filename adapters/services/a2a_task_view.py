@@ -4,7 +4,9 @@ Ids: task id = handoff id, ``contextId`` = chain id. The history is one message 
 event: the sender's request and replies as they were sent (``as_sent``) or built from
 the payload, every other event as the acting agent's message. The completion's (or
 failure's) result is the task's one artifact. Where A2A has no field, the ledger's
-extension (:mod:`.extension`) carries it in ``metadata``.
+extension (``faces/a2a/extension.py``) carries it in ``metadata``. Here, below the
+faces, because the A2A face answers with these tasks and the reactor pushes these
+updates to push-notification endpoints (:mod:`.a2a_push`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from a2a.types.a2a_pb2 import (
 )
 from google.protobuf.json_format import ParseDict
 
-from handoff_ledger.adapters.faces.a2a.extension import URI
-from handoff_ledger.adapters.faces.a2a.states import task_state
+from handoff_ledger.adapters.services.a2a_remote import EXTENSION_URI as URI
+from handoff_ledger.adapters.services.a2a_states import task_state
 from handoff_ledger.adapters.services.documents import iso, jsonable
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import OPEN_STATES

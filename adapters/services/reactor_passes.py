@@ -1,0 +1,112 @@
+"""How long the reactor's passes take, kept where ``/metrics`` can read it.
+
+The reactor is another process (or several), so a server cannot time its passes;
+each pass adds its duration to one row of ``hl_reactor_passes`` (``passes + 1``,
+``total_us + d`` and the last pass's duration and time, in one upsert), which
+every serving process reads at scrape time. The increments are done by the
+database, so reactors running side by side add up rather than overwrite each other.
+The table is created on the first pass that finds it missing; a store where it
+exists gets no DDL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.views.store import ViewStore
+from handoff_ledger.projections.base import Column, us
+
+__all__ = ["PASSES", "RECENT", "LastPass", "PassTotals", "ReactorPasses"]
+
+PASSES = "hl_reactor_passes"
+_KEY = "reactor"  # one row: every reactor's passes add up in it
+_DDL_LOCK = 7_310_452_931
+
+
+RECENT = timedelta(minutes=2)
+"""A reactor that passed within this long (by the ledger's clock) counts as running:
+``handoff serve`` warns at start-up when none has (its timers would never fire)."""
+
+
+@dataclass(frozen=True)
+class LastPass:
+    """When a reactor last ended a pass (the ledger's clock)."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PassTotals:
+    """Every pass so far: how many, their total and the last one's duration and end."""
+
+    passes: int
+    total_seconds: float
+    last_seconds: float
+    last_at_us: int
+
+
+class ReactorPasses:
+    """The ``hl_reactor_passes`` table of one ledger."""
+
+    def __init__(self, ledger: Ledger, store: ViewStore) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.table = store.dialect.table(PASSES)
+        self._ready = False
+
+    def record(self, seconds: float) -> None:
+        """Add one pass of ``seconds`` (a monotonic clock's measure: a duration)."""
+        if not self._ready:
+            self._create_table()
+            self._ready = True
+        m = self.store.dialect.mark
+        took = int(seconds * 1_000_000)
+        at = us(self.ledger.clock.now())
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                f"INSERT INTO {self.table} AS p (name, passes, total_us, last_us, last_at_us) "
+                f"VALUES ({m}, 1, {m}, {m}, {m}) ON CONFLICT (name) DO UPDATE SET "
+                "passes = p.passes + 1, total_us = p.total_us + excluded.total_us, "
+                "last_us = excluded.last_us, last_at_us = excluded.last_at_us",
+                (_KEY, took, took, at),
+            )
+
+    def totals(self) -> PassTotals | None:
+        """The passes recorded so far, or None if no reactor ever passed."""
+        if PASSES not in self.store.existing_tables():
+            return None
+        rows = self.store.query(
+            f"SELECT passes, total_us, last_us, last_at_us FROM {self.table} WHERE name = ?",
+            [_KEY],
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return PassTotals(
+            passes=int(row["passes"]),
+            total_seconds=int(row["total_us"]) / 1e6,
+            last_seconds=int(row["last_us"]) / 1e6,
+            last_at_us=int(row["last_at_us"] or 0),
+        )
+
+    def last(self) -> LastPass | None:
+        """When any reactor last ended a pass, or None if none ever did (reads only)."""
+        totals = self.totals()
+        if totals is None or not totals.last_at_us:
+            return None
+        return LastPass(at=datetime.fromtimestamp(totals.last_at_us / 1_000_000, tz=UTC))
+
+    def _create_table(self) -> None:
+        if PASSES in self.store.existing_tables():
+            return  # no DDL once it exists
+        integer = self.store.dialect.type_of(Column.INT)
+        with self.store.transaction() as cursor:
+            if self.store.dialect.backend == "postgresql":
+                cursor.execute(f"SELECT pg_advisory_xact_lock({_DDL_LOCK})")
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table} (name TEXT PRIMARY KEY, "
+                f"passes {integer}, total_us {integer}, last_us {integer}, "
+                f"last_at_us {integer})"
+            )
