@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -39,6 +41,10 @@ VIEW_TOPICS = (*HANDOFF_TOPICS, get_topic(ChainWatch.Started))
 """What the views read: every handoff event and every chain watch."""
 
 MAX_CONFLICTS = 20
+CONFLICT_BACKOFF = 0.005
+"""Seconds per conflict in a row (up to eight) a loser may wait, at random, before it
+prepares its batch again: runners that started in step fall out of step, so one
+runner does not lose to the others batch after batch."""
 
 
 class ViewRunner:
@@ -85,6 +91,7 @@ class ViewRunner:
                 if conflicts > MAX_CONFLICTS:
                     raise
                 log.info("views: batch not committed (%s); preparing it again", conflict)
+                time.sleep(random.uniform(0, CONFLICT_BACKOFF * min(conflicts, 8)))
                 continue
             if done == 0:
                 return applied
