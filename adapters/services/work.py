@@ -17,6 +17,14 @@ the client's ``work``) takes work in, which is what makes "never dropped" and
    the take-over is recorded (``TakenOver``) and the new worker owes the next update.
 
 A worker id is chosen by the client and stays the same across its restarts.
+
+Takes that run at once in one process spread over the queue's head: the Nth take in
+flight for an agent tries the Nth requested row first (then the rows before it, in
+order), and a row this process saw taken a moment ago is not tried again while the
+views have not caught up with that take. Eight workers asking together then try eight
+handoffs, not eight times the same one. Every other row is still tried in the end;
+the queue's order holds for takes that do not overlap. (A handoff reassigned back to
+this agent within seconds of its take here waits out those seconds.)
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import Ledger
@@ -63,6 +72,55 @@ SCAN = 20
 """How many candidates one take looks at before it answers "nothing"."""
 
 
+RECENT = 5.0
+"""Seconds a handoff this process saw taken is not tried again by its other takes
+(the views catch up with a take well within this; after it, the view decides)."""
+
+
+class _Spread:
+    """Takes in flight per agent in this process, and the handoffs taken lately."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}
+        self._taken: dict[str, float] = {}
+
+    def enter(self, agent: str) -> int:
+        """Count a take for ``agent``; returns how many were in flight before it."""
+        with self._lock:
+            before = self._in_flight.get(agent, 0)
+            self._in_flight[agent] = before + 1
+            return before
+
+    def leave(self, agent: str) -> None:
+        with self._lock:
+            left = self._in_flight[agent] - 1
+            if left:
+                self._in_flight[agent] = left
+            else:
+                del self._in_flight[agent]
+
+    def taken(self, handoff_id: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._taken[handoff_id] = now
+            if len(self._taken) > 4096:  # forget what the views have long caught up with
+                self._taken = {h: t for h, t in self._taken.items() if now - t < RECENT}
+
+    def fresh(self, rows: list[Any], offset: int) -> list[Any]:
+        """``rows`` not taken lately here, the ``offset``-th first (wrapping round)."""
+        now = time.monotonic()
+        with self._lock:
+            free = [r for r in rows if now - self._taken.get(r["handoff_id"], -RECENT) >= RECENT]
+        if offset and free:
+            offset %= len(free)
+            free = free[offset:] + free[:offset]
+        return free
+
+
+_spread = _Spread()
+
+
 @dataclass(frozen=True)
 class Taken:
     """A handoff a worker now holds, and how: ``resumed``, ``taken`` or ``taken_over``."""
@@ -87,6 +145,31 @@ def take_next(
     next_update: timedelta | None = None,
 ) -> Taken | None:
     """The next handoff for ``worker`` of ``agent`` (see the module's order), or None."""
+    offset = _spread.enter(agent)
+    try:
+        return _take_next(
+            ledger,
+            fresh,
+            agent=agent,
+            worker=worker,
+            eta=eta,
+            next_update=next_update,
+            offset=offset,
+        )
+    finally:
+        _spread.leave(agent)
+
+
+def _take_next(
+    ledger: Ledger,
+    fresh: Fresh,
+    *,
+    agent: str,
+    worker: str,
+    eta: timedelta | None,
+    next_update: timedelta | None,
+    offset: int,
+) -> Taken | None:
     read = fresh().read
     for row in read.held(agent, worker):
         if row["state"] == "blocked":
@@ -94,7 +177,7 @@ def take_next(
         handoff = _get(ledger, row["handoff_id"])
         if handoff is not None and handoff.is_open and handoff.worker == worker:
             return Taken(handoff, "resumed")
-    for row in read.requested(agent, SCAN):
+    for row in _spread.fresh(read.requested(agent, SCAN), offset):
         try:
             outcome = ledger.ack(
                 UUID(row["handoff_id"]),
@@ -106,6 +189,7 @@ def take_next(
             )
         except (InvalidTransition, NotPermitted, UnknownHandoff):
             continue  # closed or reassigned since the view was read
+        _spread.taken(row["handoff_id"])  # by this take, or by another before it
         if outcome.recorded:
             return Taken(outcome.handoff, "taken")
     now_us = us(ledger.clock.now()) or 0

@@ -150,3 +150,62 @@ def test_work_reported_stuck_is_not_taken_over_but_waits_for_a_reply(
     assert take(ledger, views, "w1") is None  # nor by its own
     ledger.reply(hid, by="inbox_monitor", message="retry with the new key")
     assert take(ledger, views, "w1") == ("a", "resumed")  # the reply puts it back
+
+
+def counting_acks(ledger: Ledger) -> list[str]:
+    """Every ack ``ledger`` is asked for from now on, by handoff id (counted, then done)."""
+    asked: list[str] = []
+    ack = ledger.ack
+
+    def counted(handoff_id: UUID, **kwargs: object) -> object:
+        asked.append(str(handoff_id))
+        return ack(handoff_id, **kwargs)  # type: ignore[arg-type]
+
+    ledger.ack = counted  # type: ignore[method-assign]
+    return asked
+
+
+def test_takes_at_once_spread_over_the_head_instead_of_racing_for_it(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    views = Views(ledger)
+    sent = [send(ledger, f"h{i}") for i in range(10)]
+    views.catch_up()
+    asked = counting_acks(ledger)
+    together = threading.Barrier(8)
+
+    def stale() -> Views:  # every take in flight before any reads: the views as they were
+        together.wait(timeout=30)
+        return views
+
+    got: list[str] = []
+
+    def worker(name: str) -> None:
+        taken = take_next(ledger, stale, agent="code_agent", worker=name, next_update=TEN)
+        assert taken is not None
+        got.append(str(taken.handoff.id))
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    # Eight takes, eight handoffs of the head, each asked for once: none lost a race.
+    assert sorted(got) == sorted(sent[:8])
+    assert sorted(asked) == sorted(sent[:8])
+
+
+def test_a_take_does_not_try_again_what_this_process_just_saw_taken(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    views = Views(ledger)
+    first, second = send(ledger, "a"), send(ledger, "b")
+    views.catch_up()
+    asked = counting_acks(ledger)
+    as_they_were = lambda: views  # noqa: E731 - the views not caught up with the takes
+    one = take_next(ledger, as_they_were, agent="code_agent", worker="w1", next_update=TEN)
+    two = take_next(ledger, as_they_were, agent="code_agent", worker="w2", next_update=TEN)
+    assert one is not None
+    assert two is not None
+    assert (str(one.handoff.id), str(two.handoff.id)) == (first, second)
+    assert asked == [first, second]  # "a" was not asked for again by the second take
