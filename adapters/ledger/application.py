@@ -201,9 +201,10 @@ class Ledger(Application[UUID]):
         self.clock: Clock = clock or SystemClock()
         self._protocols: dict[int, ProtocolVersion] = {}
         self._protocol_head = 0
-        self.on_saved: list[Callable[[], None]] = []
-        """Called (on the saving thread) after this process saved events: lets a
-        server wake its waiting requests at once instead of at their next poll."""
+        self.on_saved: list[Callable[[Sequence[Any]], None]] = []
+        """Called (on the saving thread, with the domain events just committed) after
+        this process saved events: lets a server wake the requests waiting on those
+        handoffs at once, with their new events, instead of at their next poll."""
         self.lost_races = 0
         """How many times a command of this ledger lost a race (another command on the
         same handoff was recorded first) and was re-run against the winner's state."""
@@ -231,8 +232,10 @@ class Ledger(Application[UUID]):
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
-        for listener in list(self.on_saved):
-            listener()
+        if self.on_saved:
+            saved = [recording.domain_event for recording in recordings]
+            for listener in list(self.on_saved):
+                listener(saved)
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Use only the settings given (from the store URL), never stray process env vars."""

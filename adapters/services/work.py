@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -51,6 +51,7 @@ __all__ = [
     "DEFAULT_WORKER",
     "SCAN",
     "Fresh",
+    "SaveWaker",
     "Taken",
     "log_waker",
     "next_document",
@@ -109,13 +110,12 @@ class _Spread:
 
     def fresh(self, rows: list[Any], offset: int) -> list[Any]:
         """``rows`` not taken lately here, the ``offset``-th first (wrapping round)."""
+        if offset and rows:  # turned first, so takes in flight keep distinct first tries
+            offset %= len(rows)
+            rows = rows[offset:] + rows[:offset]
         now = time.monotonic()
         with self._lock:
-            free = [r for r in rows if now - self._taken.get(r["handoff_id"], -RECENT) >= RECENT]
-        if offset and free:
-            offset %= len(free)
-            free = free[offset:] + free[:offset]
-        return free
+            return [r for r in rows if now - self._taken.get(r["handoff_id"], -RECENT) >= RECENT]
 
 
 _spread = _Spread()
@@ -263,3 +263,24 @@ def log_waker(ledger: Ledger) -> tuple[Callable[[float], None] | None, Callable[
     listener = LogListener(ledger)
     never = threading.Event()
     return (lambda seconds: listener.wait(timeout=seconds, stop=never)), listener.close
+
+
+class SaveWaker:
+    """A ``wake`` for :func:`wait_for_next` in a server: returns as soon as this
+    process saves any event (a send through any of its faces), else after the seconds
+    given, so a waiting take need not wait for its next look at the log's head."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._saved = threading.Condition()
+        self._count = 0
+        ledger.on_saved.append(self._on_saved)
+
+    def _on_saved(self, events: Sequence[Any]) -> None:
+        with self._saved:
+            self._count += 1
+            self._saved.notify_all()
+
+    def __call__(self, seconds: float) -> None:
+        with self._saved:
+            seen = self._count
+            self._saved.wait_for(lambda: self._count != seen, timeout=seconds)

@@ -185,7 +185,7 @@ class LedgerRequestHandler(RequestHandler):
             return events
         handoff_id, seen = events[0].originator_id, events[-1].originator_version
         gone = context.state.get("gone")
-        async for changed in self.wakeups.changes(handoff_id, seen, gone=gone):
+        async for changed in self.wakeups.changes(handoff_id, seen, known=events, gone=gone):
             events = changed
             if state_of(events) in TERMINAL | INTERRUPTED:
                 break
@@ -234,7 +234,7 @@ class LedgerRequestHandler(RequestHandler):
             return
         handoff_id, seen = events[0].originator_id, events[-1].originator_version
         gone = context.state.get("gone")
-        async for changed in self.wakeups.changes(handoff_id, seen, gone=gone):
+        async for changed in self.wakeups.changes(handoff_id, seen, known=events, gone=gone):
             for update in updates_of(changed, seen):
                 yield update
             seen = changed[-1].originator_version

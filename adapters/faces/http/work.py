@@ -64,6 +64,7 @@ def take_next_handoff(
         eta=parse_duration(eta, name="eta") if eta else None,
         next_update=parse_duration(next_update, name="next_update") if next_update else None,
         poll=POLL,
+        wake=svc.saves,
     )
     if taken is None:
         return Response(status_code=204)

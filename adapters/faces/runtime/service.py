@@ -18,6 +18,7 @@ from handoff_ledger.adapters.faces.runtime.following import Following, WaitForFo
 from handoff_ledger.adapters.faces.runtime.token_cache import TokenCache
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.tokens import Caller
+from handoff_ledger.adapters.services.work import SaveWaker
 from handoff_ledger.adapters.views import Views
 
 __all__ = ["TRIAL_ENV", "TRIAL_HEADER", "Service"]
@@ -55,6 +56,8 @@ class Service:
             self.ledger, [self.views.projection("queues"), self.views.projection("work")]
         )
         self.tokens = TokenCache(self.views.store)
+        self.saves = SaveWaker(self.ledger)
+        """Wakes a waiting ``next`` when this process saves an event."""
 
     def fresh_views(self) -> Views:
         """The views caught up to the log (one request thread at a time catches up)."""
