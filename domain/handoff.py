@@ -48,6 +48,11 @@ JSONObject = dict[str, Any]
 class Handoff(Aggregate):
     """A structured handoff with its acknowledgement loop and its timers."""
 
+    hashed = True
+    """Whether new events are hashed into the chain: False (set on the instance) only
+    for a handoff that is never stored (a what-if run, ``protocol simulate``), whose
+    events then carry no hash, as events recorded before hash chains existed."""
+
     class Event(Aggregate.Event):
         """Base of every handoff event: who acted, and which chain it belongs to."""
 
@@ -365,12 +370,16 @@ class Handoff(Aggregate):
         parent: Handoff | None = None,
         protocol_version: int | None = None,
         as_sent: JSONObject | None = None,
+        hashed: bool = True,
+        handoff_id: UUID | None = None,
     ) -> Handoff:
         """Hand work from ``sender`` to ``receiver``; the first event of every handoff.
 
         ``deadline_within`` (a duration) restarts on reassignment; an absolute
         ``deadline`` stands. A child of ``parent`` joins the parent's chain.
         ``as_sent``: the message as another protocol carried it (kept, never read).
+        ``handoff_id``: the id to use when no ``key`` fixes it (a what-if run gives the
+        recorded handoff's own); a new random one by default.
         """
         for role, name in (("from", sender), ("to", receiver)):
             rules.require_agent_name(name, role)
@@ -391,7 +400,7 @@ class Handoff(Aggregate):
             rules.require_storable(value, field)
         rules.require_storable(key, "key")
         rules.require_storable(as_sent, "message")
-        handoff_id = cls.id_for_key(sender, key) if key else uuid4()
+        handoff_id = cls.id_for_key(sender, key) if key else (handoff_id or uuid4())
         fields: JSONObject = dict(
             by=sender,
             chain_id=parent.chain_id if parent else handoff_id,
@@ -412,18 +421,25 @@ class Handoff(Aggregate):
         )
         if as_sent is not None:
             fields["as_sent"] = as_sent
-        digest = event_digest(
-            type_name=cls.Created.__name__,
-            handoff_id=handoff_id,
-            version=cls.INITIAL_VERSION,
-            at=now,
-            prev_hash=None,
-            data=fields,
-            scheme=SCHEME,
+        digest = (
+            event_digest(
+                type_name=cls.Created.__name__,
+                handoff_id=handoff_id,
+                version=cls.INITIAL_VERSION,
+                at=now,
+                prev_hash=None,
+                data=fields,
+                scheme=SCHEME,
+            )
+            if hashed
+            else None
         )
-        return cls._create(
+        handoff = cls._create(
             cls.Created, id=handoff_id, timestamp=now, hash=digest, scheme=SCHEME, **fields
         )
+        if not hashed:
+            handoff.hashed = False  # on the instance only: a stored handoff holds no flag
+        return handoff
 
     # ----------------------------------------------------------------- commands
 
@@ -721,6 +737,8 @@ class Handoff(Aggregate):
 
     def next_step(self, timer: Timer) -> Step | None:
         """The escalation step of ``timer`` due next (level 1 at its due time at first)."""
+        if not self.next_steps:  # never escalated (most handoffs): no key to build
+            return Step(1, 0, timer.due)
         return self.next_steps.get(timer.key, Step(1, 0, timer.due))
 
     def _require_next_step(
@@ -833,14 +851,18 @@ class Handoff(Aggregate):
         data = {"by": by, "chain_id": self.chain_id, **fields}
         if at != now:
             data["clamped_from"] = now
-        digest = event_digest(
-            type_name=event_class.__name__,
-            handoff_id=self.id,
-            version=self.version + 1,
-            at=at,
-            prev_hash=self.last_hash,
-            data=data,
-            scheme=SCHEME,
+        digest = (
+            event_digest(
+                type_name=event_class.__name__,
+                handoff_id=self.id,
+                version=self.version + 1,
+                at=at,
+                prev_hash=self.last_hash,
+                data=data,
+                scheme=SCHEME,
+            )
+            if self.hashed
+            else None
         )
         self.trigger_event(
             event_class,

@@ -55,6 +55,7 @@ from handoff_ledger.adapters.services.reactor import (
     map_payload,
 )
 from handoff_ledger.adapters.services.vocabulary import Document
+from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.domain.errors import HandoffError, PayloadInvalid
 from handoff_ledger.domain.escalation import EscalationPolicy, Step
 from handoff_ledger.domain.handoff import Handoff
@@ -121,7 +122,8 @@ class Simulation:
 
     def __iter__(self) -> Iterator[Difference]:
         """Replay the log up to ``until``; yield each difference as soon as it is known."""
-        for entry in self.ledger.read_log(until=self.until):
+        decode = EventDecoder(self.ledger.mapper).decode  # the mapper's events, faster
+        for entry in self.ledger.read_log(until=self.until, decode=decode):
             self.events_read += 1
             if not self._in_window and entry.event.timestamp >= self.since:
                 self._enter_window()
@@ -139,6 +141,7 @@ class Simulation:
         self._in_window = True
         for track in self._tracks.values():
             track.sim = copy.deepcopy(track.recorded)
+            track.sim.hashed = False  # never stored: no hash chain to keep
 
     def _take(self, entry: LoggedEvent) -> Iterator[Difference]:
         event = entry.event
@@ -217,10 +220,18 @@ class Simulation:
             escalate_to=given(list(event.escalate_to), list(spec.escalate_to) if spec else None)
             or None,
         )
-        return self._request(resolved, event.sender, event.timestamp, event.key, parent)
+        return self._request(
+            resolved, event.sender, event.timestamp, event.key, parent, event.originator_id
+        )
 
     def _request(
-        self, resolved: Any, sender: str, now: datetime, key: str | None, parent: Handoff | None
+        self,
+        resolved: Any,
+        sender: str,
+        now: datetime,
+        key: str | None,
+        parent: Handoff | None,
+        handoff_id: UUID | None = None,
     ) -> Handoff:
         deadline = resolved.deadline
         handoff = Handoff.request(
@@ -238,6 +249,8 @@ class Simulation:
             key=key,
             parent=parent,
             protocol_version=self.candidate_version,
+            hashed=False,  # never stored: no hash chain to keep
+            handoff_id=handoff_id,  # the recorded one's (a key fixes it all the same)
         )
         handoff.collect_events()
         return handoff
@@ -445,19 +458,20 @@ class Simulation:
         if sim is None:
             return
         while sim.is_open:
-            pending = {
-                (t, (s.level, s.repeat))
-                for t in track.recorded.timers()
-                if (s := track.recorded.next_step(t)) is not None
-            }
             due: list[tuple[datetime, Timer, Step]] = []
             for timer in sim.timers():
                 step = sim.next_step(timer)
                 if step is None or step.due > now:
                     continue
-                if (timer, (step.level, step.repeat)) in pending:
-                    continue
                 due.append((step.due, timer, step))
+            if not due:
+                return  # the usual case: nothing due, no need to look at the recorded side
+            pending = {
+                (t, (s.level, s.repeat))
+                for t in track.recorded.timers()
+                if (s := track.recorded.next_step(t)) is not None
+            }
+            due = [d for d in due if (d[1], (d[2].level, d[2].repeat)) not in pending]
             if not due:
                 return
             at, timer, step = min(due, key=lambda d: (d[0], d[1].reason.value))
