@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.cli.options import DbOption, JsonOption, ledger_at
-from handoff_ledger.adapters.services.a2a_bridge import Bridge, BridgePass
 from handoff_ledger.adapters.services.vocabulary import BridgeReport
+
+if TYPE_CHECKING:  # the A2A client stack is imported only when the bridge runs
+    from handoff_ledger.adapters.services.a2a_bridge import Bridge, BridgePass
 
 
 @app.command("a2a-bridge")
@@ -26,6 +28,8 @@ def a2a_bridge(
 ) -> None:
     """Deliver handoffs to the protocol's remote A2A agents (``a2a = URL``) and record
     what their tasks do as those agents' acks, statuses and outcomes."""
+    from handoff_ledger.adapters.services.a2a_bridge import Bridge
+
     stop = threading.Event()
     if not once:
         for signum in (signal.SIGTERM, signal.SIGINT):
