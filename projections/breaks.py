@@ -40,7 +40,15 @@ from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.protocol import FollowUp
 from handoff_ledger.domain.states import State
 
-__all__ = ["FOLLOW_UP_GRACE", "RULES_VERSION", "Break", "BreakKind", "RouteOf", "diagnose_chain"]
+__all__ = [
+    "FOLLOW_UP_GRACE",
+    "RULES_VERSION",
+    "Break",
+    "BreakKind",
+    "RouteOf",
+    "answers",
+    "diagnose_chain",
+]
 
 RULES_VERSION = 2
 """The break rules' version (2: only participants and admins answer a break). Breaks
@@ -241,13 +249,22 @@ def _unanswered_escalation(
     for event in reversed(history):
         if isinstance(event, Handoff.Escalated):
             return event
-        if (
-            isinstance(event, _RESPONSES)
-            and event.by not in system_agents
-            and event.by in answering
-        ):
+        if answers(event, system_agents, answering):
             return None
     return None
+
+
+def answers(
+    event: Handoff.Event, system_agents: frozenset[str], answering: frozenset[str]
+) -> bool:
+    """Whether ``event`` answers the escalations before it: an act of one of
+    ``answering`` (the handoff's participants and the admins), not of the ledger itself.
+
+    The digest's "waiting on you" uses the same rule (``build_digest``).
+    """
+    return (
+        isinstance(event, _RESPONSES) and event.by not in system_agents and event.by in answering
+    )
 
 
 def _participants(handoff: Handoff, history: Sequence[Handoff.Event]) -> frozenset[str]:

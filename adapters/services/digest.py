@@ -7,7 +7,11 @@ they stood), and reports the events whose recorded time falls in the window. It
 never stops at the first event past the end: log order is not time order. Its cost grows with the
 size of the log; a view of its own would make it a range scan later.
 
-"What waits" is read from the views as they stand now when the window ends now
+"What waits on" an agent is its queue and the open handoffs escalated to it that
+nobody has answered since (the rule of ``gaps``' ``escalation_unanswered``: an act
+of a participant or an admin after the escalation answers it).
+
+The queue and the overdue timers are read from the views as they stand now when the window ends now
 (the caller catches them up first), else from the views replayed up to the
 window's end, so every section describes the same moment.
 """
@@ -20,7 +24,8 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.application import SYSTEM_AGENTS, Ledger
+from handoff_ledger.adapters.services.diagnosis import ledger_admins
 from handoff_ledger.adapters.services.documents import iso, view_document
 from handoff_ledger.adapters.services.vocabulary import DigestDocument, EscalatedEntry, PassedEntry
 from handoff_ledger.adapters.views import Views
@@ -28,6 +33,7 @@ from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import us
+from handoff_ledger.projections.breaks import answers
 from handoff_ledger.projections.queues import ordered_queue
 from handoff_ledger.projections.timers import due_rows
 
@@ -66,6 +72,8 @@ class _Tracked:
     handoff: Handoff
     involved: set[str] = field(default_factory=set)
     escalations: list[Handoff.Escalated] = field(default_factory=list)
+    unanswered: set[str] = field(default_factory=set)
+    """Who escalations notified since the last answer (an act of a participant or admin)."""
 
 
 def build_digest(
@@ -80,7 +88,7 @@ def build_digest(
     With ``agent``, ``passed`` and ``escalated`` keep only the handoffs it sent,
     received (now or before a reassign), is an escalation target of, or was notified
     about; ``waiting`` is its queue and the open handoffs whose escalations notified
-    it. Without, ``waiting`` is every overdue timer and the open count per receiver.
+    it and that nobody has answered since. Without, ``waiting`` is every overdue timer and the open count per receiver.
     """
     now = ledger.clock.now()
     end = check_window(since, until, now)
@@ -88,6 +96,7 @@ def build_digest(
     passed: list[tuple[UUID, dict[str, Any]]] = []
     escalated: list[tuple[UUID, dict[str, Any]]] = []
     promises: dict[UUID, list[dict[str, Any]]] = {}
+    admins = ledger_admins(ledger) if agent is not None else frozenset()
     # The whole log: a clock stepped back puts events of the window after later ones.
     for entry in ledger.read_log_as_of(end):
         event = entry.event
@@ -103,6 +112,9 @@ def build_digest(
         if isinstance(event, Handoff.Escalated):
             me.involved.update(event.notified)
             me.escalations.append(event)
+            me.unanswered.update(event.notified)
+        elif me.unanswered and answers(event, SYSTEM_AGENTS, frozenset(me.involved | admins)):
+            me.unanswered.clear()
         for promise in promises.get(hid, []):
             keepers = _KEPT_BY.get(promise["reason"], (Handoff.Completed,))
             if promise["kept_at"] is None and isinstance(event, keepers):
@@ -222,7 +234,9 @@ def _waiting(
         "escalated_to": [
             _escalated_to(t.handoff, mine)
             for t in tracked.values()
-            if t.handoff.is_open and (mine := [e for e in t.escalations if agent in e.notified])
+            if t.handoff.is_open
+            and agent in t.unanswered
+            and (mine := [e for e in t.escalations if agent in e.notified])
         ],
     }
 

@@ -61,20 +61,31 @@ def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(
     lines = text.splitlines()
     # People read times to the whole second (issue 22); --json keeps the microseconds.
     assert lines[0].startswith(f"DIGEST: human:me, {human_time(since)} → ")
-    assert "PASSED: 2" in lines
+    assert "WHAT HAPPENED: 2 events" in lines  # plain words (issue 22 item 10), not PASSED: 2
     assert any(
         line.startswith("  [") and f"CREATED support_agent/{mine['id'][:8]} → human:me" in line
         for line in lines
     )
-    assert "ESCALATED: 1" in lines
+    assert "ESCALATED: 1 time" in lines
     assert any(
         f"ack_timeout level 1 on inbox_monitor/{silent['id'][:8]} → code_agent, "
-        "notified human:me; not kept, now requested" in line
+        "notified human:me; still not acked, handoff now requested" in line
         for line in lines
     )
-    assert "WAITING ON YOU: 2" in lines
-    assert any(f"QUEUE #1 support_agent/{mine['id'][:8]}" in line for line in lines)
-    assert any(f"ESCALATED TO YOU: inbox_monitor/{silent['id'][:8]}" in line for line in lines)
+    assert "WAITING ON YOU: 2 handoffs" in lines
+    queued = lines.index(next(line for line in lines if line.startswith("  QUEUE #1 ")))
+    assert f"support_agent/{mine['id'][:8]}" in lines[queued]
+    # Under each waiting handoff, the command that settles it (human:me is neither the
+    # silent handoff's sender nor an admin here: it may reply, not reassign).
+    assert lines[queued + 1] == (
+        f"    → handoff ack {mine['id'][:8]} --as human:me   (then complete, decline or fail it)"
+    )
+    told = lines.index(next(line for line in lines if "ESCALATED TO YOU: " in line))
+    assert f"inbox_monitor/{silent['id'][:8]} → code_agent" in lines[told]
+    assert lines[told + 1] == (
+        f"    → handoff reply {silent['id'][:8]} --as human:me --message TEXT"
+        "   (asks code_agent to ack it)"
+    )
     assert lines[-1] == (
         "SUMMARY: 2 created, 0 completed, 0 declined, 0 cancelled, 0 reassigned, "
         "1 escalated, 0 follow-ups"

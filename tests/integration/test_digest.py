@@ -10,7 +10,7 @@ One morning on a simulated clock (START is 09:00), read back through windows:
     09:45  support_agent reassigns P to backup_agent
     10:10  the reactor escalates B's ack_timeout (due 10:05) to human:me
     10:30  C  support_agent → human:me, high, ack 1h (due 11:30, never acked)
-    11:00  code_agent acks B: the escalated promise is kept
+    11:00  code_agent acks B: the escalated promise is kept (and the escalation answered)
     12:00  now
 """
 
@@ -188,10 +188,14 @@ def test_digest_for_an_agent_keeps_what_it_sent_received_or_was_notified_about(
     assert [(q["id"], q["queue_position"], q["state"]) for q in waiting["queue"]] == [
         (m.c, 1, "requested")
     ]
-    assert waiting["escalated_to"] == [
+    # code_agent acked B at 11:00: that answered the escalation, so B no longer waits
+    # on human:me (issue 22 item 10). Before the ack it did:
+    assert waiting["escalated_to"] == []
+    before_the_ack = digest(ledger, at(clock, "09:01"), at(clock, "10:59"), agent="human:me")
+    assert before_the_ack["waiting"]["escalated_to"] == [
         {
             "id": m.b, "chain_id": m.b, "kind": "bug_report", "priority": "high",
-            "sender": "inbox_monitor", "receiver": "code_agent", "state": "acked",
+            "sender": "inbox_monitor", "receiver": "code_agent", "state": "requested",
             "escalations": 1, "last_reason": "ack_timeout", "last_level": 1,
             "last_escalated_at": z(clock, "10:10"),
         }
@@ -264,3 +268,32 @@ def test_an_empty_ledger_gives_an_empty_digest(ledger: Ledger, clock: SimulatedC
     assert document["passed"] == document["escalated"] == []
     assert document["waiting"] == {"as_of": iso(clock.now()), "queue": [], "escalated_to": []}
     assert set(document["counts"].values()) == {0}
+
+
+def test_an_escalation_waits_on_you_until_someone_on_the_handoff_answers_it(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    """The rule of ``gaps``' escalation_unanswered: a participant's (or an admin's) act
+    answers it; a note from an agent with no part in the handoff does not; a new
+    escalation puts it back."""
+    silent = ledger.send(
+        sender="inbox_monitor", to="code_agent", ack_within=HOUR, escalate_to=["human:me"]
+    ).handoff
+    ledger.ack(silent.id, by="code_agent", next_update=HOUR)
+    clock.advance(HOUR + timedelta(minutes=1))
+    assert Reactor(ledger).run_once().steps  # update_overdue, level 1, to human:me
+    since = clock.now() - 2 * HOUR
+
+    def waiting_on_me() -> list[str]:
+        clock.advance(timedelta(minutes=1))
+        document = digest(ledger, since=since, agent="human:me")
+        return [e["id"] for e in document["waiting"]["escalated_to"]]
+
+    assert waiting_on_me() == [str(silent.id)]
+    ledger.add_note(silent.id, by="support_agent", message="saw it too")
+    assert waiting_on_me() == [str(silent.id)]  # support_agent has no part in it
+    ledger.reply(silent.id, by="human:me", message="where is the update?")
+    assert waiting_on_me() == []  # the reply re-armed code_agent's update timer
+    clock.advance(HOUR + timedelta(minutes=1))
+    assert Reactor(ledger).run_once().steps  # silent again: escalated again
+    assert waiting_on_me() == [str(silent.id)]
