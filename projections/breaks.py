@@ -254,17 +254,13 @@ def _unanswered_escalation(
     return None
 
 
-def answers(
-    event: Handoff.Event, system_agents: frozenset[str], answering: frozenset[str]
-) -> bool:
+def answers(event: Handoff.Event, system_agents: frozenset[str], answering: frozenset[str]) -> bool:
     """Whether ``event`` answers the escalations before it: an act of one of
     ``answering`` (the handoff's participants and the admins), not of the ledger itself.
 
     The digest's "waiting on you" uses the same rule (``build_digest``).
     """
-    return (
-        isinstance(event, _RESPONSES) and event.by not in system_agents and event.by in answering
-    )
+    return isinstance(event, _RESPONSES) and event.by not in system_agents and event.by in answering
 
 
 def _participants(handoff: Handoff, history: Sequence[Handoff.Event]) -> frozenset[str]:

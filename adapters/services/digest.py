@@ -88,7 +88,8 @@ def build_digest(
     With ``agent``, ``passed`` and ``escalated`` keep only the handoffs it sent,
     received (now or before a reassign), is an escalation target of, or was notified
     about; ``waiting`` is its queue and the open handoffs whose escalations notified
-    it and that nobody has answered since. Without, ``waiting`` is every overdue timer and the open count per receiver.
+    it and that nobody has answered since. Without, ``waiting`` is every overdue timer
+    and the open count per receiver.
     """
     now = ledger.clock.now()
     end = check_window(since, until, now)
