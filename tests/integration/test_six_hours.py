@@ -406,13 +406,27 @@ def check_digest(
         ("failed", Handoff.Failed), ("replied", Handoff.Replied),
     ]:  # fmt: skip
         assert digest["counts"][name] == sum(isinstance(e, kind) for e in events), name
+    # Open, escalated to human:me, and nobody on the handoff has acted since: an event
+    # by a participant (sender, a receiver it had, one named or notified) or by
+    # human:me (the seed's admin) answers it, an event by the reactor does not.
     still_open = set()
+    answers = (
+        Handoff.Acked, Handoff.StatusReported, Handoff.Completed, Handoff.Declined,
+        Handoff.Cancelled, Handoff.Reassigned, Handoff.NoteAdded, Handoff.Failed,
+        Handoff.Replied, Handoff.TakenOver,
+    )  # fmt: skip
     for handoff_id, handoff_events in by_handoff.items():
         handoff: Handoff | None = None
+        waiting, people = False, {"human:me"}
         for event in handoff_events:
             handoff = event.mutate(handoff)
+            people |= {handoff.sender, handoff.receiver, *handoff.escalation_targets}
+            if isinstance(event, Handoff.Escalated):
+                waiting = waiting or "human:me" in event.notified
+            elif isinstance(event, answers) and event.by != "reactor" and event.by in people:
+                waiting = False
         assert handoff is not None
-        if handoff.is_open and any(e.originator_id == handoff_id for e in mine):
+        if handoff.is_open and waiting:
             still_open.add(handoff_id)
     assert {UUID(e["id"]) for e in digest["waiting"]["escalated_to"]} == still_open
     assert still_open
