@@ -17,6 +17,7 @@ reactor won them), apart from the temporary folder's name.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
@@ -117,9 +118,7 @@ def demo(
 class Scenario:
     """The seed scenario's script: who does what, when, and what the reactors do."""
 
-    def __init__(
-        self, ledger: Ledger, reactors: list[Reactor], clock: FileClock, url: str
-    ) -> None:
+    def __init__(self, ledger: Ledger, reactors: list[Reactor], clock: FileClock, url: str) -> None:
         self.ledger = ledger
         self.reactors = reactors
         self.clock = clock
@@ -212,7 +211,8 @@ class Scenario:
 
     def child_running(self) -> None:
         """Wait for the reactor process to say it runs (it passes right after)."""
-        assert self.child is not None and self.child.stderr is not None
+        assert self.child is not None
+        assert self.child.stderr is not None
         started = self.child.stderr.readline()  # "reactor: running (Ctrl-C to stop)"
         if not started.startswith("reactor: running"):
             self.child.wait(timeout=CHILD_WAIT)
@@ -385,8 +385,6 @@ def protocol_line(protocol: ProtocolVersion, position: int) -> str:
 
 def _escalated_by(out: str) -> list[str]:
     """The escalations a ``reactor --json`` process reported before it died."""
-    import json  # only here: the demo's one reader of JSON lines
-
     found = []
     for line in out.splitlines():
         try:
