@@ -412,7 +412,7 @@ def check(ledger: Ledger, child_exit: int | None, child_escalated: list[str]) ->
             spec = ledger.kind_spec(handoff)
             completions += 1 if spec is not None and spec.on_complete is not None else 0
     twice = sum(1 for n in steps.values() if n > 1) + sum(1 for n in children.values() if n > 1)
-    verdict = "nothing done twice" if twice == 0 else f"{twice} things done twice"
+    verdict = "nothing done twice" if twice == 0 else f"{twice} done twice"
     each = "each once" if not any(n > 1 for n in steps.values()) else "some more than once"
     killed = "SIGKILLed" if child_exit == -signal.SIGKILL else f"ended (exit {child_exit})"
     return (
