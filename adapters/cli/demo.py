@@ -187,11 +187,11 @@ class Scenario:
         if again.duplicate and again.handoff.id == self.bug.id and not written:
             outcome = (
                 f"same handoff {ref(again.handoff)}, nothing new written "
-                f"(the log still ends at #{head}): one bug report, one handoff"
+                f"(the log still ends at #{head})"
             )
         else:
             outcome = f"a second handoff {ref(again.handoff)}, {written} events written"
-        self.say(f"inbox_monitor restarts and sends msg_123 again with key msg_123: {outcome}")
+        self.say(f"inbox_monitor restarts and re-sends msg_123 with the same key: {outcome}")
 
     # ------------------------------------------------------------------ reactors
 
@@ -219,8 +219,8 @@ class Scenario:
             rest = self.child.stderr.read()
             raise RuntimeError(f"the handoff reactor process did not start: {started}{rest}")
         self.say(
-            "three reactors run over the store: two in this process, racing each other at "
-            f"every step, and a handoff reactor process, to be SIGKILLed at {KILL_AT:%H:%M}."
+            "three reactors now run: two in this process, racing at every step, and a "
+            f"handoff reactor process (to be SIGKILLed at {KILL_AT:%H:%M})"
         )
 
     def let_child_pass(self) -> None:

@@ -73,11 +73,10 @@ def events(demo: Demo) -> list[Handoff.Event]:
 
 
 def test_the_bug_report_re_sent_with_its_key_is_one_handoff(demo: Demo) -> None:
-    [said] = [line for line in demo.lines() if "sends msg_123 again" in line]
+    [said] = [line for line in demo.lines() if "re-sends msg_123" in line]
     assert said == (
-        "[09:00] inbox_monitor restarts and sends msg_123 again with key msg_123: same handoff "
-        "inbox_monitor/3e688442, nothing new written (the log still ends at #4): one bug "
-        "report, one handoff"
+        "[09:00] inbox_monitor restarts and re-sends msg_123 with the same key: same handoff "
+        "inbox_monitor/3e688442, nothing new written (the log still ends at #4)"
     )
     created = [e for e in events(demo) if isinstance(e, Handoff.Created)]
     reports = [e for e in created if e.kind == "bug_report"]

@@ -41,3 +41,44 @@ def test_readme_quickstart_runs_as_written(store_url: str) -> None:
     assert shown["state"] == "completed"
     assert shown["result"] == {"fix": "PR #412"}
     assert any(line.startswith("HANDOFF_ACK: code_agent received") for line in lines)
+
+
+def demo_excerpts() -> list[list[str]]:
+    """The README's demo output, cut into the runs of lines between its ``...`` lines."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- demo-output -->\s*```text\n(.*?)```", readme, re.S)
+    assert block, "README.md lost its demo output block"
+    excerpts: list[list[str]] = [[]]
+    for line in block.group(1).splitlines():
+        if line == "...":
+            excerpts.append([])
+        else:
+            excerpts[-1].append(line)
+    return [excerpt for excerpt in excerpts if excerpt]
+
+
+def test_readme_demo_output_is_what_the_demo_prints() -> None:
+    """Each run of lines the README shows is in what ``handoff demo`` prints today, whole
+    and in order (the temporary folder's name aside)."""
+    env = dict(os.environ)
+    env.pop("HANDOFF_DB", None)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "handoff"), "demo"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    def folder(text: str) -> str:
+        return re.sub(r"handoff-demo-\w+", "handoff-demo-FOLDER", text)
+
+    printed = folder(done.stdout).splitlines()
+    excerpts = demo_excerpts()
+    assert len(excerpts) >= 3
+    at = 0
+    for excerpt in excerpts:
+        wanted = [folder(line) for line in excerpt]
+        found = next(
+            (i for i in range(at, len(printed)) if printed[i : i + len(wanted)] == wanted), None
+        )
+        assert found is not None, f"README's demo output is not what it prints:\n{excerpt[0]}"
+        at = found + len(wanted)
