@@ -385,7 +385,7 @@ def protocol_line(protocol: ProtocolVersion, position: int) -> str:
 
 def _escalated_by(out: str) -> list[str]:
     """The escalations a ``reactor --json`` process reported before it died."""
-    found = []
+    found: list[str] = []
     for line in out.splitlines():
         try:
             document: dict[str, Any] = json.loads(line)
