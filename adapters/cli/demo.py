@@ -351,11 +351,13 @@ class Scenario:
         for line in digest_lines(document, admin=ledger.is_admin("human:me")):
             typer.echo(line)
         typer.echo("\nTHE HANDOFF LOG:")
-        typer.echo("  " + protocol_line(protocol, self.protocol_at))
+        at = self.protocol_at  # 1, unless --db named a store with a log already
+        skipped = "so it starts at #2" if at == 1 else "so it leaves it out"
+        typer.echo("  " + protocol_line(protocol, at))
         typer.echo(
-            "          ↳ #1 is the protocol itself: the rules every later event was checked\n"
+            f"          ↳ #{at} is the protocol itself: the rules every later event was checked\n"
             "            against (handoff protocol show prints it; handoff log lists only\n"
-            "            the handoffs' events, so it starts at #2)"
+            f"            the handoffs' events, {skipped})"
         )
         for line in log_lines(ledger.read_log()):
             typer.echo("  " + line)
