@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,6 +94,22 @@ def test_digest_after_an_escalation_shows_what_passed_escalated_and_waits(
     overview = cli.run("digest", "--since", since).stdout
     assert "DIGEST: everyone, " in overview
     assert "OPEN: code_agent 1, human:me 1" in overview
+
+    # The printed commands, run as printed (upper-case parts filled in), empty the list:
+    # the reply answers the escalation; the ack, then the complete, clear the queue.
+    fill = {"TEXT": "please ack it", "JSON": '{"ok": true}'}
+    ran = []
+    for _ in range(3):
+        lines = cli.run("digest", "--since", since, "--for", "human:me").stdout.splitlines()
+        commands = [line.removeprefix("    → ") for line in lines if line.startswith("    → ")]
+        if not commands:
+            break
+        for command in commands:
+            argv = shlex.split(command.split("   (")[0])
+            cli.run(*(fill.get(arg, arg) for arg in argv[1:]))
+            ran.append(argv[1])
+    assert "WAITING ON YOU: nothing" in lines
+    assert ran == ["ack", "reply", "complete"]
 
 
 @pytest.mark.parametrize(
