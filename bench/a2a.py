@@ -9,10 +9,15 @@ rounds:
    ``returnImmediately``) against ``POST /handoffs``: one handoff each;
 2. **answered**: a blocking ``SendMessage``, answered by the receiver with an
    immediate ack + complete over REST, against ``POST /handoffs`` + ack + complete
-   over REST. The receiver of the A2A side learns the task id as an A2A client
-   cannot tell it: the sender's idempotency key fixes it (``Handoff.id_for_key``),
-   so the receiver retries its ack every 2 ms until the handoff exists. The time is
-   from the send to the blocking answer (completed).
+   over REST. On both sides the receiver takes its work as a receiver does, with
+   ``GET /agents/{name}/next?wait=30s`` (the take is the ack; it waits before the
+   send), then completes it; both sides go to ``support_agent``, whose queue holds
+   nothing else. The time is from the send to the blocking answer (A2A), or to the
+   completion's answer (REST). ``--receiver retry`` is the earlier way: REST's
+   client acks and completes right after its send, while the A2A side's receiver,
+   which cannot be told the task id before the blocking answer, retries its ack
+   every 2 ms on the id the sender's idempotency key fixes (``Handoff.id_for_key``)
+   until the handoff exists (about one 404 per lifecycle).
 
 Requests are plain JSON over httpx on both sides (the SDK client's own protobuf work
 would be measured otherwise): what is compared is the server.
@@ -20,6 +25,7 @@ would be measured otherwise): what is compared is the server.
 Target (issue 17): A2A / REST <= 1.3 on each.
 
     .venv/bin/python bench/a2a.py [--stores sqlite,postgresql] [--rounds 5] [--count 40]
+        [--receiver take|retry]
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from handoff_ledger.adapters.ledger.tokens import issue_token
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.handoff import Handoff
 
+ANSWERER = "support_agent"
 BUG = {"email_id": "msg_123", "customer": "jane@company.com", "issue": "Login button"}
 
 
@@ -62,8 +69,11 @@ def rpc(text: str, *, blocking: bool, key: str | None = None) -> dict[str, objec
 class Sides:
     """The two sides' clients: the sender's and the receiver's."""
 
-    def __init__(self, base: str, tokens: dict[str, str]) -> None:
+    def __init__(self, base: str, tokens: dict[str, str], *, taking: bool = False) -> None:
         self.base = base
+        self.taking = taking
+        """The A2A receiver takes its work with ``GET next?wait=`` (which acks) instead
+        of retrying its ack on the key's id; both sides answer as ``answerer``."""
         self.misses = 0
         """The receiver's acks that came before the handoff existed (A2A side)."""
         headers = {"A2A-Version": "1.0"}
@@ -75,11 +85,15 @@ class Sides:
         self.receiver = httpx.Client(
             base_url=base, timeout=60, headers={"Authorization": f"Bearer {tokens['code_agent']}"}
         )
-
-    def rest_send(self) -> str:
-        answer = self.sender.post(
-            "/handoffs", json={"to": "code_agent", "trigger": "Bug", "payload": BUG}
+        self.answerer = httpx.Client(
+            base_url=base, timeout=60, headers={"Authorization": f"Bearer {tokens[ANSWERER]}"}
         )
+        self.to = ANSWERER if taking else "code_agent"
+        """Whom the answered lifecycles go to: with ``taking``, an agent whose queue
+        holds nothing else (the sends of the first comparison stay in code_agent's)."""
+
+    def rest_send(self, to: str = "code_agent") -> str:
+        answer = self.sender.post("/handoffs", json={"to": to, "trigger": "Bug", "payload": BUG})
         assert answer.status_code == 201, answer.text
         return str(answer.json()["id"])
 
@@ -88,25 +102,45 @@ class Sides:
         assert answer.json()["result"]["task"]["status"]["state"] == "TASK_STATE_SUBMITTED"
 
     def answer(self, handoff_id: str, *, retry: bool = False) -> None:
+        receiver = self.answerer if self.taking else self.receiver
+        if self.taking and retry:  # the A2A side: take it (the take is the ack)
+            self._take_and_complete([handoff_id])
+            return
         while True:
-            acked = self.receiver.post(f"/handoffs/{handoff_id}/ack", json={})
+            acked = receiver.post(f"/handoffs/{handoff_id}/ack", json={})
             if acked.status_code == 200 or not retry:
                 break
             self.misses += 1
             time.sleep(0.002)
         assert acked.status_code == 200, acked.text
-        done = self.receiver.post(f"/handoffs/{handoff_id}/complete", json={"result": {"ok": True}})
+        done = receiver.post(f"/handoffs/{handoff_id}/complete", json={"result": {"ok": True}})
         assert done.status_code == 200, done.text
 
     def rest_answered(self) -> None:
-        self.answer(self.rest_send())
+        if not self.taking:
+            self.answer(self.rest_send(self.to))
+            return
+        # The same lifecycle as the A2A side's: the receiver waits for its work with
+        # ``GET next`` (the take is the ack) and completes it, while the sender sends.
+        sent: list[str] = []
+        receiver = threading.Thread(target=self._take_and_complete, args=(sent,))
+        receiver.start()
+        sent.append(self.rest_send(self.to))
+        receiver.join()
+
+    def _take_and_complete(self, sent: list[str]) -> None:
+        taken = self.answerer.get(f"/agents/{ANSWERER}/next", params={"wait": "30s"})
+        assert taken.status_code == 200, taken.text
+        handoff_id = taken.json()["id"]
+        done = self.answerer.post(f"/handoffs/{handoff_id}/complete", json={"result": {"ok": True}})
+        assert done.status_code == 200, done.text
 
     def a2a_answered(self) -> None:
         key = uuid.uuid4().hex
         handoff_id = str(Handoff.id_for_key("inbox_monitor", key))
         receiver = threading.Thread(target=self.answer, args=(handoff_id,), kwargs={"retry": True})
         receiver.start()
-        answer = self.sender.post("/a2a/code_agent", json=rpc("Bug", blocking=True, key=key))
+        answer = self.sender.post(f"/a2a/{self.to}", json=rpc("Bug", blocking=True, key=key))
         receiver.join()
         assert answer.json()["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
 
@@ -120,14 +154,15 @@ def timed(action: object, count: int) -> list[float]:
     return samples
 
 
-def measure(backend: str, rounds: int, count: int) -> None:
+def measure(backend: str, rounds: int, count: int, *, taking: bool) -> None:
     with scratch_store(backend) as url:
         ledger = open_ledger(url)
-        tokens = {agent: issue_token(ledger, agent) for agent in ("inbox_monitor", "code_agent")}
+        agents = ("inbox_monitor", "code_agent", ANSWERER)
+        tokens = {agent: issue_token(ledger, agent) for agent in agents}
         ledger.close()
         server, base = start_server(url)
         try:
-            sides = Sides(base, tokens)
+            sides = Sides(base, tokens, taking=taking)
             for warm in (sides.rest_send, sides.a2a_send, sides.rest_answered, sides.a2a_answered):
                 timed(warm, 5)
             for name, a2a, rest in (
@@ -178,9 +213,16 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--count", type=int, default=40)
+    parser.add_argument(
+        "--receiver",
+        choices=("take", "retry"),
+        default="take",
+        help="how the A2A side's receiver finds its task: GET next?wait= (take), or its ack "
+        "retried every 2 ms on the id the sender's key fixes (retry, the earlier bench)",
+    )
     options = parser.parse_args()
     for backend in options.stores.split(","):
-        measure(backend, options.rounds, options.count)
+        measure(backend, options.rounds, options.count, taking=options.receiver == "take")
 
 
 if __name__ == "__main__":

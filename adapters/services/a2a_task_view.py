@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,7 +33,15 @@ from handoff_ledger.adapters.services.documents import iso, jsonable
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import OPEN_STATES
 
-__all__ = ["Update", "artifact_of", "message_of", "state_of", "task_of", "updates_of"]
+__all__ = [
+    "Update",
+    "artifact_of",
+    "message_of",
+    "state_of",
+    "task_document",
+    "task_of",
+    "updates_of",
+]
 
 Update = TaskStatusUpdateEvent | TaskArtifactUpdateEvent
 QueuePosition = Callable[[Handoff], int | None]
@@ -122,6 +131,76 @@ def task_of(events: list[Handoff.Event], *, queue_position: int | None = None) -
         ParseDict(artifact, task.artifacts.add())
     task.metadata.update({URI: ledger_fields(handoff, queue_position)})
     return task
+
+
+def task_document(
+    events: list[Handoff.Event], *, queue_position: int | None = None
+) -> dict[str, Any]:
+    """The task of ``events`` as the SDK prints it (``MessageToDict(task_of(events))``),
+    built as JSON without protobuf: the same document (numbers in ``Struct`` and
+    ``Value`` fields as floats, timestamps as protobuf prints them), keys perhaps in
+    another order. A send's answer is built on every request, and protobuf's parse
+    and print of a fresh history cost more than recording it
+    (``tests/unit/test_a2a_task_document.py`` holds the two equal)."""
+    handoff = _fold(events)
+    history = [_message_document(event) for event in events]
+    document: dict[str, Any] = {
+        "id": str(handoff.id),
+        "contextId": str(handoff.chain_id),
+        "status": {
+            "state": TaskState.Name(task_state(handoff.state)),
+            "message": history[-1],
+            "timestamp": timestamp_text(events[-1].timestamp),
+        },
+    }
+    artifact = artifact_of(handoff)
+    if artifact is not None:
+        document["artifacts"] = [_as_printed(artifact)]
+    document["history"] = history
+    document["metadata"] = {URI: _as_printed(ledger_fields(handoff, queue_position))}
+    return document
+
+
+def timestamp_text(moment: datetime) -> str:
+    """A time as protobuf's ``Timestamp`` prints it in JSON: UTC, ``Z``, and 0, 3 or 6
+    fraction digits (the fewest that hold it)."""
+    moment = moment.astimezone(UTC)
+    text = f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}"
+    micros = moment.microsecond
+    if micros == 0:
+        return text + "Z"
+    if micros % 1000 == 0:
+        return f"{text}.{micros // 1000:03d}Z"
+    return f"{text}.{micros:06d}Z"
+
+
+def _message_document(event: Handoff.Event) -> dict[str, Any]:
+    message = message_of(event)
+    printed = {name: value for name, value in message.items() if name != "metadata"}
+    printed["parts"] = [_part_document(part) for part in message["parts"]]
+    printed["metadata"] = _as_printed(message["metadata"])
+    return printed
+
+
+def _part_document(part: dict[str, Any]) -> dict[str, Any]:
+    if "data" not in part and "metadata" not in part:
+        return part
+    printed = dict(part)
+    for name in ("data", "metadata"):
+        if name in printed:
+            printed[name] = _as_printed(printed[name])
+    return printed
+
+
+def _as_printed(value: Any) -> Any:
+    """A JSON value as protobuf prints a ``Value``/``Struct``: every number a float."""
+    if isinstance(value, dict):
+        return {key: _as_printed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_printed(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def updates_of(events: list[Handoff.Event], after: int) -> list[Update]:

@@ -1,15 +1,16 @@
-"""A2A's fast path answers ``SendMessage`` with exactly the bytes of the SDK's path.
+"""A2A's fast path answers ``SendMessage`` with the SDK path's document.
 
 Two twin stores (same backend, same simulated time, same protocol, same agents), one
 app each: one with the fast path, one without. Every request below goes to both, the
-same bytes each time, and the answers must be the same bytes (status, content type,
-body): successes (a first send, with a key, a duplicate of the key, blocking until
-completed, both bindings), multi-turn (a reply on an input-required task), and
-errors (which the fast path hands to the SDK before writing anything). Each send
-carries an idempotency key, so both stores make the same handoff ids; the payload's
-objects hold one member each, because the SDK's protobuf ``Struct`` gives multi-member
-objects an order of its own (per process, not per request), which is not the
-point here (a multi-member payload is compared as JSON).
+same bytes each time, and the answers must be the same: status, content type, and
+the same JSON document, printed with sorted keys (so ``1`` and ``1.0`` differ, and
+only the order of an object's members may). The fast path builds its task as JSON
+(``task_document``) where the SDK prints protobuf, whose ``Struct`` orders an
+object's members its own way. Successes (a first send, with a key, a duplicate of
+the key, blocking until completed, both bindings), multi-turn (a reply on an
+input-required task), and errors (which the fast path hands to the SDK before
+writing anything). Each send carries an idempotency key, so both stores make the
+same handoff ids.
 """
 
 from __future__ import annotations
@@ -106,10 +107,15 @@ def same(twins: tuple[Twin, Twin], path: str, body: bytes, **headers: str) -> An
     fast, slow = twins
     answers = [side.post(path, body, **headers) for side in (fast, slow)]
     a, b = answers
-    assert (a.status_code, a.headers.get("content-type"), a.content) == (
-        b.status_code, b.headers.get("content-type"), b.content,
+    assert (a.status_code, a.headers.get("content-type"), printed(a)) == (
+        b.status_code, b.headers.get("content-type"), printed(b),
     )  # fmt: skip
     return a
+
+
+def printed(answer: Any) -> str:
+    """The answer's JSON with sorted keys: the document, whatever its members' order."""
+    return json.dumps(answer.json(), sort_keys=True)
 
 
 def fast_answers(twin: Twin) -> int:
@@ -178,7 +184,7 @@ def test_a_blocking_send_is_answered_when_the_receiver_completes(
         worker.join()
     a, b = answers
     assert a.json()["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
-    assert (a.status_code, a.content) == (b.status_code, b.content)
+    assert (a.status_code, printed(a)) == (b.status_code, printed(b))
     # Blocking on a task already completed answers at once, the same way.
     same(twins, "/a2a/code_agent", rpc(message("b1", *BUG), now=False))
     assert fast_answers(twins[0]) == 2

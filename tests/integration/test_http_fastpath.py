@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from starlette.testclient import TestClient
 
 from handoff_ledger.adapters.faces.http.fastpath import COMMANDS, CommandFastPath
+from handoff_ledger.adapters.faces.http.nextpath import NextFastPath
 from handoff_ledger.adapters.faces.http.routes import router
 from handoff_ledger.adapters.faces.server import create_app
 from handoff_ledger.adapters.ledger.application import Ledger
@@ -177,3 +178,59 @@ def test_successes_have_the_same_status_and_document_fields(
         assert answers[0].json()["state"] == answers[1].json()["state"], segment
     # The fast app answered these itself (0: handed to FastAPI, the NaN body).
     assert answered == [201, 200, 0, 201, 200, 201, 201, 201, 200, 200, 201, 200, 201, 200]
+
+
+def _fast_next(client: TestClient) -> NextFastPath:
+    app: Any = client.app.middleware_stack  # type: ignore[attr-defined]
+    while not isinstance(app, NextFastPath):
+        app = app.app
+    return app
+
+
+def test_takes_get_the_same_answers_with_and_without_it(
+    ledger: Ledger, apps: tuple[TestClient, TestClient]
+) -> None:
+    """``GET /agents/{name}/next``: refusals and bad input as FastAPI answers them,
+    nothing written; takes with the same status and document fields, each app's fast
+    path answering what it should."""
+    fast, slow = apps
+    sender = {"Authorization": f"Bearer {issue_token(ledger, 'inbox_monitor')}"}
+    receiver = {"Authorization": f"Bearer {issue_token(ledger, 'code_agent')}"}
+    before = ledger.recorder.max_notification_id()
+    cases: list[tuple[str, dict[str, str], int, bool]] = [  # path, headers, status, fast
+        ("/agents/code_agent/next", {}, 401, False),
+        ("/agents/code_agent/next", {"Authorization": "Bearer hl_nope"}, 401, False),
+        ("/agents/code_agent/next", sender, 403, True),
+        ("/agents/code_agent/next?wait=soon", receiver, 422, True),
+        ("/agents/code_agent/next?wait=2m", receiver, 422, True),
+        ("/agents/code_agent/next?eta=later", receiver, 422, True),
+        ("/agents/code_agent/next?worker=", receiver, 422, True),
+        ("/agents/code_agent/next?wait=a%00b", receiver, 422, False),
+        ("/agents/code%00agent/next", receiver, 422, False),
+        ("/agents/code_agent/next?wait=0s&wait=1s", receiver, 204, False),
+        ("/agents/code_agent/next?bogus=1", receiver, 204, False),
+        ("/agents/code_agent/next?wait=%FF", receiver, 422, False),
+        ("/agents/code_agent/next", receiver, 204, True),
+        ("/agents/code_agent/next?wait=1s&worker=w1&eta=1h&next_update=30m", receiver, 204, True),
+    ]
+    for path, headers, status, taken_fast in cases:
+        counted = _fast_next(fast).answered
+        answers = [client.get(path, headers=headers) for client in (fast, slow)]
+        first, second = answers
+        assert first.status_code == second.status_code == status, (path, first.text)
+        assert first.content == second.content, path
+        assert first.headers.get("content-type") == second.headers.get("content-type"), path
+        assert first.headers.get("www-authenticate") == second.headers.get("www-authenticate")
+        assert _fast_next(fast).answered - counted == int(taken_fast), path
+    assert ledger.recorder.max_notification_id() == before  # nothing written
+    ids = [str(ledger.send(sender="inbox_monitor", to="code_agent").handoff.id) for _ in "ab"]
+    first, second = (  # two workers: one worker's second take resumes its first
+        client.get(f"/agents/code_agent/next?wait=1s&worker={worker}&eta=1h", headers=receiver)
+        for client, worker in ((fast, "w1"), (slow, "w2"))
+    )
+    assert first.status_code == second.status_code == 200
+    assert _shape(first.json()) == _shape(second.json())
+    assert {first.json()["id"], second.json()["id"]} == set(ids)
+    assert first.json()["state"] == second.json()["state"] == "acked"
+    assert first.headers["content-type"] == second.headers["content-type"]
+    assert _fast_next(fast).answered == 8  # seven cases above, and this take

@@ -8,8 +8,9 @@ method ``SendMessage``) and ``POST /a2a/{agent}/message:send`` (HTTP+JSON) itsel
 when they are ordinary, in one hop to a thread of its own: the body parsed as the
 SDK parses it (``ParseDict``/``Parse`` into the same ``SendMessageRequest``), the
 message recorded by the same handler code (:meth:`LedgerRequestHandler.record_now`),
-the task built and serialized as the SDK serializes it (``MessageToDict``, the
-JSON-RPC envelope, Starlette's ``JSONResponse``). A blocking send waits on the
+the task answered as the document the SDK prints (built as JSON by
+``task_document``, not through protobuf: the same members and values), in the
+SDK's JSON-RPC envelope, through Starlette's ``JSONResponse``. A blocking send waits on the
 loop exactly as the SDK path does (woken by this process's saves), then takes one
 more hop to build its answer.
 
@@ -20,7 +21,7 @@ as the SDK's request, a push-notification config. A send the ledger refuses (an
 A2A error: bad input, an unknown token, a closed task) wrote nothing either, and is
 handed to the SDK too, which answers it with its own error document. So the fast
 path only ever answers what the SDK path would have answered with success, and
-answers it with the same bytes (``tests/integration/test_a2a_fastpath.py``).
+answers it with the same document (``tests/integration/test_a2a_fastpath.py``).
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from a2a.server.request_handlers.response_helpers import build_error_response
-from a2a.types.a2a_pb2 import SendMessageRequest, SendMessageResponse
+from a2a.types.a2a_pb2 import SendMessageRequest
 from a2a.utils.constants import A2A_JSON_MEDIA_TYPE
 from a2a.utils.error_handlers import build_rest_error_payload
 from a2a.utils.errors import A2AError
-from google.protobuf.json_format import MessageToDict, Parse, ParseDict
+from google.protobuf.json_format import Parse, ParseDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp as App
@@ -154,12 +155,10 @@ class SendFastPath:
 
     def _answer(self, taken: _Pending, events: Events) -> JSONResponse:
         """The SDK's answer to the send, from the handoff's history (blocking)."""
-        try:
-            queued = len(events) > 1
-            task = self.handler.task_now(events, taken.params.configuration, queued=queued)
+        try:  # the document the SDK would print, built as JSON (it costs less than a send)
+            result = {"task": self.handler.task_document_now(events, queued=len(events) > 1)}
         except Exception as error:  # noqa: BLE001 - answered as the SDK answers errors
             return _error(taken, error)
-        result = MessageToDict(SendMessageResponse(task=task))
         if taken.rpc_id is None:
             return JSONResponse(result, media_type=A2A_JSON_MEDIA_TYPE)
         # The envelope as the SDK's ``JSONRPC20Response(...).data`` orders it.

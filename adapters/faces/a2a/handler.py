@@ -50,7 +50,12 @@ from handoff_ledger.adapters.faces.a2a.watching import Wakeups
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.ledger.tokens import Caller
 from handoff_ledger.adapters.services.a2a_states import INTERRUPTED, TERMINAL
-from handoff_ledger.adapters.services.a2a_task_view import state_of, task_of, updates_of
+from handoff_ledger.adapters.services.a2a_task_view import (
+    state_of,
+    task_document,
+    task_of,
+    updates_of,
+)
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.rules import require_agent_name
 
@@ -123,12 +128,20 @@ class LedgerRequestHandler(RequestHandler):
         """The task of ``events``; its queue position is read while it is open (unless
         not ``queued``: a task just sent, which the queues view has not seen yet).
         Blocking when ``queued``: call it on a worker thread."""
-        task = task_of(events)
-        if queued and task.status.state not in TERMINAL:
-            position = self.service.views.read.queue_position(str(events[0].originator_id))
-            if position is not None:
-                task = task_of(events, queue_position=position)
+        task = task_of(events, queue_position=self._queue_position(events) if queued else None)
         return apply_history_length(task, history) if history is not None else task
+
+    def task_document_now(self, events: Events, *, queued: bool = True) -> dict[str, Any]:
+        """:meth:`task_now` as JSON, built without protobuf (the fast path's answer:
+        the same document), every message in its history. Blocking when ``queued``."""
+        position = self._queue_position(events) if queued else None
+        return task_document(events, queue_position=position)
+
+    def _queue_position(self, events: Events) -> int | None:
+        """The open task's place in its receiver's queue (None once it is closed)."""
+        if state_of(events) in TERMINAL:
+            return None
+        return self.service.views.read.queue_position(str(events[0].originator_id))
 
     async def _record(self, params: SendMessageRequest, context: ServerCallContext) -> Events:
         """Record the message (one trip to a worker thread); the handoff's history."""

@@ -135,10 +135,13 @@ def _body_model(route: Any) -> type[BaseModel] | None:
 
 
 def add_middleware(app: FastAPI, service: Service, *, fast_path: bool) -> None:
-    """The commands' fast path (unless ``fast_path`` is off) inside the body limit."""
+    """The fast paths of commands and takes (unless ``fast_path`` is off) inside the
+    body limit."""
     from handoff_ledger.adapters.faces.http.fastpath import CommandFastPath
+    from handoff_ledger.adapters.faces.http.nextpath import NextFastPath
 
-    # Innermost first: the commands' fast path sits inside the body limit.
+    # Innermost first: the fast paths sit inside the body limit.
     if fast_path:
         app.add_middleware(CommandFastPath, service=service)
+        app.add_middleware(NextFastPath, service=service)
     app.add_middleware(BodyLimit)
