@@ -16,7 +16,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from handoff_ledger.adapters.faces.dashboard import auth, live, models, routes
+from handoff_ledger.adapters.faces.dashboard import actions, auth, live, models, routes
 from handoff_ledger.adapters.faces.server import create_app
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
@@ -73,7 +73,7 @@ def pages(hid: UUID) -> list[str]:
 def test_no_dashboard_route_writes_anything(
     ledger: Ledger, signed_in: TestClient, chain: UUID
 ) -> None:
-    own = [r for module in (routes, auth, live) for r in module.router.routes]
+    own = [r for module in (routes, auth, live, actions) for r in module.router.routes]
     writes = {
         (r.path, method)
         for r in own
@@ -81,8 +81,13 @@ def test_no_dashboard_route_writes_anything(
         for method in r.methods
         if method not in ("GET", "HEAD")
     }
-    # Only the cookie is set or cleared by these two; the ledger is not touched.
-    assert writes == {("/login", "POST"), ("/logout", "POST")}
+    # Only the cookie is set or cleared by these two, and the forms that act post to
+    # one route (tests/integration/test_dashboard_actions.py); pages never write.
+    assert writes == {
+        ("/login", "POST"),
+        ("/logout", "POST"),
+        ("/handoffs/{id}/{action}", "POST"),
+    }
     head = ledger.recorder.max_notification_id()
     partials = [p.replace("/dashboard/", "/dashboard/partials/", 1) for p in pages(chain)[2:]]
     for path in [*pages(chain), "/dashboard/partials/overview", *partials]:

@@ -1,4 +1,5 @@
-"""The dashboard's pages and fragments under ``/dashboard``; every one of them only reads.
+"""The dashboard's pages and fragments under ``/dashboard``; every one of them only reads
+(the forms that act post to :mod:`.actions`).
 
 Each page has a fragment twin under ``/dashboard/partials/...`` that renders its
 ``#view`` alone: the page's script fetches it to move the time slider
@@ -20,21 +21,24 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from handoff_ledger.adapters.faces.dashboard import auth, live
+from handoff_ledger.adapters.faces.dashboard import actions, auth, live
 from handoff_ledger.adapters.faces.dashboard.models import agent_model, chain_model, overview_model
 from handoff_ledger.adapters.faces.dashboard.render import SECURITY_HEADERS, html
 from handoff_ledger.adapters.faces.runtime.errors import status_for
 from handoff_ledger.adapters.faces.runtime.service import Service
 from handoff_ledger.adapters.ledger.tokens import Caller
+from handoff_ledger.adapters.services.digest import build_digest
 from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.domain.durations import parse_time
 from handoff_ledger.domain.errors import HandoffError
+from handoff_ledger.domain.states import Status
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(live.router)
+router.include_router(actions.router)
 
 AsOf = Annotated[str | None, Query(description="Show the ledger as it stood at this time.")]
 STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
@@ -99,7 +103,7 @@ def overview(request: Request, as_of: AsOf = None) -> Response:
         request,
         "overview.html",
         "/dashboard/partials/overview",
-        lambda: overview_model(svc, _as_of(as_of)),
+        lambda: _waiting(request, overview_model(svc, _as_of(as_of))),
     )
 
 
@@ -107,7 +111,9 @@ def overview(request: Request, as_of: AsOf = None) -> Response:
 def overview_fragment(request: Request, as_of: AsOf = None) -> Response:
     """The overview's view, at ``as_of``."""
     svc = auth.service(request)
-    return _fragment(request, "_overview.html", lambda: overview_model(svc, _as_of(as_of)))
+    return _fragment(
+        request, "_overview.html", lambda: _waiting(request, overview_model(svc, _as_of(as_of)))
+    )
 
 
 @router.get("/agents/{name:path}")
@@ -137,7 +143,7 @@ def chain(request: Request, id: str, as_of: AsOf = None) -> Response:
         request,
         "chain.html",
         f"/dashboard/partials/chains/{_quoted(id)}",
-        lambda: chain_model(svc, _chain_id(svc, id), _as_of(as_of)),
+        lambda: _acting(request, chain_model(svc, _chain_id(svc, id), _as_of(as_of))),
     )
 
 
@@ -146,7 +152,9 @@ def chain_fragment(request: Request, id: str, as_of: AsOf = None) -> Response:
     """A chain's view, at ``as_of``."""
     svc = auth.service(request)
     return _fragment(
-        request, "_chain.html", lambda: chain_model(svc, _chain_id(svc, id), _as_of(as_of))
+        request,
+        "_chain.html",
+        lambda: _acting(request, chain_model(svc, _chain_id(svc, id), _as_of(as_of))),
     )
 
 
@@ -167,6 +175,41 @@ def static(name: str) -> Response:
     body = files("handoff_ledger.adapters.faces.dashboard").joinpath("static", name).read_bytes()
     headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
     return Response(body, media_type=STATIC[name], headers=headers)
+
+
+def _signed_in(request: Request) -> Caller | None:
+    who = auth.viewer(request)
+    return None if who is None or who == auth.TRIAL_VIEWER else who
+
+
+def _acting(request: Request, model: dict[str, Any]) -> dict[str, Any]:
+    """A live chain's handoffs with the commands the viewer may give on each."""
+    who = _signed_in(request)
+    model["csrf"] = actions.csrf_token(request) if who else None
+    model["labels"] = {name: action.label for name, action in actions.ACTIONS.items()}
+    model["statuses"] = [status.value for status in Status]
+    if who is None or model["as_of"]:
+        return model
+    ledger = auth.service(request).ledger
+    pending = list(model["roots"])
+    while pending:
+        node = pending.pop()
+        pending.extend(node["children"])
+        handoff = ledger.get(UUID(node["row"]["id"]))
+        node["actions"] = actions.permitted(ledger, handoff, who)
+    return model
+
+
+def _waiting(request: Request, model: dict[str, Any]) -> dict[str, Any]:
+    """The overview with what waits on the signed-in viewer (live only)."""
+    who = _signed_in(request)
+    model["waiting"] = None
+    if who is not None and not model["as_of"]:
+        svc = auth.service(request)
+        now = svc.ledger.clock.now()
+        digest = build_digest(svc.ledger, svc.fresh_views(), now, agent=who.agent)
+        model["waiting"] = digest["waiting"]
+    return model
 
 
 def _quoted(text: str) -> str:

@@ -1,4 +1,5 @@
-// The dashboard's live parts: the log stream, live refreshes, the time slider.
+// The dashboard's live parts: the log stream, live refreshes, the time slider, and
+// the forms that act (posted without a page reload; the stream then redraws).
 // No framework and no build step. Every piece of HTML inserted here was rendered
 // (and escaped) by the server's templates; nothing from the ledger is turned into
 // markup in the browser.
@@ -76,6 +77,11 @@
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(async () => {
       if (!isLive() || loadTimer || loading) return;
+      // Someone is filling in a form: redraw once it is closed or sent.
+      if (view.querySelector("details.act[open]")) {
+        scheduleRefresh();
+        return;
+      }
       const content = await fetchView("");
       // The slider may have moved while this was on its way: then it is stale.
       if (!content || !isLive() || loadTimer || loading) return;
@@ -180,6 +186,55 @@
     });
   }
 
+  // A form that acts: posted with fetch; its answer shown where it is.
+  view.addEventListener("submit", async (event) => {
+    const form = event.target.closest("form[data-act]");
+    if (!form) return;
+    event.preventDefault();
+    const answer = form.querySelector(".act-answer");
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    answer.dataset.state = "pending";
+    answer.textContent = "sending…";
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        headers: { Accept: "application/json" },
+        cache: "no-store",
+      });
+      if (response.status === 401) {
+        signIn();
+        return;
+      }
+      const body = await response.json().catch(() => ({}));
+      if (response.ok) {
+        answer.dataset.state = "done";
+        answer.textContent = "done";
+        form.reset();
+        form.closest("details").open = false;
+        scheduleRefresh();
+      } else {
+        answer.dataset.state = "error";
+        answer.textContent = body.error?.message || `refused (${response.status})`;
+      }
+    } catch (error) {
+      answer.dataset.state = "error";
+      answer.textContent = "the server did not answer: try again";
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  // Arriving from "waiting on you" (#act-ID): open that handoff's first form.
+  function openActions() {
+    if (!location.hash.startsWith("#act-")) return;
+    const first = document.getElementById(location.hash.slice(1))?.querySelector("details.act");
+    if (!first) return;
+    first.open = true;
+    first.querySelector("input:not([type=hidden]), textarea, select")?.focus();
+  }
+
   function start() {
     bindSlider();
     for (const link of view.querySelectorAll("[data-live-link]")) {
@@ -197,4 +252,5 @@
   }
 
   start();
+  openActions();
 })();
