@@ -317,3 +317,85 @@ def test_a_handoff_never_acked_is_highlighted_where_its_chain_broke(
     expect(page.locator("#broken")).to_contain_text("never_acked")
     expect(page.locator("#broken .gaps > li")).to_have_count(1)  # the one chain
     expect(page.locator("#agents tr[data-agent=support_agent]")).to_contain_text("overdue")
+
+
+def test_the_person_in_charge_answers_an_escalation_and_reassigns_from_the_dashboard(
+    dash: Dashboard, browser: Browser, page: Page
+) -> None:
+    """Issue 23: ``human:me`` signs in, sees an escalation waiting on it, answers it
+    with a reply and reassigns a handoff it sent, without a page reload; the log holds
+    both by ``human:me``; a POST without the CSRF token writes nothing; an agent that
+    may not reassign sees no such control, and its forged POST is refused."""
+    escalated = dash.send(
+        to="code_agent", trigger="Login broken on mobile", ack_within="1h",
+        escalate_to=["human:me"],
+    )  # fmt: skip
+    mine = str(
+        dash.api("human:me", "POST", "/handoffs", {"to": "code_agent", "trigger": "Audit"})["id"]
+    )
+    dash.clock.advance(timedelta(minutes=61))  # the ack never came
+    dash.cli.run("reactor", "--once")
+
+    dash.sign_in(page)
+    waiting = page.locator("#waiting .waiting-escalation", has_text=escalated[:8])
+    expect(waiting).to_contain_text("escalated to you")
+    page.evaluate("window.loadedOnce = true")
+    waiting.locator("a.act-link").click()
+    expect(page).to_have_url(re.compile(f"/dashboard/chains/{escalated}#act-{escalated}"))
+    reply = page.locator(f"#act-{escalated} details.act-reply")
+    expect(reply).to_have_attribute("open", "")  # opened on arrival, its field focused
+    expect(reply.locator("textarea[name=message]")).to_be_focused()
+    page.keyboard.type("Please ack: the customer is waiting")
+    reply.locator("button[type=submit]").click()
+    node = page.locator(f"#h-{escalated}")
+    expect(node.locator(".step[data-type=Replied]")).to_contain_text("by human:me")
+
+    page.goto(f"{dash.url}/dashboard/chains/{mine}")
+    page.evaluate("window.loadedOnce = true")
+    summary = page.locator(f"#act-{mine} details.act-reassign summary")
+    summary.focus()
+    page.keyboard.press("Enter")  # keyboard reachable: the form opens
+    form = page.locator(f"#act-{mine} details.act-reassign form")
+    form.locator("input[name=to]").fill("support_agent")
+    form.locator("input[name=reason]").fill("code_agent is on the incident")
+    form.locator("input[name=reason]").press("Enter")
+    expect(form.locator(".act-answer")).to_have_text("done")
+    mine_node = page.locator(f"#h-{mine}")
+    expect(mine_node.locator(".route").first).to_contain_text("human:me → support_agent")
+    expect(mine_node.locator(".step[data-type=Reassigned]")).to_contain_text("by human:me")
+    assert page.evaluate("window.loadedOnce") is True, "the page was reloaded"
+
+    by_me = [(e["type"], e["handoff_id"]) for e in dash.cli.log() if e["by"] == "human:me"]
+    assert ("Replied", escalated) in by_me
+    assert ("Reassigned", mine) in by_me
+
+    # Without the CSRF token (the browser's own cookie, a form from elsewhere): refused.
+    before = dash.cli.stored()
+    refused = page.request.post(
+        f"{dash.url}/dashboard/handoffs/{mine}/cancel",
+        form={"reason": "forged"},
+        headers={"Accept": "application/json"},
+    )
+    assert refused.status == 403, refused.text()
+    assert dash.cli.stored() == before
+
+    # code_agent may not reassign: no control, and a forged POST (its own token) is 403.
+    other = browser.new_context()
+    try:
+        agent_page = other.new_page()
+        dash.sign_in(agent_page, agent="code_agent", path=f"/dashboard/chains/{escalated}")
+        actions = agent_page.locator(f"#act-{escalated}")
+        expect(actions.locator("details.act-ack")).to_have_count(1)
+        expect(actions.locator("details.act-reassign")).to_have_count(0)
+        token = actions.locator("input[name=csrf]").first.get_attribute("value")
+        assert token
+        forged = agent_page.request.post(
+            f"{dash.url}/dashboard/handoffs/{escalated}/reassign",
+            form={"csrf": token, "to": "support_agent", "reason": "mine now"},
+            headers={"Accept": "application/json"},
+        )
+        assert forged.status == 403, forged.text()
+        assert "only its sender" in forged.json()["error"]["message"]
+        assert dash.cli.stored() == before
+    finally:
+        other.close()

@@ -232,7 +232,10 @@
     const first = document.getElementById(location.hash.slice(1))?.querySelector("details.act");
     if (!first) return;
     first.open = true;
-    first.querySelector("input:not([type=hidden]), textarea, select")?.focus();
+    const field = first.querySelector("input:not([type=hidden]), textarea, select");
+    // Once the page has loaded: the browser's own move to the #fragment comes first.
+    if (document.readyState === "complete") field?.focus();
+    else window.addEventListener("load", () => field?.focus(), { once: true });
   }
 
   function start() {
