@@ -204,3 +204,15 @@ def test_waiting_on_you_links_straight_to_the_forms(
     assert "escalated to you" in section
     chain = human.get(f"/dashboard/chains/{acked}").text
     assert f'id="act-{acked}"' in chain
+    # A reply from the dashboard answers the escalation: no longer waiting, no break.
+    assert "escalation_unanswered" in chain
+    answered = human.post(
+        f"/dashboard/handoffs/{acked}/reply",
+        data={"csrf": _csrf(chain), "message": "ping the on-call"},
+        headers={"Accept": "application/json"},
+    )
+    assert answered.status_code == 200, answered.text
+    page = human.get("/dashboard/").text
+    assert f"#act-{acked}" not in page
+    assert "Nothing waits on you." in page
+    assert "escalation_unanswered" not in human.get(f"/dashboard/chains/{acked}").text
