@@ -404,7 +404,7 @@ def assert_rows(name: str, stored: dict[tuple[Any, ...], dict[str, Any]], expect
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 @settings(
-    max_examples=25,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
