@@ -60,6 +60,7 @@ def build_log(url: str, protocol: str) -> tuple[Ledger, datetime]:
     open_ids: list[UUID] = []
     quiet: set[UUID] = set()
     never: set[UUID] = set()
+    refused: Counter[str] = Counter()
     for step in range(STEPS):
         open_ids += send_some(ledger, rng, step)
         if step % 6 == 0:
@@ -73,11 +74,12 @@ def build_log(url: str, protocol: str) -> tuple[Ledger, datetime]:
         for handoff_id in open_ids[-SENDS_PER_STEP:]:
             roll = rng.random()
             (never if roll < 0.1 else quiet if roll < 0.3 else set()).add(handoff_id)
-        act(ledger, rng, open_ids, clock.now(), quiet, never)
+        act(ledger, rng, open_ids, clock.now(), quiet, never, refused)
         reactor.run_once()
         clock.advance(STEP)
     reactor.run_once()
     reactor.close()
+    assert not refused, refused  # the reactor runs between the agents' moves here
     return ledger, clock.now()
 
 

@@ -206,14 +206,17 @@ def test_six_hours_offline_with_code_agent_a_remote_a2a_agent(
     beside = RemoteCodeAgent(ledger, clock, remote, bridges)
     try:
         ledger.apply_protocol(protocol, source="handoff.toml", by="human:me")
-        simulate(ledger, clock, reactors, random.Random(20261125), beside)
+        timeline = simulate(ledger, clock, reactors, random.Random(20261125), beside)
         bridges.stop_all()
-        by_handoff = check_six_hours(ledger, come_back(reactors, clock, env), env)
+        end = come_back(reactors, clock, env, ledger)
+        by_handoff = check_six_hours(ledger, end, env, timeline, protocol)
     finally:
         for process in [*reactors.running.values(), *bridges.running.values()]:
             process.kill()
+            process.wait(timeout=30)
         remote.stop()
         ledger.close()
+    assert sum(timeline.refused.values()) <= 10, timeline.refused
     assert not any("Traceback" in line for line in bridges.said), "".join(bridges.said)
     assert bridges.killed == 2
     check_the_remote(by_handoff, remote.acted_on(), beside.lost)

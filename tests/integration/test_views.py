@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.store import live_name
 from handoff_ledger.domain.errors import HandoffError
+from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
 from handoff_ledger.projections.base import us
@@ -42,8 +44,10 @@ escalation = [
 [agents.code_agent]
 [agents.support_agent]
 [agents."human:me"]
+[kinds.review]
+trigger = "Review the fix"
 """
-"""Free-form handoffs under a default policy with every kind of level."""
+"""Free-form handoffs under a default policy with every kind of level (and one kind)."""
 
 
 def stored_tables(views: Views) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
@@ -180,7 +184,12 @@ def every_event_once(ledger: Ledger, clock: SimulatedClock) -> None:
         return ledger.send(sender="inbox_monitor", to="code_agent", **kwargs).handoff.id
 
     done = send(ack_within=timedelta(minutes=1), escalate_to=["human:me"])
-    ledger.ack(done, by="code_agent", next_update=timedelta(minutes=5))
+    ledger.ack(done, by="code_agent", eta=timedelta(hours=2), next_update=timedelta(minutes=5))
+    review = ledger.send(
+        sender="code_agent", to="support_agent", kind="review", parent_id=done,
+        deadline=timedelta(hours=1),
+    ).handoff.id  # fmt: skip
+    ledger.send(sender="support_agent", to="inbox_monitor", parent_id=review)  # a grandchild
     ledger.report_status(done, by="code_agent", status=Status.STUCK, message="no repro")
     ledger.reply(done, by="inbox_monitor", message="try the staging key")
     ledger.watch(done, by="support_agent")
@@ -205,6 +214,7 @@ def every_event_once(ledger: Ledger, clock: SimulatedClock) -> None:
         silent, by="reactor", reason=timer.reason, timer_due=timer.due,
         level=step.level, repeat=step.repeat,
     )  # fmt: skip
+    ledger.ack(silent, by="code_agent")  # late: its ack was due 9 minutes ago
 
 
 def feeds_from_the_log(ledger: Ledger) -> dict[str, list[tuple[int, str]]]:
@@ -231,6 +241,163 @@ def feeds_from_the_log(ledger: Ledger) -> dict[str, list[tuple[int, str]]]:
         for agent in chain - {event.by}:
             feeds.setdefault(agent, []).append((notification.id, kind))
     return feeds
+
+
+def micros(moment: datetime | None) -> int | None:
+    """A time as whole microseconds since the epoch (written out again, not ``us``)."""
+    if moment is None:
+        return None
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+Rows = dict[str, dict[str, Any]]
+
+
+def chains_from_the_log(ledger: Ledger) -> Rows:
+    """The ``handoffs`` table of the chains view, one row per handoff: what a handoff
+    is now from its aggregate (folded from its own events), what the aggregate does
+    not keep (the ack due time after an ack, counts, the last reason, the last
+    event) from the raw log; no view code."""
+    handoffs: dict[uuid.UUID, Handoff] = {}
+    raw: dict[uuid.UUID, dict[str, Any]] = {}
+    for entry in ledger.read_log():
+        event = entry.event
+        hid = event.originator_id
+        handoffs[hid] = event.mutate(handoffs.get(hid))
+        seen = raw.setdefault(hid, {"escalations": 0, "reassignments": 0, "reason": None})
+        kind = type(event).__name__
+        if kind in ("Created", "Reassigned"):
+            seen["ack_due"] = event.ack_due
+        if kind == "Escalated":
+            seen["escalations"] += 1
+            seen["last_escalation"] = event.timestamp
+        if kind == "Reassigned":
+            seen["reassignments"] += 1
+        if kind in ("Reassigned", "Declined", "Cancelled", "Failed"):
+            seen["reason"] = event.reason
+        seen |= {"last": kind, "at": event.timestamp, "position": entry.position}
+    rows: Rows = {}
+    for hid, handoff in handoffs.items():
+        seen = raw[hid]
+        rows[str(hid)] = {
+            "handoff_id": str(hid),
+            "chain_id": str(handoff.chain_id),
+            "parent_id": None if handoff.parent_id is None else str(handoff.parent_id),
+            "sender": handoff.sender,
+            "receiver": handoff.receiver,
+            "kind": handoff.kind,
+            "trigger": handoff.trigger,
+            "priority": str(handoff.priority),
+            "state": handoff.state.value,
+            "status": handoff.status,
+            "status_message": handoff.status_message,
+            "created_us": micros(handoff.created_on),
+            "acked_us": micros(handoff.acked_at),
+            "closed_us": micros(handoff.closed_at),
+            "ack_due_us": micros(seen["ack_due"]),
+            "update_due_us": micros(handoff.update_due),
+            "deadline_us": micros(handoff.deadline_due),
+            "eta_us": micros(handoff.eta),
+            "escalations": seen["escalations"],
+            "last_escalation_us": micros(seen.get("last_escalation")),
+            "reassignments": seen["reassignments"],
+            "reason": seen["reason"],
+            "result": handoff.result,  # the view stores it as JSON text
+            "last_event": seen["last"],
+            "last_event_us": micros(seen["at"]),
+            "last_position": seen["position"],
+        }
+    return rows
+
+
+def agents_from_the_log(ledger: Ledger) -> tuple[Rows, Rows]:
+    """The ``agents`` and ``agent_open`` tables, by the rules docs/cli.md gives for
+    ``agents list`` written out again over the raw log, open work from the aggregates;
+    no view code. An agent has a row once it sent, received, acked, reported,
+    completed, declined, noted or replied."""
+    counters = ("received", "sent", "acks_on_time", "acks_late", "completed", "declined",
+                "escalations")  # fmt: skip
+    board: Rows = {}
+    holder: dict[uuid.UUID, str] = {}  # the receiver now
+    ack_due: dict[uuid.UUID, datetime | None] = {}  # since it was last (re)assigned
+    handoffs: dict[uuid.UUID, Handoff] = {}
+
+    def agent(name: str, seen: datetime | None = None) -> dict[str, Any]:
+        row = board.setdefault(
+            name,
+            {"agent": name, "status": None, "status_message": None, "status_us": None,
+             "status_handoff_id": None, "last_seen_us": None, **dict.fromkeys(counters, 0)},
+        )  # fmt: skip
+        if seen is not None:
+            row["last_seen_us"] = micros(seen)
+        return row
+
+    for entry in ledger.read_log():
+        event = entry.event
+        hid = event.originator_id
+        handoffs[hid] = event.mutate(handoffs.get(hid))
+        kind, at = type(event).__name__, event.timestamp
+        if kind == "Created":
+            holder[hid], ack_due[hid] = event.receiver, event.ack_due
+            agent(event.receiver)["received"] += 1
+            agent(event.sender, seen=at)["sent"] += 1
+        elif kind == "Reassigned":
+            holder[hid], ack_due[hid] = event.to_receiver, event.ack_due
+            agent(event.from_receiver)
+            agent(event.to_receiver)["received"] += 1
+        elif kind == "Acked":
+            due = ack_due[hid]
+            agent(event.by, seen=at)[
+                "acks_late" if due is not None and at > due else "acks_on_time"
+            ] += 1
+        elif kind == "StatusReported":
+            agent(event.by, seen=at).update(
+                status=event.status, status_message=event.message, status_us=micros(at),
+                status_handoff_id=str(hid),
+            )  # fmt: skip
+        elif kind == "Escalated":
+            agent(holder[hid])["escalations"] += 1
+        elif kind in ("Completed", "Declined"):
+            agent(event.by, seen=at)[kind.lower()] += 1
+        elif kind in ("NoteAdded", "Replied"):
+            agent(event.by, seen=at)
+    still_open = [h for h in handoffs.values() if h.is_open]
+    for row in board.values():
+        row["open_count"] = sum(h.receiver == row["agent"] for h in still_open)
+    open_rows: Rows = {
+        str(h.id): {
+            "handoff_id": str(h.id),
+            "receiver": h.receiver,
+            "created_us": micros(h.created_on),
+            "ack_due_us": micros(ack_due[h.id]),
+            "acked": int(h.acked_at is not None),
+        }
+        for h in still_open
+    }
+    return board, open_rows
+
+
+def assert_rows(name: str, stored: dict[tuple[Any, ...], dict[str, Any]], expected: Rows) -> None:
+    """A view table's stored rows against an oracle's, column by column."""
+    got = {key[0]: row for key, row in stored.items()}
+    assert sorted(got) == sorted(expected), f"{name}: rows differ"
+    wrong = [
+        (key, column, got[key][column], value)
+        for key, row in expected.items()
+        for column, value in row.items()
+        if (
+            json.loads(got[key][column])
+            if column == "result" and got[key][column]
+            else got[key][column]
+        )
+        != value
+    ]
+    assert wrong == [], (
+        f"{name}: {len(wrong)} cells differ (row, column, view, oracle): {wrong[:5]}"
+    )
+    assert {column for row in got.values() for column in row} == {
+        column for row in expected.values() for column in row
+    }, f"{name}: the oracle does not cover every column"
 
 
 @pytest.mark.parametrize(
@@ -270,6 +437,17 @@ def test_views_equal_a_fold_of_the_log_after_random_commands(
                     for row in views.read.notifications(agent, limit=10**6)
                 ]
                 assert got == expected_feeds.get(agent, []), agent
+            # The chains and agents views against oracles that share no view code.
+            stored = stored_tables(views)
+            chains = chains_from_the_log(ledger)
+            assert_rows("handoffs", stored["handoffs"], chains)
+            board, open_rows = agents_from_the_log(ledger)
+            assert_rows("agents", stored["agents"], board)
+            assert_rows("agent_open", stored["agent_open"], open_rows)
+            # Every column those oracles compute took a value other than its first.
+            for rows, blank in ((chains, (None, 0)), (board, (None, 0)), (open_rows, (None,))):
+                for column in next(iter(rows.values())):
+                    assert any(row[column] not in blank for row in rows.values()), column
             # And against an oracle that shares no view code: queues from the aggregates.
             handoffs = {}
             for entry in ledger.read_log():
