@@ -13,6 +13,10 @@ step and every follow-up happened once.
 What it prints is the same on every run (every handoff has an idempotency key, so
 its id is fixed; each step's reactor effects are read back from the log, whichever
 reactor won them), apart from the temporary folder's name.
+
+Why this module is long (over 400 lines): it is one script, read top to bottom as
+the story PRODUCT.md tells (the morning, six hours offline with three reactors and a
+SIGKILL, the return); cutting it into modules would scatter one narrative.
 """
 
 from __future__ import annotations

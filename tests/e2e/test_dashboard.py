@@ -266,7 +266,7 @@ def test_what_agents_wrote_is_shown_as_text_never_run(sqlite_dash: Dashboard, pa
     page.goto(f"{sqlite_dash.url}/dashboard/chains/{hid}")
     node = page.locator(f"#h-{hid}")
     expect(node.locator(".trigger")).to_have_text(f"Bug {SCRIPT}")
-    node.locator("details summary").click()
+    node.locator(".step details summary").click()  # the payload's (not a form's)
     expect(node.locator(".payload")).to_contain_text(IMAGE)
     expect(node.locator(".payload")).to_contain_text(SCRIPT)
     page.goto(f"{sqlite_dash.url}/dashboard/agents/code_agent")

@@ -189,7 +189,7 @@ def permitted(ledger: Ledger, handoff: Handoff, viewer: Caller) -> list[str]:
     allowed = []
     for name, action in ACTIONS.items():
         try:
-            if action.probe(copy.deepcopy(handoff), viewer.agent, admin, now) is False:
+            if action.probe(_copy(handoff), viewer.agent, admin, now) is False:
                 continue  # it would do nothing (acked already)
         except Refused:
             continue  # not this agent's to give, or not in this state
@@ -197,6 +197,21 @@ def permitted(ledger: Ledger, handoff: Handoff, viewer: Caller) -> list[str]:
             pass  # the probe's own placeholder input: the command itself is allowed
         allowed.append(name)
     return allowed
+
+
+_KEPT = ("payload", "result", "as_sent")
+"""What agents wrote, which no command changes: shared with the copy, not copied
+(a payload may nest hundreds deep, past what ``deepcopy`` recurses through)."""
+
+
+def _copy(handoff: Handoff) -> Handoff:
+    """A copy of ``handoff`` for a probe: its state copied, what agents wrote shared."""
+    memo: dict[int, Any] = {}
+    for name in _KEPT:
+        value = getattr(handoff, name, None)
+        if value is not None:
+            memo[id(value)] = value
+    return copy.deepcopy(handoff, memo)
 
 
 def csrf_token(request: Request) -> str | None:
