@@ -273,4 +273,4 @@ def test_the_board_and_the_agent_page_show_how_promises_were_kept_now_and_then(
     assert "updates 50% (1 of 2)" in page
     [late] = re.findall(r'<tr data-promise="/update">.*?</tr>', page, re.S)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", late, re.S)
-    assert cells[2:7] == ["50.0% (1 of 2)", "1", "0", "30m", "30m"]  # late since 09:40
+    assert cells[2:7] == ["50% (1 of 2)", "1", "0", "30m", "30m"]  # late since 09:40

@@ -61,6 +61,11 @@ def seconds(value: float | None) -> str:
     return "-" if value is None else rough_duration(timedelta(seconds=value))
 
 
+def percent(value: float | None) -> str:
+    """``66.7%``, ``50%`` (``-`` for none), as ``agents list`` writes a kept share."""
+    return "-" if value is None else f"{value:g}%"
+
+
 def pretty(value: Any) -> str:
     """A JSON value laid out for reading (escaped as text by the template)."""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
@@ -101,6 +106,7 @@ templates.filters.update(
     short=lambda text: text[:8],
     human=human_text,
     seconds=seconds,
+    percent=percent,
 )
 
 
