@@ -81,6 +81,8 @@ none when broken). Open promises have no ``ended_us``."""
 _OPEN = {ETA: "open_eta", UPDATE: "open_update"}
 _REPORTS = (Handoff.StatusReported, Handoff.Completed, Handoff.Failed, Handoff.Declined)
 """The receiver's events that keep its update promise."""
+_SILENT = (Handoff.Escalated, Handoff.NoteAdded)
+"""Events that neither make, keep nor replace a promise (most of a busy log's)."""
 
 
 def track_promises(event: Any, handoff_id: str, at: int, tables: Mapping[str, Table]) -> None:
@@ -100,6 +102,8 @@ def track_promises(event: Any, handoff_id: str, at: int, tables: Mapping[str, Ta
                 "open_update": None,
             }
         )
+        return
+    if isinstance(event, _SILENT):
         return
     found = handoffs.get((handoff_id,))
     if found is None:
