@@ -3,6 +3,8 @@
 ``agents`` holds one row per agent (latest status, counters, acks on time vs late);
 ``agent_open`` holds one row per open handoff with its receiver and ack due time,
 which is what decides punctuality and gives "oldest open item" as an index lookup.
+``agent_handoffs`` and ``agent_promises`` (:mod:`.promises`) hold every ETA and
+next-update promise and whether it was kept.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, text_id, us
+from handoff_ledger.projections.promises import AGENT_HANDOFFS, AGENT_PROMISES, track_promises
 
 __all__ = ["AGENTS", "AGENT_OPEN", "AgentsProjection"]
 
@@ -61,13 +64,15 @@ class AgentsProjection(Projection):
     """Keeps each agent's row and its open handoffs current."""
 
     name = "agents"
-    version = 2  # 2: failed handoffs close, a reply counts as seen
-    tables = (AGENTS, AGENT_OPEN)
+    version = 3  # 3: promises (agent_handoffs, agent_promises); 2: failed, replies
+    tables = (AGENTS, AGENT_OPEN, AGENT_HANDOFFS, AGENT_PROMISES)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         agents, open_items = tables["agents"], tables["agent_open"]
         hid = text_id(event.originator_id)
         at = us(event.timestamp)
+        assert at is not None  # every event is recorded at a time
+        track_promises(event, hid, at, tables)
         if isinstance(event, Handoff.Created):
             open_items.put(
                 {

@@ -19,7 +19,8 @@ from handoff_ledger.adapters.cli.options import (
 from handoff_ledger.adapters.services.digest import PASSED_TYPES, build_digest, check_window
 from handoff_ledger.adapters.services.documents import parse_iso
 from handoff_ledger.adapters.services.human_times import human_time
-from handoff_ledger.adapters.services.vocabulary import DigestDocument
+from handoff_ledger.adapters.services.promises import kept_summary
+from handoff_ledger.adapters.services.vocabulary import DigestDocument, PromiseAccuracy
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.rules import require_agent_name
 
@@ -101,6 +102,7 @@ def digest_lines(document: DigestDocument, admin: bool = False) -> Iterator[str]
             f" {outcome}, handoff now {esc['state']}"
         )
     yield from _waiting_lines(document["waiting"], document["for"], at, admin)
+    yield from promise_lines(document["promises"])
     counts = document["counts"]
     # Failures and replies (issue 16) are named only when there were some: the line
     # reads as it always did for teams that use neither.
@@ -113,6 +115,22 @@ def digest_lines(document: DigestDocument, admin: bool = False) -> Iterator[str]
     follow_ups = counts["follow_ups"]
     parts.append(f"{follow_ups} follow-up{'' if follow_ups == 1 else 's'}")
     yield f"SUMMARY: {', '.join(parts)}"
+
+
+def promise_lines(entries: list[PromiseAccuracy]) -> Iterator[str]:
+    """``code_agent kept 62% of its ETAs (5 of 8) and 90% of its update promises (9 of
+    10)``, per agent, over every kind; nothing when no promise settled in the window."""
+    summary = kept_summary(entries)
+    if not summary:
+        return
+    yield "PROMISES (settled in the window):"
+    names = {"eta": "ETAs", "update": "update promises"}
+    for agent, by_promise in summary.items():
+        parts = [
+            f"{s['kept_pct']:g}% of its {names[promise]} ({s['kept']} of {s['counted']})"
+            for promise, s in by_promise.items()
+        ]
+        yield f"  {agent} kept {' and '.join(parts)}"
 
 
 _PROMISE = {

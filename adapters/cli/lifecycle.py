@@ -20,12 +20,13 @@ from handoff_ledger.adapters.cli.options import (
     read_json_object,
 )
 from handoff_ledger.adapters.cli.render import ack_text, handoff_text, ref
-from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.application import AckOutcome, Ledger
 from handoff_ledger.adapters.services.documents import handoff_document
 from handoff_ledger.adapters.services.human_times import human_time
 from handoff_ledger.adapters.services.ids import resolve_id
+from handoff_ledger.adapters.services.promises import SUGGEST_FROM, suggested_eta
 from handoff_ledger.adapters.services.queries import ack_document
-from handoff_ledger.adapters.services.vocabulary import Reply
+from handoff_ledger.adapters.services.vocabulary import CliAckDocument, Reply
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.ids import read_id
@@ -113,23 +114,47 @@ def ack(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Acknowledge a handoff; prints queue_position, eta and next_update_due."""
+    """Acknowledge a handoff; prints queue_position, eta and next_update_due.
+
+    Without --eta, an ETA is suggested (never set) from the agent's last completed
+    handoffs of the kind: the median time from its ack to completion.
+    """
     hid = read_id(handoff_id)
     eta_delta = read_duration(eta, "eta")
     update_delta = read_duration(next_update, "next_update")
+
+    def document(ledger: Ledger, outcome: AckOutcome) -> CliAckDocument:
+        views = fresh_views(ledger)
+        handoff: Handoff = outcome.handoff
+        suggested = None
+        if eta_delta is None and outcome.recorded and handoff.eta is None:
+            took = views.read.completion_times(agent, handoff.kind, SUGGEST_FROM)
+            suggested = suggested_eta(took, handoff.kind)
+        return {**ack_document(outcome, views), "suggested_eta": suggested}
+
+    def text(ledger: Ledger, outcome: AckOutcome, answer: Reply) -> str:
+        line = ack_text(
+            outcome.handoff, answer["queue_position"], ledger.clock.now(), recorded=outcome.recorded
+        )
+        suggested = answer["suggested_eta"]
+        if suggested is None:
+            return line
+        kind = f"{suggested['kind']} handoffs" if suggested["kind"] else "handoffs without a kind"
+        return (
+            f"{line}\nSUGGESTED_ETA: {suggested['eta']}, the median time to complete of your last"
+            f" {suggested['from_handoffs']} {kind}; not promised: promise it with"
+            f" handoff status {str(outcome.handoff.id)[:8]} --as {agent} --status working"
+            f" --eta {suggested['eta']}"
+        )
+
     _answer(
         db,
         as_json,
         lambda ledger: ledger.ack(
             resolve_id(ledger, hid), by=agent, eta=eta_delta, next_update=update_delta
         ),
-        lambda ledger, outcome: ack_document(outcome, fresh_views(ledger)),
-        lambda ledger, outcome, document: ack_text(
-            outcome.handoff,
-            document["queue_position"],
-            ledger.clock.now(),
-            recorded=outcome.recorded,
-        ),
+        document,
+        text,
     )
 
 

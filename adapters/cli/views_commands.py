@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -20,13 +21,15 @@ from handoff_ledger.adapters.cli.options import (
 )
 from handoff_ledger.adapters.cli.progress import progress_bar
 from handoff_ledger.adapters.cli.render import console
-from handoff_ledger.adapters.services.documents import iso, parse_iso, view_document
+from handoff_ledger.adapters.services.documents import iso, parse_iso
 from handoff_ledger.adapters.services.human_times import human_time, rough_duration
 from handoff_ledger.adapters.services.ids import resolve_id
+from handoff_ledger.adapters.services.promises import agents_board, kept_summary, summary_text
 from handoff_ledger.adapters.services.queries import notifications_document, view_status_entry
 from handoff_ledger.adapters.services.vocabulary import (
     AgentsDocument,
     ProjectionsStatus,
+    PromiseAccuracy,
     Rebuilt,
     Watching,
 )
@@ -35,6 +38,7 @@ from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.service import lag_text
 from handoff_ledger.domain.ids import read_id
+from handoff_ledger.projections.base import us
 
 AsAgent = Annotated[str, typer.Option("--as", help="The agent acting.")]
 
@@ -92,19 +96,23 @@ def watch(
 
 @agents_app.command("list")
 def list_agents(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """The agent board: latest status, open load, oldest open item, ack punctuality."""
+    """The agent board: latest status, open load, oldest open item, ack punctuality,
+    and how each agent kept its ETAs and update promises."""
     with ledger_at(db) as ledger:
-        board = [view_document(row) for row in fresh_views(ledger).read.agents()]
+        views = fresh_views(ledger)
+        now = ledger.clock.now()
+        board = agents_board(views, us(now) or 0)
         if as_json:
             agents: AgentsDocument = {"agents": board}
             emit_json(agents)
             return
         table = Table(title=f"Agents: {len(board)}")
-        for column in ("agent", "status", "open", "oldest open", "acks on time", "late", "done"):
+        columns = ("agent", "status", "open", "oldest open", "acks on time", "late", "done")
+        for column in (*columns, "promises kept"):
             table.add_column(column)
-        now = ledger.clock.now()
         for row in board:
             oldest = parse_iso(row["oldest_open_at"])
+            kept = kept_summary(row["promises"]).get(row["agent"], {})
             table.add_row(
                 row["agent"],
                 escape(f"{row['status']}: {row['status_message'] or ''}") if row["status"] else "-",
@@ -113,8 +121,49 @@ def list_agents(db: DbOption = None, as_json: JsonOption = False) -> None:
                 str(row["acks_on_time"]),
                 str(row["acks_late"]),
                 str(row["completed"]),
+                summary_text(kept),
             )
         console().print(table)
+        promises = [entry for row in board for entry in row["promises"]]
+        if promises:
+            console().print(_promises_table(promises))
+        stored = views.store.versions().get("agents")
+        if stored is not None and stored != views.projection("agents").version:
+            typer.echo(
+                f"note: the agents view was built by version {stored}: promises made before"
+                " this version count once it is rebuilt (handoff projections rebuild agents)",
+                err=True,
+            )
+
+
+def _promises_table(entries: list[PromiseAccuracy]) -> Table:
+    """One row per agent, kind and promise: kept %, lateness, the last 7 days."""
+    table = Table(title="Promises (kept %: on time; lateness: of the late ones)")
+    for column in ("agent", "kind", "promise", "kept", "late", "broken", "p50 late", "p90 late"):
+        table.add_column(column)
+    table.add_column("kept % by day, last 7 (oldest first)")
+    for e in entries:
+        days = " ".join(_pct(day["kept_pct"]) for day in e.get("last_7_days", []))
+        table.add_row(
+            e["agent"],
+            escape(e["kind"] or "-"),
+            e["promise"],
+            f"{_pct(e['kept_pct'])} ({e['kept']} of {e['counted']})",
+            str(e["late"]),
+            str(e["broken"]),
+            _late(e["median_late_seconds"]),
+            _late(e["p90_late_seconds"]),
+            days,
+        )
+    return table
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}%"
+
+
+def _late(seconds: float | None) -> str:
+    return "-" if seconds is None else rough_duration(timedelta(seconds=seconds))
 
 
 @projections_app.command("status")

@@ -14,6 +14,10 @@ of a participant or an admin after the escalation answers it).
 The queue and the overdue timers are read from the views as they stand now when the window ends now
 (the caller catches them up first), else from the views replayed up to the
 window's end, so every section describes the same moment.
+
+"Promises" (how each receiver kept its ETAs and update promises settled in the
+window, :mod:`.promises`) is folded in the same pass, by the agents view's own
+promise code over the events read, so it never waits on a view rebuild.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from uuid import UUID
 from handoff_ledger.adapters.ledger.application import SYSTEM_AGENTS, Ledger
 from handoff_ledger.adapters.services.diagnosis import ledger_admins
 from handoff_ledger.adapters.services.documents import iso, view_document
+from handoff_ledger.adapters.services.promises import accuracy
 from handoff_ledger.adapters.services.vocabulary import DigestDocument, EscalatedEntry, PassedEntry
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import InvalidInput
@@ -34,6 +39,8 @@ from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import us
 from handoff_ledger.projections.breaks import answers
+from handoff_ledger.projections.fold import MemoryTable
+from handoff_ledger.projections.promises import AGENT_HANDOFFS, AGENT_PROMISES, track_promises
 from handoff_ledger.projections.queues import ordered_queue
 from handoff_ledger.projections.timers import due_rows
 
@@ -98,6 +105,7 @@ def build_digest(
     escalated: list[tuple[UUID, dict[str, Any]]] = []
     promises: dict[UUID, list[dict[str, Any]]] = {}
     admins = ledger_admins(ledger) if agent is not None else frozenset()
+    kept = {spec.name: MemoryTable(spec) for spec in (AGENT_HANDOFFS, AGENT_PROMISES)}
     # The whole log: a clock stepped back puts events of the window after later ones.
     for entry in ledger.read_log_as_of(end):
         event = entry.event
@@ -116,6 +124,7 @@ def build_digest(
             me.unanswered.update(event.notified)
         elif me.unanswered and answers(event, SYSTEM_AGENTS, frozenset(me.involved | admins)):
             me.unanswered.clear()
+        track_promises(event, str(hid), us(event.timestamp) or 0, kept)
         for promise in promises.get(hid, []):
             keepers = _KEPT_BY.get(promise["reason"], (Handoff.Completed,))
             if promise["kept_at"] is None and isinstance(event, keepers):
@@ -141,12 +150,18 @@ def build_digest(
     ]
     counts = Counter(e["type"].lower() for e in passed_entries)
     as_of = min(end, now)
+    promise_rows = [
+        row
+        for row in kept[AGENT_PROMISES.name].rows.values()
+        if agent is None or row["agent"] == agent
+    ]
     return {
         "window": {"since": iso(since), "until": iso(end)},
         "for": agent,
         "passed": passed_entries,
         "escalated": escalated_entries,
         "waiting": _waiting(views, tracked, agent, as_of, live=end >= now),
+        "promises": accuracy(promise_rows, us(as_of) or 0, since_us=us(since)),
         "counts": {
             **{name: counts[name] for name in PASSED_TYPES.values()},
             "escalated": len(escalated_entries),

@@ -278,6 +278,9 @@ _TIME_COLUMNS = {
     "update_due_us": "update_due",
     "deadline_us": "deadline",
     "eta_us": "eta",
+    "completed_us": "completed_at",
+    "made_us": "made_at",
+    "ended_us": "ended_at",
 }
 _DROPPED = {"neg_rank", "last_position"}
 
@@ -292,6 +295,8 @@ def view_document(row: Mapping[str, Any]) -> Document:
             document[_TIME_COLUMNS[key]] = iso(from_us(value))
         elif key == "handoff_id":
             document["id"] = value
+        elif key == "late_us":
+            document["late_seconds"] = None if value is None else value / 1e6
         elif key in ("detail", "result") and isinstance(value, str):
             document[key] = _json_column(value)
             if document[key] is None and value != "null":

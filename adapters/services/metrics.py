@@ -12,13 +12,18 @@ scrapes, from what every process shares (docs/metrics.md):
   the ``Escalated`` events incrementally from the position it last read (the first
   scrape reads them all, later ones only what is new; only that topic is read), so
   every process counts the same events;
+- the **agents view**'s promises (one row per ETA or next-update promise): kept,
+  late and broken per agent, kind and promise, the kept ratio and the lateness
+  quantiles, computed as ``agents list`` computes them (:mod:`.promises`; the rows
+  that count cross to Python, since quantiles need every lateness);
 - ``Views.status``: each view's position and lag (what ``projections status`` shows);
 - ``hl_deliveries``: webhook deliveries and failed attempts;
 - ``hl_reactor_passes``: the reactors' pass durations (:mod:`.reactor_passes`).
 
 Agent labels are the protocol in force's declared agents; any other name is
 ``other`` (an A2A push config ``a2a-push``), so the number of series stays bounded
-whatever names free-form handoffs use.
+whatever names free-form handoffs use. Kind labels likewise: a declared kind, ``none``
+for a handoff sent without one, else ``other``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.services.promises import accuracy
 from handoff_ledger.adapters.services.reactor_passes import ReactorPasses
 from handoff_ledger.adapters.services.webhooks import DELIVERIES
 from handoff_ledger.adapters.views import Views
@@ -98,6 +104,7 @@ class LedgerCollector(Collector):
         """Called by the registry at each scrape."""
         current = self.ledger.protocol_in_force()
         declared = set(current.protocol.agents) if current is not None else set()
+        kinds = set(current.protocol.kinds) if current is not None else set()
 
         def agent(name: str | None) -> str:
             if name in declared:
@@ -108,6 +115,11 @@ class LedgerCollector(Collector):
         yield from self._overdue(agent)
         yield self._escalations()
         yield from self._histograms(agent)
+
+        def labels(name: str, kind: str | None) -> tuple[str, str | None]:
+            return agent(name), "none" if kind is None else kind if kind in kinds else "other"
+
+        yield from self._promises(labels)
         yield from self._views()
         yield from self._webhooks(agent)
         yield from self._reactor()
@@ -216,6 +228,39 @@ class LedgerCollector(Collector):
             pairs.append(("+Inf", counts[len(buckets)]))
             family.add_metric([receiver], pairs, sum_value=counts[len(buckets) + 1])
         return family
+
+    def _promises(self, labels: Any) -> Iterable[Metric]:
+        now_us = int(self.ledger.clock.now().timestamp() * 1_000_000)
+        entries = accuracy(self.views.read.promises(now_us), now_us, labels=labels)
+        names = ["agent", "kind", "promise"]
+        counted = GaugeMetricFamily(
+            "handoff_promises",
+            "ETA and next-update promises that count now (settled, or open past due), by"
+            " outcome (kept, late, broken).",
+            labels=[*names, "outcome"],
+        )
+        ratio = GaugeMetricFamily(
+            "handoff_promises_kept_ratio",
+            "Share of the promises that count which were kept on time.",
+            labels=names,
+        )
+        lateness = GaugeMetricFamily(
+            "handoff_promise_lateness_seconds",
+            "How late the late promises were (open ones: so far), nearest-rank quantiles.",
+            labels=[*names, "quantile"],
+        )
+        for e in entries:
+            key = [e["agent"], str(e["kind"]), e["promise"]]
+            for outcome in ("kept", "late", "broken"):
+                counted.add_metric([*key, outcome], e[outcome])
+            ratio.add_metric(key, e["kept"] / e["counted"])
+            for quantile, value in (
+                ("0.5", e["median_late_seconds"]),
+                ("0.9", e["p90_late_seconds"]),
+            ):
+                if value is not None:
+                    lateness.add_metric([*key, quantile], value)
+        return [counted, ratio, lateness]
 
     def _views(self) -> Iterable[Metric]:
         statuses = self.views.status()

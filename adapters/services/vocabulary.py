@@ -44,6 +44,7 @@ __all__ = [
     "BridgeReplyPassed",
     "BridgeReport",
     "ChainDocument",
+    "CliAckDocument",
     "DigestDocument",
     "Document",
     "ErrorBody",
@@ -67,6 +68,8 @@ __all__ = [
     "PassedEntry",
     "ProjectionsDocument",
     "ProjectionsStatus",
+    "PromiseAccuracy",
+    "PromiseDay",
     "ProtocolDocument",
     "ReactorDelivery",
     "ReactorReport",
@@ -78,6 +81,7 @@ __all__ = [
     "ShowDocument",
     "SimulationDocument",
     "SimulationSummary",
+    "SuggestedEta",
     "Timers",
     "TokenEntry",
     "TokenIssued",
@@ -165,6 +169,23 @@ class AckDocument(HandoffDocument):
     queue_position: int | None
     next_update_due: str | None
     already_acked: bool
+
+
+class SuggestedEta(TypedDict):
+    """An ETA ``ack`` suggests (never sets) from the agent's history of the kind."""
+
+    eta: str
+    seconds: int
+    kind: str | None
+    from_handoffs: int
+    basis: str
+
+
+class CliAckDocument(AckDocument):
+    """``handoff ack --json``: the ack's document, and the ETA suggested when the
+    receiver gave none (null when it gave one, or has too little history)."""
+
+    suggested_eta: SuggestedEta | None
 
 
 class NextDocument(HandoffDocument):
@@ -403,6 +424,33 @@ class DigestWindow(TypedDict):
     until: str | None
 
 
+class PromiseDay(TypedDict):
+    """One day (the 24 hours up to ``until``) of an agent's promises of a kind."""
+
+    until: str | None
+    counted: int
+    kept: int
+    kept_pct: float | None
+
+
+class PromiseAccuracy(TypedDict):
+    """How an agent kept its promises (``eta`` or ``update``) on handoffs of a kind
+    (docs/concepts.md, "Promise accuracy")."""
+
+    agent: str
+    kind: str | None
+    promise: str
+    counted: int
+    kept: int
+    late: int
+    broken: int
+    kept_pct: float | None
+    median_late_seconds: float | None
+    p90_late_seconds: float | None
+    last_7_days: NotRequired[list[PromiseDay]]
+    """``agents list`` only: the last 7 days, oldest first."""
+
+
 DigestDocument = TypedDict(
     "DigestDocument",
     {
@@ -411,6 +459,7 @@ DigestDocument = TypedDict(
         "passed": list[PassedEntry],
         "escalated": list[EscalatedEntry],
         "waiting": Document,
+        "promises": list[PromiseAccuracy],
         "counts": dict[str, int],
     },
 )

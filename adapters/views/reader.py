@@ -12,6 +12,7 @@ from handoff_ledger.adapters.views.store import ViewStore
 from handoff_ledger.projections.agents import AGENT_OPEN, AGENTS
 from handoff_ledger.projections.chains import HANDOFFS
 from handoff_ledger.projections.notifications import FEED, FEED_EVENTS
+from handoff_ledger.projections.promises import AGENT_HANDOFFS, AGENT_PROMISES
 from handoff_ledger.projections.queues import QUEUE
 from handoff_ledger.projections.timers import TIMERS
 from handoff_ledger.projections.work import HELD
@@ -164,6 +165,31 @@ class ViewReader:
             row["oldest_open_id"] = oldest[0]["handoff_id"] if oldest else None
             row["oldest_open_us"] = oldest[0]["created_us"] if oldest else None
         return rows
+
+    def promises(self, now_us: int, agent: str | None = None) -> list[Row]:
+        """The promises that count at ``now_us``: judged, or open and past due."""
+        values: list[Any]
+        where, values = "(ended_us IS NOT NULL OR due_us < ?)", [now_us]
+        if agent is not None:
+            where += " AND agent = ?"
+            values = [now_us, agent]
+        return self.store.query(
+            "SELECT agent, kind, promise, due_us, ended_us, outcome, late_us "
+            f"FROM {self.store.table(AGENT_PROMISES)} WHERE {where}",
+            values,
+        )
+
+    def completion_times(self, agent: str, kind: str | None, limit: int) -> list[int]:
+        """Microseconds from its explicit ack to completion of ``agent``'s last ``limit``
+        completed handoffs of ``kind`` (None: handoffs sent without one), newest first."""
+        same_kind = "kind IS NULL" if kind is None else "kind = ?"
+        rows = self.store.query(
+            f"SELECT completed_us - acked_us AS took FROM {self.store.table(AGENT_HANDOFFS)} "
+            f"WHERE receiver = ? AND {same_kind} AND completed_us IS NOT NULL "
+            "AND acked_us IS NOT NULL ORDER BY completed_us DESC LIMIT ?",
+            [agent, limit] if kind is None else [agent, kind, limit],
+        )
+        return [int(row["took"]) for row in rows]
 
     def notifications(self, agent: str, after: int = 0, limit: int = 100) -> list[Row]:
         """The agent's feed after cursor ``after``, oldest first."""

@@ -136,8 +136,10 @@ def test_metrics_from_two_workers_equal_counts_of_the_log(
             )["id"]
             for _ in range(SENT)
         ]
-        for hid in ids[:8]:
-            call("code_agent", f"/handoffs/{hid}/ack")
+        # ETAs: 1 min for the four completed at 09:02 (late), 1 h for the declined and
+        # the failed one (broken, kept), 5 min for two left open (late by the scrape).
+        for hid, eta in zip(ids[:8], ["1m"] * 4 + ["1h"] * 2 + ["5m"] * 2, strict=True):
+            call("code_agent", f"/handoffs/{hid}/ack", {"eta": eta})
         clock.set(start + timedelta(minutes=2))
         for hid in ids[:4]:
             call("code_agent", f"/handoffs/{hid}/complete")
@@ -222,6 +224,43 @@ def test_metrics_from_two_workers_equal_counts_of_the_log(
         assert total(found, "handoff_webhook_failed_attempts_total", agent="human:me") == 2
         assert total(found, "handoff_reactor_pass_seconds_count") > 0
         assert total(found, "handoff_log_head") == head
+
+        # Promise accuracy, against the ETAs of the log's acks and how each handoff closed.
+        closed = {
+            e["handoff_id"]: e for e in log if e["type"] in ("Completed", "Failed", "Declined")
+        }
+        now = start + timedelta(minutes=20)
+        outcomes: Counter[str] = Counter()
+        lateness = []
+        for ack in (e for e in log if e["type"] == "Acked" and e["eta"]):
+            due, end = datetime.fromisoformat(ack["eta"]), closed.get(ack["handoff_id"])
+            if end is not None and end["type"] == "Declined":
+                outcomes["broken"] += 1
+                continue
+            at = datetime.fromisoformat(end["at"]) if end else now
+            outcomes["kept" if at <= due else "late"] += 1
+            if at > due:
+                lateness.append((at - due).total_seconds())
+        key = {"agent": "code_agent", "kind": "none", "promise": "eta"}
+        for outcome in ("kept", "late", "broken"):
+            assert total(found, "handoff_promises", outcome=outcome, **key) == outcomes[outcome]
+        assert outcomes == {"kept": 1, "late": 6, "broken": 1}
+        assert total(found, "handoff_promises_kept_ratio", **key) == 1 / 8
+        lateness.sort()
+        assert (
+            total(found, "handoff_promise_lateness_seconds", quantile="0.5", **key)
+            == (
+                lateness[2]  # nearest rank: the 3rd of 6
+            )
+            == 60
+        )
+        assert (
+            total(found, "handoff_promise_lateness_seconds", quantile="0.9", **key)
+            == (
+                lateness[5]  # the 6th of 6
+            )
+            == 900
+        )
 
         # The Grafana dashboard of docs/ asks only for series a scrape has.
         dashboard = json.loads(

@@ -15,6 +15,9 @@ Three expected answers changed on purpose since, each said here:
   (issue 16 added those events; CHANGELOG, Breaking); nothing else in it moved.
 - ``19.out`` (``replay``, every view) gained the new ``work`` view's rows (issue 18),
   and nothing else.
+- ``14.out`` and ``19.out`` (issue 26, promise accuracy): the digest gained
+  ``promises`` (``[]``: human:me made no promise), and ``replay`` the agents view's
+  two new tables, ``agent_handoffs`` and ``agent_promises``; nothing else in them moved.
 - ``17.out`` (``audit verify --json``) names the guard as it is after today's code
   upgraded it (issue 20 added the INSERT OR REPLACE check): its ``guard.detail``
   reads "UPDATE, DELETE and INSERT OR REPLACE of an event refused" where the wave-1
@@ -63,8 +66,28 @@ def test_a_wave1_store_opens_verifies_rebuilds_and_answers_as_before(tmp_path: P
     for args, answer, wanted in zip(COMMANDS, before, expected, strict=True):
         assert answer == wanted, f"handoff {shlex.join(args)} answers differently"
 
+    # The agents view is version 3 now (promises): until rebuilt, `agents list` says
+    # its promises count only from the upgrade on.
+    stale = cli.run("agents", "list")
+    assert "built by version 1" in stale.stderr
+    assert "handoff projections rebuild agents" in stale.stderr
+
     rebuilt = cli.json("projections", "rebuild")
     assert rebuilt, "projections rebuild printed nothing"
     after = _answers(cli)
     for args, answer, wanted in zip(COMMANDS, after, expected, strict=True):
         assert answer == wanted, f"after a rebuild, handoff {shlex.join(args)} answers differently"
+    assert cli.run("agents", "list").stderr == ""
+    board = {row["agent"]: row for row in cli.json("agents", "list")["agents"]}
+    # From the log: 3e688442's ETA and both update promises kept; 58c843f0's ETA
+    # broken by its decline, its two update promises kept; f51ced83's update promise
+    # (no kind) open since 09:25 on 25 Nov: late; cd862ba8 reassigned and cancelled.
+    outcomes = {
+        (p["kind"], p["promise"]): (p["kept"], p["late"], p["broken"])
+        for p in board["code_agent"]["promises"]
+    }
+    assert outcomes == {
+        (None, "update"): (0, 1, 0),
+        ("bug_report", "eta"): (1, 0, 1),
+        ("bug_report", "update"): (4, 0, 0),
+    }, outcomes

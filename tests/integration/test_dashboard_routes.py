@@ -259,3 +259,23 @@ def test_every_time_on_a_page_reads_one_way(
     overview = re.sub(r"<[^>]+>", " ", signed_in.get("/dashboard/").text)
     assert "7d 23h ago" in overview  # the overdue ack, rounded
     assert re.search(r"2026-11-25T\d\d:\d\d:\d\dZ", overview)  # and when it fell due
+
+
+def test_the_board_and_the_agent_page_show_how_promises_were_kept_now_and_then(
+    signed_in: TestClient, chain: UUID
+) -> None:
+    """Issue 26: code_agent promised an update by 09:35 and kept it (stuck, 09:10), then
+    owed the next by 09:40 and said nothing: at 10:10 one of two kept; at 09:12 the
+    second was not due yet."""
+    row = re.compile(r'<tr[^>]*data-agent="code_agent".*?</tr>', re.S)
+    now = row.search(signed_in.get("/dashboard/").text)
+    assert now is not None
+    assert "updates 50% (1 of 2)" in now.group(0)
+    past = row.search(signed_in.get("/dashboard/?as_of=2026-11-25T09:12:00Z").text)
+    assert past is not None
+    assert "updates 100% (1 of 1)" in past.group(0)
+    page = signed_in.get("/dashboard/agents/code_agent").text
+    assert "updates 50% (1 of 2)" in page
+    [late] = re.findall(r'<tr data-promise="/update">.*?</tr>', page, re.S)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", late, re.S)
+    assert cells[2:7] == ["50% (1 of 2)", "1", "0", "30m", "30m"]  # late since 09:40

@@ -26,7 +26,7 @@ OPEN_ENDED = {v.HistoryEntry, v.LogEntry}
 
 CLI_TYPES: dict[str, Any] = {
     "send": v.SentDocument,
-    "ack": v.AckDocument,
+    "ack": v.CliAckDocument,
     "status": v.HandoffDocument,
     "complete": v.HandoffDocument,
     "fail": v.HandoffDocument,

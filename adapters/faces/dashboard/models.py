@@ -20,7 +20,12 @@ from handoff_ledger.adapters.services.documents import (
     iso,
     log_entry,
     parse_iso,
-    view_document,
+)
+from handoff_ledger.adapters.services.promises import (
+    agents_board,
+    kept_summary,
+    summary_text,
+    with_promises,
 )
 from handoff_ledger.adapters.services.queries import (
     chain_document,
@@ -38,6 +43,7 @@ from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import UnknownHandoff
 from handoff_ledger.domain.states import OPEN_STATES, State
 from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.projections.base import us
 
 __all__ = ["LOG_TAIL", "agent_model", "board", "chain_model", "log_tail", "overview_model"]
 
@@ -69,24 +75,31 @@ def log_tail(svc: Service, as_of: datetime | None) -> list[LogEntry]:
     return list(reversed(entries[-LOG_TAIL:]))
 
 
-def board(views: Views, as_of: datetime | None) -> list[Document]:
-    """The agents board (``handoff agents list``), as it stood at ``as_of``."""
+def board(views: Views, as_of: datetime | None, now: datetime) -> list[Document]:
+    """The agents board (``handoff agents list``), as it stood at ``as_of``, each agent
+    with its promise accuracy and its summary (``promises_kept``)."""
     if as_of is None:
-        return [view_document(row) for row in views.read.agents()]
-    memory = views.replay(as_of, ["agents"])
-    open_rows = list(memory.rows("agent_open").values())
-    rows = []
-    for row in sorted(memory.rows("agents").values(), key=lambda r: r["agent"]):
-        held = [o for o in open_rows if o["receiver"] == row["agent"]]
-        oldest = min(held, key=lambda o: (o["created_us"], o["handoff_id"]), default=None)
-        rows.append(
-            {
-                **row,
-                "oldest_open_id": oldest["handoff_id"] if oldest else None,
-                "oldest_open_us": oldest["created_us"] if oldest else None,
-            }
-        )
-    return [view_document(row) for row in rows]
+        rows = agents_board(views, us(now) or 0)
+    else:
+        memory = views.replay(as_of, ["agents"])
+        open_rows = list(memory.rows("agent_open").values())
+        found = []
+        for row in sorted(memory.rows("agents").values(), key=lambda r: r["agent"]):
+            held = [o for o in open_rows if o["receiver"] == row["agent"]]
+            oldest = min(held, key=lambda o: (o["created_us"], o["handoff_id"]), default=None)
+            found.append(
+                {
+                    **row,
+                    "oldest_open_id": oldest["handoff_id"] if oldest else None,
+                    "oldest_open_us": oldest["created_us"] if oldest else None,
+                }
+            )
+        promises = memory.rows("agent_promises").values()
+        rows = with_promises(found, promises, us(as_of) or 0)
+    for row in rows:
+        kept = kept_summary(row["promises"]).get(row["agent"], {})
+        row["promises_kept"] = summary_text(kept)
+    return rows
 
 
 def overview_model(svc: Service, as_of: datetime | None) -> Document:
@@ -101,7 +114,7 @@ def overview_model(svc: Service, as_of: datetime | None) -> Document:
     now = svc.ledger.clock.now()
     overdue = overdue_document(views, now, as_of)["overdue"]
     late = {row["receiver"] for row in overdue}
-    agents = [{**row, "overdue": row["agent"] in late} for row in board(views, as_of)]
+    agents = [{**row, "overdue": row["agent"] in late} for row in board(views, as_of, now)]
     entries = log_tail(svc, as_of)
     first, last = span(svc)
     # `gaps` diagnoses the chains as they stand: a past view does not list them.
@@ -134,7 +147,7 @@ def agent_model(svc: Service, name: str, as_of: datetime | None) -> Document:
             for reason, due in entry["timers"].items()
             if due and (parse_iso(due) or moment) <= moment
         ]
-    row = next((r for r in board(views, as_of) if r["agent"] == name), None)
+    row = next((r for r in board(views, as_of, now) if r["agent"] == name), None)
     first, last = span(svc)
     return {
         "as_of": iso(as_of),

@@ -9,7 +9,7 @@ only: an injected ``<script>`` would not run even if it got through.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -56,6 +56,16 @@ def after(text: str | None, start: str | None) -> str:
     return "+" + rough_duration(when - origin) if when > origin else "+0s"
 
 
+def seconds(value: float | None) -> str:
+    """``1h 30m``: a lateness in seconds, rounded as people read it (``-`` for none)."""
+    return "-" if value is None else rough_duration(timedelta(seconds=value))
+
+
+def percent(value: float | None) -> str:
+    """``66.7%``, ``50%`` (``-`` for none), as ``agents list`` writes a kept share."""
+    return "-" if value is None else f"{value:g}%"
+
+
 def pretty(value: Any) -> str:
     """A JSON value laid out for reading (escaped as text by the template)."""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
@@ -95,6 +105,8 @@ templates.filters.update(
     path=path_part,
     short=lambda text: text[:8],
     human=human_text,
+    seconds=seconds,
+    percent=percent,
 )
 
 
