@@ -9,6 +9,7 @@ No traceback reaches the user unless ``HANDOFF_DEBUG=1`` asks for one.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -16,23 +17,6 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
-from handoff_ledger.adapters.cli import (
-    audit_commands,
-    bridge_commands,
-    demo,
-    digest_commands,
-    init_command,
-    lifecycle,
-    mcp_commands,
-    protocol_commands,
-    reactor_commands,
-    reading,
-    serve_commands,
-    trace_commands,
-    views_commands,
-    webhook_secret_commands,
-    work_commands,
-)
 from handoff_ledger.adapters.cli.app import app, emit_json
 from handoff_ledger.adapters.cli.help import group_commands, plain_usage
 from handoff_ledger.adapters.services.documents import error_document
@@ -41,33 +25,52 @@ from handoff_ledger.adapters.store.errors import StoreUnavailable, store_failure
 from handoff_ledger.domain.errors import HandoffError, InvalidInput, Refused
 
 __all__ = [
+    "COMMAND_MODULES",
     "EXIT_BAD_INPUT",
     "EXIT_INTERNAL",
     "EXIT_REFUSED",
     "EXIT_STORE_UNAVAILABLE",
     "exit_code_for",
+    "load_commands",
     "main",
 ]
 
-_COMMAND_MODULES = (
-    init_command,
-    lifecycle,
-    work_commands,
-    reading,
-    protocol_commands,
-    views_commands,
-    trace_commands,
-    audit_commands,
-    reactor_commands,
-    bridge_commands,
-    digest_commands,
-    serve_commands,
-    webhook_secret_commands,
-    mcp_commands,
-    demo,
-)  # registered on import
+_LIFECYCLE = ("send", "ack", "status", "complete", "fail", "decline", "cancel", "reassign")
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    **{name: ("lifecycle",) for name in (*_LIFECYCLE, "reply", "note")},
+    **{name: ("work_commands",) for name in ("next", "work")},
+    **{name: ("reading",) for name in ("show", "inbox", "overdue", "log")},
+    **{name: ("views_commands",) for name in ("notifications", "watch", "projections")},
+    **{name: ("trace_commands",) for name in ("trace", "gaps", "replay")},
+    **{name: ("audit_commands",) for name in ("audit", "export")},
+    "digest": ("digest_commands",),
+    "protocol": ("protocol_commands",),
+    "init": ("init_command",),
+    "serve": ("serve_commands",),
+    "reactor": ("reactor_commands",),
+    "mcp": ("mcp_commands",),
+    "demo": ("demo",),
+    "a2a-bridge": ("bridge_commands",),
+    "agents": ("views_commands", "serve_commands", "webhook_secret_commands"),
+}
+"""Which modules of ``adapters/cli`` register each top-level command or group (a
+module registers its commands when it is imported). ``handoff ack`` imports only
+what ``ack`` needs; ``--help``, no command or an unknown one import them all
+(``tests/e2e/test_cli_start.py`` holds this table equal to what the modules register)."""
 
-group_commands(app)
+
+def load_commands(args: list[str] | None = None) -> None:
+    """Import the command modules ``args`` needs (all of them without ``args``, for
+    ``--help``, or for a name this table does not know), then order ``--help``."""
+    name = next((arg for arg in args or [] if not arg.startswith("-")), None)
+    wanted = COMMAND_MODULES.get(name or "")
+    if wanted is None:
+        wanted = tuple(dict.fromkeys(m for modules in COMMAND_MODULES.values() for m in modules))
+    for module in wanted:
+        importlib.import_module(f"handoff_ledger.adapters.cli.{module}")
+    group_commands(app)
+
+
 plain_usage()
 
 EXIT_REFUSED = 1
@@ -91,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         _log_to_stderr()
     try:
         _require_utf8(args)
+        load_commands(args)
         result = app(args=args, prog_name="handoff", standalone_mode=False)
     except HandoffError as error:
         _fail(error_document(error), error.message, exit_code_for(error), wants_json)
