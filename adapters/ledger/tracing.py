@@ -1,0 +1,112 @@
+"""Whether this process traces, decided once from the standard ``OTEL_*`` variables.
+
+Off by default: with none of them set nothing of OpenTelemetry is imported and each
+command pays one ``is None`` check. On when
+
+- ``OTEL_TRACES_EXPORTER`` names exporters (``otlp``, ``console``, or any installed
+  under the standard ``opentelemetry_traces_exporter`` entry points; ``none`` is off), or
+- it is unset and an OTLP endpoint is (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or
+  ``OTEL_EXPORTER_OTLP_ENDPOINT``): ``otlp`` then;
+
+and never while ``OTEL_SDK_DISABLED=true``. ``otlp`` is OTLP over HTTP/protobuf
+(``opentelemetry-exporter-otlp-proto-http``) unless ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``
+or ``OTEL_EXPORTER_OTLP_PROTOCOL`` says ``grpc`` (whose exporter must be installed).
+The exporters read their own variables (endpoint, headers, timeout), the provider the
+sampler's (``OTEL_TRACES_SAMPLER``), the batch processor ``OTEL_BSP_*``, the resource
+``OTEL_SERVICE_NAME`` (``handoff-ledger`` when unset) and ``OTEL_RESOURCE_ATTRIBUTES``.
+
+The SDK and the OTLP exporter come with ``pip install 'handoff-ledger[otel]'``; without
+them a process asked to trace says so once on stderr and runs untraced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+from handoff_ledger.adapters.ledger.clock import Clock
+
+if TYPE_CHECKING:
+    from handoff_ledger.adapters.ledger.spans import Tracing
+
+__all__ = ["exporter_names", "from_environment", "started"]
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_decided = False
+_tracing: Tracing | None = None
+
+ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+PROTOCOLS = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+ENTRY_POINTS = "opentelemetry_traces_exporter"
+
+
+def exporter_names(env: Mapping[str, str]) -> list[str]:
+    """The entry-point names of the exporters ``env`` asks for (none: tracing is off)."""
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return []
+    asked = env.get("OTEL_TRACES_EXPORTER")
+    if asked is None:
+        names = ["otlp"] if any(env.get(name, "").strip() for name in ENDPOINTS) else []
+    else:
+        names = [name.strip().lower() for name in asked.split(",") if name.strip()]
+    if "none" in names:
+        return []
+    protocol = next((env[name].strip() for name in PROTOCOLS if env.get(name, "").strip()), "")
+    otlp = "otlp_proto_grpc" if protocol == "grpc" else "otlp_proto_http"
+    return list(dict.fromkeys(otlp if name == "otlp" else name for name in names))
+
+
+def from_environment() -> Tracing | None:
+    """This process's tracing: built at the first call from ``os.environ``, then kept."""
+    global _decided, _tracing
+    if _decided:
+        return _tracing
+    with _lock:
+        if not _decided:
+            names = exporter_names(os.environ)
+            _tracing = _build(names) if names else None
+            _decided = True
+    return _tracing
+
+
+def _build(names: list[str]) -> Tracing | None:
+    try:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        from handoff_ledger.adapters.ledger.spans import Tracing
+    except ImportError:
+        log.warning(
+            "OTEL_* variables ask for traces, but opentelemetry-sdk is not installed "
+            "(pip install 'handoff-ledger[otel]'): not tracing"
+        )
+        return None
+    processors = []
+    for name in names:
+        found = list(entry_points(group=ENTRY_POINTS, name=name))
+        if not found:
+            log.warning("OTEL_TRACES_EXPORTER: no trace exporter %r is installed; skipped", name)
+            continue
+        try:
+            processors.append(BatchSpanProcessor(found[0].load()()))
+        except Exception as error:  # noqa: BLE001 - a broken exporter must not stop the ledger
+            log.warning("OTEL_TRACES_EXPORTER: exporter %r failed to start: %s", name, error)
+    if not processors:
+        return None
+    resource = Resource.create()
+    if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({"service.name": "handoff-ledger"}))
+    return Tracing.to(*processors, resource=resource)
+
+
+def started(clock: Clock) -> tuple[datetime, float]:
+    """When a command starts: the ledger's time, and a perf counter for its duration."""
+    return clock.now(), time.perf_counter()
