@@ -13,6 +13,16 @@ CPU time per lifecycle in this process (steadier than rates on a shared machine;
 PostgreSQL's own CPU is not in it).
 
     .venv/bin/python bench/lifecycle.py [--rounds 7] [--per-round 200] [--stores sqlite,postgresql]
+
+``--tracing`` (issue 23) compares the ledger with itself instead: rounds with tracing
+off and on alternate on one ledger (the order flipped every round), tracing on being a
+batch span processor into an in-memory exporter, as ``OTEL_TRACES_EXPORTER`` would set
+up with a real exporter. ``/metrics`` has nothing to switch on per lifecycle (it is
+computed when scraped: docs/metrics.md), so the "on" rounds differ by tracing alone.
+Prints CPU ms per lifecycle off and on (medians) and the median of the rounds' on/off
+ratios with their range; target ≤ 1.05.
+
+    .venv/bin/python bench/lifecycle.py --tracing [--rounds 11] [--per-round 200]
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+from common import scratch_store
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
@@ -134,12 +145,75 @@ def measure(store: str, rounds: int, per_round: int) -> Result:
                     conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def measure_tracing(
+    store: str, rounds: int, per_round: int
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float]:
+    """(rate, CPU ms) per round with tracing off and on, and spans per lifecycle."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from handoff_ledger.adapters.ledger.spans import Tracing
+
+    with scratch_store(store) as url:
+        ledger = open_ledger(url)
+        exporter = InMemorySpanExporter()
+        on = Tracing.to(BatchSpanProcessor(exporter))
+        try:
+            for tracing in (on, None) * max(5, per_round // 20):  # warm both sides
+                ledger.tracing = tracing
+                ledger_lifecycle(ledger)
+            off_rounds, on_rounds, spans = [], [], 0
+            for n in range(rounds):
+                for tracing in (None, on) if n % 2 == 0 else (on, None):
+                    ledger.tracing = tracing
+                    measured = rate(lambda: ledger_lifecycle(ledger), per_round)
+                    (on_rounds if tracing else off_rounds).append(measured)
+                    on.force_flush()  # every span exported: none carried over
+                    spans += len(exporter.get_finished_spans())
+                    exporter.clear()
+            return off_rounds, on_rounds, spans / (rounds * per_round)
+        finally:
+            on.shutdown()
+            ledger.close()
+
+
+def main_tracing(args: argparse.Namespace) -> None:
+    print(
+        f"lifecycle = send + ack + complete; tracing off vs on (in-memory exporter, batch"
+        f" processor); {args.rounds} interleaved rounds x {args.per_round}, medians"
+    )
+    print(
+        f"{'store':<11} {'off /s':>8} {'on /s':>8} {'CPU ms off':>11} {'on':>6}"
+        f" {'on/off':>7} {'(rounds)':>12} {'spans':>6}  target"
+    )
+    for store in args.stores.split(","):
+        off, on, spans = measure_tracing(store, args.rounds, args.per_round)
+        ratios = sorted(o[1] / f[1] for o, f in zip(on, off, strict=True))
+        ratio = statistics.median(ratios)
+        verdict = "ok" if ratio <= 1.05 else "OVER 1.05"
+        print(
+            f"{store:<11} {statistics.median(r for r, _ in off):>8.1f}"
+            f" {statistics.median(r for r, _ in on):>8.1f}"
+            f" {statistics.median(c for _, c in off):>11.3f}"
+            f" {statistics.median(c for _, c in on):>6.3f} {ratio:>7.3f}"
+            f" {f'({ratios[0]:.2f}-{ratios[-1]:.2f})':>12} {spans:>6.1f}  ≤ 1.05 {verdict}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--per-round", type=int, default=200)
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument(
+        "--tracing", action="store_true", help="tracing off vs on instead of bare vs ledger"
+    )
     args = parser.parse_args()
+    if args.tracing:
+        args.rounds = args.rounds or 11
+        main_tracing(args)
+        return
+    args.rounds = args.rounds or 7
     print(f"lifecycle = send + ack + complete; {args.rounds} rounds x {args.per_round}, median")
     print(
         f"{'store':<11} {'bare /s':>9} {'ledger /s':>10} {'ratio':>6} {'(rounds)':>12}"
