@@ -52,8 +52,8 @@ def exporter_names(env: Mapping[str, str]) -> list[str]:
     """The entry-point names of the exporters ``env`` asks for (none: tracing is off)."""
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return []
-    asked = env.get("OTEL_TRACES_EXPORTER")
-    if asked is None:
+    asked = env.get("OTEL_TRACES_EXPORTER", "")
+    if not asked.strip():  # unset or empty: the same, as the specification says
         names = ["otlp"] if any(env.get(name, "").strip() for name in ENDPOINTS) else []
     else:
         names = [name.strip().lower() for name in asked.split(",") if name.strip()]
