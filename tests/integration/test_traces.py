@@ -161,6 +161,7 @@ PROBE = """
 import json, sys
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 ledger = open_ledger(sys.argv[1])
+open_ledger(sys.argv[1]).close()  # a second ledger: the process decided once
 ledger.send(sender="inbox_monitor", to="code_agent")
 print(json.dumps({
     "tracing": ledger.tracing is not None,
@@ -186,3 +187,30 @@ def test_without_otel_variables_nothing_is_traced(tmp_path: object, otel: dict[s
     )  # fmt: skip
     assert done.stdout.strip() == '{"tracing": false, "sdk": []}', done.stderr
     assert done.stderr == ""
+
+
+WITHOUT_SDK = """
+import sys
+
+
+class NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name == "opentelemetry.sdk" or name.startswith(("opentelemetry.sdk.", "opentelemetry.exporter")):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NotInstalled())
+exec(sys.argv[2])
+"""
+
+
+def test_asked_to_trace_without_the_sdk_says_so_and_runs_untraced(tmp_path: object) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_TRACES_EXPORTER"] = "console"
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_SDK, f"sqlite:///{tmp_path}/ledger.db", PROBE],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == '{"tracing": false, "sdk": []}', done.stderr
+    assert done.stderr.count("pip install 'handoff-ledger[otel]'") == 1, done.stderr
