@@ -164,18 +164,19 @@ class Tracing:
         handoff: Handoff,
         *,
         by: str,
-        started: tuple[datetime, float],
+        started: tuple[int, float],
         recorded: bool,
         duplicate: bool | None = None,
         error: BaseException | None = None,
     ) -> None:
-        """The span of one command on ``handoff`` (``started``: ledger time, perf counter).
+        """The span of one command on ``handoff`` (``started``: its start in ledger time,
+        nanoseconds since the epoch, and a perf counter then: :func:`.tracing.started`).
 
         A ``send`` or ``follow-up`` of a child links to its parent's life span; a
         closing command that recorded its event also exports the handoff's life span.
         Its attributes are few (the life span has the rest): this runs on every command.
         """
-        trace_id = trace_id_of(handoff.chain_id)
+        trace_id = handoff.chain_id.int  # trace_id_of, inlined: this runs on every command
         if not (self.samples_all or self._decide(trace_id)):
             return
         text, life = self._life(trace_id, handoff.id)
@@ -203,7 +204,7 @@ class Tracing:
         if error is not None:
             attributes["error.type"] = type(error).__name__
             status = Status(StatusCode.ERROR, str(getattr(error, "message", error)))
-        start = _ns(started[0])
+        start = started[0]
         span = ReadableSpan(
             name=_NAMES.get(op) or f"handoff {op}",
             context=SpanContext(trace_id, random.getrandbits(64) or 1, False, _SAMPLED),
@@ -228,7 +229,7 @@ class Tracing:
         handoff_id: UUID | None,
         *,
         by: str | None,
-        started: tuple[datetime, float],
+        started: tuple[int, float],
         error: BaseException,
     ) -> None:
         """The span of a command refused before any handoff was found (no chain: a
@@ -241,7 +242,7 @@ class Tracing:
             attributes["handoff.id"] = str(handoff_id)
         if by is not None:
             attributes["gen_ai.agent.name"] = by
-        start = _ns(started[0])
+        start = started[0]
         self._finish(
             ReadableSpan(
                 name=f"handoff {op}",

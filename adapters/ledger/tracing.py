@@ -26,11 +26,10 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from handoff_ledger.adapters.ledger.clock import Clock
+from handoff_ledger.adapters.ledger.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from handoff_ledger.adapters.ledger.spans import Tracing
@@ -107,6 +106,9 @@ def _build(names: list[str]) -> Tracing | None:
     return Tracing.to(*processors, resource=resource)
 
 
-def started(clock: Clock) -> tuple[datetime, float]:
-    """When a command starts: the ledger's time, and a perf counter for its duration."""
-    return clock.now(), time.perf_counter()
+def started(clock: Clock) -> tuple[int, float]:
+    """When a command starts: the ledger's time (ns since the epoch), and a perf counter
+    for its duration. The system clock's time is read as an int directly (no datetime)."""
+    if type(clock) is SystemClock:
+        return time.time_ns(), time.perf_counter()
+    return int(clock.now().timestamp() * 1_000_000) * 1000, time.perf_counter()

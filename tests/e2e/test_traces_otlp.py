@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -62,6 +63,8 @@ class _Receive(BaseHTTPRequestHandler):
                             "trace_id": span.trace_id.hex(),
                             "span_id": span.span_id.hex(),
                             "parent": span.parent_span_id.hex(),
+                            "start": span.start_time_unix_nano,
+                            "end": span.end_time_unix_nano,
                             "links": [
                                 (link.trace_id.hex(), link.span_id.hex()) for link in span.links
                             ],
@@ -114,6 +117,7 @@ def test_handoff_processes_export_one_trace_per_chain_over_otlp(
         {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint, "OTEL_SERVICE_NAME": "ledger-e2e"},
     )
     (tmp_path / "handoff.toml").write_text(SEED_PROTOCOL, encoding="utf-8")
+    before = time.time_ns()
     cli.run("protocol", "apply", "handoff.toml")
     bug = cli.json(
         "send", "--from", "inbox_monitor", "--kind", "bug_report", "--payload", json.dumps(BUG)
@@ -123,6 +127,8 @@ def test_handoff_processes_export_one_trace_per_chain_over_otlp(
     cli.run("complete", bug["id"], "--as", "code_agent", "--result", '{"reply": "Fixed"}')
     cli.json("reactor", "--once")
     reply = next(e for e in cli.log() if e.get("kind") == "customer_reply")["handoff_id"]
+
+    after = time.time_ns()
 
     chain = UUID(bug["id"]).hex
     spans = collector.spans
@@ -152,6 +158,13 @@ def test_handoff_processes_export_one_trace_per_chain_over_otlp(
                 else UUID(reply).hex[16:]
             )
             assert span["parent"] == expected, span
+    # The system clock's times: each span within the test, a life from sent to completed.
+    assert all(before <= s["start"] <= s["end"] <= after for s in spans), spans
+    sent = next(s for s in spans if s["name"] == "handoff send" and s["trace_id"] == chain)
+    done = next(s for s in spans if s["name"] == "handoff complete")
+    # (the events' recorded times are read while their commands run: microseconds)
+    assert sent["start"] // 1000 <= life["start"] // 1000 <= sent["end"] // 1000
+    assert done["start"] // 1000 <= life["end"] // 1000 <= done["end"] // 1000
     follow_up = next(s for s in spans if s["name"] == "handoff follow-up")
     assert follow_up["links"] == [(chain, life["span_id"])]
     assert follow_up["attributes"]["gen_ai.agent.handoff.source.name"] == "code_agent"
