@@ -3,7 +3,7 @@
 Off by default: with none of them set nothing of OpenTelemetry is imported and each
 command pays one ``is None`` check. On when
 
-- ``OTEL_TRACES_EXPORTER`` names exporters (``otlp``, ``console``, or any installed
+- ``OTEL_TRACES_EXPORTER`` names exporters (``otlp``, ``console`` (to stderr), or any installed
   under the standard ``opentelemetry_traces_exporter`` entry points; ``none`` is off), or
 - it is unset and an OTLP endpoint is (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or
   ``OTEL_EXPORTER_OTLP_ENDPOINT``): ``otlp`` then;
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -95,7 +96,10 @@ def _build(names: list[str]) -> Tracing | None:
             log.warning("OTEL_TRACES_EXPORTER: no trace exporter %r is installed; skipped", name)
             continue
         try:
-            processors.append(BatchSpanProcessor(found[0].load()()))
+            exporter = found[0].load()
+            # console: on stderr, so a command's own output (--json) stays what it was
+            made = exporter(out=sys.stderr) if name == "console" else exporter()
+            processors.append(BatchSpanProcessor(made))
         except Exception as error:  # noqa: BLE001 - a broken exporter must not stop the ledger
             log.warning("OTEL_TRACES_EXPORTER: exporter %r failed to start: %s", name, error)
     if not processors:

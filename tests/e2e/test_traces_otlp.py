@@ -169,3 +169,13 @@ def test_handoff_processes_export_one_trace_per_chain_over_otlp(
     assert follow_up["links"] == [(chain, life["span_id"])]
     assert follow_up["attributes"]["gen_ai.agent.handoff.source.name"] == "code_agent"
     assert follow_up["attributes"]["gen_ai.agent.handoff.target.name"] == "inbox_monitor"
+
+
+def test_the_console_exporter_writes_to_stderr_and_leaves_json_alone(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    cli = TracedCLI(sqlite_url, tmp_path, {"OTEL_TRACES_EXPORTER": "console"})
+    done = cli.run("send", "--from", "inbox_monitor", "--to", "code_agent", "--json")
+    sent = json.loads(done.stdout)
+    assert f'"trace_id": "0x{UUID(sent["chain_id"]).hex}"' in done.stderr
+    assert '"name": "handoff send"' in done.stderr
