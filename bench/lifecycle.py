@@ -14,15 +14,16 @@ PostgreSQL's own CPU is not in it).
 
     .venv/bin/python bench/lifecycle.py [--rounds 7] [--per-round 200] [--stores sqlite,postgresql]
 
-``--tracing`` (issue 23) compares the ledger with itself instead: rounds with tracing
-off and on alternate on one ledger (the order flipped every round), tracing on being a
-batch span processor into an in-memory exporter, as ``OTEL_TRACES_EXPORTER`` would set
-up with a real exporter. ``/metrics`` has nothing to switch on per lifecycle (it is
+``--tracing`` (issue 23) compares the ledger with itself instead: tracing off and on
+alternate on one ledger every ``--slice`` lifecycles within each round (the order flipped
+every slice), tracing on being a batch span processor into an in-memory exporter, as
+``OTEL_TRACES_EXPORTER`` would set up with a real exporter (flushed at the end of each
+"on" slice, inside its time). ``/metrics`` has nothing to switch on per lifecycle (it is
 computed when scraped: docs/metrics.md), so the "on" rounds differ by tracing alone.
 Prints CPU ms per lifecycle off and on (medians) and the median of the rounds' on/off
 ratios with their range; target ≤ 1.05.
 
-    .venv/bin/python bench/lifecycle.py --tracing [--rounds 11] [--per-round 200]
+    .venv/bin/python bench/lifecycle.py --tracing [--rounds 11] [--per-round 200] [--slice 20]
 """
 
 from __future__ import annotations
@@ -146,9 +147,14 @@ def measure(store: str, rounds: int, per_round: int) -> Result:
 
 
 def measure_tracing(
-    store: str, rounds: int, per_round: int
+    store: str, rounds: int, per_round: int, slice_size: int
 ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float]:
-    """(rate, CPU ms) per round with tracing off and on, and spans per lifecycle."""
+    """(rate, CPU ms) per round with tracing off and on, and spans per lifecycle.
+
+    Within a round the two sides alternate every ``slice_size`` lifecycles (the order
+    flipped each slice), so a burst of other load on the machine falls on both; each
+    "on" slice ends with the processor's flush, so exporting its spans is counted too.
+    """
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -162,16 +168,28 @@ def measure_tracing(
             for tracing in (on, None) * max(5, per_round // 20):  # warm both sides
                 ledger.tracing = tracing
                 ledger_lifecycle(ledger)
+            on.force_flush()
+            exporter.clear()
             off_rounds, on_rounds, spans = [], [], 0
             for n in range(rounds):
-                for tracing in (None, on) if n % 2 == 0 else (on, None):
-                    ledger.tracing = tracing
-                    measured = rate(lambda: ledger_lifecycle(ledger), per_round)
-                    (on_rounds if tracing else off_rounds).append(measured)
-                    on.force_flush()  # every span exported: none carried over
-                    spans += len(exporter.get_finished_spans())
-                    exporter.clear()
-            return off_rounds, on_rounds, spans / (rounds * per_round)
+                cpu, wall = {False: 0.0, True: 0.0}, {False: 0.0, True: 0.0}
+                slices = max(1, per_round // slice_size)
+                for k in range(slices):
+                    for traced in (False, True) if (n + k) % 2 == 0 else (True, False):
+                        ledger.tracing = on if traced else None
+                        started, cpu_started = time.perf_counter(), time.process_time()
+                        for _ in range(slice_size):
+                            ledger_lifecycle(ledger)
+                        if traced:
+                            on.force_flush()
+                        cpu[traced] += time.process_time() - cpu_started
+                        wall[traced] += time.perf_counter() - started
+                count = slices * slice_size
+                off_rounds.append((count / wall[False], cpu[False] * 1000 / count))
+                on_rounds.append((count / wall[True], cpu[True] * 1000 / count))
+                spans += len(exporter.get_finished_spans())
+                exporter.clear()
+            return off_rounds, on_rounds, spans / (rounds * slices * slice_size)
         finally:
             on.shutdown()
             ledger.close()
@@ -180,14 +198,15 @@ def measure_tracing(
 def main_tracing(args: argparse.Namespace) -> None:
     print(
         f"lifecycle = send + ack + complete; tracing off vs on (in-memory exporter, batch"
-        f" processor); {args.rounds} interleaved rounds x {args.per_round}, medians"
+        f" processor); {args.rounds} rounds x {args.per_round} per side, alternating every"
+        f" {args.slice}; medians"
     )
     print(
         f"{'store':<11} {'off /s':>8} {'on /s':>8} {'CPU ms off':>11} {'on':>6}"
         f" {'on/off':>7} {'(rounds)':>12} {'spans':>6}  target"
     )
     for store in args.stores.split(","):
-        off, on, spans = measure_tracing(store, args.rounds, args.per_round)
+        off, on, spans = measure_tracing(store, args.rounds, args.per_round, args.slice)
         ratios = sorted(o[1] / f[1] for o, f in zip(on, off, strict=True))
         ratio = statistics.median(ratios)
         verdict = "ok" if ratio <= 1.05 else "OVER 1.05"
@@ -207,6 +226,9 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument(
         "--tracing", action="store_true", help="tracing off vs on instead of bare vs ledger"
+    )
+    parser.add_argument(
+        "--slice", type=int, default=20, help="--tracing: lifecycles per side between switches"
     )
     args = parser.parse_args()
     if args.tracing:

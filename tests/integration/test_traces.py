@@ -86,6 +86,9 @@ def test_a_chain_is_one_trace_and_a_follow_up_links_to_its_parent(
     ledger.complete(reply, by="inbox_monitor")
     review = UUID(reactor.run_once().follow_ups[0])
 
+    for each in (ledger, reactor_ledger):
+        assert each.tracing is not None
+        each.tracing.force_flush()
     spans = [*agents.get_finished_spans(), *reactor_spans.get_finished_spans()]
     in_chain = {str(bug.id), str(reply), str(review)}
     chain = [s for s in spans if (s.attributes or {}).get("handoff.id") in in_chain]
@@ -152,6 +155,8 @@ def test_a_keyed_re_send_is_the_same_trace(ledger: Ledger) -> None:
     first = ledger.send(sender="inbox_monitor", to="code_agent", key="k-1").handoff
     again = ledger.send(sender="inbox_monitor", to="code_agent", key="k-1")
     assert again.duplicate
+    assert ledger.tracing is not None
+    ledger.tracing.force_flush()
     sends = exporter.get_finished_spans()
     assert [(s.context.trace_id, (s.attributes or {})["handoff.duplicate"]) for s in sends] == [
         (first.id.int, False), (first.id.int, True)
