@@ -16,9 +16,9 @@ PostgreSQL's own CPU is not in it).
 
 ``--tracing`` (issue 23) compares the ledger with itself instead: tracing off and on
 alternate on one ledger every ``--slice`` lifecycles within each round (the order flipped
-every slice), tracing on being a batch span processor into an in-memory exporter, as
-``OTEL_TRACES_EXPORTER`` would set up with a real exporter (flushed at the end of each
-"on" slice, inside its time). ``/metrics`` has nothing to switch on per lifecycle (it is
+every slice), tracing on exporting to an in-memory exporter through the ledger's own batching, as
+``OTEL_TRACES_EXPORTER`` sets up with a real exporter (flushed at the end of each "on"
+slice, inside its time). ``/metrics`` has nothing to switch on per lifecycle (it is
 computed when scraped: docs/metrics.md), so the "on" rounds differ by tracing alone.
 Prints CPU ms per lifecycle off and on (medians) and the median of the rounds' on/off
 ratios with their range; target ≤ 1.05.
@@ -153,9 +153,8 @@ def measure_tracing(
 
     Within a round the two sides alternate every ``slice_size`` lifecycles (the order
     flipped each slice), so a burst of other load on the machine falls on both; each
-    "on" slice ends with the processor's flush, so exporting its spans is counted too.
+    "on" slice ends with a flush, so building and exporting its spans is counted too.
     """
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from handoff_ledger.adapters.ledger.spans import Tracing
@@ -163,7 +162,7 @@ def measure_tracing(
     with scratch_store(store) as url:
         ledger = open_ledger(url)
         exporter = InMemorySpanExporter()
-        on = Tracing.to(BatchSpanProcessor(exporter))
+        on = Tracing.to(exporter)
         try:
             for tracing in (on, None) * max(5, per_round // 20):  # warm both sides
                 ledger.tracing = tracing
@@ -197,8 +196,8 @@ def measure_tracing(
 
 def main_tracing(args: argparse.Namespace) -> None:
     print(
-        f"lifecycle = send + ack + complete; tracing off vs on (in-memory exporter, batch"
-        f" processor); {args.rounds} rounds x {args.per_round} per side, alternating every"
+        f"lifecycle = send + ack + complete; tracing off vs on (in-memory exporter);"
+        f" {args.rounds} rounds x {args.per_round} per side, alternating every"
         f" {args.slice}; medians"
     )
     print(

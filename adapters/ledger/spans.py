@@ -19,16 +19,16 @@ as any long-running parent's children do.
 **Spans are made finished, in batches.** Every span the ledger makes is known only
 once its command is over (which handoff, which chain, whether it was refused), and
 the life span's ids are fixed in advance, so each is built as a finished SDK
-``ReadableSpan`` and handed to the span processors' ``on_end``, as the SDK's own
-pipeline does at a span's end (``on_start`` is not called: no span is ever live).
-A command only *records* what its span needs (a tuple); the spans are built and
-handed on :data:`BATCH` at a time, by the command that fills a batch, or within
-:data:`DRAIN_SECONDS` by a thread of this module, or at a flush or the process's
-exit. Built one at a time between commands, with the ledger's own work evicting the
-SDK's code and data from the caches, four spans cost about 6 % of a lifecycle's CPU;
-built together, about half that (docs/performance.md). The SDK's ``Tracer.start_span``
-path cost 37 µs of CPU per span (attribute validation, two sampler calls, a live
-span's lock).
+``ReadableSpan`` (what exporters read). A command only *records* what its span needs
+(a tuple); a thread of this module builds the spans and exports them a batch at a
+time, as the SDK's batch span processor does with live spans (:data:`BATCH` together,
+at most :data:`QUEUE` waiting, the oldest dropped past that, every :data:`DELAY_SECONDS`
+at the latest; a flush and the process's exit export the rest). Built one at a time
+between commands, with the ledger's own work evicting the SDK's code and data from
+the caches, and handed to the SDK's batch processor one by one, four spans cost about
+6 % of a lifecycle's CPU; recorded, then built and exported together, under 5 %
+(docs/performance.md). The SDK's ``Tracer.start_span`` path had cost 37 µs of CPU
+per span (attribute validation, two sampler calls, a live span's lock).
 
 Times are the ledger clock's (the system clock in production; the simulated one in
 tests and the demo, so the command spans sit inside the life spans they belong to).
@@ -39,6 +39,7 @@ span, so a ratio sampler keeps or drops whole chains, the same way in every proc
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import random
 import threading
@@ -51,7 +52,8 @@ from uuid import UUID
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
@@ -60,9 +62,10 @@ from handoff_ledger.domain.handoff import Handoff
 
 __all__ = [
     "BATCH",
-    "DRAIN_SECONDS",
+    "DELAY_SECONDS",
     "HANDOFF_SOURCE",
     "HANDOFF_TARGET",
+    "QUEUE",
     "Tracing",
     "span_id_of",
     "trace_id_of",
@@ -76,10 +79,14 @@ pull request 98): who handed the work off, and to whom."""
 CLOSING = frozenset({"complete", "fail", "decline", "cancel"})
 """Commands whose recorded event ends a handoff's life (and exports its span)."""
 
-BATCH = 64
-"""Spans recorded before the command that records the last one builds them all."""
-DRAIN_SECONDS = 1.0
-"""At most this long between a command and its span reaching the processors."""
+BATCH = 512
+"""Spans built and exported together (``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``)."""
+QUEUE = 2048
+"""Spans kept waiting at most; past that the oldest are dropped (``OTEL_BSP_MAX_QUEUE_SIZE``)."""
+DELAY_SECONDS = 5.0
+"""At most this long between a command and its span's export (``OTEL_BSP_SCHEDULE_DELAY``)."""
+
+log = logging.getLogger(__name__)
 
 SCOPE = "handoff_ledger"
 _LOW_64 = (1 << 64) - 1
@@ -112,21 +119,29 @@ def _scope() -> InstrumentationScope:
 
 
 class Tracing:
-    """The ledger's spans, handed to its own span processors (the global tracer
-    provider is left alone).
+    """The ledger's spans, exported by its own exporters (the global tracer provider is
+    left alone): it batches them as the SDK's batch span processor would.
 
-    ``Tracing.to(processor, ...)`` is how tests inject an in-memory exporter (then
+    ``Tracing.to(exporter, ...)`` is how tests inject an in-memory exporter (then
     :meth:`force_flush` before reading it); :func:`.tracing.from_environment` builds
     one from the ``OTEL_*`` variables.
     """
 
     def __init__(
-        self, processors: Sequence[SpanProcessor], resource: Resource, sampler: Sampler
+        self,
+        exporters: Sequence[SpanExporter],
+        resource: Resource,
+        sampler: Sampler,
+        *,
+        batch: int = BATCH,
+        queue: int = QUEUE,
+        delay: float = DELAY_SECONDS,
     ) -> None:
-        self.processors = tuple(processors)
+        self.exporters = tuple(exporters)
         self.resource = resource
         self.sampler = sampler
         self.scope = _scope()
+        self.batch, self.delay = max(1, batch), delay
         description = sampler.get_description()
         self.samples_all = description == "AlwaysOnSampler" or description.startswith(
             "ParentBased{root:AlwaysOnSampler,"
@@ -134,10 +149,10 @@ class Tracing:
         """The default sampler (and ``always_on``) keeps every chain: nothing to ask."""
         self._decisions: dict[int, bool] = {}
         self._lives: dict[int, tuple[str, SpanContext]] = {}
-        self._records: deque[tuple[Any, ...]] = deque()
-        self._building = threading.Lock()
+        self._records: deque[tuple[Any, ...]] = deque(maxlen=max(queue, self.batch))
+        self._exporting = threading.Lock()
         self._wake = threading.Event()
-        self._drainer: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
         self._closed = False
         atexit.register(self.shutdown)
         os.register_at_fork(after_in_child=self._forked)
@@ -145,25 +160,27 @@ class Tracing:
     @classmethod
     def to(
         cls,
-        *processors: SpanProcessor,
+        *exporters: SpanExporter,
         resource: Resource | None = None,
         sampler: Sampler | None = None,
+        **batching: Any,
     ) -> Tracing:
-        """A tracing that hands every span to ``processors``; the sampler by default is
+        """A tracing that exports every span to ``exporters``; the sampler by default is
         the one ``OTEL_TRACES_SAMPLER`` names (read by the SDK's tracer provider)."""
         if sampler is None:
             sampler = TracerProvider(shutdown_on_exit=False).sampler
         return cls(
-            processors,
+            exporters,
             resource or Resource.create({"service.name": "handoff-ledger"}),
             sampler,
+            **batching,
         )
 
     def force_flush(self) -> None:
-        """Build every span recorded so far and have the processors export them."""
-        self._build(wait=True)
-        for processor in self.processors:
-            processor.force_flush()
+        """Build and export every span recorded so far."""
+        self._export()
+        for exporter in self.exporters:
+            exporter.force_flush()
 
     def shutdown(self) -> None:
         """Export what is pending and stop (also done at the process's exit)."""
@@ -171,9 +188,12 @@ class Tracing:
             return
         self._closed = True
         self._wake.set()
-        self._build(wait=True)
-        for processor in self.processors:
-            processor.shutdown()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout=30)
+        self._export()
+        for exporter in self.exporters:
+            exporter.shutdown()
 
     # ------------------------------------------------------------------ recording
 
@@ -229,34 +249,35 @@ class Tracing:
         self._recorded()
 
     def _recorded(self) -> None:
-        if len(self._records) >= BATCH:
-            self._build()
-        elif self._drainer is None and not self._closed:
-            self._start_drainer()
+        if self._worker is None:
+            self._start_worker()
+        elif len(self._records) >= self.batch and not self._wake.is_set():
+            self._wake.set()
 
     # ------------------------------------------------------------------ building
 
-    def _build(self, *, wait: bool = False) -> None:
-        """Build the recorded spans and hand them to the processors, oldest first (one
-        thread at a time; a command finding another building leaves its span to it or
-        to the next batch; a flush, ``wait``, waits for it)."""
-        if not self._building.acquire(blocking=wait):
-            return
-        try:
-            records, processors = self._records, self.processors
+    def _export(self) -> None:
+        """Build the recorded spans, oldest first, and export them a batch at a time
+        (one thread at a time: the worker, a flush, the exit)."""
+        with self._exporting:
+            records = self._records
             while records:
-                record = records.popleft()
-                if record[0] is None:
-                    span = self._life(record)
-                elif record[0] == "refused":
-                    span = self._refused(record)
-                else:
-                    span = self._command(record)
-                if span is not None:
-                    for processor in processors:
-                        processor.on_end(span)
-        finally:
-            self._building.release()
+                spans: list[ReadableSpan] = []
+                while records and len(spans) < self.batch:
+                    record = records.popleft()
+                    if record[0] is None:
+                        span = self._life(record)
+                    elif record[0] == "refused":
+                        span = self._refused(record)
+                    else:
+                        span = self._command(record)
+                    if span is not None:
+                        spans.append(span)
+                for exporter in self.exporters:
+                    try:
+                        exporter.export(spans)
+                    except Exception:
+                        log.exception("exporting %d spans failed", len(spans))
 
     def _command(self, record: tuple[Any, ...]) -> ReadableSpan | None:
         (
@@ -387,25 +408,27 @@ class Tracing:
             found = self._lives[key] = (str(handoff_id), life)
         return found
 
-    def _start_drainer(self) -> None:
-        """The thread that builds what fewer than :data:`BATCH` commands left, within
-        :data:`DRAIN_SECONDS` (started by the first span recorded, in each process)."""
-        with self._building:
-            if self._drainer is not None:
+    def _start_worker(self) -> None:
+        """The thread that exports a batch once it is full, and whatever is recorded
+        within :data:`DELAY_SECONDS` (started by the first span recorded, per process)."""
+        with self._exporting:
+            if self._worker is not None or self._closed:
                 return
-            self._drainer = threading.Thread(
-                target=self._drain, name="handoff-ledger spans", daemon=True
+            self._worker = threading.Thread(
+                target=self._work, name="handoff-ledger spans", daemon=True
             )
-            self._drainer.start()
+            self._worker.start()
 
-    def _drain(self) -> None:
+    def _work(self) -> None:
         while not self._closed:
-            self._wake.wait(DRAIN_SECONDS)
-            if self._records:
-                self._build()
+            self._wake.wait(self.delay)
+            self._wake.clear()
+            if self._records and not self._closed:
+                self._export()
 
     def _forked(self) -> None:
-        """In a forked child: the parent's records are the parent's; no drainer yet."""
+        """In a forked child: the parent's records are the parent's; no worker yet."""
         self._records.clear()
-        self._building = threading.Lock()
-        self._drainer = None
+        self._exporting = threading.Lock()
+        self._wake = threading.Event()
+        self._worker = None

@@ -11,8 +11,10 @@ command pays one ``is None`` check. On when
 and never while ``OTEL_SDK_DISABLED=true``. ``otlp`` is OTLP over HTTP/protobuf
 (``opentelemetry-exporter-otlp-proto-http``) unless ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``
 or ``OTEL_EXPORTER_OTLP_PROTOCOL`` says ``grpc`` (whose exporter must be installed).
-The exporters read their own variables (endpoint, headers, timeout), the provider the
-sampler's (``OTEL_TRACES_SAMPLER``), the batch processor ``OTEL_BSP_*``, the resource
+The exporters read their own variables (endpoint, headers, timeout), the SDK's tracer
+provider the sampler's (``OTEL_TRACES_SAMPLER``); the ledger's batching reads
+``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``, ``OTEL_BSP_MAX_QUEUE_SIZE`` and
+``OTEL_BSP_SCHEDULE_DELAY`` as the SDK's batch span processor would; the resource
 ``OTEL_SERVICE_NAME`` (``handoff-ledger`` when unset) and ``OTEL_RESOURCE_ATTRIBUTES``.
 
 The SDK and the OTLP exporter come with ``pip install 'handoff-ledger[otel]'``; without
@@ -80,16 +82,15 @@ def from_environment() -> Tracing | None:
 def _build(names: list[str]) -> Tracing | None:
     try:
         from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        from handoff_ledger.adapters.ledger.spans import Tracing
+        from handoff_ledger.adapters.ledger.spans import BATCH, DELAY_SECONDS, QUEUE, Tracing
     except ImportError:
         log.warning(
             "OTEL_* variables ask for traces, but opentelemetry-sdk is not installed "
             "(pip install 'handoff-ledger[otel]'): not tracing"
         )
         return None
-    processors = []
+    exporters = []
     for name in names:
         found = list(entry_points(group=ENTRY_POINTS, name=name))
         if not found:
@@ -98,16 +99,36 @@ def _build(names: list[str]) -> Tracing | None:
         try:
             exporter = found[0].load()
             # console: on stderr, so a command's own output (--json) stays what it was
-            made = exporter(out=sys.stderr) if name == "console" else exporter()
-            processors.append(BatchSpanProcessor(made))
+            exporters.append(exporter(out=sys.stderr) if name == "console" else exporter())
         except Exception as error:  # noqa: BLE001 - a broken exporter must not stop the ledger
             log.warning("OTEL_TRACES_EXPORTER: exporter %r failed to start: %s", name, error)
-    if not processors:
+    if not exporters:
         return None
     resource = Resource.create()
     if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
         resource = resource.merge(Resource({"service.name": "handoff-ledger"}))
-    return Tracing.to(*processors, resource=resource)
+    return Tracing.to(
+        *exporters,
+        resource=resource,
+        batch=_number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", BATCH),
+        queue=_number("OTEL_BSP_MAX_QUEUE_SIZE", QUEUE),
+        delay=_number("OTEL_BSP_SCHEDULE_DELAY", DELAY_SECONDS * 1000) / 1000,
+    )
+
+
+def _number(name: str, default: float) -> int:
+    """A positive integer from the environment, else ``default`` (said once if invalid)."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return int(default)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        log.warning("%s: %r is not a positive integer; using %d", name, text, int(default))
+        return int(default)
+    return value
 
 
 def started(clock: Clock) -> tuple[int, float]:

@@ -17,7 +17,6 @@ from uuid import UUID
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
@@ -34,7 +33,7 @@ BUG = {"email_id": "msg_123", "customer": "jane@company.com", "issue": "Login bu
 
 def traced(ledger: Ledger) -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
-    ledger.tracing = Tracing.to(SimpleSpanProcessor(exporter))
+    ledger.tracing = Tracing.to(exporter)
     return exporter
 
 
