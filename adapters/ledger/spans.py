@@ -141,7 +141,8 @@ class Tracing:
         self.resource = resource
         self.sampler = sampler
         self.scope = _scope()
-        self.batch, self.delay = max(1, batch), delay
+        queue = max(1, queue)
+        self.batch, self.delay = min(max(1, batch), queue), delay  # as the SDK: batch ≤ queue
         description = sampler.get_description()
         self.samples_all = description == "AlwaysOnSampler" or description.startswith(
             "ParentBased{root:AlwaysOnSampler,"
@@ -149,7 +150,7 @@ class Tracing:
         """The default sampler (and ``always_on``) keeps every chain: nothing to ask."""
         self._decisions: dict[int, bool] = {}
         self._lives: dict[int, tuple[str, SpanContext]] = {}
-        self._records: deque[tuple[Any, ...]] = deque(maxlen=max(queue, self.batch))
+        self._records: deque[tuple[Any, ...]] = deque(maxlen=queue)
         self._exporting = threading.Lock()
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
@@ -251,7 +252,7 @@ class Tracing:
     def _recorded(self) -> None:
         if self._worker is None:
             self._start_worker()
-        elif len(self._records) >= self.batch and not self._wake.is_set():
+        if len(self._records) >= self.batch and not self._wake.is_set():
             self._wake.set()
 
     # ------------------------------------------------------------------ building

@@ -11,14 +11,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from uuid import UUID
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
+from waiting import eventually
 
 from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 from handoff_ledger.adapters.ledger.application import Ledger
@@ -160,6 +163,44 @@ def test_a_keyed_re_send_is_the_same_trace(ledger: Ledger) -> None:
     assert [(s.context.trace_id, (s.attributes or {})["handoff.duplicate"]) for s in sends] == [
         (first.id.int, False), (first.id.int, True)
     ]  # fmt: skip
+
+
+def test_a_full_batch_is_exported_without_a_flush_and_a_full_queue_drops_its_oldest(
+    ledger: Ledger,
+) -> None:
+    exporter = InMemorySpanExporter()
+    ledger.tracing = Tracing.to(exporter, batch=4, delay=3600)  # the delay never passes
+    first = ledger.send(sender="inbox_monitor", to="code_agent").handoff
+    ledger.ack(first.id, by="code_agent")
+    ledger.complete(first.id, by="code_agent")  # the fourth span: its life
+    assert eventually(lambda: len(exporter.get_finished_spans()) == 4, seconds=10)
+    assert [s.name for s in exporter.get_finished_spans()] == [
+        "handoff send", "handoff ack", "handoff complete", "handoff life"
+    ]  # fmt: skip
+
+    # While the exporter is busy, the queue keeps the newest: the oldest are dropped.
+    held = Held()
+    ledger.tracing = Tracing.to(held, batch=1, queue=2, delay=3600)
+    sent = [ledger.send(sender="inbox_monitor", to="code_agent").handoff]
+    assert held.exporting.wait(10)  # the first span is being exported, and waits
+    sent += [ledger.send(sender="inbox_monitor", to="code_agent").handoff for _ in range(4)]
+    held.go.set()
+    ledger.tracing.force_flush()
+    exported = [(s.attributes or {})["handoff.id"] for s in held.get_finished_spans()]
+    assert exported == [str(sent[0].id), str(sent[3].id), str(sent[4].id)]
+
+
+class Held(InMemorySpanExporter):
+    """An exporter that holds its first export until told to go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exporting, self.go = threading.Event(), threading.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.exporting.set()
+        self.go.wait(10)
+        return super().export(spans)
 
 
 PROBE = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handoff_ledger.adapters.ledger.tracing import exporter_names
+from handoff_ledger.adapters.ledger.tracing import _number, exporter_names
 
 ENDPOINT = "http://127.0.0.1:4318"
 
@@ -45,3 +45,16 @@ ENDPOINT = "http://127.0.0.1:4318"
 )
 def test_exporters_asked_for(env: dict[str, str], names: list[str]) -> None:
     assert exporter_names(env) == names
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [(None, 512), ("", 512), ("64", 64), ("0", 512), ("-3", 512), ("lots", 512)]
+)
+def test_batching_numbers_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, text: str | None, value: int
+) -> None:
+    if text is None:
+        monkeypatch.delenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", raising=False)
+    else:
+        monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", text)
+    assert _number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512) == value
