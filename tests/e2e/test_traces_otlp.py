@@ -1,8 +1,8 @@
 """Traces from real ``handoff`` processes, configured by the standard ``OTEL_*`` variables
 and exported over OTLP/HTTP to a collector stand-in on the loopback.
 
-Each command is its own process (send, ack, complete, the reactor's pass, ...), with
-nothing shared but the store: the spans they export still make one trace per chain,
+Each command is its own process (send, complete, the reactor's pass; the ack through
+``handoff serve``), with nothing shared but the store: the spans they export still make one trace per chain,
 the follow-up's linked to its parent's (issue 23 item 3).
 """
 
@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 from conftest import CLI
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from test_http import start_server, stop
 
 from handoff_ledger.adapters.cli.seed import SEED_PROTOCOL
 
@@ -123,7 +125,14 @@ def test_handoff_processes_export_one_trace_per_chain_over_otlp(
         "send", "--from", "inbox_monitor", "--kind", "bug_report", "--payload", json.dumps(BUG)
     )
     other = cli.json("send", "--from", "inbox_monitor", "--to", "support_agent")
-    cli.run("ack", bug["id"], "--as", "code_agent")
+    tokens = cli.issue_tokens("code_agent")
+    server, url = start_server(cli)  # the ack goes through `handoff serve`
+    try:
+        headers = {"Authorization": f"Bearer {tokens['code_agent']}"}
+        acked = httpx.post(f"{url}/handoffs/{bug['id']}/ack", headers=headers, timeout=30)
+        assert acked.status_code == 200, acked.text
+    finally:
+        stop(server)  # its spans are exported as it exits
     cli.run("complete", bug["id"], "--as", "code_agent", "--result", '{"reply": "Fixed"}')
     cli.json("reactor", "--once")
     reply = next(e for e in cli.log() if e.get("kind") == "customer_reply")["handoff_id"]
