@@ -13,6 +13,17 @@ CPU time per lifecycle in this process (steadier than rates on a shared machine;
 PostgreSQL's own CPU is not in it).
 
     .venv/bin/python bench/lifecycle.py [--rounds 7] [--per-round 200] [--stores sqlite,postgresql]
+
+``--tracing`` (issue 23) compares the ledger with itself instead: tracing off and on
+alternate on one ledger every ``--slice`` lifecycles within each round (the order flipped
+every slice), tracing on exporting to an in-memory exporter through the ledger's own batching, as
+``OTEL_TRACES_EXPORTER`` sets up with a real exporter (flushed at the end of each "on"
+slice, inside its time). ``/metrics`` has nothing to switch on per lifecycle (it is
+computed when scraped: docs/metrics.md), so the "on" rounds differ by tracing alone.
+Prints CPU ms per lifecycle off and on (medians) and the median of the rounds' on/off
+ratios with their range; target ≤ 1.05.
+
+    .venv/bin/python bench/lifecycle.py --tracing [--rounds 11] [--per-round 200] [--slice 20]
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+from common import scratch_store
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
@@ -134,12 +146,95 @@ def measure(store: str, rounds: int, per_round: int) -> Result:
                     conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def measure_tracing(
+    store: str, rounds: int, per_round: int, slice_size: int
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]], float]:
+    """(rate, CPU ms) per round with tracing off and on, and spans per lifecycle.
+
+    Within a round the two sides alternate every ``slice_size`` lifecycles (the order
+    flipped each slice), so a burst of other load on the machine falls on both; each
+    "on" slice ends with a flush, so building and exporting its spans is counted too.
+    """
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from handoff_ledger.adapters.ledger.spans import Tracing
+
+    with scratch_store(store) as url:
+        ledger = open_ledger(url)
+        exporter = InMemorySpanExporter()
+        on = Tracing.to(exporter)
+        try:
+            for tracing in (on, None) * max(5, per_round // 20):  # warm both sides
+                ledger.tracing = tracing
+                ledger_lifecycle(ledger)
+            on.force_flush()
+            exporter.clear()
+            off_rounds, on_rounds, spans = [], [], 0
+            for n in range(rounds):
+                cpu, wall = {False: 0.0, True: 0.0}, {False: 0.0, True: 0.0}
+                slices = max(1, per_round // slice_size)
+                for k in range(slices):
+                    for traced in (False, True) if (n + k) % 2 == 0 else (True, False):
+                        ledger.tracing = on if traced else None
+                        started, cpu_started = time.perf_counter(), time.process_time()
+                        for _ in range(slice_size):
+                            ledger_lifecycle(ledger)
+                        if traced:
+                            on.force_flush()
+                        cpu[traced] += time.process_time() - cpu_started
+                        wall[traced] += time.perf_counter() - started
+                count = slices * slice_size
+                off_rounds.append((count / wall[False], cpu[False] * 1000 / count))
+                on_rounds.append((count / wall[True], cpu[True] * 1000 / count))
+                spans += len(exporter.get_finished_spans())
+                exporter.clear()
+            return off_rounds, on_rounds, spans / (rounds * slices * slice_size)
+        finally:
+            on.shutdown()
+            ledger.close()
+
+
+def main_tracing(args: argparse.Namespace) -> None:
+    print(
+        f"lifecycle = send + ack + complete; tracing off vs on (in-memory exporter);"
+        f" {args.rounds} rounds x {args.per_round} per side, alternating every"
+        f" {args.slice}; medians"
+    )
+    print(
+        f"{'store':<11} {'off /s':>8} {'on /s':>8} {'CPU ms off':>11} {'on':>6}"
+        f" {'on/off':>7} {'(rounds)':>12} {'spans':>6}  target"
+    )
+    for store in args.stores.split(","):
+        off, on, spans = measure_tracing(store, args.rounds, args.per_round, args.slice)
+        ratios = sorted(o[1] / f[1] for o, f in zip(on, off, strict=True))
+        ratio = statistics.median(ratios)
+        verdict = "ok" if ratio <= 1.05 else "OVER 1.05"
+        print(
+            f"{store:<11} {statistics.median(r for r, _ in off):>8.1f}"
+            f" {statistics.median(r for r, _ in on):>8.1f}"
+            f" {statistics.median(c for _, c in off):>11.3f}"
+            f" {statistics.median(c for _, c in on):>6.3f} {ratio:>7.3f}"
+            f" {f'({ratios[0]:.2f}-{ratios[-1]:.2f})':>12} {spans:>6.1f}  ≤ 1.05 {verdict}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--per-round", type=int, default=200)
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument(
+        "--tracing", action="store_true", help="tracing off vs on instead of bare vs ledger"
+    )
+    parser.add_argument(
+        "--slice", type=int, default=20, help="--tracing: lifecycles per side between switches"
+    )
     args = parser.parse_args()
+    if args.tracing:
+        args.rounds = args.rounds or 11
+        main_tracing(args)
+        return
+    args.rounds = args.rounds or 7
     print(f"lifecycle = send + ack + complete; {args.rounds} rounds x {args.per_round}, median")
     print(
         f"{'store':<11} {'bare /s':>9} {'ledger /s':>10} {'ratio':>6} {'(rounds)':>12}"

@@ -11,6 +11,9 @@ A loopback trial puts one guard in front of all three (:mod:`.runtime.loopback`)
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -75,7 +78,24 @@ def create_app(
     if trial:
         # Outermost: a rebound name is refused before any face reads or writes anything.
         app.add_middleware(LoopbackOnly)
+    export_spans_at_shutdown(app, ledger)
     return app
+
+
+def export_spans_at_shutdown(app: FastAPI, ledger: Ledger) -> None:
+    """When the server shuts down, export the spans its ledger still holds (traces,
+    docs/metrics.md): uvicorn stops on SIGTERM by raising it again once shut down, and
+    a process killed by that signal runs no exit handler."""
+    outer = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        async with outer(application) as state:
+            yield state
+        if ledger.tracing is not None:
+            ledger.tracing.force_flush()
+
+    app.router.lifespan_context = lifespan
 
 
 def app_from_env() -> FastAPI:

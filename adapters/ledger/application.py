@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -27,6 +27,7 @@ from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmuta
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import Environment, EnvType, get_topic
 
+from handoff_ledger.adapters.ledger import tracing
 from handoff_ledger.adapters.ledger.clock import Clock, SystemClock
 from handoff_ledger.domain import rules
 from handoff_ledger.domain.errors import (
@@ -47,6 +48,9 @@ from handoff_ledger.domain.states import Status
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.domain.watch import ChainWatch
 
+if TYPE_CHECKING:
+    from handoff_ledger.adapters.ledger.spans import Tracing
+
 __all__ = [
     "HANDOFF_TOPICS",
     "SYSTEM_AGENTS",
@@ -59,6 +63,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +196,36 @@ def _fold(initial: Handoff | None, events: Iterable[Handoff.Event]) -> Handoff |
     return aggregate
 
 
+def _traced_send(
+    send: Callable[Concatenate[Ledger, P], SendOutcome],
+) -> Callable[Concatenate[Ledger, P], SendOutcome]:
+    """``send`` with its span when this ledger traces (``follow-up`` for a child)."""
+
+    def traced(self: Ledger, /, *args: P.args, **kwargs: P.kwargs) -> SendOutcome:
+        if self.tracing is None:
+            return send(self, *args, **kwargs)
+        started = tracing.started(self.clock)
+        op = "send" if kwargs.get("parent_id") is None else "follow-up"
+        try:
+            outcome = send(self, *args, **kwargs)
+        except Exception as error:
+            sender = kwargs.get("sender")
+            self.tracing.refused(
+                op, None, by=sender if isinstance(sender, str) else None, started=started,
+                error=error,
+            )  # fmt: skip
+            raise
+        self.tracing.command(
+            op, outcome.handoff, by=outcome.handoff.sender, started=started,
+            recorded=not outcome.duplicate, duplicate=outcome.duplicate,
+        )  # fmt: skip
+        return outcome
+
+    traced.__doc__ = send.__doc__
+    traced.__name__ = send.__name__
+    return traced
+
+
 class Ledger(Application[UUID]):
     """The handoff ledger's use cases over one event store."""
 
@@ -205,6 +240,9 @@ class Ledger(Application[UUID]):
         """Called (on the saving thread, with the domain events just committed) after
         this process saved events: lets a server wake the requests waiting on those
         handoffs at once, with their new events, instead of at their next poll."""
+        self.tracing: Tracing | None = tracing.from_environment()
+        """This process's spans (:mod:`.tracing`: off unless ``OTEL_*`` variables ask);
+        tests set their own, with an in-memory exporter."""
         self.lost_races = 0
         """How many times a command of this ledger lost a race (another command on the
         same handoff was recorded first) and was re-run against the winner's state."""
@@ -303,6 +341,7 @@ class Ledger(Application[UUID]):
 
     # ------------------------------------------------------------------ commands
 
+    @_traced_send
     def send(
         self,
         *,
@@ -408,7 +447,7 @@ class Ledger(Application[UUID]):
                 by=by, now=self.clock.now(), eta=eta, next_update=promise, worker=worker
             )
 
-        handoff, recorded, position = self._act_logged(handoff_id, by, ack)
+        handoff, recorded, position = self._act_logged("ack", handoff_id, by, ack)
         return AckOutcome(handoff, recorded, position if recorded else None)
 
     def take_over(
@@ -422,6 +461,7 @@ class Ledger(Application[UUID]):
     ) -> Handoff:
         """Another worker of the receiver takes on work whose update promise is overdue."""
         return self._act(
+            "take-over",
             handoff_id,
             by,
             lambda h: h.take_over(
@@ -441,6 +481,7 @@ class Ledger(Application[UUID]):
     ) -> Handoff:
         """The receiver broadcasts where the work stands."""
         handoff, _ = self._act(
+            "status",
             handoff_id,
             by,
             lambda h: h.report_status(
@@ -465,7 +506,7 @@ class Ledger(Application[UUID]):
                 spec.validate_result(result)
             handoff.complete(by=by, now=self.clock.now(), result=result)
 
-        return self._act(handoff_id, by, complete)[0]
+        return self._act("complete", handoff_id, by, complete)[0]
 
     def fail(
         self, handoff_id: UUID, *, by: str, reason: str, result: dict[str, Any] | None = None
@@ -473,6 +514,7 @@ class Ledger(Application[UUID]):
         """The receiver tried and could not finish (a result, if any, is not schema-checked:
         it is what the attempt left, not the kind's answer)."""
         return self._act(
+            "fail",
             handoff_id,
             by,
             lambda h: h.fail(by=by, now=self.clock.now(), reason=reason, result=result),
@@ -492,6 +534,7 @@ class Ledger(Application[UUID]):
         self.require_declared(by, "as")
         is_admin = admin or self.is_admin(by)
         return self._act(
+            "reply",
             handoff_id,
             by,
             lambda h: h.reply(
@@ -507,7 +550,10 @@ class Ledger(Application[UUID]):
     def decline(self, handoff_id: UUID, *, by: str, reason: str) -> Handoff:
         """The receiver refuses the work."""
         return self._act(
-            handoff_id, by, lambda h: h.decline(by=by, now=self.clock.now(), reason=reason)
+            "decline",
+            handoff_id,
+            by,
+            lambda h: h.decline(by=by, now=self.clock.now(), reason=reason),
         )[0]
 
     def cancel(self, handoff_id: UUID, *, by: str, reason: str, admin: bool = False) -> Handoff:
@@ -518,6 +564,7 @@ class Ledger(Application[UUID]):
         """
         is_admin = admin or self.is_admin(by)
         return self._act(
+            "cancel",
             handoff_id,
             by,
             lambda h: h.cancel(by=by, now=self.clock.now(), reason=reason, is_admin=is_admin),
@@ -532,6 +579,7 @@ class Ledger(Application[UUID]):
         if current is not None:
             current.protocol.agent(to, "to")
         return self._act(
+            "reassign",
             handoff_id,
             by,
             lambda h: h.reassign(
@@ -544,7 +592,10 @@ class Ledger(Application[UUID]):
         rules.require_unreserved(by, "as")
         self.require_declared(by, "as")
         return self._act(
-            handoff_id, by, lambda h: h.add_note(by=by, now=self.clock.now(), message=message)
+            "note",
+            handoff_id,
+            by,
+            lambda h: h.add_note(by=by, now=self.clock.now(), message=message),
         )[0]
 
     def add_ledger_note(self, handoff_id: UUID, *, by: str, message: str) -> Handoff:
@@ -555,6 +606,7 @@ class Ledger(Application[UUID]):
         if by not in SYSTEM_AGENTS:
             raise InvalidInput(f"as: {by!r} is not one of the ledger's own actors")
         return self._act(
+            "note",
             handoff_id,
             by,
             lambda h: h.add_note(by=by, now=self.clock.now(), message=message),
@@ -574,6 +626,7 @@ class Ledger(Application[UUID]):
     ) -> Handoff:
         """Record an escalation (the reactor's; each timer escalates once per level)."""
         return self._act(
+            "escalate",
             handoff_id,
             by,
             lambda h: h.escalate(
@@ -611,7 +664,7 @@ class Ledger(Application[UUID]):
                 repeat=repeat,
             )
 
-        return self._act(handoff_id, by, fire, as_ledger=True)[0]
+        return self._act("escalate", handoff_id, by, fire, as_ledger=True)[0]
 
     def fire_escalations(self, steps: Sequence[DueStep], *, by: str) -> list[StepOutcome]:
         """Take many escalation steps in one transaction; the reactor's fast path.
@@ -621,6 +674,7 @@ class Ledger(Application[UUID]):
         transaction conflicts (another reactor, or an agent acting at that moment),
         every step is retried alone, so the outcome is the same as one by one.
         """
+        started = tracing.started(self.clock) if self.tracing is not None else None
         now = self.clock.now()
         outcomes: list[StepOutcome] = []
         changed: list[Handoff] = []
@@ -650,6 +704,9 @@ class Ledger(Application[UUID]):
             self.save(*changed)
         except IntegrityError:
             return [self._fire_alone(outcome.step, by) for outcome in outcomes]
+        if self.tracing is not None and started is not None:
+            for handoff in changed:  # each in its own chain's trace; the batch's time
+                self.tracing.command("escalate", handoff, by=by, started=started, recorded=True)
         return outcomes
 
     def _fire_alone(self, step: DueStep, by: str) -> StepOutcome:
@@ -823,6 +880,7 @@ class Ledger(Application[UUID]):
 
     def _act(
         self,
+        op: str,
         handoff_id: UUID,
         by: str,
         command: Callable[[Handoff], T],
@@ -835,13 +893,15 @@ class Ledger(Application[UUID]):
         that is no longer valid (completing a handoff someone else just completed) is
         refused with the reason, and one that still is (a note) goes through.
         ``as_ledger`` marks the ledger's own path (escalations, the reactor's notes),
-        the only one that may act under a reserved name.
+        the only one that may act under a reserved name. ``op`` names the command's
+        span (``handoff ack``) when this ledger traces.
         """
-        handoff, outcome, _ = self._act_logged(handoff_id, by, command, as_ledger=as_ledger)
+        handoff, outcome, _ = self._act_logged(op, handoff_id, by, command, as_ledger=as_ledger)
         return handoff, outcome
 
     def _act_logged(
         self,
+        op: str,
         handoff_id: UUID,
         by: str,
         command: Callable[[Handoff], T],
@@ -849,11 +909,38 @@ class Ledger(Application[UUID]):
         as_ledger: bool = False,
     ) -> tuple[Handoff, T, int | None]:
         """:meth:`_act`, and the log position of the last event it saved (None: none)."""
+        if self.tracing is None:
+            return self._attempt(handoff_id, by, command, as_ledger, [])
+        started = tracing.started(self.clock)
+        loaded: list[Handoff] = []
+        try:
+            handoff, outcome, position = self._attempt(handoff_id, by, command, as_ledger, loaded)
+        except Exception as error:
+            if loaded:
+                self.tracing.command(
+                    op, loaded[-1], by=by, started=started, recorded=False, error=error
+                )
+            else:
+                self.tracing.refused(op, handoff_id, by=by, started=started, error=error)
+            raise
+        self.tracing.command(op, handoff, by=by, started=started, recorded=position is not None)
+        return handoff, outcome, position
+
+    def _attempt(
+        self,
+        handoff_id: UUID,
+        by: str,
+        command: Callable[[Handoff], T],
+        as_ledger: bool,
+        loaded: list[Handoff],
+    ) -> tuple[Handoff, T, int | None]:
+        """The retry loop of :meth:`_act_logged`; ``loaded`` gets each copy it loads."""
         if not as_ledger:
             rules.require_unreserved(by, "as")
         lost_race = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             handoff = self.get(handoff_id)
+            loaded.append(handoff)
             try:
                 outcome = command(handoff)
             except NotPermitted:
