@@ -460,6 +460,8 @@ class Simulation:
         while sim.is_open:
             due: list[tuple[datetime, Timer, Step]] = []
             for timer in sim.timers():
+                if timer.due > now:
+                    continue  # a step is never due before its promise breaks
                 step = sim.next_step(timer)
                 if step is None or step.due > now:
                     continue
