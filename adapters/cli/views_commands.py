@@ -25,7 +25,11 @@ from handoff_ledger.adapters.services.documents import iso, parse_iso
 from handoff_ledger.adapters.services.human_times import human_time, rough_duration
 from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.promises import agents_board, kept_summary, summary_text
-from handoff_ledger.adapters.services.queries import notifications_document, view_status_entry
+from handoff_ledger.adapters.services.queries import (
+    log_horizon,
+    notifications_document,
+    view_status_entry,
+)
 from handoff_ledger.adapters.services.vocabulary import (
     AgentsDocument,
     ProjectionsStatus,
@@ -173,6 +177,7 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
         views = Views(ledger)
         statuses = views.status()
         webhooks = Deliveries(ledger, views).status()
+        horizon = log_horizon(ledger)
         if as_json:
             status: ProjectionsStatus = {
                 "views": [view_status_entry(s) for s in statuses],
@@ -189,6 +194,8 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
                     for w in webhooks
                 ],
             }
+            if horizon is not None:
+                status["horizon"] = horizon
             emit_json(status)
             return
         table = Table(title="Views")
@@ -200,6 +207,14 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
                 version += f" (rows from v{s.stored_version}: rebuild)"
             table.add_row(s.name, str(s.position), str(s.head), lag_text(s), version)
         console().print(table)
+        if horizon is not None:
+            oldest = horizon["oldest_transaction_seconds"]
+            console().print(
+                f"Log horizon: readable up to {horizon['readable']}; "
+                f"{horizon['events_waiting']} committed event(s) waiting above it; oldest "
+                "open transaction in the cluster: "
+                + ("none" if oldest is None else f"{oldest:.1f} s")
+            )
         if webhooks:
             hooks = Table(title="Webhook deliveries")
             for column in ("agent", "delivered", "pending", "failing", "next attempt", "error"):

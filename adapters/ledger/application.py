@@ -801,8 +801,9 @@ class Ledger(Application[UUID]):
         return events
 
     def head(self) -> int:
-        """The log's last position (0 while it is empty): every record at or below it
-        is committed, since both stores append in position order."""
+        """The log's last readable position (0 while it is empty): no record can be
+        committed at or below it any more (SQLite appends in position order; on
+        PostgreSQL it is the last position below the horizon, store/log_format.py)."""
         return self.recorder.max_notification_id() or 0
 
     def read_log(

@@ -25,6 +25,7 @@ from handoff_ledger.adapters.services.vocabulary import (
     AckDocument,
     ChainDocument,
     InboxDocument,
+    LogHorizon,
     NotificationsDocument,
     OverdueDocument,
     ReplayDocument,
@@ -43,6 +44,7 @@ __all__ = [
     "ack_document",
     "chain_document",
     "inbox_document",
+    "log_horizon",
     "notifications_document",
     "overdue_document",
     "replay_document",
@@ -183,6 +185,16 @@ def _with_timers(
         t["reason"]: iso(from_us(t["due_us"])) for t in timers if t["handoff_id"] == handoff_id
     }
     return {**entry, "timers": timer_fields(armed)}
+
+
+def log_horizon(ledger: Ledger) -> LogHorizon | None:
+    """How far the horizon holds readers back (PostgreSQL; None on SQLite, whose one
+    writer at a time commits in position order)."""
+    horizon = getattr(ledger.recorder, "horizon", None)
+    if horizon is None:
+        return None
+    found: LogHorizon = horizon()
+    return found
 
 
 def view_status_entry(status: ViewStatus) -> ViewStatusEntry:

@@ -59,6 +59,7 @@ __all__ = [
     "HistoryEntry",
     "InboxDocument",
     "LogEntry",
+    "LogHorizon",
     "LogPage",
     "NextDocument",
     "NothingTaken",
@@ -354,10 +355,24 @@ class ViewStatusEntry(TypedDict):
     stale: bool
 
 
+class LogHorizon(TypedDict):
+    """PostgreSQL: how far the log's horizon holds readers back (docs/concepts.md#positions).
+
+    ``readable``: the last position a reader may read now; ``events_waiting``: events
+    committed above it (they wait for an older transaction to end);
+    ``oldest_transaction_seconds``: the age of the oldest transaction holding a
+    transaction id anywhere in the cluster (what holds the horizon), or null."""
+
+    readable: int
+    events_waiting: int
+    oldest_transaction_seconds: float | None
+
+
 class ProjectionsDocument(TypedDict):
-    """``GET /projections``: every view's status."""
+    """``GET /projections``: every view's status, and the log's horizon (PostgreSQL)."""
 
     views: list[ViewStatusEntry]
+    horizon: NotRequired[LogHorizon]
 
 
 class WebhookStatus(TypedDict):
@@ -714,3 +729,4 @@ class HealthDocument(TypedDict):
     ok: bool
     head: int
     now: str | None
+    horizon: NotRequired[LogHorizon]

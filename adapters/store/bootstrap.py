@@ -15,7 +15,8 @@ from urllib.parse import quote
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import Clock
 from handoff_ledger.adapters.store.errors import NoLedger, StoreUnavailable, store_failure
-from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, keep_guard
+from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, keep_guard, upgrade_guard_function
+from handoff_ledger.adapters.store.log_format import FORMAT_TABLE, format_statements, read_offset
 from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url, session_options
 from handoff_ledger.domain.errors import InvalidInput
 
@@ -52,6 +53,9 @@ def open_ledger(
     else:
         with _postgres_prepared(store, create) as env:
             ledger = _construct(store, env, clock)
+            if env.get("CREATE_TABLE") != "n":  # under the setup lock
+                _prepare_log_format(ledger)
+        ledger.recorder.position_offset  # type: ignore[attr-defined]  # noqa: B018 - read once, here
     if not store.read_only:
         keep_guard(ledger)  # checked by its definition; a broken one is recorded, then restored
     return ledger
@@ -140,7 +144,7 @@ def _postgres_prepared(store: StoreURL, create: bool) -> Iterator[dict[str, str]
             raise NoLedger(f"db: cannot open {store.redacted}: {_first_line(exc)}") from None
         raise StoreUnavailable(f"store unavailable: {store.redacted}: {_first_line(exc)}") from None
     with conn:
-        if _ready(conn, table):
+        if _ready(conn, table, schema):
             yield {**env, "CREATE_TABLE": "n"}
             return
         if not create and not _exists(conn, table):
@@ -156,23 +160,36 @@ def _postgres_prepared(store: StoreURL, create: bool) -> Iterator[dict[str, str]
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
 
 
+def _prepare_log_format(ledger: Ledger) -> None:
+    """Make the store one of log format 2 (many writers), once: see ``log_format``."""
+    recorder: Any = ledger.recorder
+    schema, table = recorder.datastore.schema, recorder.events_table_name
+    with recorder.datastore.transaction(commit=True) as cursor:
+        if read_offset(cursor, schema) is not None:
+            return
+        for statement in format_statements(schema, table):
+            cursor.execute(statement)
+        upgrade_guard_function(cursor, schema)
+
+
 def _exists(conn: Any, table: str) -> bool:
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
     return bool(row and row[0])
 
 
-def _ready(conn: Any, table: str) -> bool:
-    """True when the events table exists and carries the append-only guard.
+def _ready(conn: Any, table: str, schema: str) -> bool:
+    """True when the events table exists, carries the append-only guard and is of
+    log format 2 (``log_format``).
 
     A guard someone disabled still counts as there: it is not silently switched
     back on, so ``handoff audit verify`` can report it.
     """
     row = conn.execute(
         "SELECT to_regclass(%s) IS NOT NULL, EXISTS (SELECT 1 FROM pg_trigger "
-        "WHERE tgrelid = to_regclass(%s) AND tgname = %s)",
-        (table, table, GUARD_TRIGGER),
+        "WHERE tgrelid = to_regclass(%s) AND tgname = %s), to_regclass(%s) IS NOT NULL",
+        (table, table, GUARD_TRIGGER, f'"{schema}"."{FORMAT_TABLE}"'),
     ).fetchone()
-    return bool(row and row[0] and row[1])
+    return bool(row and row[0] and row[1] and row[2])
 
 
 def _first_line(exc: BaseException) -> str:

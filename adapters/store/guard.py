@@ -41,6 +41,7 @@ __all__ = [
     "guard_statements",
     "guard_status",
     "keep_guard",
+    "upgrade_guard_function",
 ]
 
 GUARD_MESSAGE = "handoff-ledger: the log is append-only"
@@ -55,10 +56,17 @@ _PG_FUNCTION = "hl_refuse_log_change"
 GUARD_TRIGGER = "hl_events_append_only"
 """The PostgreSQL row trigger (UPDATE, DELETE)."""
 _PG_TRUNCATE_TRIGGER = "hl_events_no_truncate"
-_PG_BODY = (
+_OLD_PG_BODY = (
     f" BEGIN RAISE EXCEPTION '{GUARD_MESSAGE}: % refused on %', TG_OP, TG_TABLE_NAME "
     "USING ERRCODE = 'insufficient_privilege'; END "
 )
+"""The function's body before log format 2 (issue 24)."""
+_PG_BODY = " -- log format 2 (issue 24)\n" + _OLD_PG_BODY
+"""The function's body now. It differs from the old one on purpose: a process of
+the code before issue 24 checks the guard by this body when it opens a store, finds
+it altered, and tries to record that, which the store refuses
+(``log_format.OLD_WRITER_MESSAGE``): an old process meeting a new store stops at
+once instead of reading past events it cannot see."""
 _PG_TRIGGERS = {
     # tgtype bits: ROW 1, BEFORE 2, INSERT 4, DELETE 8, UPDATE 16, TRUNCATE 32
     GUARD_TRIGGER: 1 | 2 | 8 | 16,
@@ -134,6 +142,24 @@ def guard_statements(recorder: Any) -> list[str]:
         f'ALTER TABLE {qualified} ENABLE ALWAYS TRIGGER "{_PG_TRUNCATE_TRIGGER}"',
         f'CREATE TABLE IF NOT EXISTS "{schema}"."{MARKER_TABLE}" (installed INTEGER)',
     ]
+
+
+def upgrade_guard_function(cursor: Any, schema: str) -> bool:
+    """Give the guard's function its current body if it has exactly the body of the
+    code before issue 24 (anything else is left for :func:`keep_guard` to report)."""
+    cursor.execute(
+        "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = %s AND p.proname = %s",
+        (schema, _PG_FUNCTION),
+    )
+    row = cursor.fetchone()
+    if row is None or row["prosrc"] != _OLD_PG_BODY:
+        return False
+    cursor.execute(
+        f'CREATE OR REPLACE FUNCTION "{schema}"."{_PG_FUNCTION}"() RETURNS trigger '
+        f"LANGUAGE plpgsql AS $${_PG_BODY}$$"
+    )
+    return True
 
 
 def keep_guard(ledger: Ledger) -> GuardStatus:

@@ -17,25 +17,45 @@ Two things kept a command waiting far past the documented bounds:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import (
+    InterfaceError,
+    Notification,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresFactory,
     PostgresTrackingRecorder,
 )
 from eventsourcing.utils import Environment, EnvType
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
+from handoff_ledger.adapters.store.log_format import (
+    HORIZON_WAIT,
+    MAX_EVENTS_PER_SAVE,
+    RANK_BITS,
+    horizon_sql,
+    read_offset,
+)
 from handoff_ledger.adapters.store.urls import session_options
 
-__all__ = ["BoundedApplicationRecorder", "BoundedPostgresFactory", "BoundedTrackingRecorder"]
+__all__ = [
+    "BoundedApplicationRecorder",
+    "BoundedPostgresFactory",
+    "BoundedTrackingRecorder",
+    "ManyWritersRecorder",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _RETRY_PAUSE = 0.2
+_HORIZON_POLL = 0.005
 
 
 def _timed_out(error: BaseException) -> bool:
@@ -81,6 +101,208 @@ class BoundedApplicationRecorder(PostgresApplicationRecorder):
     max_notification_id = _once_more(PostgresApplicationRecorder.max_notification_id)
 
 
+class ManyWritersRecorder(BoundedApplicationRecorder):
+    """The library's events recorder without its table lock: many writers at once.
+
+    Each save's events get their log positions from the saving transaction's id
+    (:mod:`.log_format`), under ordinary row locks; readers read up to the horizon
+    below every running transaction, so none skips an event committed late. One
+    NOTIFY per committed save, as the library sends (never one per event).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock_table_statements = []  # the library's LOCK TABLE … IN EXCLUSIVE MODE
+        self._offset: int | None = None
+        self._insert: Composed | None = None
+        self._written = 0
+        """The highest position this process has committed (a lower bound)."""
+        self._readable = 0
+        """The highest horizon this process has seen (it never goes down)."""
+        schema, table = self.datastore.schema, self.events_table_name
+        self._qualified = SQL("{0}.{1}").format(Identifier(schema), Identifier(table))
+        self._type = SQL("{0}.{1}").format(
+            Identifier(schema), Identifier(self.stored_event_type_name)
+        )
+
+    @property
+    def position_offset(self) -> int:
+        """The store's offset (read once): see :mod:`.log_format`."""
+        if self._offset is None:
+            with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+                found = read_offset(cursor, self.datastore.schema)
+            if found is None:
+                raise ProgrammingError(
+                    f"{self.datastore.schema}.{self.events_table_name}: the store was not "
+                    "prepared for many writers (open it with handoff_ledger's open_ledger)"
+                )
+            self._offset = found
+        return self._offset
+
+    def horizon_sql(self) -> str:
+        """SQL for the highest position a statement may read now (see :mod:`.log_format`)."""
+        return horizon_sql(self.position_offset)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if positions:
+            # Not committed yet; if the commit fails, waiting for it ends at the bound.
+            self._written = max(self._written, max(positions))
+        return positions
+
+    def read_own_writes(self, timeout: float = HORIZON_WAIT) -> None:
+        """Before a read: wait (at most ``timeout`` s) until the events this process
+        committed are readable, so a process reads its own writes even while another
+        writer's transaction, begun earlier, is still open. Costs nothing once the
+        horizon is known to be past them (and in a process that does not write)."""
+        if self._written <= self._readable:
+            return
+        statement = SQL("SELECT {0} AS horizon").format(SQL(self.horizon_sql()))
+        deadline = time.monotonic() + timeout
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            while True:
+                curs.execute(statement, prepare=True)
+                row = curs.fetchone()
+                assert row is not None
+                self._readable = max(self._readable, int(row["horizon"]))
+                if self._readable >= self._written or time.monotonic() >= deadline:
+                    return
+                time.sleep(_HORIZON_POLL)
+
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        if len(stored_events) > MAX_EVENTS_PER_SAVE:
+            raise ProgrammingError(
+                f"a save records at most {MAX_EVENTS_PER_SAVE} events "
+                f"({len(stored_events)} given): split it"
+            )
+        self._notify_channel(curs)
+        rows = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        if self._insert is None:
+            self._insert = self._insert_statement()
+        curs.execute(self._insert, (rows,), prepare=True)
+
+    def _insert_statement(self) -> Composed:
+        return SQL(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state, "
+            "notification_id) SELECT e.originator_id, e.originator_version, e.topic, e.state, "
+            "{offset} + (pg_current_xact_id()::text::bigint << {bits}) + e.rank "
+            "FROM unnest(%s::{type}[]) WITH ORDINALITY "
+            "AS e(originator_id, originator_version, topic, state, rank) "
+            "RETURNING notification_id"
+        ).format(
+            table=self._qualified,
+            offset=Literal(self.position_offset),
+            bits=Literal(RANK_BITS),
+            type=self._type,
+        )
+
+    def _select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """The library's ``select_notifications``, read only up to the horizon."""
+        self.read_own_writes()
+        clauses: list[SQL | Composed] = [
+            SQL("notification_id <= {0}").format(SQL(self.horizon_sql()))
+        ]
+        params: list[Any] = []
+        if start is not None:
+            clauses.append(
+                SQL("notification_id >= %s" if inclusive_of_start else "notification_id > %s")
+            )
+            params.append(start)
+        if stop is not None:
+            clauses.append(SQL("notification_id <= %s"))
+            params.append(stop)
+        if topics:
+            clauses.append(SQL("topic = ANY(%s)"))
+            params.append(list(topics))
+        params.append(limit)
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {0} WHERE {1} ORDER BY notification_id LIMIT %s"
+        ).format(self._qualified, SQL(" AND ").join(clauses))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+    def _max_notification_id(self) -> int | None:
+        """The last position a reader may read now (at or below the horizon)."""
+        self.read_own_writes()
+        statement = SQL("SELECT max(notification_id) AS max FROM {0} WHERE notification_id <= {1}")
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement.format(self._qualified, SQL(self.horizon_sql())))
+            row = curs.fetchone()
+            return None if row is None else row["max"]
+
+    select_notifications = _once_more(_select_notifications)
+    max_notification_id = _once_more(_max_notification_id)
+
+    def horizon(self) -> dict[str, Any]:
+        """How far the horizon holds readers back now: the last readable position, the
+        events committed above it, and the age of the oldest transaction holding an id
+        in the cluster (whichever database: transaction ids are the cluster's)."""
+        statement = SQL(
+            "SELECT (SELECT max(notification_id) FROM {0} WHERE notification_id <= {1}) "
+            "AS readable, (SELECT count(*) FROM {0} WHERE notification_id > {1}) AS waiting, "
+            "(SELECT extract(epoch FROM clock_timestamp() - min(xact_start)) "
+            "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()) "
+            "AS oldest"
+        ).format(self._qualified, SQL(self.horizon_sql()))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement)
+            row = curs.fetchone()
+        assert row is not None
+        oldest = row["oldest"]
+        return {
+            "readable": int(row["readable"] or 0),
+            "events_waiting": int(row["waiting"]),
+            "oldest_transaction_seconds": None if oldest is None else round(float(oldest), 3),
+        }
+
+    def wait_for_committed(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until every event committed before this
+        call is readable; False if a transaction elsewhere still holds the horizon."""
+        statement = SQL(
+            "SELECT (SELECT max(notification_id) FROM {0}) AS committed, {1} AS horizon"
+        ).format(self._qualified, SQL(self.horizon_sql()))
+        deadline = time.monotonic() + timeout
+        committed: int | None = None
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            while True:
+                curs.execute(statement, prepare=True)
+                row = curs.fetchone()
+                assert row is not None
+                if committed is None:
+                    committed = int(row["committed"] or 0)
+                if int(row["horizon"]) >= committed:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(_HORIZON_POLL)
+
+
 class BoundedTrackingRecorder(PostgresTrackingRecorder):
     """The library's tracking recorder; a wait that reached its bound is not repeated."""
 
@@ -92,7 +314,7 @@ class BoundedTrackingRecorder(PostgresTrackingRecorder):
 class BoundedPostgresFactory(PostgresFactory):
     """``eventsourcing.postgres.PostgresFactory`` with bounded waits (see the module)."""
 
-    application_recorder_class = BoundedApplicationRecorder
+    application_recorder_class = ManyWritersRecorder
     tracking_recorder_class = BoundedTrackingRecorder
 
     def __init__(self, env: Environment | EnvType | None) -> None:

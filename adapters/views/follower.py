@@ -34,6 +34,7 @@ import logging
 import multiprocessing
 import signal
 import threading
+import time
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 RESTART_AFTER = 1.0
 """Seconds between a child's death and its replacement."""
+_ASK_AGAIN = 0.005
+"""Seconds before asking the child for another round that may reach further."""
 
 
 class FollowerProcess:
@@ -80,6 +83,8 @@ class FollowerProcess:
         """Which child's answers are awaited (one per start)."""
         self.reached = 0
         """A log position the ``on_request`` views are known to have applied."""
+        self._answered = 0
+        """How many answers came back (a round can end below the position asked)."""
         self.child: Any = None
         """The running child (a ``multiprocessing`` process), for tests and status."""
         self.starts = 0
@@ -100,18 +105,31 @@ class FollowerProcess:
         True once they hold it; False if the child could not be asked or did not
         answer within ``timeout`` seconds (the caller then catches up itself).
         """
-        if self.reached >= position:
-            return True
-        with self._send_lock:
-            if self._lifeline is None:
-                return False
-            try:
-                self._lifeline.send_bytes(b"")  # "catch up now", to the log's head
-            except OSError:
-                return False  # the child is gone; its replacement is on the way
-        with self._answers:
-            self._answers.wait_for(lambda: self.reached >= position or not self._answering, timeout)
-            return self.reached >= position
+        deadline = time.monotonic() + timeout
+        while self.reached < position:
+            answered = self._answered  # read before asking: the answer may come at once
+            with self._send_lock:
+                if self._lifeline is None:
+                    return False
+                try:
+                    self._lifeline.send_bytes(b"")  # "catch up now", to the log's head
+                except OSError:
+                    return False  # the child is gone; its replacement is on the way
+
+            def done(answered: int = answered) -> bool:
+                return self.reached >= position or not self._answering or self._answered != answered
+
+            with self._answers:
+                self._answers.wait_for(done, max(0.0, deadline - time.monotonic()))
+                if not self._answering:
+                    return self.reached >= position
+            if time.monotonic() >= deadline:
+                return self.reached >= position
+            if self.reached < position:
+                # PostgreSQL: the child's round ended below ``position`` because a
+                # transaction begun earlier held the log's horizon; ask again.
+                time.sleep(_ASK_AGAIN)
+        return True
 
     def _start_child(self) -> None:
         theirs, ours = self._context.Pipe(duplex=False)
@@ -148,6 +166,7 @@ class FollowerProcess:
                 reached = int.from_bytes(replies.recv_bytes(), "big")
                 with self._answers:
                     self.reached = max(self.reached, reached)
+                    self._answered += 1
                     self._answers.notify_all()
         except (EOFError, OSError):
             pass
@@ -241,7 +260,8 @@ def _answer_requests(
     """Each round: note the log's head, catch the views up, report the head reached.
 
     The head is read first, so the catch-up that follows reads every event up to
-    it (positions are committed in order: the writers hold the events table's lock).
+    it (on PostgreSQL the head is at the log's horizon: nothing can be committed
+    at or below it any more, ``store/log_format.py``).
     Requests that arrive during a round are served together by the next one.
     """
     while True:

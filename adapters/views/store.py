@@ -413,7 +413,8 @@ class ViewStore:
         statement = (
             f"SELECT notification_id, topic, originator_id::text, originator_version, state "
             f"FROM {self.dialect.table(self._events_table)} WHERE notification_id > %s"
-            f"{stop_clause} AND topic = ANY(%s) ORDER BY notification_id LIMIT %s"
+            f"{stop_clause} AND notification_id <= {self._horizon()} "
+            "AND topic = ANY(%s) ORDER BY notification_id LIMIT %s"
         ).format(position="notification_id")
         params = [start, *([] if stop is None else [stop]), list(topics), limit]
         with cursor.connection.cursor(binary=True, row_factory=tuple_row) as raw:
@@ -435,21 +436,31 @@ class ViewStore:
             )
             return rows
 
+    def _horizon(self) -> str:
+        """PostgreSQL: the highest position a statement may read (positions are
+        assigned by transaction id, ``store/log_format.py``): no reader passes an
+        event still to be committed below it."""
+        recorder: Any = self.ledger.recorder
+        recorder.read_own_writes()  # this process's own writes are read (bounded wait)
+        return str(recorder.horizon_sql())
+
     @property
     def _events_table(self) -> str:
         return str(self.ledger.recorder.events_table_name)  # type: ignore[attr-defined]
 
     def count_events_after(self, position: int, topics: Sequence[str]) -> int:
         """How many events of these topics the log holds after ``position``."""
+        below = ""
         if self.dialect.backend == "sqlite":  # the library numbers SQLite events by rowid
             events, position_column = '"stored_events"', "rowid"
         else:
             events = self.dialect.table(f"{self.ledger.name.lower()}_events")
             position_column = "notification_id"
+            below = f" AND notification_id <= {self._horizon()}"
         marks = ", ".join("?" * len(topics))
         rows = self.query(
             f"SELECT count(*) AS n FROM {events} "
-            f"WHERE {position_column} > ? AND topic IN ({marks})",
+            f"WHERE {position_column} > ?{below} AND topic IN ({marks})",
             [position, *topics],
         )
         return int(rows[0]["n"])
@@ -465,12 +476,14 @@ class ViewStore:
         True.
         """
         marks = ", ".join("?" * len(topics))
+        below = ""
         if self.dialect.backend == "sqlite":
             events, column = f'"{self._events_table}"', "rowid"
         else:
             events, column = self.dialect.table(self._events_table), "notification_id"
+            below = f" WHERE notification_id <= {self._horizon()}"
         rows = self.query(
-            f"SELECT (SELECT MAX({column}) FROM {events}) AS head, EXISTS (SELECT 1 FROM "
+            f"SELECT (SELECT MAX({column}) FROM {events}{below}) AS head, EXISTS (SELECT 1 FROM "
             f"(SELECT topic FROM {events} WHERE {column} > ? ORDER BY {column} LIMIT "
             f"{_NEWS_WINDOW}) AS recent WHERE topic IN ({marks})) AS news",
             [position, *topics],

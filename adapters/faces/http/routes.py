@@ -34,6 +34,7 @@ from handoff_ledger.adapters.services.queries import (
     ack_document,
     chain_document,
     inbox_document,
+    log_horizon,
     notifications_document,
     overdue_document,
     show_document,
@@ -283,14 +284,22 @@ def notifications(
 @router.get("/projections", tags=["operations"])
 def projections(svc: Svc, me: Me) -> Reply:
     """Each view's position, the log's head, lag, version."""
-    return {"views": [view_status_entry(s) for s in svc.views.status()]}
+    answer: dict[str, Any] = {"views": [view_status_entry(s) for s in svc.views.status()]}
+    horizon = log_horizon(svc.ledger)
+    if horizon is not None:
+        answer["horizon"] = horizon
+    return answer
 
 
 @router.get("/healthz", tags=["operations"])
 def healthz(svc: Svc) -> Reply:
     """Liveness and the store's reachability (no token needed)."""
     head = svc.ledger.head()
-    return {"ok": True, "head": head, "now": iso(svc.ledger.clock.now())}
+    answer: dict[str, Any] = {"ok": True, "head": head, "now": iso(svc.ledger.clock.now())}
+    horizon = log_horizon(svc.ledger)
+    if horizon is not None:
+        answer["horizon"] = horizon
+    return answer
 
 
 def _time(svc: Service, text: str | None, name: str) -> Any:

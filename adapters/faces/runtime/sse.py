@@ -86,9 +86,10 @@ class LogTail:
     """The log's entries after the last one read, a page at a time.
 
     ``scanned`` is how far the log has been considered. The log's head is read
-    first, and every event at or below it is already committed (both stores append
-    in position order), so an idle poll is one query and events that are not
-    handoff events (tokens, protocol versions) are not scanned twice.
+    first, and no event can be committed at or below it any more (SQLite appends in
+    position order; PostgreSQL's head is at its horizon, ``store/log_format.py``), so
+    an idle poll is one query and events that are not handoff events (tokens,
+    protocol versions) are not scanned twice.
     """
 
     def __init__(self, ledger: Ledger, after: int) -> None:
