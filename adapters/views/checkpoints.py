@@ -2,17 +2,19 @@
 
 An as-of answer (``inbox --as-of``, ``overdue --as-of``, the dashboard's slider)
 folds the log in memory up to a time. On a long log most of that work is the same
-every time, so a replay leaves behind, every ``CHECKPOINT_EVERY`` positions, the
+every time, so a replay leaves behind, every ``CHECKPOINT_EVERY`` positions (on PostgreSQL
+every ``CHECKPOINT_EVERY`` transaction ids: positions step by them there), the
 rows of the views it folded, and a later replay starts from the latest checkpoint
 it may use instead of from the first event.
 
 A checkpoint at position B holds the fold of *every* event up to B (it is only
 taken by a replay that skipped none of them), with ``max_us``, the latest time
 stamped on any of them: a replay to T may start from it when ``max_us <= T``.
-Events at or before B never change (the log is append-only and positions grow in
-commit order), so a checkpoint stays true for as long as its projection's version
-is the one running; another version's checkpoints are ignored, and ``projections
-rebuild`` drops the rebuilt views' checkpoints (the code may have been fixed).
+Events at or before B never change (the log is append-only, and a replay reads only
+below the log's horizon, where no event can be added any more), so a checkpoint
+stays true for as long as its projection's version is the one running; another
+version's checkpoints are ignored, and ``projections rebuild`` drops the rebuilt
+views' checkpoints (the code may have been fixed).
 
 Only views whose size follows the open work, not the log, are checkpointed
 (``CHECKPOINTED``): the queues, the timers, the agent board. A replay that also

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.store.log_format import RANK_BITS
 from handoff_ledger.adapters.store.rows import stored_events
 from handoff_ledger.adapters.views.checkpoints import CHECKPOINT_EVERY, ReplayCheckpoints
 from handoff_ledger.adapters.views.decode import EventDecoder
@@ -149,6 +150,10 @@ class Views:
                 saver.load(memory, found)
                 latest_us = found.max_us
         every = self.checkpoint_every
+        if self.store.dialect.backend == "postgresql":
+            # Positions there step by transaction id (store/log_format.py): a checkpoint
+            # every ``checkpoint_every`` transaction ids, not every so many positions.
+            every <<= RANK_BITS
         boundary = (memory.position // every + 1) * every
         clean = True  # nothing skipped yet: the fold holds every event read so far
         stopped: set[Any] = set()  # handoffs with an event past ``until``
@@ -158,7 +163,12 @@ class Views:
             with self.store.transaction(commit=False) as cursor:
                 page = self.store.read_log(cursor, start, _REPLAY_PAGE, VIEW_TOPICS)
             for position, topic, originator_id, version, state in page:
-                while saver is not None and clean and position > boundary:
+                if saver is not None and clean and position > boundary:
+                    # The fold holds every event before ``position``: it is the fold up
+                    # to the last boundary before it (and to the ones between, which
+                    # that latest one serves as well). One checkpoint per gap, however
+                    # many boundaries a gap in positions spans.
+                    boundary = (position - 1) // every * every
                     saver.save(memory, boundary, latest_us)
                     boundary += every
                 if originator_id in stopped:
