@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 
@@ -24,6 +26,7 @@ def test_an_open_transaction_elsewhere_holds_readers_back_and_is_reported(
     views.catch_up()
     with psycopg.connect(pg_url.split("?")[0]) as held:
         held.execute("SELECT pg_current_xact_id()")  # an id taken, the transaction open
+        clock.advance(timedelta(seconds=1))  # queued after the first
         second = writer.send(sender="inbox_monitor", to="code_agent").handoff
         assert [e.event.originator_id for e in reader.read_log()] == [first.id]
         horizon = log_horizon(reader)
