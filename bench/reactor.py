@@ -99,16 +99,25 @@ class Timed:
     def __init__(self, reactor: Reactor) -> None:
         self.reactor = reactor
         self.views_seconds = 0.0
-        catch_up: Callable[[], int] = reactor.views.catch_up
+        catch_up: Callable[..., int] = reactor.views.runner.catch_up
+        analyze: Callable[[], None] = reactor.views.store.analyze
 
-        def timed() -> int:
+        def timed(*args: Any, **kwargs: Any) -> Any:
             began = time.perf_counter()
             try:
-                return catch_up()
+                return catch_up(*args, **kwargs)
             finally:
                 self.views_seconds += time.perf_counter() - began
 
-        reactor.views.catch_up = timed  # type: ignore[method-assign]
+        def timed_analyze() -> None:
+            began = time.perf_counter()
+            try:
+                analyze()
+            finally:
+                self.views_seconds += time.perf_counter() - began
+
+        reactor.views.runner.catch_up = timed  # type: ignore[method-assign]
+        reactor.views.store.analyze = timed_analyze  # type: ignore[method-assign]
 
     def run(self) -> tuple[PassReport, float, float]:
         """One pass: its report, its wall time and its views catch-ups' time."""

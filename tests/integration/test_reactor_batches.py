@@ -144,14 +144,14 @@ def test_a_round_reads_every_page_of_due_steps_then_catches_up_once(
     reactor = Reactor(ledger)
     reactor.run_once()
     catch_ups = 0
-    catch_up = reactor.views.catch_up
+    catch_up = reactor.views.runner.catch_up
 
     def counted() -> int:
         nonlocal catch_ups
         catch_ups += 1
         return catch_up()
 
-    reactor.views.catch_up = counted  # type: ignore[method-assign]
+    reactor.views.runner.catch_up = counted  # type: ignore[assignment, method-assign]
     clock.advance(timedelta(hours=1, seconds=1))
     report = reactor.run_once()
     assert sorted(hid for hid, _ in report.escalated) == sorted(ids)
