@@ -682,7 +682,9 @@ class Ledger(Application[UUID]):
 
         ``loaded``: the steps' handoffs, already loaded together (the reactor reads a
         batch's in one query, ``store/loading.py``); an id missing from it is not found.
-        Two steps of one handoff then act on the same copy, one after the other.
+        Two steps of one handoff then act on the same copy, and its events are saved
+        together (the reactor gives each handoff one step per batch, so the log keeps
+        the steps in due order).
         """
         started = tracing.started(self.clock) if self.tracing is not None else None
         now = self.clock.now()

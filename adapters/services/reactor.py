@@ -187,11 +187,16 @@ class Reactor:
             after: dict[str, Any] | None = None
             while True:
                 rows = self.views.read.due_steps(now_us, limit=BATCH, after=after)
-                if rows:
-                    fired += self._fire_batch([due_step(r) for r in rows], report)
-                if len(rows) < BATCH:
+                if not rows:
                     break
-                after = rows[-1]
+                # A handoff's second due step waits for the next batch (loaded afresh),
+                # so the log keeps the steps in due order: one handoff's events would
+                # otherwise be saved together, ahead of other handoffs' earlier steps.
+                taken = distinct_handoffs(rows)
+                fired += self._fire_batch([due_step(r) for r in taken], report)
+                if len(rows) < BATCH and len(taken) == len(rows):
+                    break
+                after = taken[-1]
             if not fired:
                 return
             # The runner's catch-up, without the planner statistics' refresh that
@@ -318,6 +323,16 @@ def due_step(row: dict[str, Any]) -> DueStep:
         level=int(row["next_level"]),
         repeat=int(row["next_repeat"] or 0),
     )
+
+
+def distinct_handoffs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The leading rows of ``rows`` up to the first that names a handoff a second time."""
+    seen: set[str] = set()
+    for index, row in enumerate(rows):
+        if row["handoff_id"] in seen:
+            return rows[:index]
+        seen.add(row["handoff_id"])
+    return rows
 
 
 def map_payload(route: FollowUp, handoff: Handoff) -> dict[str, Any]:

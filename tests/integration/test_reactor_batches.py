@@ -32,13 +32,13 @@ def escalations(ledger: Ledger) -> Counter[tuple[str, str, int]]:
     return found
 
 
-def send_silent(ledger: Ledger, count: int, deadline: timedelta | None = None) -> list[str]:
+def send_silent(ledger: Ledger, count: int) -> list[str]:
     """``count`` handoffs whose ack timer falls due in an hour, nobody acking."""
     ids = []
     for n in range(count):
         sent = ledger.send(
             sender="inbox_monitor", to=f"agent_{n % 3}", ack_within=timedelta(hours=1),
-            deadline=deadline, escalate_to=["human:me"],
+            escalate_to=["human:me"],
         )  # fmt: skip
         ids.append(str(sent.handoff.id))
     return ids
@@ -120,20 +120,32 @@ def test_two_reactors_racing_on_one_batch_the_loser_falls_back_and_nothing_escal
         other.close()
 
 
-def test_two_steps_of_one_handoff_in_a_batch_are_saved_together(
+def test_two_due_steps_of_one_handoff_are_recorded_in_due_order_without_a_conflict(
     ledger: Ledger, clock: SimulatedClock
 ) -> None:
-    # Its ack timer and its deadline fall due at once: both steps act on one copy.
-    (hid,) = send_silent(ledger, 1, deadline=timedelta(hours=1))
+    # One handoff's ack timer (1 h) and deadline (1 h 10) fall due around another's
+    # ack timer (1 h 05); a reactor back after two hours takes all three in due order.
+    first = ledger.send(
+        sender="inbox_monitor", to="agent_0", ack_within=timedelta(hours=1),
+        deadline=timedelta(hours=1, minutes=10), escalate_to=["human:me"],
+    ).handoff  # fmt: skip
+    second = ledger.send(
+        sender="inbox_monitor", to="agent_1", ack_within=timedelta(hours=1, minutes=5),
+        escalate_to=["human:me"],
+    ).handoff  # fmt: skip
     reactor = Reactor(ledger)
     reactor.run_once()
-    clock.advance(timedelta(hours=1, seconds=1))
-    report = reactor.run_once()
-    assert sorted(step.reason.value for step in report.steps) == ["ack_timeout", "deadline_missed"]
-    assert ledger.lost_races == 0  # no conflict with itself, no fallback
-    assert escalations(ledger) == Counter(
-        {(hid, "ack_timeout", 1): 1, (hid, "deadline_missed", 1): 1}
-    )
+    clock.advance(timedelta(hours=2))
+    assert len(reactor.run_once().steps) == 3
+    recorded = [
+        (e.event.originator_id, e.event.reason)
+        for e in ledger.read_log()
+        if isinstance(e.event, Handoff.Escalated)
+    ]
+    assert recorded == [
+        (first.id, "ack_timeout"), (second.id, "ack_timeout"), (first.id, "deadline_missed"),
+    ]  # fmt: skip
+    assert ledger.lost_races == 0  # each batch saved whole, no fallback
 
 
 def test_a_round_reads_every_page_of_due_steps_then_catches_up_once(
