@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.domain.handoff import Handoff
@@ -66,13 +66,24 @@ def _stored_events(recorder: Any, ids: Sequence[UUID]) -> list[StoredEvent]:
     from psycopg.rows import tuple_row
 
     schema = recorder.datastore.schema
-    with (
-        recorder.datastore.transaction(commit=False) as cursor,
-        cursor.connection.cursor(binary=True, row_factory=tuple_row) as raw,
-    ):
-        raw.execute(
-            f'SELECT originator_id, originator_version, topic, state FROM "{schema}"."{table}" '
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
-            [list(ids)],
-        )
-        return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in raw.fetchall()]
+    statement = (
+        f'SELECT originator_id, originator_version, topic, state FROM "{schema}"."{table}" '
+        "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+    )
+    # As the library's own reads here (store/postgres.py): a pooled connection the
+    # server dropped fails at once and is discarded, so trying once per pooled
+    # connection, plus one, reaches a live one. One statement, autocommit: its own
+    # snapshot, no BEGIN/COMMIT round trips.
+    attempts = int(recorder.datastore.pool.max_size) + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            with (
+                recorder.datastore.get_connection() as conn,
+                conn.cursor(binary=True, row_factory=tuple_row) as raw,
+            ):
+                raw.execute(statement, [list(ids)])
+                return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in raw.fetchall()]
+        except (InterfaceError, OperationalError):
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

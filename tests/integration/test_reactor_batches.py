@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from handoff_ledger.adapters.ledger.application import DueStep, Ledger
@@ -70,6 +71,30 @@ def test_a_store_written_by_wave1_code_loads_in_batches_as_one_by_one(tmp_path: 
     try:
         ids = list(dict.fromkeys(entry.event.originator_id for entry in ledger.read_log()))
         assert len(ids) > 5
+        loaded = load_handoffs(ledger, ids)
+        assert [loaded[i] for i in ids] == [ledger.get(i) for i in ids]
+    finally:
+        ledger.close()
+
+
+@pytest.mark.postgres
+def test_a_batch_loads_after_the_server_dropped_the_pooled_connections(
+    pg_url: str, clock: SimulatedClock
+) -> None:
+    ledger = open_ledger(pg_url, clock=clock)
+    try:
+        ids = [uuid.UUID(hid) for hid in send_silent(ledger, 3)]
+        assert len(load_handoffs(ledger, ids)) == 3  # the pool holds a connection now
+        with psycopg.connect(
+            host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+        ) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (ledger.env.get("POSTGRES_DBNAME"),),
+            ).fetchone()
+        assert killed is not None
+        assert killed[0] >= 1
         loaded = load_handoffs(ledger, ids)
         assert [loaded[i] for i in ids] == [ledger.get(i) for i in ids]
     finally:
