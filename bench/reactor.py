@@ -1,23 +1,26 @@
-"""Reactor: idle pass cost, a burst of 1,000 due timers, and 10,000 after downtime.
+"""Reactor: idle pass cost, 1,000 steps due at once, and 10,000 after downtime,
+with the reactor in batches (issue 25 item 2) and as it was before, in one run.
 
-One store holds 100,000 open handoffs (requested, ack timers armed):
+One store holds ``--open`` open handoffs (requested, ack timers armed; 100,000 by
+default). For each round and each side (``on``: today's reactor; ``off``: the loop of
+8389cab, kept below as :class:`BeforeBatches`: one load per step, the views caught up
+after every 500 steps, follow-ups read from every log entry), one group of 1,000
+handoffs and one of 10,000 fall due at times of their own; the rest fall due a day
+later, so they are armed but never due. The sides alternate which goes first, round
+by round. Measured on a simulated clock, both sides sharing one ledger:
 
-- group A: 1,000 whose ack falls due at +1 h;
-- group B: 1,000 due at +2 h (the baseline: escalated one handoff at a time through
-  ``Ledger.fire_escalation``, the path a naive reactor would take);
-- group C: 10,000 due at +3 h;
-- the other 88,000 due a day later, so they are armed but never due.
+1. idle passes (nothing due): ``Reactor.run_once()``, the sides alternating pass by
+   pass, median and p99, against a ``SELECT 1`` round trip on the same store;
+2. burst: one ``run_once()`` a second after 1,000 fell due;
+3. downtime: one ``run_once()`` an hour after 10,000 fell due.
 
-Measured, in this order, on a simulated clock:
-
-1. idle pass (+30 min, nothing due): median and p99 of ``Reactor.run_once()``,
-   against a ``SELECT 1`` round trip on the same store;
-2. burst (+1 h): one ``run_once()`` that escalates group A, wall time; the baseline
-   is group B escalated one by one at +2 h (ratio = burst / baseline);
-3. downtime (+9 h: "six hours offline" after group C fell due): one ``run_once()``
-   that escalates all of group C.
+A pass is reported whole (what ``handoff reactor`` does: its views catch up on its
+own escalations, so their broadcasts go out in the same pass) and without the time
+its views catch-ups took (the reactor's own work: reading due steps, loading,
+deciding, saving, follow-ups, deliveries).
 
     .venv/bin/python bench/reactor.py [--open 100000] [--stores postgresql,sqlite]
+        [--rounds 2] [--batch on,off]
 """
 
 from __future__ import annotations
@@ -25,55 +28,137 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from common import AGENTS, scratch_store
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
-from handoff_ledger.adapters.services.reactor import Reactor
+from handoff_ledger.adapters.services.reactor import (
+    BATCH,
+    FOLLOW_UP_TRACKING,
+    MAX_ROUNDS,
+    REACTOR,
+    PassReport,
+    Reactor,
+    due_step,
+)
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.handoff import Handoff
-from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.projections.base import us
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-BURST, BASELINE, DOWNTIME = 1_000, 1_000, 10_000
+BURST, DOWNTIME = 1_000, 10_000
+IDLE_PASSES = 200
 
 
-def fill_open(ledger: Ledger, total: int) -> dict[str, list[Handoff]]:
-    """``total`` open handoffs in the groups above, saved 500 per transaction."""
-    groups: dict[str, list[Handoff]] = {"A": [], "B": [], "C": [], "rest": []}
+class BeforeBatches(Reactor):
+    """The reactor's timer and follow-up loops as they were at 8389cab (the baseline)."""
+
+    def fire_due_timers(self, report: PassReport) -> None:
+        for _ in range(MAX_ROUNDS):
+            now = self.ledger.clock.now()
+            rows = self.views.read.due_steps(us(now) or 0, limit=BATCH)
+            if not rows:
+                return
+            fired = 0
+            # No ``loaded=``: the ledger loads each step's handoff on its own.
+            for outcome in self.ledger.fire_escalations([due_step(r) for r in rows], by=REACTOR):
+                if outcome.handoff is None:
+                    report.skipped += 1
+                    continue
+                fired += 1
+                report.escalated.append((str(outcome.step.handoff_id), outcome.step.reason.value))
+                report.steps.append(outcome.step)
+            self.views.catch_up()
+            if not fired:
+                return
+
+    def route_follow_ups(self, report: PassReport) -> None:
+        store = self.views.store
+        while True:
+            position = store.positions([FOLLOW_UP_TRACKING])[FOLLOW_UP_TRACKING]
+            page = list(self.ledger.read_log(after=position, limit=BATCH))
+            if not page:
+                return
+            for entry in page:
+                event = entry.event
+                if isinstance(event, Handoff.Completed | Handoff.Declined | Handoff.Failed):
+                    created = self._follow_up(event)
+                    if created is not None:
+                        report.follow_ups.append(created)
+            with store.transaction() as cursor:
+                store.record_position(cursor, FOLLOW_UP_TRACKING, position, page[-1].position)
+
+
+class Timed:
+    """A reactor whose views catch-ups are timed (to tell the reactor's own work apart)."""
+
+    def __init__(self, reactor: Reactor) -> None:
+        self.reactor = reactor
+        self.views_seconds = 0.0
+        catch_up: Callable[..., int] = reactor.views.runner.catch_up
+        analyze: Callable[[], None] = reactor.views.store.analyze
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return catch_up(*args, **kwargs)
+            finally:
+                self.views_seconds += time.perf_counter() - began
+
+        def timed_analyze() -> None:
+            began = time.perf_counter()
+            try:
+                analyze()
+            finally:
+                self.views_seconds += time.perf_counter() - began
+
+        reactor.views.runner.catch_up = timed  # type: ignore[method-assign]
+        reactor.views.store.analyze = timed_analyze  # type: ignore[method-assign]
+
+    def run(self) -> tuple[PassReport, float, float]:
+        """One pass: its report, its wall time and its views catch-ups' time."""
+        self.views_seconds = 0.0
+        began = time.perf_counter()
+        report = self.reactor.run_once()
+        return report, time.perf_counter() - began, self.views_seconds
+
+
+def plan(total: int, rounds: int, sides: list[str]) -> list[tuple[str, str, int, timedelta]]:
+    """(kind, side, size, due after T0) of each measured group, in the order measured."""
+    orders = [sides if r % 2 == 0 else list(reversed(sides)) for r in range(rounds)]
+    groups = []
+    due = timedelta(hours=1)
+    for kind, size in (("burst", BURST), ("downtime", DOWNTIME)):
+        for order in orders:
+            for side in order:
+                groups.append((kind, side, size, due))
+                due += timedelta(hours=2)
+    assert sum(g[2] for g in groups) <= total, "--open is too small for these groups"
+    return groups
+
+
+def fill_open(ledger: Ledger, total: int, dues: list[tuple[int, timedelta]]) -> None:
+    """``total`` open handoffs: each group's ack timers due at its time, the rest a day
+    later; saved 500 per transaction."""
+    withins = [within for size, within in dues for _ in range(size)]
+    withins += [timedelta(days=1)] * (total - len(withins))
     pending: list[Handoff] = []
-    for n in range(total):
-        if n < BURST:
-            group, within = "A", timedelta(hours=1)
-        elif n < BURST + BASELINE:
-            group, within = "B", timedelta(hours=2)
-        elif n < BURST + BASELINE + DOWNTIME:
-            group, within = "C", timedelta(hours=3)
-        else:
-            group, within = "rest", timedelta(days=1)
+    for n, within in enumerate(withins):
+        receiver = AGENTS[n % len(AGENTS)]
         handoff = Handoff.request(
-            now=T0, sender="inbox_monitor", receiver=AGENTS[n % len(AGENTS)],
-            ack_within=within, escalate_to=["human:me"], payload={"n": n},
+            now=T0, sender="inbox_monitor", receiver=receiver, ack_within=within,
+            escalate_to=["human:me"], payload={"n": n},
         )  # fmt: skip
-        groups[group].append(handoff)
         pending.append(handoff)
         if len(pending) == 500:
             ledger.save(*pending)
             pending = []
     if pending:
         ledger.save(*pending)
-    return groups
-
-
-def ping_ms(ledger: Ledger, views_store: object, count: int = 200) -> list[float]:
-    samples = []
-    for _ in range(count):
-        start = time.perf_counter()
-        views_store.query("SELECT 1 AS one")  # type: ignore[attr-defined]
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -81,67 +166,60 @@ def percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def measure(backend: str, total: int) -> None:
+def measure(backend: str, total: int, rounds: int, sides: list[str]) -> None:
+    groups = plan(total, rounds, sides)
     with scratch_store(backend) as url:
         clock = SimulatedClock(T0)
         ledger = open_ledger(url, clock=clock)
         try:
-            start = time.perf_counter()
-            groups = fill_open(ledger, total)
-            reactor = Reactor(ledger)
-            reactor.views.catch_up()
-            setup = time.perf_counter() - start
-            print(f"{backend}: {total:,} open handoffs written and projected in {setup:.1f} s")
+            began = time.perf_counter()
+            fill_open(ledger, total, [(size, due) for _, _, size, due in groups])
+            reactors = {
+                side: Timed(Reactor(ledger) if side == "on" else BeforeBatches(ledger))
+                for side in sides
+            }
+            reactors[sides[0]].reactor.views.catch_up()
+            print(
+                f"{backend}: {total:,} open handoffs written and projected in "
+                f"{time.perf_counter() - began:.1f} s"
+            )
 
-            # 1. idle passes
+            # 1. idle passes, the sides alternating
             clock.set(T0 + timedelta(minutes=30))
-            reactor.run_once()
-            idle = []
-            for _ in range(200):
-                began = time.perf_counter()
-                report = reactor.run_once()
-                idle.append((time.perf_counter() - began) * 1000)
-                assert not report.steps
-            ping = ping_ms(ledger, reactor.views.store)
-            print(
-                f"  idle pass: median {statistics.median(idle):.2f} ms, p99 "
-                f"{percentile(idle, 0.99):.2f} ms (SELECT 1 round trip: median "
-                f"{statistics.median(ping):.3f} ms; ratio {statistics.median(idle) / statistics.median(ping):.1f}x)"
-            )
+            idle: dict[str, list[float]] = {side: [] for side in sides}
+            for timed in reactors.values():
+                timed.run()
+            for _ in range(IDLE_PASSES):
+                for side, timed in reactors.items():
+                    report, seconds, _ = timed.run()
+                    assert not report.steps
+                    idle[side].append(seconds * 1000)
+            store: Any = reactors[sides[0]].reactor.views.store
+            ping = []
+            for _ in range(IDLE_PASSES):
+                start = time.perf_counter()
+                store.query("SELECT 1 AS one")
+                ping.append((time.perf_counter() - start) * 1000)
+            for side in sides:
+                print(
+                    f"  idle pass, batch {side}: median {statistics.median(idle[side]):.2f} ms, "
+                    f"p99 {percentile(idle[side], 0.99):.2f} ms"
+                )
+            print(f"  SELECT 1 round trip: median {statistics.median(ping):.3f} ms")
 
-            # 2. a burst of 1,000 due at once
-            clock.set(T0 + timedelta(hours=1, seconds=1))
-            began = time.perf_counter()
-            report = reactor.run_once()
-            burst = time.perf_counter() - began
-            assert len(report.steps) == BURST, len(report.steps)
-            clock.set(T0 + timedelta(hours=2, seconds=1))
-            began = time.perf_counter()
-            for handoff in groups["B"]:
-                ledger.fire_escalation(
-                    handoff.id, by="reactor", reason=EscalationReason.ACK_TIMEOUT,
-                    timer_due=T0 + timedelta(hours=2), level=1,
-                )  # fmt: skip
-            one_by_one = time.perf_counter() - began
-            assert not reactor.run_once().steps  # the reactor finds B already done
-            print(
-                f"  burst: {BURST:,} due escalated in {burst:.2f} s by one pass "
-                f"({BURST / burst:,.0f}/s); one at a time: {one_by_one:.2f} s "
-                f"({BASELINE / one_by_one:,.0f}/s); ratio {burst / one_by_one:.2f}"
-            )
-
-            # 3. back after downtime with 10,000 due
-            clock.set(T0 + timedelta(hours=9))
-            began = time.perf_counter()
-            report = reactor.run_once()
-            downtime = time.perf_counter() - began
-            assert len(report.steps) == DOWNTIME, len(report.steps)
-            print(
-                f"  downtime: {DOWNTIME:,} due escalated in {downtime:.2f} s by one pass "
-                f"({DOWNTIME / downtime:,.0f}/s; one-at-a-time rate would take "
-                f"{DOWNTIME * one_by_one / BASELINE:.1f} s)"
-            )
-            reactor.close()
+            # 2. and 3. each group, a second (burst) or an hour (downtime) after it fell due
+            for kind, side, size, due in groups:
+                clock.set(
+                    T0 + due + (timedelta(seconds=1) if kind == "burst" else timedelta(hours=1))
+                )
+                report, seconds, views = reactors[side].run()
+                assert len(report.steps) == size, (kind, side, len(report.steps))
+                print(
+                    f"  {kind} {size:,}, batch {side}: pass {seconds:.2f} s ({size / seconds:,.0f}/s); "
+                    f"without its views catch-ups {seconds - views:.2f} s (views {views:.2f} s)"
+                )
+            for timed in reactors.values():
+                timed.reactor.close()
         finally:
             ledger.close()
 
@@ -150,9 +228,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--open", type=int, default=100_000)
     parser.add_argument("--stores", default="postgresql,sqlite")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch", default="on,off", help="sides to measure: on, off or both")
     args = parser.parse_args()
+    sides = args.batch.split(",")
+    if not set(sides) <= {"on", "off"} or not sides:
+        parser.error(f"--batch: {args.batch!r}: give on, off, or on,off")
     for backend in args.stores.split(","):
-        measure(backend, args.open)
+        measure(backend, args.open, args.rounds, sides)
 
 
 if __name__ == "__main__":

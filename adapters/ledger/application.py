@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -666,20 +666,32 @@ class Ledger(Application[UUID]):
 
         return self._act("escalate", handoff_id, by, fire, as_ledger=True)[0]
 
-    def fire_escalations(self, steps: Sequence[DueStep], *, by: str) -> list[StepOutcome]:
+    def fire_escalations(
+        self,
+        steps: Sequence[DueStep],
+        *,
+        by: str,
+        loaded: Mapping[UUID, Handoff] | None = None,
+    ) -> list[StepOutcome]:
         """Take many escalation steps in one transaction; the reactor's fast path.
 
         Each handoff is loaded and its step checked by the aggregate as in
         :meth:`fire_escalation`; the steps that pass are saved together. If the
         transaction conflicts (another reactor, or an agent acting at that moment),
         every step is retried alone, so the outcome is the same as one by one.
+
+        ``loaded``: the steps' handoffs, already loaded together (the reactor reads a
+        batch's in one query, ``store/loading.py``); an id missing from it is not found.
+        Two steps of one handoff then act on the same copy, and its events are saved
+        together (the reactor gives each handoff one step per batch, so the log keeps
+        the steps in due order).
         """
         started = tracing.started(self.clock) if self.tracing is not None else None
         now = self.clock.now()
         outcomes: list[StepOutcome] = []
-        changed: list[Handoff] = []
+        changed: dict[UUID, Handoff] = {}
         for step in steps:
-            handoff = self._find(step.handoff_id)
+            handoff = self._find(step.handoff_id) if loaded is None else loaded.get(step.handoff_id)
             if handoff is None:
                 outcomes.append(StepOutcome(step, None, f"handoff {step.handoff_id} not found"))
                 continue
@@ -697,15 +709,17 @@ class Ledger(Application[UUID]):
                 outcomes.append(StepOutcome(step, None, refusal.message))
                 continue
             outcomes.append(StepOutcome(step, handoff, None))
-            changed.append(handoff)
+            changed[handoff.id] = handoff
         if not changed:
             return outcomes
         try:
-            self.save(*changed)
+            self.save(*changed.values())
         except IntegrityError:
+            self.lost_races += 1
+            log.info("lost a race on a batch of %d escalation steps: one at a time", len(steps))
             return [self._fire_alone(outcome.step, by) for outcome in outcomes]
         if self.tracing is not None and started is not None:
-            for handoff in changed:  # each in its own chain's trace; the batch's time
+            for handoff in changed.values():  # each in its own chain's trace; the batch's time
                 self.tracing.command("escalate", handoff, by=by, started=started, recorded=True)
         return outcomes
 
@@ -844,6 +858,25 @@ class Ledger(Application[UUID]):
             if len(page) < LOG_PAGE:
                 return
             start = page[-1].id + 1
+
+    def read_log_of(
+        self, kinds: Sequence[type[Handoff.Event]], *, after: int, up_to: int, limit: int
+    ) -> list[LoggedEvent]:
+        """The log's entries of these event classes only, oldest first: positions after
+        ``after`` up to ``up_to`` (inclusive, e.g. :meth:`head`), at most ``limit``.
+
+        The store filters by topic, so the other events are neither sent nor decoded
+        (the reactor looks for closings among thousands of its own escalations).
+        """
+        page = self.recorder.select_notifications(
+            start=after + 1, limit=limit, stop=up_to, topics=tuple(map(get_topic, kinds))
+        )
+        entries = []
+        for notification in page:
+            event = self.mapper.to_domain_event(notification)
+            assert isinstance(event, Handoff.Event)
+            entries.append(LoggedEvent(notification.id, event))
+        return entries
 
     def read_log_as_of(self, until: datetime) -> Iterator[LoggedEvent]:
         """Every handoff's events recorded at or before ``until``, in log order.

@@ -150,8 +150,19 @@ class PushConfigs:
             return rowcount(cursor) == 1
 
     def _exists(self) -> bool:
+        """Whether the table exists yet (asked each reactor pass until it does).
+
+        One index lookup of the catalogue, not a listing of every table through
+        ``information_schema`` (most of an idle reactor pass on PostgreSQL).
+        """
         if not self._ready:
-            self._ready = PUSH in self.store.existing_tables()
+            if self.dialect.backend == "postgresql":
+                sql = "SELECT to_regclass(?) IS NOT NULL AS found"
+                rows = self.store.query(sql, [self._t()])
+                self._ready = bool(rows and rows[0]["found"])
+            else:
+                sql = "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = ?"
+                self._ready = bool(self.store.query(sql, [PUSH]))
         return self._ready
 
     # ------------------------------------------------------------------ delivery

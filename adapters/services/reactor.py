@@ -34,6 +34,7 @@ from eventsourcing.persistence import IntegrityError
 from handoff_ledger.adapters.ledger.application import DueStep, Ledger
 from handoff_ledger.adapters.services.reactor_passes import ReactorPasses
 from handoff_ledger.adapters.services.webhooks import Attempt, Deliveries
+from handoff_ledger.adapters.store.loading import load_handoffs
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
@@ -169,26 +170,59 @@ class Reactor:
     def fire_due_timers(self, report: PassReport) -> None:
         """Take every escalation step that is due, in order, until none is.
 
+        A round reads the due steps from the timers view a batch at a time, loads
+        each batch's handoffs in one query (``store/loading.py``) and saves its steps
+        in one transaction (``Ledger.fire_escalations``, which retries them one at a
+        time if the transaction conflicts). The views catch up once per round, not
+        per batch: a round's later batches are read past the earlier ones (keyset),
+        so they need not wait for them to be projected.
+
         A step that falls due because the one before it fired (a reactor back from
-        downtime, catching up on a policy's levels) is taken in the same pass.
+        downtime, catching up on a policy's levels) is taken in the next round of the
+        same pass.
         """
         for _ in range(MAX_ROUNDS):
-            now = self.ledger.clock.now()
-            rows = self.views.read.due_steps(us(now) or 0, limit=BATCH)
-            if not rows:
-                return
+            now_us = us(self.ledger.clock.now()) or 0
             fired = 0
-            for outcome in self.ledger.fire_escalations([due_step(r) for r in rows], by=REACTOR):
-                if outcome.handoff is None:
-                    report.skipped += 1  # taken by another reactor, or the promise was kept
-                    continue
-                fired += 1
-                step = outcome.step
-                report.escalated.append((str(step.handoff_id), step.reason.value))
-                report.steps.append(step)
-            self.views.catch_up()
+            after: dict[str, Any] | None = None
+            while True:
+                rows = self.views.read.due_steps(now_us, limit=BATCH, after=after)
+                if not rows:
+                    break
+                # A handoff's second due step waits for the next batch (loaded afresh),
+                # so the log keeps the steps in due order: one handoff's events would
+                # otherwise be saved together, ahead of other handoffs' earlier steps.
+                taken = distinct_handoffs(rows)
+                fired += self._fire_batch([due_step(r) for r in taken], report)
+                if len(rows) < BATCH and len(taken) == len(rows):
+                    break
+                after = taken[-1]
             if not fired:
                 return
+            # The runner's catch-up, without the planner statistics' refresh that
+            # ``Views.catch_up`` adds after 10,000 events: the reactor's own steps are
+            # updates of rows the statistics already count (PostgreSQL's autovacuum
+            # refreshes them off this path), and before the batches a round caught up
+            # 500 at a time, never reaching that refresh.
+            self.views.runner.catch_up()
+
+    def _fire_batch(self, steps: list[DueStep], report: PassReport) -> int:
+        """Fire one batch of due steps; returns how many this reactor recorded."""
+        loaded = self._load(steps)
+        fired = 0
+        for outcome in self.ledger.fire_escalations(steps, by=REACTOR, loaded=loaded):
+            if outcome.handoff is None:
+                report.skipped += 1  # taken by another reactor, or the promise was kept
+                continue
+            fired += 1
+            step = outcome.step
+            report.escalated.append((str(step.handoff_id), step.reason.value))
+            report.steps.append(step)
+        return fired
+
+    def _load(self, steps: list[DueStep]) -> dict[UUID, Handoff]:
+        """The batch's handoffs as they stand, read in one query."""
+        return load_handoffs(self.ledger, [step.handoff_id for step in steps])
 
     # ------------------------------------------------------------------ follow-ups
 
@@ -197,18 +231,22 @@ class Reactor:
         store = self.views.store
         while True:
             position = store.positions([FOLLOW_UP_TRACKING])[FOLLOW_UP_TRACKING]
-            page = list(self.ledger.read_log(after=position, limit=BATCH))
-            if not page:
+            # Every position up to the head is committed (both stores append in order),
+            # so a page shorter than asked for has looked at every event up to it.
+            head = self.ledger.head()
+            if head <= position:
                 return
+            page = self.ledger.read_log_of(CLOSINGS, after=position, up_to=head, limit=BATCH)
             for entry in page:
                 event = entry.event
-                if isinstance(event, Handoff.Completed | Handoff.Declined | Handoff.Failed):
-                    created = self._follow_up(event)
-                    if created is not None:
-                        report.follow_ups.append(created)
+                assert isinstance(event, Handoff.Completed | Handoff.Declined | Handoff.Failed)
+                created = self._follow_up(event)
+                if created is not None:
+                    report.follow_ups.append(created)
+            reached = page[-1].position if len(page) == BATCH else head
             try:
                 with store.transaction() as cursor:
-                    store.record_position(cursor, FOLLOW_UP_TRACKING, position, page[-1].position)
+                    store.record_position(cursor, FOLLOW_UP_TRACKING, position, reached)
             except IntegrityError:
                 continue  # another reactor moved on first; its follow-ups are ours too
 
@@ -247,6 +285,9 @@ class Reactor:
 ClosingEvent = Handoff.Completed | Handoff.Declined | Handoff.Failed
 """The events a protocol may route a follow-up from."""
 
+CLOSINGS: tuple[type[Handoff.Event], ...] = (Handoff.Completed, Handoff.Declined, Handoff.Failed)
+"""The same, as the classes the reactor reads from the log (only those)."""
+
 
 def follow_up_route(spec: KindSpec | None, event: ClosingEvent) -> FollowUp | None:
     """The follow-up ``spec`` routes for a closing ``event`` (``on_complete``, …), if any."""
@@ -282,6 +323,16 @@ def due_step(row: dict[str, Any]) -> DueStep:
         level=int(row["next_level"]),
         repeat=int(row["next_repeat"] or 0),
     )
+
+
+def distinct_handoffs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The leading rows of ``rows`` up to the first that names a handoff a second time."""
+    seen: set[str] = set()
+    for index, row in enumerate(rows):
+        if row["handoff_id"] in seen:
+            return rows[:index]
+        seen.add(row["handoff_id"])
+    return rows
 
 
 def map_payload(route: FollowUp, handoff: Handoff) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.application import Ledger, ProtocolVersion
 from handoff_ledger.adapters.services.a2a_push import PushConfigs
 from handoff_ledger.adapters.services.documents import view_document
 from handoff_ledger.adapters.services.webhook_secrets import WebhookSecrets, signature_headers
@@ -151,8 +151,8 @@ class Deliveries:
         if not self._tables_ready:
             self._create_tables()
             self._tables_ready = True
-        webhooks = self.webhooks()
         current = self.ledger.protocol_in_force()
+        webhooks = self.webhooks(current)
         self.allow_private = current is not None and current.protocol.allow_private_webhooks
         for agent, (url, since_us) in webhooks.items():
             self.enqueue(agent, url, since_us)
@@ -181,13 +181,13 @@ class Deliveries:
             self._pushes = PushConfigs(self.ledger, self.store)
         self._pushes.enqueue(self._t(DELIVERIES))
 
-    def webhooks(self) -> dict[str, tuple[str, int]]:
-        """Agent → (webhook URL, time from which its feed is delivered, in µs).
+    def webhooks(self, current: ProtocolVersion | None) -> dict[str, tuple[str, int]]:
+        """Agent → (webhook URL, time from which its feed is delivered, in µs), under
+        ``current``, the protocol in force (read once per pass by the caller).
 
         That time is when the oldest protocol version of the unbroken run of
         versions giving the agent this same URL was applied.
         """
-        current = self.ledger.protocol_in_force()
         if current is None:
             return {}
         found: dict[str, tuple[str, int]] = {}

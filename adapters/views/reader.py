@@ -93,12 +93,26 @@ class ViewReader:
             [now_us],
         )
 
-    def due_steps(self, now_us: int, limit: int | None = None) -> list[Row]:
-        """Armed timers whose next escalation step is due at ``now_us``, earliest first."""
+    def due_steps(
+        self, now_us: int, limit: int | None = None, after: Row | None = None
+    ) -> list[Row]:
+        """Armed timers whose next escalation step is due at ``now_us``, earliest first.
+
+        ``after``: a row this query returned before; the rows that follow it in that
+        order (the next page, read without the views having moved).
+        """
+        where, params = "next_due_us <= ?", [now_us]
+        if after is not None:
+            where += (
+                " AND next_due_us >= ? AND (next_due_us > ? OR handoff_id > ? "
+                "OR (handoff_id = ? AND reason > ?))"
+            )
+            due, handoff_id = after["next_due_us"], after["handoff_id"]
+            params += [due, due, handoff_id, handoff_id, after["reason"]]
         return self.store.query(
-            f"SELECT * FROM {self.store.table(TIMERS)} WHERE next_due_us <= ? "
+            f"SELECT * FROM {self.store.table(TIMERS)} WHERE {where} "
             "ORDER BY next_due_us, handoff_id, reason" + (f" LIMIT {int(limit)}" if limit else ""),
-            [now_us],
+            params,
         )
 
     def next_step_due(self) -> int | None:
