@@ -20,10 +20,12 @@ The rules themselves live in ``rules.py``, the timers in ``timers.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import KW_ONLY
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from functools import cache
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -45,6 +47,7 @@ IDEMPOTENCY_NAMESPACE = UUID("6f1c1a52-4a8e-4d4b-9f55-2f0d8e1f7a11")
 """uuid5 namespace: a sender's idempotency key maps to one handoff id, forever."""
 
 JSONObject = dict[str, Any]
+E = TypeVar("E", bound="Handoff.Event")
 
 
 class Handoff(Aggregate):
@@ -55,7 +58,8 @@ class Handoff(Aggregate):
     for a handoff that is never stored (a what-if run, ``protocol simulate``), whose
     events then carry no hash, as events recorded before hash chains existed, and
     whose values (replayed from stored events) are not checked again against the
-    storage limits (``rules.require_storable``)."""
+    storage limits (``rules.require_storable``); its events are built without their
+    dataclass ``__init__`` (``_unchecked_event``)."""
 
     class Event(Aggregate.Event):
         """Base of every handoff event: who acted, and which chain it belongs to."""
@@ -444,25 +448,35 @@ class Handoff(Aggregate):
         )
         if as_sent is not None:
             fields["as_sent"] = as_sent
-        digest = (
-            event_digest(
-                type_name=cls.Created.__name__,
-                handoff_id=handoff_id,
-                version=cls.INITIAL_VERSION,
-                at=now,
-                prev_hash=None,
-                data=fields,
+        if not hashed:
+            # Never stored: built without the event's dataclass ``__init__`` (see
+            # ``_unchecked_event``), and carries no hash.
+            created = _unchecked_event(
+                cls.Created,
+                originator_topic=get_topic(cls),
+                originator_id=handoff_id,
+                originator_version=cls.INITIAL_VERSION,
+                timestamp=now,
                 scheme=SCHEME,
+                **fields,
             )
-            if hashed
-            else None
+            handoff = created.mutate(None)
+            assert isinstance(handoff, cls)
+            handoff.pending_events.append(created)
+            handoff.hashed = False  # on the instance only: a stored handoff holds no flag
+            return handoff
+        digest = event_digest(
+            type_name=cls.Created.__name__,
+            handoff_id=handoff_id,
+            version=cls.INITIAL_VERSION,
+            at=now,
+            prev_hash=None,
+            data=fields,
+            scheme=SCHEME,
         )
-        handoff = cls._create(
+        return cls._create(
             cls.Created, id=handoff_id, timestamp=now, hash=digest, scheme=SCHEME, **fields
         )
-        if not hashed:
-            handoff.hashed = False  # on the instance only: a stored handoff holds no flag
-        return handoff
 
     # ----------------------------------------------------------------- commands
 
@@ -879,18 +893,29 @@ class Handoff(Aggregate):
         data = {"by": by, "chain_id": self.chain_id, **fields}
         if at != now:
             data["clamped_from"] = now
-        digest = (
-            event_digest(
-                type_name=event_class.__name__,
-                handoff_id=self.id,
-                version=self.version + 1,
-                at=at,
+        if not self.hashed:
+            # Never stored: no hash, and built without the event's dataclass
+            # ``__init__`` (see ``_unchecked_event``); then as ``trigger_event``.
+            event = _unchecked_event(
+                event_class,
+                originator_id=self.id,
+                originator_version=self.version + 1,
+                timestamp=at,
                 prev_hash=self.last_hash,
-                data=data,
                 scheme=SCHEME,
+                **data,
             )
-            if self.hashed
-            else None
+            event.mutate(self)
+            self.pending_events.append(event)
+            return
+        digest = event_digest(
+            type_name=event_class.__name__,
+            handoff_id=self.id,
+            version=self.version + 1,
+            at=at,
+            prev_hash=self.last_hash,
+            data=data,
+            scheme=SCHEME,
         )
         self.trigger_event(
             event_class,
@@ -900,6 +925,35 @@ class Handoff(Aggregate):
             scheme=SCHEME,
             **data,
         )
+
+
+def _unchecked_event(event_class: type[E], **values: Any) -> E:
+    """``event_class(**values)`` without the dataclass ``__init__`` (its argument
+    binding, one ``object.__setattr__`` per field, the id's type check): for the
+    events of a handoff that is never stored (``hashed`` False), whose values were
+    checked when the events they replay were recorded. The instance holds what
+    ``__init__`` gives it: the class's defaults, then ``values``, without an
+    ``OMITTED_WHEN_NONE`` field that is None (``tests/unit/test_outline.py``)."""
+    state = {**_event_defaults(event_class), **values}
+    for name in event_class.OMITTED_WHEN_NONE:
+        if name in state and state[name] is None:
+            del state[name]
+    event = object.__new__(event_class)
+    object.__setattr__(event, "__dict__", state)
+    return event
+
+
+@cache
+def _event_defaults(event_class: type[Handoff.Event]) -> dict[str, Any]:
+    """The default of each of the class's fields that has one (not an omitted one)."""
+    defaults = {}
+    omitted = event_class.OMITTED_WHEN_NONE
+    for spec in dataclasses.fields(event_class):
+        if spec.default_factory is not dataclasses.MISSING:
+            raise TypeError(f"{event_class.__name__}.{spec.name}: a default factory")
+        if spec.default is not dataclasses.MISSING and spec.name not in omitted:
+            defaults[spec.name] = spec.default
+    return defaults
 
 
 def _escalation_key(reason: str, timer_due: datetime | None, level: int, repeat: int) -> str:

@@ -827,12 +827,8 @@ class Ledger(Application[UUID]):
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
-        decode: Callable[[Any], Any] | None = None,
     ) -> Iterator[LoggedEvent]:
         """The handoff log, oldest first: entries after position ``after``, within times.
-
-        ``decode``: turns a stored event into its domain event as the mapper would (a
-        faster decoder, e.g. the views'); the ledger's mapper by default.
 
         Times filter by each event's recorded time over the whole log from ``after``:
         log order is commit order, not time order (a clock stepped back, two hosts'
@@ -844,7 +840,7 @@ class Ledger(Application[UUID]):
             page = self.recorder.select_notifications(
                 start=start, limit=LOG_PAGE, topics=HANDOFF_TOPICS
             )
-            to_domain = decode or self.mapper.to_domain_event
+            to_domain = self.mapper.to_domain_event
             for notification in page:
                 event = to_domain(notification)
                 assert isinstance(event, Handoff.Event)

@@ -38,6 +38,7 @@ from handoff_ledger.adapters.store.loading import load_handoffs
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.outline import Outline
 from handoff_ledger.domain.protocol import FollowUp, KindSpec
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import from_us, us
@@ -298,9 +299,12 @@ def follow_up_route(spec: KindSpec | None, event: ClosingEvent) -> FollowUp | No
     return spec.on_decline if isinstance(event, Handoff.Declined) else spec.on_fail
 
 
-def follow_up_receiver(route: FollowUp, handoff: Handoff, event: ClosingEvent) -> str | None:
+def follow_up_receiver(
+    route: FollowUp, handoff: Handoff | Outline, event: ClosingEvent
+) -> str | None:
     """Whom the follow-up goes to: the route's ``to``; else, after a decline or a
-    failure, back to the sender; after a completion, the next kind's own route."""
+    failure, back to the sender; after a completion, the next kind's own route.
+    (Of the handoff, only its sender is read: a what-if's recorded outline will do.)"""
     if route.to:
         return route.to
     return None if isinstance(event, Handoff.Completed) else handoff.sender
