@@ -125,9 +125,13 @@ def _acked(outline: Outline, event: Handoff.Acked) -> None:
 
 
 def _status_reported(outline: Outline, event: Handoff.StatusReported) -> None:
-    outline.state = Status(event.status).state
+    outline.state = _STATE_OF_STATUS[event.status]
     outline.update_due = event.update_due
     outline.update_every = event.update_every
+
+
+_STATE_OF_STATUS = {status.value: status.state for status in Status}
+"""``Status(text).state`` without the enum's lookup per report."""
 
 
 def _escalated(outline: Outline, event: Handoff.Escalated) -> None:

@@ -533,8 +533,8 @@ class Simulation:
 
     def _compare(self, handoff_id: UUID, track: _Track) -> Iterator[Difference]:
         """The reactor moves one run made on this handoff and the other did not."""
-        if track.sim is None and not track.recorded_steps:
-            return
+        if not track.recorded_steps and not track.sim_steps:
+            return  # no reactor move in either run (most handoffs): nothing to count
         recorded, simulated = Counter(track.recorded_steps), Counter(track.sim_steps)
         for key, extra in (recorded - simulated).items():
             for _ in range(extra):
