@@ -68,7 +68,7 @@ def _protocol_watch(ledger: Ledger, store: StoreURL) -> ProtocolWatch:
     """What tells this ledger that another process applied a protocol version."""
     recorder: Any = ledger.recorder
     if store.backend == "postgresql":
-        from handoff_ledger.adapters.store.postgres import NotifiedProtocolWatch  # psycopg: lazily
+        from handoff_ledger.adapters.store.notified_watch import NotifiedProtocolWatch  # lazily
 
         return NotifiedProtocolWatch(recorder)
     return DataVersionWatch(recorder.datastore)
