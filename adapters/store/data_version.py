@@ -30,10 +30,11 @@ class DataVersionWatch:
     def may_have_changed(self) -> bool:
         """True unless the connection at hand saw no other connection commit since last asked.
 
-        Asked on a writer's connection, which the ledger's own saves use (a save does not
-        change its own connection's value); the caller re-reads after a True.
+        Asked on a pooled connection, as a reader (the pool's writer lock is not
+        taken); the ledger's saves use the same connections, and a save does not change
+        its own connection's value. The caller re-reads after a True.
         """
-        with self._lock, self._datastore.get_connection(commit=True) as conn:
+        with self._lock, self._datastore.get_connection(commit=False) as conn:
             raw = conn._sqlite_conn  # the library's wrapper keeps the sqlite3 connection here
             value: int = raw.execute("PRAGMA data_version").fetchone()[0]
             seen: int | None = getattr(conn, _SEEN, None)
