@@ -10,7 +10,8 @@ the same run, interleaved round by round so machine noise hits both alike:
 Prints lifecycles/s for each (medians over the rounds), the ratio (the median of
 the rounds' ratios, with their range; target ≥ 0.8 on each store), and each side's
 CPU time per lifecycle in this process (steadier than rates on a shared machine;
-PostgreSQL's own CPU is not in it).
+PostgreSQL's own CPU is not in it) with the median of the rounds' ledger/bare CPU
+ratios (issue 24 item 5: target ≤ 1.2).
 
     .venv/bin/python bench/lifecycle.py [--rounds 7] [--per-round 200] [--stores sqlite,postgresql]
 
@@ -108,6 +109,12 @@ class Result:
     def ratios(self) -> list[float]:
         return sorted(
             ours[0] / theirs[0] for ours, theirs in zip(self.ledger, self.bare, strict=True)
+        )
+
+    def cpu_ratios(self) -> list[float]:
+        """Each round's ledger / bare CPU per lifecycle (issue 24 item 5's figure)."""
+        return sorted(
+            ours[1] / theirs[1] for ours, theirs in zip(self.ledger, self.bare, strict=True)
         )
 
 
@@ -238,11 +245,11 @@ def main() -> None:
     print(f"lifecycle = send + ack + complete; {args.rounds} rounds x {args.per_round}, median")
     print(
         f"{'store':<11} {'bare /s':>9} {'ledger /s':>10} {'ratio':>6} {'(rounds)':>12}"
-        f" {'CPU ms bare':>12} {'ledger':>7}  target"
+        f" {'CPU ms bare':>12} {'ledger':>7} {'CPU ratio':>10} {'(rounds)':>12}  target"
     )
     for store in args.stores.split(","):
         result = measure(store, args.rounds, args.per_round)
-        ratios = result.ratios()
+        ratios, cpu = result.ratios(), result.cpu_ratios()
         ratio = statistics.median(ratios)
         verdict = "ok" if ratio >= 0.8 else "BELOW 0.8"
         print(
@@ -250,7 +257,9 @@ def main() -> None:
             f" {statistics.median(r for r, _ in result.ledger):>10.1f} {ratio:>6.2f}"
             f" {f'({ratios[0]:.2f}-{ratios[-1]:.2f})':>12}"
             f" {statistics.median(c for _, c in result.bare):>12.2f}"
-            f" {statistics.median(c for _, c in result.ledger):>7.2f}  ≥ 0.80 {verdict}"
+            f" {statistics.median(c for _, c in result.ledger):>7.2f}"
+            f" {statistics.median(cpu):>10.2f} {f'({cpu[0]:.2f}-{cpu[-1]:.2f})':>12}"
+            f"  ≥ 0.80 {verdict}"
         )
 
 

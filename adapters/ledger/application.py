@@ -13,8 +13,10 @@ not a use case lives beside it: tokens in ``tokens.py``, the clock in ``clock.py
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +30,12 @@ from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import Environment, EnvType, get_topic
 
 from handoff_ledger.adapters.ledger import tracing
+from handoff_ledger.adapters.ledger.caches import (
+    AlwaysCheck,
+    HandoffCache,
+    ProtocolMoved,
+    ProtocolWatch,
+)
 from handoff_ledger.adapters.ledger.clock import Clock, SystemClock
 from handoff_ledger.domain import rules
 from handoff_ledger.domain.errors import (
@@ -196,6 +204,42 @@ def _fold(initial: Handoff | None, events: Iterable[Handoff.Event]) -> Handoff |
     return aggregate
 
 
+def _under_current_protocol(
+    command: Callable[Concatenate[Ledger, P], T],
+) -> Callable[Concatenate[Ledger, P], T]:
+    """``command``, decided again if the protocol it was decided under was outdated.
+
+    Where the store's watch may announce a new version an instant late (PostgreSQL),
+    this is what keeps a command strict: its save is guarded (refused if a newer
+    version was recorded first, :class:`ProtocolMoved`), and a refusal that a newer
+    version might lift is checked against it; either way the command runs again under
+    the newest version. Where the watch is strict (SQLite), neither can happen.
+    """
+
+    @functools.wraps(command)
+    def decided(self: Ledger, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if getattr(self._decision, "head", None) is not None:  # inside another: it decides
+            return command(self, *args, **kwargs)
+        for _ in range(MAX_ATTEMPTS):
+            self._decision.head = self._protocol_head
+            try:
+                return command(self, *args, **kwargs)
+            except ProtocolMoved:
+                self._protocol_moved()
+            except (Refused, InvalidInput) as refusal:
+                if (
+                    isinstance(refusal, UnknownHandoff)
+                    or self.protocol_watch.strict
+                    or not self._protocol_moved()
+                ):
+                    raise
+            finally:
+                self._decision.head = None
+        raise ConcurrencyConflict("the protocol changed while this command ran; try again")
+
+    return decided
+
+
 def _traced_send(
     send: Callable[Concatenate[Ledger, P], SendOutcome],
 ) -> Callable[Concatenate[Ledger, P], SendOutcome]:
@@ -236,6 +280,13 @@ class Ledger(Application[UUID]):
         self.clock: Clock = clock or SystemClock()
         self._protocols: dict[int, ProtocolVersion] = {}
         self._protocol_head = 0
+        self._protocol_lock = threading.RLock()
+        self.protocol_watch: ProtocolWatch = AlwaysCheck()
+        """Says when the protocol must be re-read (the store sets its own: ``store/``)."""
+        self._decision = threading.local()
+        """The protocol head a command of this thread started under (``head``)."""
+        self.handoffs = HandoffCache()
+        """Recently used handoffs, fast-forwarded rather than reloaded (``caches.py``)."""
         self.on_saved: list[Callable[[Sequence[Any]], None]] = []
         """Called (on the saving thread, with the domain events just committed) after
         this process saved events: lets a server wake the requests waiting on those
@@ -275,6 +326,11 @@ class Ledger(Application[UUID]):
             for listener in list(self.on_saved):
                 listener(saved)
 
+    def close(self) -> None:
+        """Close the store's connections and the protocol watch's."""
+        self.protocol_watch.close()
+        super().close()
+
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Use only the settings given (from the store URL), never stray process env vars."""
         return Environment(name, dict(env or {}))
@@ -302,17 +358,38 @@ class Ledger(Application[UUID]):
                 self.save(record)
             except IntegrityError:
                 continue
-            current = self.protocol_in_force()
+            # Forced: this process's own write need not trip its watch (SQLite).
+            self._read_newer_protocols()
+            current = self._protocols.get(self._protocol_head)
             assert current is not None
             return current
         raise ConcurrencyConflict("another protocol was applied at the same moment; try again")
 
     def protocol_in_force(self) -> ProtocolVersion | None:
-        """The newest protocol version, or None while free-form handoffs are allowed."""
-        newer = list(self.events.get(PROTOCOL_ID, gt=self._protocol_head))
-        for event in newer:
-            self._remember_protocol(event)
-        return self._protocols.get(self._protocol_head)
+        """The newest protocol version, or None while free-form handoffs are allowed.
+
+        Kept between calls; re-read only when :attr:`protocol_watch` says another
+        process may have applied a version since (docs/architecture.md "Caches").
+        """
+        with self._protocol_lock:  # a "no" from the watch must not overtake a re-read
+            if self.protocol_watch.may_have_changed():
+                self._read_newer_protocols()
+            return self._protocols.get(self._protocol_head)
+
+    def _read_newer_protocols(self) -> bool:
+        """Read the versions recorded after the newest one known; True if there were any."""
+        with self._protocol_lock:
+            newer = list(self.events.get(PROTOCOL_ID, gt=self._protocol_head))
+            for event in newer:
+                self._remember_protocol(event)
+        return bool(newer)
+
+    def _protocol_moved(self) -> bool:
+        """Whether a version newer than the one known has been recorded (read, not
+        watched: a refusal or a refused save asks for certainty)."""
+        with self._protocol_lock:
+            self.protocol_watch.may_have_changed()  # consumed: what it says is read now
+            return self._read_newer_protocols()
 
     def protocol_version(self, version: int) -> ProtocolVersion:
         """A given past version (the rules a handoff was created under)."""
@@ -324,6 +401,15 @@ class Ledger(Application[UUID]):
             return self._protocols[version]
         except KeyError:
             raise InvalidInput(f"protocol: there is no version {version}") from None
+
+    def _guard(self) -> dict[str, int]:
+        """The save's guard: refuse it if a version newer than the one this command was
+        decided under is recorded (only where the watch may be late; see
+        :func:`_under_current_protocol`)."""
+        head = getattr(self._decision, "head", None)
+        if head is None or self.protocol_watch.strict:
+            return {}
+        return {"protocol_head": head}
 
     def _remember_protocol(self, event: DomainEventProtocol[UUID]) -> None:
         assert isinstance(event, ProtocolRecord.Created | ProtocolRecord.Applied)
@@ -342,6 +428,7 @@ class Ledger(Application[UUID]):
     # ------------------------------------------------------------------ commands
 
     @_traced_send
+    @_under_current_protocol
     def send(
         self,
         *,
@@ -413,16 +500,18 @@ class Ledger(Application[UUID]):
             as_sent=as_sent,
         )
         try:
-            recordings = self.save(handoff)
+            recordings = self.save(handoff, **self._guard())
         except IntegrityError:
             # Only a same-key send can collide on a new id: the other one won.
             existing = self._find(handoff.id)
             if existing is None:
                 raise
             return SendOutcome(existing, duplicate=True)
+        self.handoffs.keep(handoff)
         recorded = tuple(e for r in recordings if isinstance(e := r.domain_event, Handoff.Event))
         return SendOutcome(handoff, duplicate=False, recorded=recorded)
 
+    @_under_current_protocol
     def ack(
         self,
         handoff_id: UUID,
@@ -450,6 +539,7 @@ class Ledger(Application[UUID]):
         handoff, recorded, position = self._act_logged("ack", handoff_id, by, ack)
         return AckOutcome(handoff, recorded, position if recorded else None)
 
+    @_under_current_protocol
     def take_over(
         self,
         handoff_id: UUID,
@@ -469,6 +559,7 @@ class Ledger(Application[UUID]):
             ),
         )[0]
 
+    @_under_current_protocol
     def report_status(
         self,
         handoff_id: UUID,
@@ -495,6 +586,7 @@ class Ledger(Application[UUID]):
         )
         return handoff
 
+    @_under_current_protocol
     def complete(
         self, handoff_id: UUID, *, by: str, result: dict[str, Any] | None = None
     ) -> Handoff:
@@ -508,6 +600,7 @@ class Ledger(Application[UUID]):
 
         return self._act("complete", handoff_id, by, complete)[0]
 
+    @_under_current_protocol
     def fail(
         self, handoff_id: UUID, *, by: str, reason: str, result: dict[str, Any] | None = None
     ) -> Handoff:
@@ -520,6 +613,7 @@ class Ledger(Application[UUID]):
             lambda h: h.fail(by=by, now=self.clock.now(), reason=reason, result=result),
         )[0]
 
+    @_under_current_protocol
     def reply(
         self,
         handoff_id: UUID,
@@ -547,6 +641,7 @@ class Ledger(Application[UUID]):
             ),
         )[0]
 
+    @_under_current_protocol
     def decline(self, handoff_id: UUID, *, by: str, reason: str) -> Handoff:
         """The receiver refuses the work."""
         return self._act(
@@ -556,6 +651,7 @@ class Ledger(Application[UUID]):
             lambda h: h.decline(by=by, now=self.clock.now(), reason=reason),
         )[0]
 
+    @_under_current_protocol
     def cancel(self, handoff_id: UUID, *, by: str, reason: str, admin: bool = False) -> Handoff:
         """The sender (or an admin) withdraws the work.
 
@@ -570,6 +666,7 @@ class Ledger(Application[UUID]):
             lambda h: h.cancel(by=by, now=self.clock.now(), reason=reason, is_admin=is_admin),
         )[0]
 
+    @_under_current_protocol
     def reassign(
         self, handoff_id: UUID, *, by: str, to: str, reason: str, admin: bool = False
     ) -> Handoff:
@@ -587,6 +684,7 @@ class Ledger(Application[UUID]):
             ),
         )[0]
 
+    @_under_current_protocol
     def add_note(self, handoff_id: UUID, *, by: str, message: str) -> Handoff:
         """Anyone adds a note: logged, no obligations (a declared agent, under a protocol)."""
         rules.require_unreserved(by, "as")
@@ -715,9 +813,13 @@ class Ledger(Application[UUID]):
         try:
             self.save(*changed.values())
         except IntegrityError:
+            for handoff_id in changed:
+                self.handoffs.drop(handoff_id)
             self.lost_races += 1
             log.info("lost a race on a batch of %d escalation steps: one at a time", len(steps))
             return [self._fire_alone(outcome.step, by) for outcome in outcomes]
+        for handoff in changed.values():
+            self.handoffs.keep(handoff)
         if self.tracing is not None and started is not None:
             for handoff in changed.values():  # each in its own chain's trace; the batch's time
                 self.tracing.command("escalate", handoff, by=by, started=started, recorded=True)
@@ -759,6 +861,7 @@ class Ledger(Application[UUID]):
         if current is not None:
             current.protocol.agent(agent, field)
 
+    @_under_current_protocol
     def watch(self, handoff_id: UUID, *, by: str) -> tuple[UUID, bool]:
         """Subscribe ``by`` to the chain of ``handoff_id``; returns (chain_id, newly watched)."""
         rules.require_unreserved(by, "as")
@@ -895,11 +998,27 @@ class Ledger(Application[UUID]):
     # ------------------------------------------------------------------ helpers
 
     def _find(self, handoff_id: UUID) -> Handoff | None:
+        """The handoff as it stands now, a copy of its own for the caller.
+
+        From the kept copy fast-forwarded with the events recorded after its version
+        (one query, those events only), else loaded whole; kept for next time.
+        """
+        kept = self.handoffs.checkout(handoff_id)
+        if kept is not None:
+            newer = self.events.get(handoff_id, gt=kept.version)
+            handoff = _fold(kept, newer)  # type: ignore[arg-type]  # a handoff's events
+            assert isinstance(handoff, Handoff)
+            if handoff.version > kept.version:
+                self.handoffs.keep(handoff)
+            return handoff
         try:
             found: object = self.repository.get(handoff_id, projector_func=_fold)
         except AggregateNotFoundError:
             return None
-        return found if isinstance(found, Handoff) else None
+        if not isinstance(found, Handoff):
+            return None
+        self.handoffs.keep(found)
+        return found
 
     def kind_spec(self, handoff: Handoff) -> KindSpec | None:
         """The kind's rules in the protocol version the handoff was created under."""
@@ -985,8 +1104,9 @@ class Ledger(Application[UUID]):
             if not handoff.pending_events:
                 return handoff, outcome, None
             try:
-                recordings = self.save(handoff)
+                recordings = self.save(handoff, **({} if as_ledger else self._guard()))
             except IntegrityError:
+                self.handoffs.drop(handoff_id)  # stale: the next attempt loads it whole
                 lost_race = True
                 self.lost_races += 1
                 log.info(
@@ -996,6 +1116,7 @@ class Ledger(Application[UUID]):
                 )
                 time.sleep(random.uniform(0, RETRY_JITTER_SECONDS * attempt))
                 continue
+            self.handoffs.keep(handoff)
             return handoff, outcome, recordings[-1].notification.id if recordings else None
         raise ConcurrencyConflict(
             f"handoff {handoff_id} changed {MAX_ATTEMPTS} times while this command ran; try again"

@@ -13,7 +13,9 @@ from typing import Any
 from urllib.parse import quote
 
 from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.caches import ProtocolWatch
 from handoff_ledger.adapters.ledger.clock import Clock
+from handoff_ledger.adapters.store.data_version import DataVersionWatch
 from handoff_ledger.adapters.store.errors import NoLedger, StoreUnavailable, store_failure
 from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, keep_guard, upgrade_guard_function
 from handoff_ledger.adapters.store.log_format import FORMAT_TABLE, format_statements, read_offset
@@ -58,7 +60,18 @@ def open_ledger(
         ledger.recorder.position_offset  # type: ignore[attr-defined]  # noqa: B018 - read once, here
     if not store.read_only:
         keep_guard(ledger)  # checked by its definition; a broken one is recorded, then restored
+    ledger.protocol_watch = _protocol_watch(ledger, store)
     return ledger
+
+
+def _protocol_watch(ledger: Ledger, store: StoreURL) -> ProtocolWatch:
+    """What tells this ledger that another process applied a protocol version."""
+    recorder: Any = ledger.recorder
+    if store.backend == "postgresql":
+        from handoff_ledger.adapters.store.notified_watch import NotifiedProtocolWatch  # lazily
+
+        return NotifiedProtocolWatch(recorder)
+    return DataVersionWatch(recorder.datastore)
 
 
 def is_read_only(ledger: Ledger) -> bool:

@@ -36,6 +36,7 @@ from eventsourcing.postgres import (
 from eventsourcing.utils import Environment, EnvType
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
+from handoff_ledger.adapters.ledger.caches import ProtocolMoved
 from handoff_ledger.adapters.store.log_format import (
     HORIZON_WAIT,
     MAX_EVENTS_PER_SAVE,
@@ -44,6 +45,7 @@ from handoff_ledger.adapters.store.log_format import (
     read_offset,
 )
 from handoff_ledger.adapters.store.urls import session_options
+from handoff_ledger.domain.protocol_record import PROTOCOL_ID
 
 __all__ = [
     "BoundedApplicationRecorder",
@@ -115,6 +117,7 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
         self.lock_table_statements = []  # the library's LOCK TABLE … IN EXCLUSIVE MODE
         self._offset: int | None = None
         self._insert: Composed | None = None
+        self._guarded_insert: Composed | None = None
         self._written = 0
         """The highest position this process has committed (a lower bound)."""
         self._readable = 0
@@ -147,6 +150,9 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if kwargs.get("protocol_head") is not None and len(positions or ()) != len(stored_events):
+            # The guard held (pipelined: known only now): nothing was inserted.
+            raise ProtocolMoved(f"a protocol version after {kwargs['protocol_head']} was recorded")
         if positions:
             # Not committed yet; if the commit fails, waiting for it ends at the bound.
             self._written = max(self._written, max(positions))
@@ -180,27 +186,52 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
                 f"({len(stored_events)} given): split it"
             )
         self._notify_channel(curs)
+        if any(e.originator_id == PROTOCOL_ID for e in stored_events):
+            curs.execute(SQL("NOTIFY {0}").format(Identifier(self.protocol_channel)))
         rows = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in stored_events
         ]
-        if self._insert is None:
-            self._insert = self._insert_statement()
-        curs.execute(self._insert, (rows,), prepare=True)
+        head = kwargs.get("protocol_head")
+        if head is None:
+            if self._insert is None:
+                self._insert = self._insert_statement(guarded=False)
+            curs.execute(self._insert, (rows,), prepare=True)
+            return
+        if self._guarded_insert is None:
+            self._guarded_insert = self._insert_statement(guarded=True)
+        curs.execute(self._guarded_insert, (rows, PROTOCOL_ID, head), prepare=True)
 
-    def _insert_statement(self) -> Composed:
+    @property
+    def protocol_channel(self) -> str:
+        """Where a save that records a protocol version NOTIFYs (channels are per
+        database, not per schema, so the schema is in the name)."""
+        return f"{self.datastore.schema}.{self.events_table_name}.protocol"
+
+    def _insert_statement(self, *, guarded: bool) -> Composed:
+        """The insert; ``guarded``: only if no protocol version above a given one is
+        recorded (the same statement, so the check costs no round trip)."""
+        guard = (
+            SQL(
+                " WHERE NOT EXISTS (SELECT 1 FROM {0} WHERE originator_id = %s "
+                "AND originator_version > %s)"
+            ).format(self._qualified)
+            if guarded
+            else SQL("")
+        )
         return SQL(
             "INSERT INTO {table} (originator_id, originator_version, topic, state, "
             "notification_id) SELECT e.originator_id, e.originator_version, e.topic, e.state, "
             "{offset} + (pg_current_xact_id()::text::bigint << {bits}) + e.rank "
             "FROM unnest(%s::{type}[]) WITH ORDINALITY "
-            "AS e(originator_id, originator_version, topic, state, rank) "
+            "AS e(originator_id, originator_version, topic, state, rank){guard} "
             "RETURNING notification_id"
         ).format(
             table=self._qualified,
             offset=Literal(self.position_offset),
             bits=Literal(RANK_BITS),
             type=self._type,
+            guard=guard,
         )
 
     def _select_notifications(
