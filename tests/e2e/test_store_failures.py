@@ -210,6 +210,7 @@ def _run_bounded(cli: CLI, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.postgres
+@pytest.mark.holds_horizon
 def test_a_table_locked_by_another_session_fails_within_the_lock_timeout(
     pg_url: str, tmp_path: Path
 ) -> None:

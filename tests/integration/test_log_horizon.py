@@ -18,7 +18,7 @@ from handoff_ledger.adapters.store.rows import log_rows
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.protocol import Protocol
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.holds_horizon]
 
 
 def test_an_open_transaction_elsewhere_holds_readers_back_and_is_reported(
