@@ -40,8 +40,7 @@ demo: $(CORE)
 	$(BIN)/handoff demo
 
 test: install browser lint typecheck contracts
-	$(BIN)/python -m pytest -n auto --dist loadfile -m "not holds_horizon"
-	$(BIN)/python -m pytest -m holds_horizon
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # The dashboard's browser tests drive Debian's Chromium through Playwright (which never
 # downloads a browser): install the Debian package when it is missing (needs root).

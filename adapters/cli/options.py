@@ -20,7 +20,6 @@ from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import clock_from_env
 from handoff_ledger.adapters.store.bootstrap import is_read_only, open_ledger
 from handoff_ledger.adapters.store.errors import store_failure
-from handoff_ledger.adapters.store.log_format import wait_until_readable
 from handoff_ledger.adapters.store.urls import parse_store_url
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.durations import parse_deadline, parse_duration, parse_time
@@ -65,9 +64,6 @@ def fresh_views(ledger: Ledger) -> Views:
     """
     views = Views(ledger)
     if not is_read_only(ledger):
-        # PostgreSQL: what was committed before this command (its own write too) is
-        # read, unless a transaction elsewhere holds the horizon past HORIZON_WAIT.
-        wait_until_readable(ledger.recorder)
         views.catch_up()
     return views
 

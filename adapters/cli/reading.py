@@ -28,7 +28,6 @@ from handoff_ledger.adapters.services.documents import log_entry
 from handoff_ledger.adapters.services.human_times import human_time
 from handoff_ledger.adapters.services.ids import resolve_id
 from handoff_ledger.adapters.services.queries import inbox_document, overdue_document, show_document
-from handoff_ledger.adapters.store.log_format import wait_until_readable
 from handoff_ledger.domain.errors import InvalidInput
 from handoff_ledger.domain.ids import read_id
 
@@ -85,7 +84,6 @@ def log(
     if follow and until_time is not None:
         raise InvalidInput("until: cannot be combined with --follow")
     with ledger_at(db) as ledger:
-        wait_until_readable(ledger.recorder)  # events committed before now: see fresh_views
         while True:
             # Everything up to the head seen before this pass has been considered, so
             # the next pass (with --follow) starts after it instead of rescanning.

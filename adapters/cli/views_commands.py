@@ -212,8 +212,7 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
             console().print(
                 f"Log horizon: readable up to {horizon['readable']}; "
                 f"{horizon['events_waiting']} committed event(s) waiting above it; oldest "
-                "open transaction in the cluster: "
-                + ("none" if oldest is None else f"{oldest:.1f} s")
+                "open transaction of a writer: " + ("none" if oldest is None else f"{oldest:.1f} s")
             )
         if webhooks:
             hooks = Table(title="Webhook deliveries")

@@ -6,15 +6,37 @@ id (``pg_current_xact_id()``), so writers share no lock (issue 24)::
     position = offset + (xid << RANK_BITS) + rank      (rank = 1, 2, … within the save)
 
 Log order is therefore (transaction id, rank) order. A reader reads only positions
-at or below the *horizon*, ``offset + (xmin << RANK_BITS)`` where ``xmin`` is the
-oldest transaction id still running in the cluster (``pg_snapshot_xmin`` of the
-reading statement's own snapshot). Every transaction with a lower id has ended, so
-no event can ever be committed at or below a horizon a reader has seen, and every
-event committed later lands above it: a reader that moves its cursor only to
-positions it has read never skips one. (The usual form of this technique, rows
-ordered by a sequence and filtered on ``xid < xmin``, can skip: a transaction with
-a lower xid may draw a higher sequence value than one with a higher xid that
-commits first. Here the position *is* the xid, so the two orders are one.)
+at or below the *horizon*, ``offset + (h << RANK_BITS)``, where ``h`` is the oldest
+transaction id among this ledger's *writers* still running (transactions holding a
+writing lock on its events table), or, when none runs, the reading statement's
+``pg_snapshot_xmax`` (one past the last transaction id that had ended). Every
+transaction with a lower id that could record an event has ended, so no event can
+ever be committed at or below a horizon a reader has seen, and every event committed
+later lands above it: a reader that moves its cursor only to positions it has read
+never skips one. (The usual form of this technique, rows ordered by a sequence and
+filtered on ``xid < xmin``, can skip: a transaction with a lower xid may draw a
+higher sequence value than one with a higher xid that commits first. Here the
+position *is* the xid, so the two orders are one.)
+
+Why only this ledger's writers: the cluster's oldest running transaction
+(``pg_snapshot_xmin``) would do too, but then any transaction anywhere on the server
+(another database, a ``psql`` session left open) holds every ledger's readers back.
+Counting writers is sound because a writer of this code takes its lock on the events
+table in the same statement that takes its transaction id (the insert), so a
+transaction with an id older than the statement's snapshot either holds that lock,
+is seen holding it, and bounds the horizon, or will never record an event; one
+taking its id later has an id at or above the snapshot's ``xmax``. (A transaction
+that took an id *before* it first writes the events table would break this: no code
+of this project does, and code without issue 24 is refused by the store.)
+
+The horizon is computed in a statement of its own and the read that uses it comes
+after, with a later snapshot: an event below the horizon was committed before the
+horizon's statement ended, so the read sees it.
+
+A *fresh* read also waits (at most ``HORIZON_WAIT``) until the horizon passes every
+event committed before it started, which a writer with a lower transaction id may
+hold back for the moment of its transaction; so a process reads what another process
+committed before it, not only its own writes.
 
 ``offset`` makes every new position larger than any position of a store written
 before this format (those came from the library's sequence); it is fixed when the
@@ -33,9 +55,8 @@ __all__ = [
     "OLD_WRITER_MESSAGE",
     "RANK_BITS",
     "format_statements",
-    "horizon_sql",
+    "horizon_statement",
     "read_offset",
-    "wait_until_readable",
 ]
 
 RANK_BITS = 16
@@ -53,9 +74,26 @@ OLD_WRITER_MESSAGE = (
 )
 
 
-def horizon_sql(offset: int) -> str:
-    """The highest position a statement may read: below every running transaction."""
-    return f"({offset} + (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {RANK_BITS}))"
+def horizon_statement(offset: int, schema: str, table: str) -> str:
+    """SQL answering ``committed`` (the last position visible to the statement) and
+    ``horizon`` (the highest position a later statement may read): see the module."""
+    qualified = f'"{schema}"."{table}"'
+    literal = qualified.replace("'", "''")
+    low32 = (1 << 32) - 1
+    return (
+        "WITH writers AS (SELECT own.transactionid::text::bigint AS xid32 FROM pg_locks "
+        "AS held JOIN pg_locks AS own ON own.virtualtransaction = held.virtualtransaction "
+        "AND own.locktype = 'transactionid' AND own.mode = 'ExclusiveLock' "
+        "WHERE held.locktype = 'relation' "
+        f"AND held.relation = '{literal}'::regclass "
+        "AND held.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND held.mode NOT IN ('AccessShareLock', 'RowShareLock')) "
+        f"SELECT (SELECT max(notification_id) FROM {qualified}) AS committed, "
+        f"{offset} + (COALESCE((SELECT min(x::text::bigint) "
+        "FROM pg_snapshot_xip(pg_current_snapshot()) AS x "
+        f"WHERE (x::text::bigint & {low32}) IN (SELECT xid32 FROM writers)), "
+        f"pg_snapshot_xmax(pg_current_snapshot())::text::bigint) << {RANK_BITS}) AS horizon"
+    )
 
 
 def format_statements(schema: str, table: str) -> list[str]:
@@ -103,14 +141,7 @@ def _value(row: Any, key: str) -> Any:
 
 
 HORIZON_WAIT = 2.0
-"""Seconds a read that must see every event committed before it (a CLI read after a
-write, an ``ack``'s queue position) waits for a transaction elsewhere to end before
-it answers from what is readable."""
-
-
-def wait_until_readable(recorder: Any, timeout: float = HORIZON_WAIT) -> bool:
-    """Wait until every event committed before this call is readable (at most
-    ``timeout`` s); False if a transaction elsewhere still holds the horizon. SQLite
-    commits in position order, one writer at a time: nothing to wait for."""
-    wait = getattr(recorder, "wait_for_committed", None)
-    return True if wait is None else bool(wait(timeout))
+"""Seconds a read waits for a writer of this ledger, whose transaction began before an
+event committed before the read, to end before it answers from what is readable. A
+process waits so only once for the same writer: later reads answer at once until the
+horizon moves."""

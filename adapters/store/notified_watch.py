@@ -9,7 +9,10 @@ from psycopg.sql import SQL, Identifier
 
 from handoff_ledger.adapters.store.postgres import ManyWritersRecorder
 
-__all__ = ["NotifiedProtocolWatch"]
+__all__ = ["APPLICATION_NAME", "NotifiedProtocolWatch"]
+
+APPLICATION_NAME = "handoff-ledger protocol watch"
+"""How the watch's connection shows in ``pg_stat_activity`` (one per process)."""
 
 
 class NotifiedProtocolWatch:
@@ -42,7 +45,10 @@ class NotifiedProtocolWatch:
                     conninfo, kwargs = self._pool.conninfo, self._pool.kwargs
                     conninfo = conninfo() if callable(conninfo) else conninfo
                     kwargs = kwargs() if callable(kwargs) else kwargs
-                    self._conn = psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
+                    self._conn = psycopg.connect(
+                        conninfo,
+                        **{**kwargs, "autocommit": True, "application_name": APPLICATION_NAME},
+                    )
                     self._conn.execute(SQL("LISTEN {0}").format(Identifier(self._channel)))
                 except psycopg.Error:
                     self._drop()

@@ -41,7 +41,7 @@ from handoff_ledger.adapters.store.log_format import (
     HORIZON_WAIT,
     MAX_EVENTS_PER_SAVE,
     RANK_BITS,
-    horizon_sql,
+    horizon_statement,
     read_offset,
 )
 from handoff_ledger.adapters.store.urls import session_options
@@ -108,8 +108,9 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
 
     Each save's events get their log positions from the saving transaction's id
     (:mod:`.log_format`), under ordinary row locks; readers read up to the horizon
-    below every running transaction, so none skips an event committed late. One
-    NOTIFY per committed save, as the library sends (never one per event).
+    below every running writer of this ledger, so none skips an event committed
+    late, and a read waits (bounded) for what was committed before it. One NOTIFY per
+    committed save, as the library sends (never one per event).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -118,10 +119,11 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
         self._offset: int | None = None
         self._insert: Composed | None = None
         self._guarded_insert: Composed | None = None
-        self._written = 0
-        """The highest position this process has committed (a lower bound)."""
+        self._horizon_query: SQL | None = None
         self._readable = 0
         """The highest horizon this process has seen (it never goes down)."""
+        self._held_at: int | None = None
+        """A horizon this process already waited on to its bound: not waited on again."""
         schema, table = self.datastore.schema, self.events_table_name
         self._qualified = SQL("{0}.{1}").format(Identifier(schema), Identifier(table))
         self._type = SQL("{0}.{1}").format(
@@ -142,9 +144,58 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
             self._offset = found
         return self._offset
 
-    def horizon_sql(self) -> str:
-        """SQL for the highest position a statement may read now (see :mod:`.log_format`)."""
-        return horizon_sql(self.position_offset)
+    def readable(self, timeout: float = HORIZON_WAIT, cursor: Any = None) -> int:
+        """The highest position a read that starts now may read, once every event
+        committed before this call is below it: at most ``timeout`` s of waiting for a
+        writer of this ledger whose transaction holds them back, and none for a
+        writer already waited on to the bound (see :mod:`.log_format`).
+
+        ``cursor``: a read inside a transaction asks on its connection (a statement of
+        its own, so the read after it has a later snapshot) rather than holding a
+        second pooled connection while it waits."""
+        return self._wait_readable(timeout, once_per_holder=True, cursor=cursor)[0]
+
+    def wait_for_committed(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until every event committed before this
+        call is readable; False if a writer of this ledger still holds the horizon."""
+        return self._wait_readable(timeout, once_per_holder=False)[1]
+
+    def _wait_readable(
+        self, timeout: float, *, once_per_holder: bool, cursor: Any = None
+    ) -> tuple[int, bool]:
+        if cursor is not None:
+            from psycopg.rows import dict_row
+
+            with cursor.connection.cursor(row_factory=dict_row) as own:
+                return self._poll_readable(own, timeout, once_per_holder)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            return self._poll_readable(curs, timeout, once_per_holder)
+
+    def _poll_readable(self, curs: Any, timeout: float, once_per_holder: bool) -> tuple[int, bool]:
+        if self._horizon_query is None:
+            self._horizon_query = SQL(
+                horizon_statement(
+                    self.position_offset, self.datastore.schema, self.events_table_name
+                )
+            )
+        deadline = time.monotonic() + timeout
+        committed: int | None = None
+        while True:
+            curs.execute(self._horizon_query, prepare=True)
+            row = curs.fetchone()
+            assert row is not None
+            self._readable = max(self._readable, int(row["horizon"]))
+            if committed is None:
+                committed = int(row["committed"] or 0)
+            if self._readable >= committed:
+                return self._readable, True
+            if (once_per_holder and self._held_at == self._readable) or (
+                time.monotonic() >= deadline
+            ):
+                if once_per_holder:
+                    self._held_at = self._readable
+                return self._readable, False
+            time.sleep(_HORIZON_POLL)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -153,29 +204,7 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
         if kwargs.get("protocol_head") is not None and len(positions or ()) != len(stored_events):
             # The guard held (pipelined: known only now): nothing was inserted.
             raise ProtocolMoved(f"a protocol version after {kwargs['protocol_head']} was recorded")
-        if positions:
-            # Not committed yet; if the commit fails, waiting for it ends at the bound.
-            self._written = max(self._written, max(positions))
         return positions
-
-    def read_own_writes(self, timeout: float = HORIZON_WAIT) -> None:
-        """Before a read: wait (at most ``timeout`` s) until the events this process
-        committed are readable, so a process reads its own writes even while another
-        writer's transaction, begun earlier, is still open. Costs nothing once the
-        horizon is known to be past them (and in a process that does not write)."""
-        if self._written <= self._readable:
-            return
-        statement = SQL("SELECT {0} AS horizon").format(SQL(self.horizon_sql()))
-        deadline = time.monotonic() + timeout
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            while True:
-                curs.execute(statement, prepare=True)
-                row = curs.fetchone()
-                assert row is not None
-                self._readable = max(self._readable, int(row["horizon"]))
-                if self._readable >= self._written or time.monotonic() >= deadline:
-                    return
-                time.sleep(_HORIZON_POLL)
 
     def _insert_stored_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -244,11 +273,8 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
         """The library's ``select_notifications``, read only up to the horizon."""
-        self.read_own_writes()
-        clauses: list[SQL | Composed] = [
-            SQL("notification_id <= {0}").format(SQL(self.horizon_sql()))
-        ]
-        params: list[Any] = []
+        clauses: list[SQL | Composed] = [SQL("notification_id <= %s")]
+        params: list[Any] = [self.readable()]
         if start is not None:
             clauses.append(
                 SQL("notification_id >= %s" if inclusive_of_start else "notification_id > %s")
@@ -280,10 +306,10 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
 
     def _max_notification_id(self) -> int | None:
         """The last position a reader may read now (at or below the horizon)."""
-        self.read_own_writes()
-        statement = SQL("SELECT max(notification_id) AS max FROM {0} WHERE notification_id <= {1}")
+        horizon = self.readable()
+        statement = SQL("SELECT max(notification_id) AS max FROM {0} WHERE notification_id <= %s")
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement.format(self._qualified, SQL(self.horizon_sql())))
+            curs.execute(statement.format(self._qualified), (horizon,), prepare=True)
             row = curs.fetchone()
             return None if row is None else row["max"]
 
@@ -292,17 +318,20 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
 
     def horizon(self) -> dict[str, Any]:
         """How far the horizon holds readers back now: the last readable position, the
-        events committed above it, and the age of the oldest transaction holding an id
-        in the cluster (whichever database: transaction ids are the cluster's)."""
+        events committed above it, and the age of the oldest transaction of a writer of
+        this ledger (one holding a writing lock on its events table). Never waits."""
+        horizon = self._wait_readable(0.0, once_per_holder=False)[0]
         statement = SQL(
-            "SELECT (SELECT max(notification_id) FROM {0} WHERE notification_id <= {1}) "
-            "AS readable, (SELECT count(*) FROM {0} WHERE notification_id > {1}) AS waiting, "
-            "(SELECT extract(epoch FROM clock_timestamp() - min(xact_start)) "
-            "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()) "
-            "AS oldest"
-        ).format(self._qualified, SQL(self.horizon_sql()))
+            "SELECT (SELECT max(notification_id) FROM {0} WHERE notification_id <= %s) "
+            "AS readable, (SELECT count(*) FROM {0} WHERE notification_id > %s) AS waiting, "
+            "(SELECT extract(epoch FROM clock_timestamp() - min(a.xact_start)) "
+            "FROM pg_locks AS held JOIN pg_stat_activity AS a ON a.pid = held.pid "
+            "WHERE held.locktype = 'relation' AND held.relation = {1}::regclass "
+            "AND held.mode NOT IN ('AccessShareLock', 'RowShareLock') "
+            "AND a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()) AS oldest"
+        ).format(self._qualified, Literal(f'"{self.datastore.schema}"."{self.events_table_name}"'))
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement)
+            curs.execute(statement, (horizon, horizon))
             row = curs.fetchone()
         assert row is not None
         oldest = row["oldest"]
@@ -311,27 +340,6 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
             "events_waiting": int(row["waiting"]),
             "oldest_transaction_seconds": None if oldest is None else round(float(oldest), 3),
         }
-
-    def wait_for_committed(self, timeout: float) -> bool:
-        """Wait (at most ``timeout`` seconds) until every event committed before this
-        call is readable; False if a transaction elsewhere still holds the horizon."""
-        statement = SQL(
-            "SELECT (SELECT max(notification_id) FROM {0}) AS committed, {1} AS horizon"
-        ).format(self._qualified, SQL(self.horizon_sql()))
-        deadline = time.monotonic() + timeout
-        committed: int | None = None
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            while True:
-                curs.execute(statement, prepare=True)
-                row = curs.fetchone()
-                assert row is not None
-                if committed is None:
-                    committed = int(row["committed"] or 0)
-                if int(row["horizon"]) >= committed:
-                    return True
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(_HORIZON_POLL)
 
 
 class BoundedTrackingRecorder(PostgresTrackingRecorder):

@@ -413,7 +413,7 @@ class ViewStore:
         statement = (
             f"SELECT notification_id, topic, originator_id::text, originator_version, state "
             f"FROM {self.dialect.table(self._events_table)} WHERE notification_id > %s"
-            f"{stop_clause} AND notification_id <= {self._horizon()} "
+            f"{stop_clause} AND notification_id <= {self._horizon(cursor)} "
             "AND topic = ANY(%s) ORDER BY notification_id LIMIT %s"
         ).format(position="notification_id")
         params = [start, *([] if stop is None else [stop]), list(topics), limit]
@@ -436,13 +436,14 @@ class ViewStore:
             )
             return rows
 
-    def _horizon(self) -> str:
+    def _horizon(self, cursor: Any = None) -> str:
         """PostgreSQL: the highest position a statement may read (positions are
         assigned by transaction id, ``store/log_format.py``): no reader passes an
-        event still to be committed below it."""
+        event still to be committed below it. Computed before the statement that uses
+        it (whose snapshot is later), after a bounded wait for what was committed
+        before it; on ``cursor``'s connection when the read is in a transaction."""
         recorder: Any = self.ledger.recorder
-        recorder.read_own_writes()  # this process's own writes are read (bounded wait)
-        return str(recorder.horizon_sql())
+        return str(int(recorder.readable(cursor=cursor)))
 
     @property
     def _events_table(self) -> str:

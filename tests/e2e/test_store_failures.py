@@ -23,6 +23,7 @@ from conftest import CLI, HANDOFF
 from psycopg import sql
 
 from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.adapters.store.notified_watch import APPLICATION_NAME as WATCH
 from handoff_ledger.adapters.views import Views
 
 PG_HOST = os.environ.get("HANDOFF_TEST_PG_HOST", "127.0.0.1")
@@ -210,7 +211,6 @@ def _run_bounded(cli: CLI, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.postgres
-@pytest.mark.holds_horizon
 def test_a_table_locked_by_another_session_fails_within_the_lock_timeout(
     pg_url: str, tmp_path: Path
 ) -> None:
@@ -251,12 +251,13 @@ def test_a_burst_of_concurrent_work_uses_at_most_pool_size_connections(pg_databa
         with _admin() as admin:
             while not stop.is_set():
                 # The protocol watch's one LISTEN connection (docs/architecture.md,
-                # "Caches") is counted apart: the pool's connections are the rest.
+                # "Caches") is counted apart, by its name (its query is '' while it
+                # connects): the pool's connections are the rest.
                 row = admin.execute(
-                    "SELECT count(*) FILTER (WHERE query NOT LIKE 'LISTEN %%'), "
-                    "count(*) FILTER (WHERE query LIKE 'LISTEN %%') "
+                    "SELECT count(*) FILTER (WHERE application_name <> %s), "
+                    "count(*) FILTER (WHERE application_name = %s) "
                     "FROM pg_stat_activity WHERE datname = %s",
-                    (pg_database,),
+                    (WATCH, WATCH, pg_database),
                 ).fetchone()
                 counts.append(int(row[0]) if row else 0)
                 listening.append(int(row[1]) if row else 0)

@@ -35,7 +35,7 @@ WRITERS = 16
 WRITE_SECONDS = 5.0
 HOLD_SHARE = 0.2
 VICTIMS = 4
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.holds_horizon]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
 def _writer(url: str, index: int, folder: str, seed: int) -> None:

@@ -26,7 +26,6 @@ def bounded(store_url: str, clock: SimulatedClock) -> Iterator[tuple[str, Ledger
     opened.close()
 
 
-@pytest.mark.holds_horizon
 def test_a_locked_store_answers_503_with_the_cause_and_writes_nothing(
     bounded: tuple[str, Ledger],
 ) -> None:
