@@ -23,14 +23,14 @@ next one, which is what makes each step happen exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from handoff_ledger.domain.protocol import Action, EscalationLevel
-from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.domain.timers import EscalationReason, Timer
 
-__all__ = ["EscalationPolicy", "Step"]
+__all__ = ["EscalationPolicy", "Step", "step_due"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,15 @@ class Step:
     level: int
     repeat: int
     due: datetime
+
+
+def step_due(next_steps: Mapping[str, Step | None], timer: Timer) -> Step | None:
+    """The escalation step of ``timer`` due next: level 1 at its due time until it
+    escalated, None once its levels are spent (``next_steps`` by timer key).
+    ``Handoff`` and ``Outline`` ask this."""
+    if not next_steps:  # never escalated (most handoffs): no key to build
+        return Step(1, 0, timer.due)
+    return next_steps.get(timer.key, Step(1, 0, timer.due))
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,12 @@ from eventsourcing.utils import get_topic
 from handoff_ledger.domain import rules
 from handoff_ledger.domain.durations import require_in_range
 from handoff_ledger.domain.errors import InvalidInput, InvalidTransition
-from handoff_ledger.domain.escalation import EscalationPolicy, Step
+from handoff_ledger.domain.escalation import EscalationPolicy, Step, step_due
 from handoff_ledger.domain.integrity import SCHEME, event_digest
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.protocol import Action
 from handoff_ledger.domain.states import OPEN_STATES, TERMINAL_STATES, State, Status
-from handoff_ledger.domain.timers import EscalationReason, Timer, timer_key
+from handoff_ledger.domain.timers import EscalationReason, Timer, armed_timers, timer_key
 
 __all__ = ["IDEMPOTENCY_NAMESPACE", "Handoff"]
 
@@ -779,9 +779,7 @@ class Handoff(Aggregate):
 
     def next_step(self, timer: Timer) -> Step | None:
         """The escalation step of ``timer`` due next (level 1 at its due time at first)."""
-        if not self.next_steps:  # never escalated (most handoffs): no key to build
-            return Step(1, 0, timer.due)
-        return self.next_steps.get(timer.key, Step(1, 0, timer.due))
+        return step_due(self.next_steps, timer)
 
     def _require_next_step(
         self,
@@ -836,16 +834,13 @@ class Handoff(Aggregate):
 
     def timers(self) -> list[Timer]:
         """Every timer armed now: ack, update, deadline (none once terminal)."""
-        if not self.is_open:
-            return []
-        armed = []
-        if self.ack_due is not None and self.acked_at is None:
-            armed.append(Timer(EscalationReason.ACK_TIMEOUT, self.ack_due))
-        if self.update_due is not None:
-            armed.append(Timer(EscalationReason.UPDATE_OVERDUE, self.update_due))
-        if self.deadline_due is not None:
-            armed.append(Timer(EscalationReason.DEADLINE_MISSED, self.deadline_due))
-        return armed
+        return armed_timers(
+            is_open=self.is_open,
+            ack_due=self.ack_due,
+            acked_at=self.acked_at,
+            update_due=self.update_due,
+            deadline_due=self.deadline_due,
+        )
 
     def due_timers(self, now: datetime) -> list[Timer]:
         """The armed timers whose promise is broken at ``now``."""

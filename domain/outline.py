@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from handoff_ledger.domain.escalation import Step
+from handoff_ledger.domain.escalation import Step, step_due
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import OPEN_STATES, State, Status
-from handoff_ledger.domain.timers import EscalationReason, Timer, timer_key
+from handoff_ledger.domain.timers import Timer, armed_timers, timer_key
 
 __all__ = ["Outline"]
 
@@ -95,22 +95,17 @@ class Outline:
 
     def timers(self) -> list[Timer]:
         """Every timer armed now (``Handoff.timers``)."""
-        if self.state not in OPEN_STATES:
-            return []
-        armed = []
-        if self.ack_due is not None and self.acked_at is None:
-            armed.append(Timer(EscalationReason.ACK_TIMEOUT, self.ack_due))
-        if self.update_due is not None:
-            armed.append(Timer(EscalationReason.UPDATE_OVERDUE, self.update_due))
-        if self.deadline_due is not None:
-            armed.append(Timer(EscalationReason.DEADLINE_MISSED, self.deadline_due))
-        return armed
+        return armed_timers(
+            is_open=self.state in OPEN_STATES,
+            ack_due=self.ack_due,
+            acked_at=self.acked_at,
+            update_due=self.update_due,
+            deadline_due=self.deadline_due,
+        )
 
     def next_step(self, timer: Timer) -> Step | None:
         """The escalation step of ``timer`` due next (``Handoff.next_step``)."""
-        if not self.next_steps:
-            return Step(1, 0, timer.due)
-        return self.next_steps.get(timer.key, Step(1, 0, timer.due))
+        return step_due(self.next_steps, timer)
 
 
 # One fold per event class: what its ``apply`` does to the outline's fields.

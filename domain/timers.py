@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["EscalationReason", "Timer", "timer_key"]
+__all__ = ["EscalationReason", "Timer", "armed_timers", "timer_key"]
 
 
 class EscalationReason(StrEnum):
@@ -43,3 +43,25 @@ class Timer:
 def timer_key(reason: str, due: datetime | None) -> str:
     """The identity of one arming of a timer (``manual`` escalations have no due)."""
     return f"{reason}@{due.isoformat() if due else '-'}"
+
+
+def armed_timers(
+    *,
+    is_open: bool,
+    ack_due: datetime | None,
+    acked_at: datetime | None,
+    update_due: datetime | None,
+    deadline_due: datetime | None,
+) -> list[Timer]:
+    """Every timer a handoff with these fields has armed: ack (until acked), update,
+    deadline; none once it is closed. ``Handoff.timers`` and ``Outline.timers``."""
+    if not is_open:
+        return []
+    armed = []
+    if ack_due is not None and acked_at is None:
+        armed.append(Timer(EscalationReason.ACK_TIMEOUT, ack_due))
+    if update_due is not None:
+        armed.append(Timer(EscalationReason.UPDATE_OVERDUE, update_due))
+    if deadline_due is not None:
+        armed.append(Timer(EscalationReason.DEADLINE_MISSED, deadline_due))
+    return armed
