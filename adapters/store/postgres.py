@@ -22,6 +22,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     Notification,
     OperationalError,
@@ -37,6 +38,7 @@ from eventsourcing.utils import Environment, EnvType
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from handoff_ledger.adapters.ledger.caches import ProtocolMoved
+from handoff_ledger.adapters.store.group_commit import GroupCommit, Save
 from handoff_ledger.adapters.store.log_format import (
     HORIZON_WAIT,
     MAX_EVENTS_PER_SAVE,
@@ -110,7 +112,9 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
     (:mod:`.log_format`), under ordinary row locks; readers read up to the horizon
     below every running writer of this ledger, so none skips an event committed
     late, and a read waits (bounded) for what was committed before it. One NOTIFY per
-    committed save, as the library sends (never one per event).
+    committed transaction, as the library sends (never one per event). Saves that
+    arrive together from this process's threads share a transaction
+    (:mod:`.group_commit`), each with its own optimistic check.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -124,6 +128,8 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
         """The highest horizon this process has seen (it never goes down)."""
         self._held_at: int | None = None
         """A horizon this process already waited on to its bound: not waited on again."""
+        self._batch_insert: Composed | None = None
+        self.group_commit = GroupCommit(self._insert_alone, self._insert_many)
         schema, table = self.datastore.schema, self.events_table_name
         self._qualified = SQL("{0}.{1}").format(Identifier(schema), Identifier(table))
         self._type = SQL("{0}.{1}").format(
@@ -196,6 +202,125 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
                     self._held_at = self._readable
                 return self._readable, False
             time.sleep(_HORIZON_POLL)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Record one save's events (in a transaction shared with whatever other saves
+        of this process are waiting, :mod:`.group_commit`); its positions."""
+        return self.group_commit.insert(stored_events, **kwargs)
+
+    def _insert_alone(
+        self, stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]
+    ) -> Sequence[int] | None:
+        positions: Sequence[int] | None = BoundedApplicationRecorder.insert_events(
+            self, stored_events, **kwargs
+        )
+        return positions
+
+    def _insert_many_once(self, saves: list[Save]) -> None:
+        """Write ``saves`` (two or more, on different aggregates) in one transaction
+        each save that meets a conflict or the protocol guard is left out with its
+        error (the others are written again, in a new transaction, without it)."""
+        pending = [save for save in saves if save.error is None and not save.written]
+        while len(pending) > 1:
+            if not self._try_many(pending):
+                return
+            pending = [save for save in pending if save.error is None]
+        for only in pending:
+            try:
+                only.positions = self._insert_alone(only.events, only.kwargs)
+                only.written = True
+            except (IntegrityError, ProtocolMoved) as error:
+                only.error = error
+
+    _insert_many = _once_more(_insert_many_once)
+
+    def _try_many(self, saves: list[Save]) -> bool:
+        """One transaction for ``saves``: True if some were left out (nothing written)."""
+        rows: list[Any] = []
+        heads: list[int | None] = []
+        for save in saves:
+            head = save.kwargs.get("protocol_head")
+            for e in save.events:
+                rows.append(
+                    self.construct_pg_stored_event(
+                        e.originator_id, e.originator_version, e.topic, e.state
+                    )
+                )
+                heads.append(head)
+        if len(rows) > MAX_EVENTS_PER_SAVE:
+            raise ProgrammingError(f"a transaction records at most {MAX_EVENTS_PER_SAVE} events")
+        if self._batch_insert is None:
+            self._batch_insert = self._insert_many_statement()
+        left_out = False
+        import psycopg
+
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._notify_channel(curs)
+            if any(e.originator_id == PROTOCOL_ID for save in saves for e in save.events):
+                curs.execute(SQL("NOTIFY {0}").format(Identifier(self.protocol_channel)))
+            curs.execute(self._batch_insert, (rows, heads), prepare=True)
+            got = {
+                (row["originator_id"], row["originator_version"]): row["notification_id"]
+                for row in curs.fetchall()
+            }
+            for save in saves:
+                missing = [
+                    e for e in save.events if (e.originator_id, e.originator_version) not in got
+                ]
+                if missing:
+                    left_out = True
+                    save.error = self._left_out_because(curs, save, missing[0])
+            if left_out:
+                raise psycopg.Rollback  # the transaction's block ends here, nothing written
+        if left_out:
+            return True
+        for save in saves:
+            save.positions = [got[(e.originator_id, e.originator_version)] for e in save.events]
+            save.written = True
+        return False
+
+    def _left_out_because(self, curs: Any, save: Save, event: StoredEvent) -> Exception:
+        head = save.kwargs.get("protocol_head")
+        if head is not None:
+            curs.execute(
+                SQL("SELECT max(originator_version) AS v FROM {0} WHERE originator_id = %s").format(
+                    self._qualified
+                ),
+                (PROTOCOL_ID,),
+            )
+            row = curs.fetchone()
+            if row is not None and row["v"] is not None and int(row["v"]) > head:
+                return ProtocolMoved(f"a protocol version after {head} was recorded")
+        return IntegrityError(
+            f"another save recorded version {event.originator_version} of "
+            f"{event.originator_id} first"
+        )
+
+    def _insert_many_statement(self) -> Composed:
+        """Many saves' events in one statement: a row whose save was decided under an
+        outdated protocol (its head) is not inserted, nor one whose version exists."""
+        return SQL(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state, "
+            "notification_id) SELECT e.originator_id, e.originator_version, e.topic, e.state, "
+            "{offset} + (pg_current_xact_id()::text::bigint << {bits}) + e.rank "
+            "FROM unnest(%s::{type}[], %s::bigint[]) WITH ORDINALITY "
+            "AS e(originator_id, originator_version, topic, state, head, rank) "
+            "WHERE e.head IS NULL OR NOT EXISTS (SELECT 1 FROM {table} AS p "
+            "WHERE p.originator_id = {protocol} AND p.originator_version > e.head) "
+            "ON CONFLICT DO NOTHING RETURNING originator_id, originator_version, notification_id"
+        ).format(
+            table=self._qualified,
+            offset=Literal(self.position_offset),
+            bits=Literal(RANK_BITS),
+            type=self._type,
+            protocol=Literal(str(PROTOCOL_ID)),
+        )
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

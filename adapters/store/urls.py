@@ -101,7 +101,7 @@ def _sqlite(raw: str) -> StoreURL:
         raise InvalidInput(f"db: {raw!r}: folder {path.parent} does not exist")
     read_only = mode == "ro" or (path.exists() and not _writable(path))
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": "handoff_ledger.adapters.store.sqlite:GroupCommitSQLiteFactory",
         "SQLITE_DBNAME": _read_only_uri(raw, path) if read_only else str(path),
         # Writers wait for each other instead of failing: racing agents queue up and
         # the loser is told by the optimistic-concurrency check, not by "locked".
