@@ -59,6 +59,7 @@ from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.states import Status
 
 CLIENTS = 8
+BASELINE_THREADS = 8
 SERVE_ARGS: list[str] = []
 HANDOFF = str(Path(sys.executable).parent / "handoff")
 
@@ -106,16 +107,18 @@ def stagger(index: int, pace: float | None) -> float:
     return 0.0 if pace is None else index / (pace * CLIENTS)
 
 
-def in_process(url: str, seconds: float, pace: float | None = None) -> Phase:
+def in_process(
+    url: str, seconds: float, pace: float | None = None, threads: int | None = None
+) -> Phase:
     """Lifecycles through one in-process ``Ledger`` for ``seconds``, with this process's CPU.
 
-    ``pace``: lifecycles/s per thread (None: as fast as the ledger goes).
+    ``pace``: lifecycles/s per thread (None: as fast as the ledger goes); ``threads``:
+    how many drive it (default: as many as the HTTP clients).
     """
+    count = threads or CLIENTS
     ledger = open_ledger(url)
-    done = [0] * CLIENTS
-    latencies: list[raw_http.Latencies] = [
-        {c: [] for c in raw_http.COMMANDS} for _ in range(CLIENTS)
-    ]
+    done = [0] * count
+    latencies: list[raw_http.Latencies] = [{c: [] for c in raw_http.COMMANDS} for _ in range(count)]
     stop = time.perf_counter() + seconds
 
     def drive(index: int) -> None:
@@ -147,13 +150,13 @@ def in_process(url: str, seconds: float, pace: float | None = None) -> Phase:
                 sink[command].append((end - start) * 1000)
             done[index] += 1
 
-    threads = [threading.Thread(target=drive, args=(i,)) for i in range(CLIENTS)]
+    workers = [threading.Thread(target=drive, args=(i,)) for i in range(count)]
     cpu = cpu_seconds()
     began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     elapsed = time.perf_counter() - began
     cpu = cpu_seconds() - cpu
     ledger.close()
@@ -286,7 +289,7 @@ def measure(backend: str, seconds: float, rounds: int, clients: list[str]) -> No
         served: dict[str, list[Phase]] = {client: [] for client in clients}
         try:
             for _ in range(rounds):
-                baseline.append(in_process(baseline_url, slice_))
+                baseline.append(in_process(baseline_url, slice_, threads=BASELINE_THREADS))
                 for client in clients:
                     cpu = tree_cpu_seconds(server.pid)
                     phase = LOAD_GENERATORS[client](base, tokens, slice_, None)
@@ -306,6 +309,8 @@ def measure(backend: str, seconds: float, rounds: int, clients: list[str]) -> No
                     "store": backend,
                     "client": client,
                     "rounds": rounds,
+                    "clients_at_once": CLIENTS,
+                    "in_process_threads": BASELINE_THREADS,
                     "in_process_lifecycles_per_s": round(inside.rate, 1),
                     "in_process_cpu_ms_per_lifecycle": round(
                         1000 * inside.cpu / max(1, inside.lifecycles), 2
@@ -350,7 +355,20 @@ def main() -> None:
     parser.add_argument(
         "--clients", default="raw", help="load generators, comma-separated: raw, httpx"
     )
+    parser.add_argument(
+        "--concurrency", type=int, default=CLIENTS, help="clients at once (and baseline threads)"
+    )
+    parser.add_argument(
+        "--baseline-threads",
+        type=int,
+        default=0,
+        help="threads of the in-process baseline (default: as many as --concurrency; 1: "
+        "the single-writer rate)",
+    )
     args = parser.parse_args()
+    global CLIENTS, BASELINE_THREADS
+    CLIENTS = max(1, args.concurrency)
+    BASELINE_THREADS = args.baseline_threads or CLIENTS
     SERVE_ARGS.extend(["--workers", str(args.workers)])
     clients = args.clients.split(",")
     unknown = set(clients) - set(LOAD_GENERATORS)
