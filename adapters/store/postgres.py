@@ -12,6 +12,12 @@ Two things kept a command waiting far past the documented bounds:
   final (the wait it ends was already the bound); any other failure, such as a
   pooled connection the server dropped, is tried again while the pool may still
   hold such connections (its size, plus one), each try failing at once.
+
+Why this module is long (over 400 lines): ``ManyWritersRecorder`` overrides the
+library recorder's insert and select paths (the writers-only horizon, the guarded
+insert, the group commit's one-statement batch), and each override reuses that
+recorder's private statements, connection handling and retry; split across modules
+they would import each other's halves of one class.
 """
 
 from __future__ import annotations
