@@ -1,4 +1,5 @@
-"""How ``handoff --help`` reads: commands grouped by what they are for, plain usage lines.
+"""How ``handoff --help`` reads: plain usage lines (the commands' panels, grouped by what
+they are for, are in :mod:`~handoff_ledger.adapters.cli.commands`).
 
 Typer 0.29 writes every flag's type (``--json <bool>``) and braces around a required
 argument (``watch [OPTIONS] {ID}``); both read as noise to a newcomer, so a flag shows
@@ -7,43 +8,19 @@ no type and an argument's usage name is its metavar alone (``ID``, ``[NAME]``).
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import typer
 from typer.core import TyperArgument, TyperOption
 
-__all__ = ["PANELS", "group_commands", "installed_version", "plain_usage"]
-
-PANELS: dict[str, tuple[str, ...]] = {
-    "Lifecycle": (
-        "send", "ack", "status", "complete", "fail", "decline", "cancel", "reassign",
-        "reply", "note", "next", "work",
-    ),
-    "Reading": ("show", "inbox", "overdue", "log", "notifications", "watch", "digest", "agents"),
-    "Forensics": ("trace", "gaps", "replay", "audit", "export"),
-    "Running": ("init", "serve", "reactor", "mcp", "projections", "protocol", "demo"),
-}  # fmt: skip
-"""Each command's group in ``handoff --help``, in the order listed there."""
-
-
-def group_commands(app: typer.Typer) -> None:
-    """Put every registered command and sub-app in its panel, in ``PANELS`` order."""
-    order = {name: i for i, name in enumerate(n for names in PANELS.values() for n in names)}
-    panel_of = {name: panel for panel, names in PANELS.items() for name in names}
-    infos: list[Any] = [*app.registered_commands, *app.registered_groups]
-    for info in infos:
-        info.rich_help_panel = panel_of.get(_name(info), "Running")
-    app.registered_commands.sort(key=lambda c: order.get(_name(c), len(order)))
-    app.registered_groups.sort(key=lambda g: order.get(_name(g), len(order)))
-
-
-def _name(info: Any) -> str:
-    return str(info.name or (info.callback.__name__ if info.callback else ""))
+__all__ = ["installed_version", "plain_usage"]
 
 
 def installed_version() -> str:
     """The installed distribution's version (``handoff --version``)."""
+    # Imported here: importlib.metadata (and the email package it reads metadata
+    # with) would cost every ``handoff`` process ~10 ms for a flag it rarely gets.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("handoff-ledger")
     except PackageNotFoundError:  # run from a source tree that was never installed
