@@ -21,6 +21,7 @@ import typer
 from typer.exceptions import TyperException
 
 from handoff_ledger.adapters.cli.app import app, emit_json
+from handoff_ledger.adapters.cli.coercion import values_as_given
 from handoff_ledger.adapters.cli.help import plain_usage
 from handoff_ledger.domain.errors import HandoffError, InvalidInput, Refused
 
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 plain_usage()
+values_as_given()
 
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2

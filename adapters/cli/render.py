@@ -11,10 +11,7 @@ import json
 import sys
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from handoff_ledger.adapters.ledger.application import LoggedEvent, ProtocolVersion
 from handoff_ledger.adapters.services.documents import event_fields, parse_iso
@@ -26,6 +23,11 @@ from handoff_ledger.adapters.services.human_times import (
 from handoff_ledger.domain.durations import format_duration
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.integrity import HASH_FIELDS
+
+if TYPE_CHECKING:  # rich is imported by the tables and the console that use it: an ack
+    # or a --json answer prints no table, and rich costs a process ~20 ms to import.
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = [
     "ack_text",
@@ -156,6 +158,8 @@ def _short(value: Any) -> str:
 
 def inbox_table(agent: str, entries: list[dict[str, Any]], now: datetime, total: int) -> Table:
     """An agent's queue (inbox documents), head first."""
+    from rich.table import Table
+
     shown = f" (first {len(entries)} shown)" if total > len(entries) else ""
     table = Table(title=f"Queue of {agent}: {total} open{shown}")
     for column in ("pos", "id", "from", "kind", "priority", "state", "age", "next due"):
@@ -179,6 +183,8 @@ def inbox_table(agent: str, entries: list[dict[str, Any]], now: datetime, total:
 
 def overdue_table(entries: list[dict[str, Any]], now: datetime) -> Table:
     """Every broken promise: which handoff, whose, which timer, since when."""
+    from rich.table import Table
+
     table = Table(title=f"Overdue at {human_time(now)}: {len(entries)}")
     for column in ("id", "from → to", "kind", "overdue", "since", "escalated"):
         table.add_column(column)
@@ -210,5 +216,7 @@ def protocol_text(current: ProtocolVersion | None) -> str:
 
 def console() -> Console:
     """A console that never truncates ids: wide enough when output is piped or captured."""
+    from rich.console import Console
+
     interactive = sys.stdout.isatty()
     return Console(width=None if interactive else 240, soft_wrap=not interactive)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable
@@ -96,6 +95,8 @@ class Views:
             return self.catch_up() if task == "catch_up" else self.rebuild()
         names = [p.name for p in self.projections]
         groups = _split(names, workers, self.store.dialect.backend)
+        import multiprocessing  # here: only a parallel rebuild or catch-up spawns
+
         context = multiprocessing.get_context("spawn")
         env = {key: str(value) for key, value in self.ledger.env.items()}
         children = [

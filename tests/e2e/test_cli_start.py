@@ -2,8 +2,9 @@
 lists every command from the static table of ``adapters/cli/commands.py`` and imports
 no command module, no ledger and no server stack; ``handoff ack`` (its help, and a
 real ack on a SQLite store) imports ``lifecycle`` alone and no HTTP, MCP, A2A or
-dashboard library. The table is held equal to what the modules register, help line
-by help line, so ``handoff --help`` cannot drift from the commands."""
+dashboard library (nor pydantic or rich, with ``--json``). The table is held equal to
+what the modules register, help line by help line, so ``handoff --help`` cannot drift
+from the commands."""
 
 from __future__ import annotations
 
@@ -84,6 +85,11 @@ def test_an_ack_on_sqlite_imports_its_own_module_and_no_server_stack(
     assert sqlite_cli.json("show", sent["id"])["state"] == "acked"
     assert [m for m in COMMAND_MODULES if m in modules] == [PREFIX + "lifecycle"]
     assert stacks(modules) == []
+    # Nor what an ack with --json does not use: Typer's Pydantic coercion (its text
+    # and flags are taken as given), rich (no table), multiprocessing (no parallel
+    # catch-up), importlib.metadata (no tracing exporter to look up).
+    unused = ("pydantic", "rich", "multiprocessing", "importlib.metadata")
+    assert [m for m in unused if m in modules] == []
 
 
 def test_an_unknown_command_is_refused_as_before_with_a_suggestion(tmp_path: Any) -> None:
