@@ -11,13 +11,18 @@ is its median wall time (start to exit) over all rounds:
    store (initialised, one fresh handoff per round created beforehand, untimed, so
    every timed ack records one), with ``--json`` unless ``--human``.
 
+With ``--before PATH`` (another checkout's ``handoff``, e.g. main's), the three
+``handoff`` processes run with that one too, in the same rounds: a before/after that
+the machine's load weighs on alike. Each process's CPU time (user + system, from
+``getrusage``) is reported beside its wall time: less sensitive to other processes.
+
 Targets (issue 25, item 4): ``handoff --help`` <= 0.15 s more than ``python -c pass``;
 a ``handoff ack`` process (the real ack, and ``ack --help``) <= 0.3 s more.
 
 Prints one JSON report: each process's runs and median, its difference from the
 baseline, whether it meets its target, and the load average before and after.
 
-    .venv/bin/python bench/cli_start.py [--rounds 15] [--human]
+    .venv/bin/python bench/cli_start.py [--rounds 15] [--human] [--before PATH]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -60,46 +66,53 @@ def create_handoffs(url: str, count: int) -> list[UUID]:
         ledger.close()
 
 
-def timed(argv: list[str]) -> float:
-    """Wall seconds from start to exit; a failure stops the bench."""
-    started = time.perf_counter()
+def cpu_seconds() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds from start to exit; a failure stops the bench."""
+    cpu, started = cpu_seconds(), time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     took = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()}")
-    return took
+    return took, cpu_seconds() - cpu
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--human", action="store_true", help="the ack prints text, not JSON")
+    parser.add_argument("--before", help="another checkout's handoff, timed in the same rounds")
     args = parser.parse_args()
+    sides = {"": HANDOFF, **({"before: ": args.before} if args.before else {})}
     load_before = os.getloadavg()
-    runs: dict[str, list[float]] = {"python -c pass": [], **{name: [] for name in TARGETS}}
+    runs: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     with scratch_store("sqlite") as url:
-        ids = create_handoffs(url, args.rounds)
+        ids = create_handoffs(url, args.rounds * len(sides))
         fmt = [] if args.human else ["--json"]
-        for round_number, handoff_id in enumerate(ids):
-            argv = {
-                "python -c pass": [sys.executable, "-c", "pass"],
-                "handoff --help": [HANDOFF, "--help"],
-                "handoff ack --help": [HANDOFF, "ack", "--help"],
-                "handoff ack": [
-                    HANDOFF,
-                    "ack",
-                    str(handoff_id),
-                    "--as",
-                    "code_agent",
-                    "--db",
-                    url,
-                    *fmt,
-                ],
-            }
+        for round_number in range(args.rounds):
+            argv = {"python -c pass": [sys.executable, "-c", "pass"]}
+            for number, (side, handoff) in enumerate(sides.items()):
+                handoff_id = str(ids[round_number * len(sides) + number])
+                argv[f"{side}handoff --help"] = [handoff, "--help"]
+                argv[f"{side}handoff ack --help"] = [handoff, "ack", "--help"]
+                argv[f"{side}handoff ack"] = [
+                    handoff, "ack", handoff_id, "--as", "code_agent", "--db", url, *fmt
+                ]  # fmt: skip
             names = list(argv)
             shift = round_number % len(names)
             for name in names[shift:] + names[:shift]:
-                runs[name].append(timed(argv[name]))
+                wall, used = timed(argv[name])
+                runs.setdefault(name, []).append(wall)
+                cpu.setdefault(name, []).append(used)
         acked = open_ledger(url)
         try:
             not_acked = [i for i in ids if acked.get(i).acked_at is None]
@@ -112,17 +125,21 @@ def main() -> None:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "rounds": args.rounds,
         "ack_output": "text" if args.human else "json",
+        "before": args.before,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "median_s": {name: round(statistics.median(r), 3) for name, r in runs.items()},
+        "median_s": {name: median(r) for name, r in runs.items()},
         "over_python_s": {
-            name: round(statistics.median(runs[name]) - baseline, 3) for name in TARGETS
+            name: round(statistics.median(r) - baseline, 3)
+            for name, r in runs.items()
+            if name != "python -c pass"
         },
         "target_over_python_s": TARGETS,
         "met": {
             name: statistics.median(runs[name]) - baseline <= target
             for name, target in TARGETS.items()
         },
+        "cpu_median_s": {name: median(r) for name, r in cpu.items()},
         "runs_s": {name: [round(x, 3) for x in r] for name, r in runs.items()},
     }
     print(json.dumps(report, indent=2))
