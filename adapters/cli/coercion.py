@@ -8,6 +8,10 @@ per parameter. Most of our parameters are text (``str``) or flags (``bool``), an
 Typer's adapter decodes bytes and otherwise returns the text unchanged). Those skip
 the adapter; any other value, and any other parameter (numbers, paths, choices, a
 custom parser), goes through Typer's own coercion as before.
+
+It reaches into Typer's private ``typer._coercion`` and ``typer.core.build_runtime_param``
+(Typer >= 0.29). A Typer without them is used as it is: :func:`values_as_given` then
+changes nothing (the commands pay for pydantic again, and ``test_cli_start`` says so).
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from typer import core
-from typer._coercion import RuntimeParam, TypeDescriptor
+
+try:
+    from typer._coercion import RuntimeParam, TypeDescriptor
+except ImportError:  # a Typer whose coercion moved: keep its own
+    RuntimeParam = TypeDescriptor = None  # type: ignore[assignment,misc]
 
 __all__ = ["values_as_given"]
 
-_typer_runtime_param = core.build_runtime_param  # type: ignore[attr-defined]
+_typer_runtime_param: Any = getattr(core, "build_runtime_param", None)
 
 
 @dataclass(frozen=True)
@@ -32,7 +40,8 @@ class _AsGiven(RuntimeParam):
     def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
         if type(value) is self.annotation:
             return value
-        return _typer_runtime_param(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
+        coerced = _typer_runtime_param(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
+        return coerced
 
 
 def _runtime_param(descriptor: TypeDescriptor) -> RuntimeParam:
@@ -48,11 +57,14 @@ def _runtime_param(descriptor: TypeDescriptor) -> RuntimeParam:
         return _AsGiven(
             parameter_info=info, annotation=descriptor.annotation, descriptor=descriptor
         )
-    return _typer_runtime_param(descriptor)
+    typers: RuntimeParam = _typer_runtime_param(descriptor)
+    return typers
 
 
 def values_as_given() -> None:
     """Have Typer take ``str`` and ``bool`` values as given (once, at start)."""
+    if RuntimeParam is None or _typer_runtime_param is None:
+        return
     # typer.core calls the name it imported from typer._coercion: rebinding it there
     # is what changes the coercion of every parameter built afterwards.
     core.build_runtime_param = _runtime_param  # type: ignore[attr-defined]
