@@ -114,7 +114,13 @@ def _escalation(handoff: Handoff) -> str:
 
 
 def ack_text(handoff: Handoff, position: int | None, now: datetime, *, recorded: bool) -> str:
-    """``HANDOFF_ACK: code_agent received inbox_monitor/1a2b3c4d STATUS: ...``."""
+    """``HANDOFF_ACK: code_agent received inbox_monitor/1a2b3c4d STATUS: ...``.
+
+    The receipt of an ack just recorded counts its promises from the ack's own time
+    (``NEXT_UPDATE: 30m`` as promised, however long the command took to print it); one
+    acked before counts them from ``now``, as what is left of them."""
+    if recorded and handoff.acked_at is not None:
+        now = handoff.acked_at
     verb = "received" if recorded else "had already acked"
     where = f"Added to queue (position {position})" if position else handoff.state.value
     eta = f"Will deliver within {_when(handoff.eta, now)}" if handoff.eta else "not given"
