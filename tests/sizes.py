@@ -9,7 +9,12 @@ test``).
 
 from __future__ import annotations
 
+from typing import TypeVar, cast
+
 import pytest
+from hypothesis import settings
+
+C = TypeVar("C", bound=type)
 
 
 def short_and_full(name: str, short: object, full: object) -> pytest.MarkDecorator:
@@ -21,3 +26,14 @@ def short_and_full(name: str, short: object, full: object) -> pytest.MarkDecorat
             pytest.param(full, id=f"soak-{full}", marks=pytest.mark.soak),
         ],
     )
+
+
+def soak_case(case: C, examples: int) -> C:
+    """A hypothesis state machine's ``TestCase`` at full size (``examples``), marked
+    ``soak``; ``make test`` runs ``case`` with its own (fewer) examples."""
+    full = type(
+        f"{case.__name__}Soak",
+        (case,),
+        {"settings": settings(max_examples=examples, stateful_step_count=40, deadline=None)},
+    )
+    return cast("C", pytest.mark.soak(full))

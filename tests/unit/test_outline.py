@@ -7,10 +7,11 @@ from typing import Any
 
 from hypothesis import settings
 from hypothesis.stateful import invariant
+from sizes import soak_case
 from test_handoff_stateful import HandoffMachine
 
 from handoff_ledger.domain.handoff import Handoff
-from handoff_ledger.domain.outline import _FOLDS, Outline
+from handoff_ledger.domain.outline import Outline
 
 
 def outline_fields(subject: Handoff | Outline) -> dict[str, Any]:
@@ -43,10 +44,6 @@ class OutlineMachine(HandoffMachine):
 
 
 TestOutlineMachine = OutlineMachine.TestCase
-TestOutlineMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestOutlineMachine.settings = settings(max_examples=50, stateful_step_count=40, deadline=None)
 
-
-def test_every_later_event_of_a_handoff_has_a_fold() -> None:
-    later = {cls for cls in vars(Handoff).values() if isinstance(cls, type)}
-    later = {cls for cls in later if issubclass(cls, Handoff.Event)}
-    assert later - {Handoff.Event, Handoff.Created} == set(_FOLDS)
+TestOutlineMachineSoak = soak_case(OutlineMachine.TestCase, examples=150)
