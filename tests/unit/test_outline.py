@@ -11,7 +11,7 @@ from sizes import soak_case
 from test_handoff_stateful import HandoffMachine
 
 from handoff_ledger.domain.handoff import Handoff
-from handoff_ledger.domain.outline import Outline
+from handoff_ledger.domain.outline import _FOLDS, Outline
 
 
 def outline_fields(subject: Handoff | Outline) -> dict[str, Any]:
@@ -47,3 +47,9 @@ TestOutlineMachine = OutlineMachine.TestCase
 TestOutlineMachine.settings = settings(max_examples=50, stateful_step_count=40, deadline=None)
 
 TestOutlineMachineSoak = soak_case(OutlineMachine.TestCase, examples=150)
+
+
+def test_every_later_event_of_a_handoff_has_a_fold() -> None:
+    later = {cls for cls in vars(Handoff).values() if isinstance(cls, type)}
+    later = {cls for cls in later if issubclass(cls, Handoff.Event)}
+    assert later - {Handoff.Event, Handoff.Created} == set(_FOLDS)
