@@ -77,6 +77,16 @@ class CLI:
         finally:
             ledger.close()
 
+    def apply_protocol(self, text: str, source: str, by: str = "admin") -> None:
+        """What ``protocol apply FILE`` records (``by`` its ``--as`` default), made
+        in-process for the fixtures of server tests: the command itself is tested
+        through the CLI (test_cli_lifecycle.py, test_cli_errors.py)."""
+        ledger = open_ledger(self.url, clock=self.clock)
+        try:
+            ledger.apply_protocol(text, source=source, by=by)
+        finally:
+            ledger.close()
+
     def issue_tokens(self, *agents: str, admins: tuple[str, ...] = ()) -> dict[str, str]:
         """A bearer token per agent (``admins`` too, with admin rights), made in-process.
 

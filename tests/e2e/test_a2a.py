@@ -94,9 +94,7 @@ class Live:
 
 @pytest.fixture
 def live(cli: CLI, tmp_path: Any) -> Iterator[Live]:
-    protocol = tmp_path / "handoff.toml"
-    protocol.write_text(PROTOCOL)
-    cli.run("protocol", "apply", str(protocol))
+    cli.apply_protocol(PROTOCOL, source=str(tmp_path / "handoff.toml"))  # no process start
     tokens = cli.issue_tokens(*AGENTS, admins=("human:me",))
     process, url = start_server(cli)
     try:

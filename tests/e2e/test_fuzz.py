@@ -26,6 +26,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.errors import FailureGroup
+from sizes import short_and_full
 from test_http import start_server, stop
 
 CHECKS = [
@@ -35,7 +36,9 @@ CHECKS = [
     response_schema_conformance,
 ]
 EXAMPLES = int(os.environ.get("HANDOFF_FUZZ_EXAMPLES", "50"))
-"""Examples per operation and mode: some 1,500 requests per store, about 15 s each."""
+"""Examples per operation and mode at full size (``soak``): some 1,500 requests per store."""
+SHORT_EXAMPLES = 8
+"""What ``make test`` runs: every operation and mode, a sixth of the examples."""
 
 
 @dataclass
@@ -65,8 +68,9 @@ def api(served: Served) -> schemathesis.BaseSchema:
     return schema.exclude(tag="streams")
 
 
+@short_and_full("examples", SHORT_EXAMPLES, EXAMPLES)
 def test_the_api_answers_every_request_as_documented(
-    api: schemathesis.BaseSchema, served: Served
+    api: schemathesis.BaseSchema, served: Served, examples: int
 ) -> None:
     headers = {"Authorization": f"Bearer {served.token}"}
     operations = [result.ok() for result in api.get_all_operations()]
@@ -77,7 +81,7 @@ def test_the_api_answers_every_request_as_documented(
 
             @given(case=operation.as_strategy(mode))
             @settings(
-                max_examples=EXAMPLES,
+                max_examples=examples,
                 deadline=None,
                 database=None,
                 suppress_health_check=list(HealthCheck),

@@ -14,6 +14,7 @@ from uuid import UUID
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from sizes import soak_case
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
@@ -108,5 +109,7 @@ class TwoLedgers(RuleBasedStateMachine):
         assert [ledger.lost_races for ledger in self.ledgers] == [0, 0]
 
 
-TwoLedgers.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+TwoLedgers.TestCase.settings = settings(max_examples=20, stateful_step_count=40, deadline=None)
 test_two_ledgers_keep_only_what_the_store_holds = TwoLedgers.TestCase
+
+test_two_ledgers_keep_only_what_the_store_holds_soak = soak_case(TwoLedgers.TestCase, examples=60)

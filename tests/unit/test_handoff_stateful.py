@@ -12,6 +12,7 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from sizes import soak_case
 
 from handoff_ledger.domain.errors import HandoffError, InvalidTransition, NotPermitted
 from handoff_ledger.domain.escalation import EscalationPolicy, Step
@@ -360,4 +361,6 @@ def recomputed_hash(event: Handoff.Event) -> str:
 
 
 TestHandoffMachine = HandoffMachine.TestCase
-TestHandoffMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestHandoffMachine.settings = settings(max_examples=50, stateful_step_count=40, deadline=None)
+
+TestHandoffMachineSoak = soak_case(HandoffMachine.TestCase, examples=150)

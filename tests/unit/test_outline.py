@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import settings
 from hypothesis.stateful import invariant
+from sizes import soak_case
 from test_handoff_stateful import HandoffMachine
 
 from handoff_ledger.domain.handoff import Handoff
@@ -43,7 +44,9 @@ class OutlineMachine(HandoffMachine):
 
 
 TestOutlineMachine = OutlineMachine.TestCase
-TestOutlineMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestOutlineMachine.settings = settings(max_examples=50, stateful_step_count=40, deadline=None)
+
+TestOutlineMachineSoak = soak_case(OutlineMachine.TestCase, examples=150)
 
 
 def test_every_later_event_of_a_handoff_has_a_fold() -> None:
