@@ -347,6 +347,7 @@ def measure(backend: str, seconds: float, rounds: int, clients: list[str]) -> No
 
 
 def main() -> None:
+    global CLIENTS, BASELINE_THREADS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", default="postgresql,sqlite")
     parser.add_argument("--seconds", type=float, default=15.0, help="per side and load")
@@ -366,7 +367,6 @@ def main() -> None:
         "the single-writer rate)",
     )
     args = parser.parse_args()
-    global CLIENTS, BASELINE_THREADS
     CLIENTS = max(1, args.concurrency)
     BASELINE_THREADS = args.baseline_threads or CLIENTS
     SERVE_ARGS.extend(["--workers", str(args.workers)])
