@@ -191,12 +191,23 @@ class ViewStore:
             yield cursor
 
     def batch_tables(
-        self, cursor: Any, projection: Projection, shadow: bool = False
+        self,
+        cursor: Any,
+        projection: Projection,
+        shadow: bool = False,
+        base: dict[str, BatchTable] | None = None,
     ) -> dict[str, BatchTable]:
-        """The projection's tables for one batch, on ``cursor``'s transaction."""
+        """The projection's tables for one batch, on ``cursor``'s transaction.
+
+        ``base``: the same tables of the batch before, maybe not committed yet.
+        """
         return {
             spec.name: BatchTable(
-                spec, shadow_name(spec) if shadow else live_name(spec), self.dialect, cursor
+                spec,
+                shadow_name(spec) if shadow else live_name(spec),
+                self.dialect,
+                cursor,
+                None if base is None else base.get(spec.name),
             )
             for spec in projection.tables
         }
