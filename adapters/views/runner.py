@@ -21,7 +21,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +29,16 @@ from eventsourcing.utils import get_topic
 
 from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
 from handoff_ledger.adapters.views.decode import EventDecoder
-from handoff_ledger.adapters.views.sql import BatchTable, Changes
+from handoff_ledger.adapters.views.sql import BatchTable
 from handoff_ledger.adapters.views.store import ViewStore
+from handoff_ledger.adapters.views.writer import (
+    Pending,
+    ProcessWriter,
+    ThreadWriter,
+    WriteOrder,
+    Writer,
+    write_batch,
+)
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.watch import ChainWatch
 from handoff_ledger.projections.base import Projection, text_id
@@ -61,8 +68,8 @@ class _Batch:
     generations: dict[str, int]
     tables: dict[str, dict[str, BatchTable]]
     """Each tracking name's tables: the next batch builds on their rows."""
-    writes: list[tuple[str, str, int, list[Changes]]]
-    """(tracking name, view, position expected, changes) in the order to write them."""
+    order: WriteOrder
+    """What the writer commits."""
 
 
 class ViewRunner:
@@ -93,7 +100,11 @@ class ViewRunner:
         return f"{projection.name}~rebuild" if self.shadow else projection.name
 
     def catch_up(
-        self, *, until: int | None = None, progress: Callable[[int], None] | None = None
+        self,
+        *,
+        until: int | None = None,
+        progress: Callable[[int], None] | None = None,
+        separate_writer: bool = False,
     ) -> int:
         """Apply every event not yet in the views (up to ``until``); returns how many.
 
@@ -101,12 +112,15 @@ class ViewRunner:
         next is read, decoded and applied in memory, on top of the rows the batch in
         flight left (``BatchTable.base``). If the batch in flight is refused, the one
         prepared on top of it is dropped with it and both are prepared again.
+        ``separate_writer``: write in a process of its own (:mod:`writer`), for a
+        long catch-up; otherwise in a thread of this one.
         """
         applied = 0
         conflicts = 0
         asked = until
-        with ThreadPoolExecutor(1, thread_name_prefix="views-writer") as writer:
-            in_flight: Future[None] | None = None
+        writer = self._writer(separate_writer)
+        try:
+            in_flight: Pending | None = None
             previous: _Batch | None = None
             while True:
                 batch: _Batch | None = None
@@ -136,18 +150,27 @@ class ViewRunner:
                     continue
                 if batch is None:
                     return applied
-                in_flight, previous = writer.submit(self._write, batch), batch
+                in_flight, previous = writer.submit(batch.order), batch
                 if batch.count < self.batch_size:
                     # A short batch read every event its snapshot held: done once it is
                     # committed (saves a round of reads that would find nothing).
                     until = batch.last if until is None else min(until, batch.last)
+        finally:
+            writer.close()
+
+    def _writer(self, separate: bool) -> Writer:
+        """A writer process (asked for, and the store is a file or a server), or a thread."""
+        env = {key: str(value) for key, value in self.ledger.env.items()}
+        if separate and "memory" not in env.get("SQLITE_DBNAME", ""):
+            return ProcessWriter(env, [p.name for p in self.projections])
+        return ThreadWriter(self.store)
 
     def run_batch(self, *, until: int | None = None) -> int:
         """Read, apply and commit one batch; returns the number of events applied."""
         batch = self._prepare(until, None)
         if batch is None:
             return 0
-        self._write(batch)
+        write_batch(self.store, batch.order)
         self.reached = max(self.reached, batch.last)
         return batch.count
 
@@ -253,35 +276,18 @@ class ViewRunner:
                 prepared.append((name, projection, behind, tables))
         # One global order of views: two writers never lock meta rows crosswise.
         prepared.sort(key=lambda p: p[0])
+        writes = [
+            (name, projection.name, behind, [t.plan() for t in tables.values()])
+            for name, projection, behind, tables in prepared
+        ]
         return _Batch(
             count=len(events),
             last=last,
             positions=positions,
             generations=generations,
             tables={name: tables for name, _, _, tables in prepared},
-            writes=[
-                (name, projection.name, behind, [t.plan() for t in tables.values()])
-                for name, projection, behind, tables in prepared
-            ],
+            order=WriteOrder(last, generations, writes, self.shadow),
         )
-
-    def _write(self, batch: _Batch) -> None:
-        """Commit one prepared batch: check nothing moved (each view's tracking
-        position and generation), write the rows, advance the tracking records.
-        Runners of different views never wait for each other."""
-        dialect = self.store.dialect
-        with self.store.transaction() as writer:
-            if dialect.backend == "postgresql":
-                # Don't wait for the WAL flush: a batch lost in a server crash is
-                # lost with its tracking record (one transaction), so it is applied
-                # again from the log, which is written durably as before.
-                writer.execute("SET LOCAL synchronous_commit = off")
-            for name, view, behind, changes in batch.writes:
-                if not self.shadow:
-                    self.store.check_generation(writer, view, batch.generations[view])
-                for change in changes:
-                    change.write(writer, dialect)
-                self.store.record_position(writer, name, behind, batch.last)
 
     # ------------------------------------------------------------------ following
 
