@@ -156,7 +156,10 @@ def _serve(env: dict[str, str], views: list[str], conn: Any) -> None:
     try:
         store = ViewStore(ledger, [p for p in all_projections() if p.name in views])
         while True:
-            order = conn.recv()
+            try:
+                order = conn.recv()
+            except EOFError:  # the runner is gone (killed): nothing in flight is ours to finish
+                return
             if order is None:
                 return
             try:

@@ -10,7 +10,11 @@ read, by the database.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
+import time
 from typing import Any
 
 from test_view_failures import fill_log
@@ -18,6 +22,7 @@ from test_views import assert_views_match_fold
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.projections.notifications import FEED_EVENTS
@@ -94,3 +99,48 @@ def test_a_writer_process_and_a_runner_beside_it_apply_every_event_once(
     head = ledger.recorder.max_notification_id()
     assert set(views.store.positions(names).values()) == {head}
     assert_views_match_fold(ledger, views)
+
+
+CATCH_UP_WITH_A_WRITER = """
+import sys
+from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.adapters.views import Views
+views = Views(open_ledger(sys.argv[1]))
+views.runner.batch_size = 150
+views.catch_up_parallel(2)
+"""
+
+
+def test_a_sigkilled_catch_up_with_a_writer_process_restarts_to_identical_views(
+    store_url: str, clock: SimulatedClock
+) -> None:
+    ledger = open_ledger(store_url, clock=clock)
+    try:
+        fill_log(ledger, clock, 1500)
+        views = Views(ledger)
+        names = [p.name for p in views.projections]
+        head = ledger.recorder.max_notification_id() or 0
+        interrupted = 0
+        for _ in range(4):  # killed at different points, its writer process left behind
+            runner = subprocess.Popen(
+                [sys.executable, "-c", CATCH_UP_WITH_A_WRITER, store_url],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            start = min(views.store.positions(names).values())
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                position = min(views.store.positions(names).values())
+                if position > start or position >= head or runner.poll() is not None:
+                    break
+                time.sleep(0.01)
+            runner.send_signal(signal.SIGKILL)
+            runner.wait(timeout=30)
+            if min(views.store.positions(names).values()) >= head:
+                break
+            interrupted += 1
+        assert interrupted >= 1, "every catch-up finished before it could be killed"
+        assert min(views.store.positions(names).values()) > 0, "the catch-up never got going"
+        views.catch_up()
+        assert_views_match_fold(ledger, views)
+    finally:
+        ledger.close()
