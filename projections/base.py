@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
-from functools import lru_cache
 from operator import itemgetter
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
@@ -79,10 +78,26 @@ def to_json(value: Any) -> str:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default)
 
 
-@lru_cache(maxsize=65536)
 def text_id(value: UUID) -> str:
-    """``str(uuid)``, remembered: every projection asks it of every event."""
-    return str(value)
+    """``str(uuid)``, remembered: every projection asks it of every event.
+
+    Remembered by the id object itself (a hash of its ``id()``, then ``is``), not by
+    the UUID's value: ``UUID.__hash__`` is Python code, called millions of times
+    over a long log. The decoder hands out one UUID object per id text while it
+    remembers it, so the same handoff's events mostly share it.
+    """
+    found = _TEXTS.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    text = str(value)
+    if len(_TEXTS) >= _TEXTS_KEPT:
+        _TEXTS.clear()  # bounded: as many ids at 200,000 events as at 1,000,000
+    _TEXTS[id(value)] = (value, text)  # keeps ``value`` alive: its id() is not reused
+    return text
+
+
+_TEXTS: dict[int, tuple[UUID, str]] = {}
+_TEXTS_KEPT = 16_384
 
 
 class Column(StrEnum):
@@ -119,6 +134,15 @@ class TableSpec:
             object.__setattr__(self, "_getter", lambda row: (getter(row),))
         else:
             object.__setattr__(self, "_getter", getter)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by its fields (the key getter is built again): a view's writer
+        process receives the specs of the tables it writes."""
+        return (
+            TableSpec,
+            (self.name, dict(self.columns), self.key, self.partition, self.indexes,
+             self.append_only),
+        )  # fmt: skip
 
     def key_of(self, row: Row) -> Key:
         """The primary key values of ``row``."""

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.integrity import HASH_FIELDS
 from handoff_ledger.domain.watch import ChainWatch
 from handoff_ledger.projections.base import (
     Column,
@@ -64,14 +65,18 @@ FEED_EVENTS = TableSpec(
 )
 """What was broadcast: one row per event, however many agents hear it."""
 
-_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+_ENVELOPE = {
+    "originator_id", "originator_version", "timestamp", "originator_topic", *HASH_FIELDS,
+}  # fmt: skip
+"""Left out of a feed entry's detail: the envelope, and the hash chain's fields (the
+audit's business, read from the log; the views are built without reading them)."""
 
 
 class NotificationsProjection(Projection):
     """Chain membership, and one feed entry per recipient per event."""
 
     name = "notifications"
-    version = 2
+    version = 3
     tables = (MEMBERS, FEED, FEED_EVENTS)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:

@@ -230,6 +230,10 @@ def projections_status(db: DbOption = None, as_json: JsonOption = False) -> None
             console().print(hooks)
 
 
+_WRITER_AFTER = 50_000
+"""Events to replay from which a rebuild starts a writer process (it takes ~1 s)."""
+
+
 @projections_app.command("rebuild")
 def projections_rebuild(
     name: Annotated[
@@ -246,9 +250,9 @@ def projections_rebuild(
         total = views.store.count_events_after(0, VIEW_TOPICS)
         targets = [name] if name else [p.name for p in views.projections]
         started = time.monotonic()
-        for target in targets:
-            with progress_bar(f"rebuilding {target}", total) as advance:
-                views.rebuild(target, progress=advance)
+        # One read of the log for every view; a long one is written by a second process.
+        with progress_bar(f"rebuilding {name or 'every view'}", total) as advance:
+            views.rebuild(name, progress=advance, separate_writer=total >= _WRITER_AFTER)
         if as_json:
             rebuilt: Rebuilt = {"rebuilt": targets, "events": total}
             emit_json(rebuilt)

@@ -21,6 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
@@ -28,7 +29,16 @@ from eventsourcing.utils import get_topic
 
 from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
 from handoff_ledger.adapters.views.decode import EventDecoder
+from handoff_ledger.adapters.views.sql import BatchTable
 from handoff_ledger.adapters.views.store import ViewStore
+from handoff_ledger.adapters.views.writer import (
+    Pending,
+    ProcessWriter,
+    ThreadWriter,
+    WriteOrder,
+    Writer,
+    write_batch,
+)
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.watch import ChainWatch
 from handoff_ledger.projections.base import Projection, text_id
@@ -45,6 +55,21 @@ CONFLICT_BACKOFF = 0.005
 """Seconds per conflict in a row (up to eight) a loser may wait, at random, before it
 prepares its batch again: runners that started in step fall out of step, so one
 runner does not lose to the others batch after batch."""
+
+
+@dataclass
+class _Batch:
+    """A batch read, decoded and applied in memory, ready to be committed."""
+
+    count: int
+    last: int
+    positions: dict[str, int]
+    """Each tracking record's position when the batch was prepared."""
+    generations: dict[str, int]
+    tables: dict[str, dict[str, BatchTable]]
+    """Each tracking name's tables: the next batch builds on their rows."""
+    order: WriteOrder
+    """What the writer commits."""
 
 
 class ViewRunner:
@@ -75,68 +100,117 @@ class ViewRunner:
         return f"{projection.name}~rebuild" if self.shadow else projection.name
 
     def catch_up(
-        self, *, until: int | None = None, progress: Callable[[int], None] | None = None
+        self,
+        *,
+        until: int | None = None,
+        progress: Callable[[int], None] | None = None,
+        separate_writer: bool = False,
     ) -> int:
-        """Apply every event not yet in the views (up to ``until``); returns how many."""
+        """Apply every event not yet in the views (up to ``until``); returns how many.
+
+        Pipelined: while one batch is written and committed (by a writer thread), the
+        next is read, decoded and applied in memory, on top of the rows the batch in
+        flight left (``BatchTable.base``). If the batch in flight is refused, the one
+        prepared on top of it is dropped with it and both are prepared again.
+        ``separate_writer``: write in a process of its own (:mod:`writer`), for a
+        long catch-up; otherwise in a thread of this one.
+        """
         applied = 0
         conflicts = 0
-        while True:
-            try:
-                done = self.run_batch(until=until)
-            except (IntegrityError, OperationalError) as conflict:
-                # IntegrityError: another runner applied this batch first. OperationalError:
-                # a lock conflict the database broke (deadlock, lock timeout). Either way
-                # nothing was written: re-read the positions and prepare the batch again.
-                conflicts += 1
-                if conflicts > MAX_CONFLICTS:
-                    raise
-                log.info("views: batch not committed (%s); preparing it again", conflict)
-                time.sleep(random.uniform(0, CONFLICT_BACKOFF * min(conflicts, 8)))
-                continue
-            if done == 0:
-                return applied
-            applied += done
-            conflicts = 0
-            if progress is not None:
-                progress(done)
-            if done < self.batch_size:
-                # A short batch read every event its snapshot held: done until the
-                # next call (saves a round of reads that would find nothing).
-                return applied
+        asked = until
+        writer = self._writer(separate_writer)
+        try:
+            in_flight: Pending | None = None
+            previous: _Batch | None = None
+            while True:
+                batch: _Batch | None = None
+                try:
+                    try:
+                        batch = self._prepare(until, previous)
+                    finally:
+                        if in_flight is not None:
+                            flight, in_flight = in_flight, None
+                            flight.result()  # raises if the batch in flight was refused
+                            assert previous is not None
+                            applied += previous.count
+                            conflicts = 0
+                            self.reached = max(self.reached, previous.last)
+                            if progress is not None:
+                                progress(previous.count)
+                except (IntegrityError, OperationalError) as conflict:
+                    # IntegrityError: another runner applied this batch first. OperationalError:
+                    # a lock conflict the database broke (deadlock, lock timeout). Either way
+                    # nothing was written: re-read the positions and prepare the batch again.
+                    conflicts += 1
+                    if conflicts > MAX_CONFLICTS:
+                        raise
+                    log.info("views: batch not committed (%s); preparing it again", conflict)
+                    previous, until = None, asked
+                    time.sleep(random.uniform(0, CONFLICT_BACKOFF * min(conflicts, 8)))
+                    continue
+                if batch is None:
+                    return applied
+                in_flight, previous = writer.submit(batch.order), batch
+                if batch.count < self.batch_size:
+                    # A short batch read every event its snapshot held: done once it is
+                    # committed (saves a round of reads that would find nothing).
+                    until = batch.last if until is None else min(until, batch.last)
+        finally:
+            writer.close()
+
+    def _writer(self, separate: bool) -> Writer:
+        """A writer process (asked for, and the store is a file or a server), or a thread."""
+        env = {key: str(value) for key, value in self.ledger.env.items()}
+        if separate and "memory" not in env.get("SQLITE_DBNAME", ""):
+            return ProcessWriter(env, [p.name for p in self.projections])
+        return ThreadWriter(self.store)
 
     def run_batch(self, *, until: int | None = None) -> int:
-        """Read, apply and commit one batch; returns the number of events applied.
+        """Read, apply and commit one batch; returns the number of events applied."""
+        batch = self._prepare(until, None)
+        if batch is None:
+            return 0
+        write_batch(self.store, batch.order)
+        self.reached = max(self.reached, batch.last)
+        return batch.count
 
-        The cyclic garbage collector is paused for the batch: it allocates millions of
-        short-lived rows and tuples (no cycles), and collections triggered by them cost
-        about a quarter of the batch. It runs again as usual between batches.
+    def _prepare(self, until: int | None, previous: _Batch | None) -> _Batch | None:
+        """Read a batch of the log, decode it once and apply it to every view in memory.
 
-        Two transactions: a read one that loads positions, events and rows and applies
-        the projections in memory, then a short write one that checks nothing moved
-        (each view's tracking position and generation), writes the rows and advances
-        the tracking records. Runners of different views never wait for each other.
+        The cyclic garbage collector is paused meanwhile: a batch allocates millions of
+        short-lived rows and tuples (no cycles), and collections triggered by them
+        cost about a quarter of the batch.
+
+        One read transaction loads positions, events and rows. ``previous``: the
+        batch before, maybe still being written: positions and generations are taken
+        from it, and rows from its tables (the database may not hold them yet).
         """
         with _gc_paused():
-            return self._run_batch(until)
+            return self._prepare_batch(until, previous)
 
-    def _run_batch(self, until: int | None) -> int:
+    def _prepare_batch(self, until: int | None, previous: _Batch | None) -> _Batch | None:
         names = {self.tracking_name(p): p for p in self.projections}
         prepared = []
         with self.store.transaction(commit=False) as reader:
             generations: dict[str, int] = {}
-            if self.shadow:
+            if previous is not None:
+                last_done = previous.last
+                positions = {n: max(p, last_done) for n, p in previous.positions.items()}
+                generations = previous.generations
+            elif self.shadow:
                 positions = self.store.positions_in(reader, list(names))
             else:  # live views: tracking name = view name, both read in one statement
                 positions, generations = self.store.positions_and_generations_in(
                     reader, list(names)
                 )
             start = min(positions.values(), default=0)
-            self.reached = max(self.reached, start)
+            if previous is None:  # read from the tracking records: committed
+                self.reached = max(self.reached, start)
             if until is not None and start >= until:
-                return 0
+                return None
             entries = self.store.read_log(reader, start, self.batch_size, VIEW_TOPICS, until)
             if not entries:
-                return 0
+                return None
             decode = self.decoder.decode_entry
             events: list[tuple[int, Any]] = [
                 (position, decode(topic, originator_id, version, state))
@@ -170,6 +244,7 @@ class ViewRunner:
             agents: list[str] = []
             if "agent" in used:
                 agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))
+            before = {} if previous is None else previous.tables
             for name, projection in names.items():
                 behind = positions[name]
                 todo = (
@@ -182,7 +257,9 @@ class ViewRunner:
                 older = [h for h in handoff_ids if h not in created] if created else handoff_ids
                 started = {c for c, p in started_at.items() if p > behind}
                 going = [c for c in chain_ids if c not in started] if started else chain_ids
-                tables = self.store.batch_tables(reader, projection, shadow=self.shadow)
+                tables = self.store.batch_tables(
+                    reader, projection, shadow=self.shadow, base=before.get(name)
+                )
                 for table in tables.values():
                     if table.spec.append_only:
                         continue
@@ -197,24 +274,20 @@ class ViewRunner:
                 for position, event in todo:
                     projection.process(event, position, tables)
                 prepared.append((name, projection, behind, tables))
-        with self.store.transaction() as writer:
-            if self.store.dialect.backend == "postgresql":
-                # Don't wait for the WAL flush: a batch lost in a server crash is
-                # lost with its tracking record (one transaction), so it is applied
-                # again from the log, which is written durably as before.
-                writer.execute("SET LOCAL synchronous_commit = off")
-            # One global order of views: two writers never lock meta rows crosswise.
-            for name, projection, behind, tables in sorted(prepared, key=lambda p: p[0]):
-                if not self.shadow:
-                    self.store.check_generation(
-                        writer, projection.name, generations[projection.name]
-                    )
-                for table in tables.values():
-                    table.flush(writer)
-                self.store.record_position(writer, name, behind, last)
-        # Committed: the views that were behind are at ``last`` now, the others past it.
-        self.reached = max(self.reached, last)
-        return len(events)
+        # One global order of views: two writers never lock meta rows crosswise.
+        prepared.sort(key=lambda p: p[0])
+        writes = [
+            (name, projection.name, behind, [t.plan() for t in tables.values()])
+            for name, projection, behind, tables in prepared
+        ]
+        return _Batch(
+            count=len(events),
+            last=last,
+            positions=positions,
+            generations=generations,
+            tables={name: tables for name, _, _, tables in prepared},
+            order=WriteOrder(last, generations, writes, self.shadow),
+        )
 
     # ------------------------------------------------------------------ following
 

@@ -77,42 +77,21 @@ class Views:
         return applied
 
     def catch_up_parallel(self, workers: int = 2) -> int:
-        """Catch up with the views split across ``workers`` processes (for a long lag).
+        """Catch up a long lag with a second process (``workers`` > 1) that writes.
 
-        Views are independent (each has its own tracking record and generation), so
-        halves of them can be caught up at once by separate processes, each reading
-        the log itself. Returns the events applied by this process's share.
+        This process reads each batch of the log once, decodes it once and applies
+        it to every view; a writer process commits it meanwhile (:mod:`writer`).
+        (Before issue 25, the views were split over processes that each read and
+        decoded the whole log.) Returns the events applied.
         """
-        return self._in_parallel("catch_up", workers)
+        applied = self.runner.catch_up(separate_writer=workers > 1)
+        if applied >= _ANALYZE_AFTER:
+            self.store.analyze()
+        return applied
 
     def rebuild_parallel(self, workers: int = 2) -> int:
-        """Rebuild every view, the views split across ``workers`` processes."""
-        return self._in_parallel("rebuild", workers)
-
-    def _in_parallel(self, task: str, workers: int) -> int:
-        defaults = {type(p) for p in all_projections()}
-        if workers < 2 or any(type(p) not in defaults for p in self.projections):
-            return self.catch_up() if task == "catch_up" else self.rebuild()
-        names = [p.name for p in self.projections]
-        groups = _split(names, workers, self.store.dialect.backend)
-        import multiprocessing  # here: only a parallel rebuild or catch-up spawns
-
-        context = multiprocessing.get_context("spawn")
-        env = {key: str(value) for key, value in self.ledger.env.items()}
-        children = [
-            context.Process(target=_work, args=(env, task, group), daemon=True)
-            for group in groups[1:]
-        ]
-        for child in children:
-            child.start()
-        mine = Views(self.ledger, [self.projection(name) for name in groups[0]])
-        applied = mine.catch_up() if task == "catch_up" else mine.rebuild()
-        for child in children:
-            child.join()
-            if child.exitcode != 0:
-                raise RuntimeError(f"a view worker failed ({task}, exit code {child.exitcode})")
-        self.store.analyze()
-        return applied
+        """Rebuild every view, with a writer process when ``workers`` > 1."""
+        return self.rebuild(separate_writer=workers > 1)
 
     def run_forever(
         self, stop: threading.Event, poll_interval: float = 0.1, settle: float = 0.0
@@ -249,61 +228,29 @@ class Views:
         name: str | None = None,
         progress: Callable[[int], None] | None = None,
         batch_size: int = 5000,
+        *,
+        separate_writer: bool = False,
     ) -> int:
         """Replay the log into fresh tables beside the live ones, then swap them in.
 
-        Readers keep reading the live tables until the swap, which is one short
-        transaction; the live runner then continues from the rebuilt position.
+        Every view asked for (all by default) is rebuilt by one runner: the log is
+        read and decoded once. Readers keep reading the live tables until the swap,
+        which is one short transaction for all of them; the live runner then
+        continues from the rebuilt position. ``separate_writer``: see
+        :meth:`ViewRunner.catch_up`.
         """
         targets = [self.projection(name)] if name else self.projections
-        replayed = 0
         for projection in targets:
             self.checkpoints.forget(projection.name)
-            shadow_tracking = f"{projection.name}~rebuild"
-            self.store.drop_shadow(projection, shadow_tracking)
+            self.store.drop_shadow(projection, f"{projection.name}~rebuild")
             self.store.create_tables(shadow=True, only=projection.name)
-            shadow = ViewRunner(
-                self.ledger, self.store, [projection], batch_size=batch_size, shadow=True
-            )
-            replayed = max(replayed, shadow.catch_up(progress=progress))
-            with self.store.transaction() as cursor:
-                self.store.swap_in_shadow(cursor, projection, shadow_tracking)
+        shadow = ViewRunner(self.ledger, self.store, targets, batch_size=batch_size, shadow=True)
+        replayed = shadow.catch_up(progress=progress, separate_writer=separate_writer)
+        with self.store.transaction() as cursor:
+            for projection in targets:
+                self.store.swap_in_shadow(cursor, projection, f"{projection.name}~rebuild")
         self.store.analyze()
         return replayed
-
-
-_COST = {
-    # SQLite writes in the worker's own process: the feed's rows cost as much as the
-    # other four views together (two workers: the feed / the rest).
-    "sqlite": {"notifications": 6.0, "chains": 2.4, "timers": 1.3, "agents": 1.1, "queues": 0.9},
-    # PostgreSQL writes in the server: the feed and the queues / the other three.
-    "postgresql": {
-        "notifications": 4.5, "chains": 2.4, "timers": 1.3, "agents": 1.1, "queues": 0.8,
-    },
-}  # fmt: skip
-"""Relative cost of each view per event in a worker (measured over 1,000,000 events), to
-split the views evenly over the workers."""
-
-
-def _split(names: list[str], workers: int, backend: str = "sqlite") -> list[list[str]]:
-    costs = _COST.get(backend, _COST["sqlite"])
-    groups: list[list[str]] = [[] for _ in range(min(workers, len(names)))]
-    loads = [0.0] * len(groups)
-    for name in sorted(names, key=lambda n: -costs.get(n, 1.0)):
-        lightest = loads.index(min(loads))
-        groups[lightest].append(name)
-        loads[lightest] += costs.get(name, 1.0)
-    return groups
-
-
-def _work(env: dict[str, str], task: str, names: list[str]) -> None:
-    """A worker process: open the same store, catch up or rebuild some views."""
-    ledger = Ledger(env=env)
-    try:
-        views = Views(ledger, [p for p in all_projections() if p.name in names])
-        views.catch_up() if task == "catch_up" else views.rebuild()
-    finally:
-        ledger.close()
 
 
 def lag_text(status: ViewStatus) -> str:

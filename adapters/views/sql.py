@@ -15,7 +15,7 @@ from typing import Any
 
 from handoff_ledger.projections.base import Column, Key, Row, TableSpec
 
-__all__ = ["BatchTable", "Dialect"]
+__all__ = ["BatchTable", "Changes", "Dialect"]
 
 _CHUNK = 2000
 _ABSENT: Any = object()
@@ -160,11 +160,21 @@ class Dialect:
 class BatchTable:
     """One table's rows for one batch: read on demand, changed in memory, flushed once."""
 
-    def __init__(self, spec: TableSpec, name: str, dialect: Dialect, cursor: Any) -> None:
+    def __init__(
+        self,
+        spec: TableSpec,
+        name: str,
+        dialect: Dialect,
+        cursor: Any,
+        base: BatchTable | None = None,
+    ) -> None:
         self.spec = spec
         self.name = name
         self.dialect = dialect
         self.cursor = cursor
+        self.base = base
+        """The previous batch's table, maybe not committed yet: its rows are the
+        truth for the partitions it read or wrote (see :meth:`prefetch`)."""
         self._rows: dict[Key, Row | None] = {}
         self._by_partition: dict[Any, set[Key]] = {}
         self._loaded: set[Any] = set()
@@ -178,6 +188,9 @@ class BatchTable:
     def prefetch(self, partitions: Iterable[Any]) -> None:
         """Load every row of these partitions with as few queries as possible."""
         wanted = [p for p in dict.fromkeys(partitions) if p not in self._loaded]
+        base = self.base
+        if base is not None and wanted:
+            wanted = self._from_base(base, wanted)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             params = [chunk] if self.dialect.backend == "postgresql" else chunk
@@ -187,6 +200,33 @@ class BatchTable:
             for row in self.cursor.fetchall():
                 self._remember(dict(row))
             self._loaded.update(chunk)
+
+    def _from_base(self, base: BatchTable, wanted: list[Any]) -> list[Any]:
+        """Take what the previous batch knows of these partitions; the ones still to read.
+
+        A partition the previous batch read is taken whole from it (its rows as that
+        batch left them: the database holds them once it commits, and until then
+        only this process knows them). Rows it wrote into a partition it never read
+        are laid over what the database gives (they win, as rows changed in a batch
+        win over stored ones). Copies: a projection may change a row it got.
+        """
+        rows, by_partition = base._rows, base._by_partition
+        remember = self._remember
+        unread = []
+        mine, mine_by_partition = self._rows, self._by_partition
+        for partition in wanted:
+            for key in by_partition.get(partition, ()):
+                row = rows[key]
+                if row is not None:
+                    remember(dict(row))
+                elif key not in mine:  # deleted by the previous batch: gone, whatever is read
+                    mine[key] = None
+                    mine_by_partition.setdefault(partition, set()).add(key)
+            if partition in base._loaded:
+                self._loaded.add(partition)
+            else:
+                unread.append(partition)
+        return unread
 
     def assume_empty(self, partitions: Iterable[Any]) -> None:
         """Treat these partitions as read and empty (known to hold no rows yet)."""
@@ -239,9 +279,12 @@ class BatchTable:
         """An insert-only row."""
         self._appended.append(row)
 
-    def flush(self, cursor: Any) -> int:
-        """Write every change of the batch on ``cursor``; returns the number of rows written."""
-        self.cursor = cursor
+    def plan(self) -> Changes:
+        """Every change of the batch as plain value tuples, ready to be written.
+
+        Taken once the batch is prepared: the next batch, prepared while this one is
+        written, may change the same row dicts, never these tuples.
+        """
         deletes: list[Sequence[Any]] = []
         # Rows new to the table (their partition was read and did not hold them) and
         # append-only rows are inserted; a row another runner wrote meanwhile makes
@@ -263,34 +306,51 @@ class BatchTable:
                 new.append(row)
         upserts = _all_values(changed, columns)
         inserts = _all_values(self._appended, columns) + _all_values(new, columns)
-        if self.dialect.backend == "postgresql":
-            self._flush_bulk(deletes, upserts, inserts)
+        self.base = None  # one batch back is all a batch may lean on: memory stays flat
+        return Changes(self.spec, self.name, deletes, upserts, inserts)
+
+    def flush(self, cursor: Any) -> int:
+        """Write every change of the batch on ``cursor``; returns the number of rows written."""
+        return self.plan().write(cursor, self.dialect)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """One table's changes in one batch, as value tuples: what a writer sends."""
+
+    spec: TableSpec
+    name: str
+    deletes: list[Sequence[Any]]
+    upserts: list[Sequence[Any]]
+    inserts: list[Sequence[Any]]
+
+    def write(self, cursor: Any, dialect: Dialect) -> int:
+        """Send the changes on ``cursor``; returns the number of rows written."""
+        deletes, upserts, inserts = self.deletes, self.upserts, self.inserts
+        if dialect.backend == "postgresql":
+            self._write_bulk(cursor, dialect)
         else:
             if deletes:
-                self.cursor.executemany(self.dialect.delete(self.spec, self.name), deletes)
+                cursor.executemany(dialect.delete(self.spec, self.name), deletes)
             if upserts:
-                self.cursor.executemany(self.dialect.upsert(self.spec, self.name), upserts)
+                cursor.executemany(dialect.upsert(self.spec, self.name), upserts)
             if inserts:
-                self.cursor.executemany(self.dialect.insert(self.spec, self.name), inserts)
+                cursor.executemany(dialect.insert(self.spec, self.name), inserts)
         return len(deletes) + len(upserts) + len(inserts)
 
-    def _flush_bulk(
-        self,
-        deletes: list[Sequence[Any]],
-        upserts: list[Sequence[Any]],
-        inserts: list[Sequence[Any]],
-    ) -> None:
+    def _write_bulk(self, cursor: Any, dialect: Dialect) -> None:
         def by_column(rows: list[Sequence[Any]]) -> list[list[Any]]:
             return [list(column) for column in zip(*rows, strict=True)]
 
+        spec, name = self.spec, self.name
         # %b marks: binary parameters; psycopg's text array dumper runs a regex per element.
-        if deletes:
-            self.cursor.execute(self.dialect.bulk_delete(self.spec, self.name), by_column(deletes))
-        if upserts:
-            self.cursor.execute(self.dialect.bulk_upsert(self.spec, self.name), by_column(upserts))
-        if inserts:
+        if self.deletes:
+            cursor.execute(dialect.bulk_delete(spec, name), by_column(self.deletes))
+        if self.upserts:
+            cursor.execute(dialect.bulk_upsert(spec, name), by_column(self.upserts))
+        if self.inserts:
             # COPY costs the server less than INSERT … SELECT FROM unnest(…).
-            with self.cursor.copy(self.dialect.copy(self.spec, self.name)) as copy:
-                copy.set_types([self.dialect.copy_type(t) for t in self.spec.columns.values()])
-                for row in inserts:
+            with cursor.copy(dialect.copy(spec, name)) as copy:
+                copy.set_types([dialect.copy_type(t) for t in spec.columns.values()])
+                for row in self.inserts:
                     copy.write_row(row)

@@ -191,12 +191,23 @@ class ViewStore:
             yield cursor
 
     def batch_tables(
-        self, cursor: Any, projection: Projection, shadow: bool = False
+        self,
+        cursor: Any,
+        projection: Projection,
+        shadow: bool = False,
+        base: dict[str, BatchTable] | None = None,
     ) -> dict[str, BatchTable]:
-        """The projection's tables for one batch, on ``cursor``'s transaction."""
+        """The projection's tables for one batch, on ``cursor``'s transaction.
+
+        ``base``: the same tables of the batch before, maybe not committed yet.
+        """
         return {
             spec.name: BatchTable(
-                spec, shadow_name(spec) if shadow else live_name(spec), self.dialect, cursor
+                spec,
+                shadow_name(spec) if shadow else live_name(spec),
+                self.dialect,
+                cursor,
+                None if base is None else base.get(spec.name),
             )
             for spec in projection.tables
         }
@@ -394,12 +405,16 @@ class ViewStore:
         ``(position, topic, originator_id, originator_version, state)`` tuples: what
         ``recorder.select_notifications`` gives, without building a ``Notification``
         and a ``UUID`` per entry, and on PostgreSQL in binary (no hex-encoded state).
+        The state comes without the hash chain's ``prev_hash`` and ``hash`` (cut out
+        by the database, :func:`_lean_state`): no view reads them, and they are a
+        third of an event's bytes to send and scan. Their events then answer None
+        for them (the class defaults).
         """
         stop_clause = "" if stop is None else f" AND {{position}} <= {self.dialect.mark}"
         if self.dialect.backend == "sqlite":
             marks = ", ".join("?" * len(topics))
             statement = (
-                f"SELECT rowid, topic, originator_id, originator_version, state "
+                f"SELECT rowid, topic, originator_id, originator_version, {_LEAN_STATE_SQLITE} "
                 f'FROM "{self._events_table}" WHERE rowid > ?{stop_clause} '
                 f"AND topic IN ({marks}) ORDER BY rowid LIMIT ?"
             ).format(position="rowid")
@@ -411,7 +426,8 @@ class ViewStore:
         from psycopg.rows import tuple_row
 
         statement = (
-            f"SELECT notification_id, topic, originator_id::text, originator_version, state "
+            f"SELECT notification_id, topic, originator_id::text, originator_version, "
+            f"{_LEAN_STATE_POSTGRES} "
             f"FROM {self.dialect.table(self._events_table)} WHERE notification_id > %s"
             f"{stop_clause} AND notification_id <= {self._horizon(cursor)} "
             "AND topic = ANY(%s) ORDER BY notification_id LIMIT %s"
@@ -496,6 +512,50 @@ class ViewStore:
     def table(self, spec: TableSpec) -> str:
         """The live table's qualified name, for queries."""
         return self.dialect.table(live_name(spec))
+
+
+def _lean_state(backend: str) -> str:
+    """SQL for an event's state without ``,"prev_hash":…,"hash":"…"``, when it is there.
+
+    The library writes an event's top-level values in field order, so a handoff
+    event's hash links follow its ``chain_id`` (the hex of a tagged id): the cut is
+    made only where the bytes are exactly that (``chain_id``'s key 76 bytes before,
+    ``prev_hash`` null or 64 characters in quotes, ``hash`` 64 in quotes). Anything
+    else (events from before hash chains, other shapes) comes whole.
+    """
+    sqlite = backend == "sqlite"
+
+    def literal(text: bytes) -> str:
+        return f"X'{text.hex()}'" if sqlite else "'\\x" + text.hex() + "'::bytea"
+
+    at = f"instr(state, {literal(_LINKS)})" if sqlite else f"position({literal(_LINKS)} IN state)"
+
+    def holds(offset: int, text: bytes) -> str:
+        if sqlite:
+            return f"substr(state, {at} + {offset}, {len(text)}) = {literal(text)}"
+        return f"substring(state FROM {at} + {offset} FOR {len(text)}) = {literal(text)}"
+
+    def cut(length: int) -> str:
+        if sqlite:  # || makes text of blobs: cast back
+            return f"CAST(substr(state, 1, {at} - 1) || substr(state, {at} + {length}) AS BLOB)"
+        return f"overlay(state PLACING ''::bytea FROM {at} FOR {length})"
+
+    after_chain = f"{at} > 76 AND {holds(-76, _CHAIN_KEY)}"
+    linked = f"{holds(13, _QUOTE)} AND {holds(79, _HASH_KEY)} AND {holds(152, _QUOTE)}"
+    first = f"{holds(13, _NULL + _HASH_KEY)} AND {holds(90, _QUOTE)}"
+    return (
+        f"CASE WHEN {after_chain} AND {linked} THEN {cut(153)} "
+        f"WHEN {after_chain} AND {first} THEN {cut(91)} ELSE state END"
+    )
+
+
+_LINKS = b',"prev_hash":'
+_CHAIN_KEY = b'"chain_id":'
+_HASH_KEY = b',"hash":"'
+_QUOTE = b'"'
+_NULL = b"null"
+_LEAN_STATE_SQLITE = _lean_state("sqlite")
+_LEAN_STATE_POSTGRES = _lean_state("postgresql")
 
 
 def rowcount(cursor: Any) -> int:
