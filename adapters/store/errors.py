@@ -21,7 +21,7 @@ import sys
 
 from handoff_ledger.domain.errors import HandoffError, InvalidInput
 
-__all__ = ["NoLedger", "StoreUnavailable", "store_failure"]
+__all__ = ["NoLedger", "StoreUnavailable", "store_failure", "waited_past_bound"]
 
 
 class StoreUnavailable(HandoffError):
@@ -62,6 +62,25 @@ def store_failure(error: BaseException, store: str | None = None) -> StoreUnavai
             return StoreUnavailable(f"store unavailable: {where}{_first_line(current)}")
         current = current.__cause__ or current.__context__
     return None
+
+
+_BOUND_REACHED = {"55P03", "57014"}
+"""PostgreSQL's lock_not_available (``lock_timeout``) and query_canceled
+(``statement_timeout``)."""
+
+
+def waited_past_bound(error: BaseException) -> bool:
+    """``error`` (or its cause) ended a PostgreSQL wait at its bound (a lock or
+    statement timeout): the wait was already as long as allowed, so trying again
+    would only multiply it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) in _BOUND_REACHED:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _is_unavailable(error: BaseException) -> bool:

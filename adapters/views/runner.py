@@ -28,6 +28,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Persiste
 from eventsourcing.utils import get_topic
 
 from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
+from handoff_ledger.adapters.store.errors import waited_past_bound
 from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.adapters.views.sql import BatchTable
 from handoff_ledger.adapters.views.store import ViewStore
@@ -142,7 +143,9 @@ class ViewRunner:
                     # a lock conflict the database broke (deadlock, lock timeout). Either way
                     # nothing was written: re-read the positions and prepare the batch again.
                     conflicts += 1
-                    if conflicts > MAX_CONFLICTS:
+                    if conflicts > MAX_CONFLICTS or waited_past_bound(conflict):
+                        # A lock timeout already waited as long as the URL allows:
+                        # twenty more would make a 1 s bound 21 s.
                         raise
                     log.info("views: batch not committed (%s); preparing it again", conflict)
                     previous, until = None, asked

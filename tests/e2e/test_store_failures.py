@@ -13,6 +13,7 @@ import sqlite3
 import stat
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -226,8 +227,13 @@ def test_a_table_locked_by_another_session_fails_within_the_lock_timeout(
             )
         )
         for command in (("log",), ("send", "--from", "a", "--to", "c"), ("inbox", "b")):
+            started = time.monotonic()
             done = _run_bounded(cli, *command, "--db", bounded, "--json")
+            took = time.monotonic() - started
             assert done.returncode == 4, (command, done.returncode, done.stdout, done.stderr)
+            # One wait of the 1 s bound, plus the process's start on a loaded machine;
+            # not one per retry (the views' catch-up retried it twenty times: 21 s).
+            assert took < 10, (command, took)
             error = _error(done)
             assert error["code"] == "store_unavailable"
             assert "lock timeout" in error["message"]
