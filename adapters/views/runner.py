@@ -144,8 +144,6 @@ class ViewRunner:
                     # nothing was written: re-read the positions and prepare the batch again.
                     conflicts += 1
                     if conflicts > MAX_CONFLICTS or waited_past_bound(conflict):
-                        # A lock timeout already waited as long as the URL allows:
-                        # twenty more would make a 1 s bound 21 s.
                         raise
                     log.info("views: batch not committed (%s); preparing it again", conflict)
                     previous, until = None, asked
