@@ -10,14 +10,12 @@ read, by the database.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import threading
-import time
 from typing import Any
 
-from test_view_failures import fill_log
+from test_view_failures import fill_log, kill_catch_ups
 from test_views import assert_views_match_fold
 
 from handoff_ledger.adapters.ledger.application import Ledger
@@ -120,24 +118,16 @@ def test_a_sigkilled_catch_up_with_a_writer_process_restarts_to_identical_views(
         views = Views(ledger)
         names = [p.name for p in views.projections]
         head = ledger.recorder.max_notification_id() or 0
-        interrupted = 0
-        for _ in range(4):  # killed at different points, its writer process left behind
-            runner = subprocess.Popen(
+        # Killed at different points, its writer process left behind.
+        interrupted = kill_catch_ups(
+            views,
+            head,
+            lambda: subprocess.Popen(
                 [sys.executable, "-c", CATCH_UP_WITH_A_WRITER, store_url],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            start = min(views.store.positions(names).values())
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                position = min(views.store.positions(names).values())
-                if position > start or position >= head or runner.poll() is not None:
-                    break
-                time.sleep(0.01)
-            runner.send_signal(signal.SIGKILL)
-            runner.wait(timeout=30)
-            if min(views.store.positions(names).values()) >= head:
-                break
-            interrupted += 1
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+        )
         assert interrupted >= 1, "every catch-up finished before it could be killed"
         assert min(views.store.positions(names).values()) > 0, "the catch-up never got going"
         views.catch_up()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -72,24 +73,16 @@ def test_sigkilled_runner_restarts_to_identical_views(
         names = [p.name for p in views.projections]
         head = ledger.recorder.max_notification_id() or 0
         env = {**os.environ, "HANDOFF_DB": store_url}
-        interrupted = 0
-        for _ in range(4):  # kill it several times at different points of the catch-up
-            runner = subprocess.Popen(
+        interrupted = kill_catch_ups(
+            views,
+            head,
+            lambda: subprocess.Popen(
                 [HANDOFF, "projections", "run", "--batch-size", "150", "--interval", "0.05"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            start = min(views.store.positions(names).values())
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                position = min(views.store.positions(names).values())
-                if position > start or position >= head:
-                    break
-                time.sleep(0.01)
-            runner.send_signal(signal.SIGKILL)
-            runner.wait(timeout=30)
-            if min(views.store.positions(names).values()) >= head:
-                break
-            interrupted += 1
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ),
+        )
         assert interrupted >= 1, "every runner finished before it could be killed"
         assert min(views.store.positions(names).values()) > 0, "the runner never got going"
         views.catch_up()
@@ -227,3 +220,28 @@ def test_wrong_projection_fixed_and_rebuilt_while_inbox_answers(
         assert_views_match_fold(ledger, fixed)
     finally:
         ledger.close()
+
+
+def kill_catch_ups(
+    views: Views, head: int, start: Callable[[], subprocess.Popen[bytes]], times: int = 4
+) -> int:
+    """SIGKILL a catch-up process ``start`` launches, at a different point each time
+    (once its views moved, up to ``times`` times, until they reach ``head``); how many
+    were killed before the views reached it."""
+    names = [p.name for p in views.projections]
+    interrupted = 0
+    for _ in range(times):
+        runner = start()
+        begun = min(views.store.positions(names).values())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            position = min(views.store.positions(names).values())
+            if position > begun or position >= head or runner.poll() is not None:
+                break
+            time.sleep(0.01)
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=30)
+        if min(views.store.positions(names).values()) >= head:
+            break
+        interrupted += 1
+    return interrupted
