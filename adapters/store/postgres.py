@@ -267,9 +267,7 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
             conn.transaction(),
             conn.cursor() as curs,
         ):
-            self._notify_channel(curs)
-            if any(e.originator_id == PROTOCOL_ID for save in saves for e in save.events):
-                curs.execute(SQL("NOTIFY {0}").format(Identifier(self.protocol_channel)))
+            self._notify(curs, [e for save in saves for e in save.events])
             curs.execute(self._batch_insert, (rows, heads), prepare=True)
             got = {
                 (row["originator_id"], row["originator_version"]): row["notification_id"]
@@ -308,6 +306,12 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
             f"{event.originator_id} first"
         )
 
+    def _notify(self, curs: Any, events: Sequence[StoredEvent]) -> None:
+        """The events channel's NOTIFY, and the protocol's when ``events`` change it."""
+        self._notify_channel(curs)
+        if any(e.originator_id == PROTOCOL_ID for e in events):
+            curs.execute(SQL("NOTIFY {0}").format(Identifier(self.protocol_channel)))
+
     def _insert_many_statement(self) -> Composed:
         """Many saves' events in one statement: a row whose save was decided under an
         outdated protocol (its head) is not inserted, nor one whose version exists."""
@@ -345,9 +349,7 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
                 f"a save records at most {MAX_EVENTS_PER_SAVE} events "
                 f"({len(stored_events)} given): split it"
             )
-        self._notify_channel(curs)
-        if any(e.originator_id == PROTOCOL_ID for e in stored_events):
-            curs.execute(SQL("NOTIFY {0}").format(Identifier(self.protocol_channel)))
+        self._notify(curs, stored_events)
         rows = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in stored_events
