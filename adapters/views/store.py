@@ -489,25 +489,27 @@ class ViewStore:
         head is in it (writers are serialised and commit in position order). Only
         the first ``_NEWS_WINDOW`` events after ``position`` are looked at, walking
         the position index (``ORDER BY … LIMIT`` keeps the planner on it even with
-        stale statistics); if the head is further on than that, the answer is "may":
-        True.
+        stale statistics); if the window is full, more may lie past it, and the
+        answer is "may": True.
         """
         marks = ", ".join("?" * len(topics))
-        below = ""
+        below, horizon = "", []
         if self.dialect.backend == "sqlite":
             events, column = f'"{self._events_table}"', "rowid"
         else:
             events, column = self.dialect.table(self._events_table), "notification_id"
-            below = f" WHERE notification_id <= {self._horizon()}"
+            below, horizon = " WHERE notification_id <= ?", [int(self._horizon())]
         rows = self.query(
-            f"SELECT (SELECT MAX({column}) FROM {events}{below}) AS head, EXISTS (SELECT 1 FROM "
-            f"(SELECT topic FROM {events} WHERE {column} > ? ORDER BY {column} LIMIT "
-            f"{_NEWS_WINDOW}) AS recent WHERE topic IN ({marks})) AS news",
-            [position, *topics],
+            f"SELECT (SELECT MAX({column}) FROM {events}{below}) AS head, "
+            f"COUNT(*) AS seen, COALESCE(SUM(CASE WHEN topic IN ({marks}) THEN 1 ELSE 0 END), 0) "
+            f"AS news FROM (SELECT topic FROM {events} WHERE {column} > ? ORDER BY {column} "
+            f"LIMIT {_NEWS_WINDOW}) AS recent",
+            [*horizon, *topics, position],
         )
         head = int(rows[0]["head"] or 0)
-        # Positions have gaps, never duplicates: within the window if head - position fits.
-        return head, bool(rows[0]["news"]) or head - position > _NEWS_WINDOW
+        # The window counts events, not positions: PostgreSQL's positions jump by 2**16
+        # from one transaction to the next, so a gap in positions says nothing.
+        return head, int(rows[0]["news"]) > 0 or int(rows[0]["seen"]) >= _NEWS_WINDOW
 
     def table(self, spec: TableSpec) -> str:
         """The live table's qualified name, for queries."""

@@ -60,3 +60,20 @@ def test_a_long_silence_full_of_other_events_forgets_every_token(ledger: Ledger)
     assert news
     assert head > cache._position
     assert cache.authenticate(secret) is not None
+
+
+def test_a_few_writes_in_separate_transactions_keep_every_token(ledger: Ledger) -> None:
+    """The window counts events, not positions: on PostgreSQL positions jump by 2**16
+    from one transaction to the next, and counting them forgot every token on every
+    request that followed any write."""
+    secret = issue_token(ledger, "code_agent")
+    cache = cache_for(ledger)
+    assert cache.authenticate(secret) is not None  # its first look saw the token issued
+    forgotten = cache._forgotten
+    for n in range(3):
+        ledger.send(sender="inbox_monitor", to="code_agent", payload={"n": n})
+        assert cache.authenticate(secret) is not None
+    head, news = cache.store.head_and_news(cache._position, ("no such topic",))
+    assert (head, news) == (cache._position, False)
+    assert cache._forgotten == forgotten
+    assert len(cache._known) == 1
