@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -65,6 +66,16 @@ REACTOR = "reactor"
 FOLLOW_UP_TRACKING = "reactor.follow_ups"
 BATCH = 500
 MAX_ROUNDS = 1000
+
+
+@dataclass
+class Batch:
+    """A page of due steps (one per handoff), their handoffs, and where the next
+    page starts (None: this was the last)."""
+
+    steps: list[DueStep]
+    loaded: dict[UUID, Handoff]
+    after: dict[str, Any] | None
 
 
 @dataclass
@@ -178,38 +189,69 @@ class Reactor:
         per batch: a round's later batches are read past the earlier ones (keyset),
         so they need not wait for them to be projected.
 
+        Batches are pipelined: while this thread decides and saves one, a loader
+        thread reads the next page of due steps and loads its handoffs (the database's
+        time overlaps this thread's Python work). A handoff of the next batch that this
+        one also escalated was loaded before that save: it is loaded again, so the
+        next save starts from its recorded version (a stale copy would only conflict,
+        never escalate twice: each save is checked against the recorded version).
+
         A step that falls due because the one before it fired (a reactor back from
         downtime, catching up on a policy's levels) is taken in the next round of the
         same pass.
         """
-        for _ in range(MAX_ROUNDS):
-            now_us = us(self.ledger.clock.now()) or 0
-            fired = 0
-            after: dict[str, Any] | None = None
-            while True:
-                rows = self.views.read.due_steps(now_us, limit=BATCH, after=after)
-                if not rows:
-                    break
-                # A handoff's second due step waits for the next batch (loaded afresh),
-                # so the log keeps the steps in due order: one handoff's events would
-                # otherwise be saved together, ahead of other handoffs' earlier steps.
-                taken = distinct_handoffs(rows)
-                fired += self._fire_batch([due_step(r) for r in taken], report)
-                if len(rows) < BATCH and len(taken) == len(rows):
-                    break
-                after = taken[-1]
-            if not fired:
-                return
-            # The runner's catch-up, without the planner statistics' refresh that
-            # ``Views.catch_up`` adds after 10,000 events: the reactor's own steps are
-            # updates of rows the statistics already count (PostgreSQL's autovacuum
-            # refreshes them off this path), and before the batches a round caught up
-            # 500 at a time, never reaching that refresh.
-            self.views.runner.catch_up()
+        loader: ThreadPoolExecutor | None = None
+        try:
+            for _ in range(MAX_ROUNDS):
+                now_us = us(self.ledger.clock.now()) or 0
+                fired = 0
+                batch = self._next_batch(now_us, None)
+                while batch is not None:
+                    ahead: Future[Batch | None] | None = None
+                    if batch.after is not None:
+                        if loader is None:
+                            loader = ThreadPoolExecutor(1, thread_name_prefix="reactor-load")
+                        ahead = loader.submit(self._next_batch, now_us, batch.after)
+                    fired += self._fire_batch(batch.steps, report, batch.loaded)
+                    following = None if ahead is None else ahead.result()
+                    if following is not None:
+                        self._reload_saved(following, batch)
+                    batch = following
+                if not fired:
+                    return
+                # The runner's catch-up, without the planner statistics' refresh that
+                # ``Views.catch_up`` adds after 10,000 events: the reactor's own steps
+                # are updates of rows the statistics already count (PostgreSQL's
+                # autovacuum refreshes them off this path), and before the batches a
+                # round caught up 500 at a time, never reaching that refresh.
+                self.views.runner.catch_up()
+        finally:
+            if loader is not None:
+                loader.shutdown(wait=True)
 
-    def _fire_batch(self, steps: list[DueStep], report: PassReport) -> int:
+    def _next_batch(self, now_us: int, after: dict[str, Any] | None) -> Batch | None:
+        """The page of due steps after ``after`` (keyset), with its handoffs loaded."""
+        rows = self.views.read.due_steps(now_us, limit=BATCH, after=after)
+        if not rows:
+            return None
+        # A handoff's second due step waits for the next batch (loaded afresh), so the
+        # log keeps the steps in due order: one handoff's events would otherwise be
+        # saved together, ahead of other handoffs' earlier steps.
+        taken = distinct_handoffs(rows)
+        steps = [due_step(r) for r in taken]
+        last = len(rows) < BATCH and len(taken) == len(rows)
+        return Batch(steps, self._load(steps), None if last else taken[-1])
+
+    def _reload_saved(self, batch: Batch, saved: Batch) -> None:
+        """Load again the handoffs of ``batch`` that ``saved`` (the batch before) changed."""
+        changed = {step.handoff_id for step in saved.steps} & batch.loaded.keys()
+        if changed:
+            batch.loaded.update(load_handoffs(self.ledger, changed))
+
+    def _fire_batch(
+        self, steps: list[DueStep], report: PassReport, loaded: dict[UUID, Handoff]
+    ) -> int:
         """Fire one batch of due steps; returns how many this reactor recorded."""
-        loaded = self._load(steps)
         fired = 0
         for outcome in self.ledger.fire_escalations(steps, by=REACTOR, loaded=loaded):
             if outcome.handoff is None:
