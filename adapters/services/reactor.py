@@ -87,6 +87,8 @@ class PassReport:
     deliveries: list[Attempt] = field(default_factory=list)
     follow_ups: list[str] = field(default_factory=list)
     skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+    """Handoffs whose follow-up could not be created, noted on them (once)."""
 
 
 class Reactor:
@@ -111,8 +113,10 @@ class Reactor:
         self.views.catch_up()
         self.fire_due_timers(report)
         self.route_follow_ups(report)
-        if report.steps or report.follow_ups:
-            self.views.catch_up()  # so this pass's own broadcasts go out in it
+        if report.follow_ups or report.notes:
+            # So the follow-ups' broadcasts go out in this pass (the escalations' were
+            # projected by the round that recorded them, in ``fire_due_timers``).
+            self.views.catch_up()
         report.deliveries = self.deliveries.run_once()
         # For /metrics (docs/metrics.md), and so `handoff serve` knows a reactor runs.
         self.passes.record(time.perf_counter() - started)
@@ -283,7 +287,7 @@ class Reactor:
             for entry in page:
                 event = entry.event
                 assert isinstance(event, Handoff.Completed | Handoff.Declined | Handoff.Failed)
-                created = self._follow_up(event)
+                created = self._follow_up(event, report)
                 if created is not None:
                     report.follow_ups.append(created)
             reached = page[-1].position if len(page) == BATCH else head
@@ -294,7 +298,9 @@ class Reactor:
                 continue  # another reactor moved on first; its follow-ups are ours too
 
     def _follow_up(
-        self, event: Handoff.Completed | Handoff.Declined | Handoff.Failed
+        self,
+        event: Handoff.Completed | Handoff.Declined | Handoff.Failed,
+        report: PassReport | None = None,
     ) -> str | None:
         handoff = self.ledger.get(event.originator_id)
         route = follow_up_route(self.ledger.kind_spec(handoff), event)
@@ -314,15 +320,19 @@ class Reactor:
         except HandoffError as error:
             # The route exists but cannot be followed (its payload fails the next kind's
             # schema, say): say so on the handoff, where trace and the feeds show it.
-            self._note_once(handoff, f"follow-up {route.kind} not created: {error.message}")
+            noted = self._note_once(handoff, f"follow-up {route.kind} not created: {error.message}")
+            if noted and report is not None:
+                report.notes.append(str(handoff.id))
             return None
         return None if outcome.duplicate else str(outcome.handoff.id)
 
-    def _note_once(self, handoff: Handoff, message: str) -> None:
+    def _note_once(self, handoff: Handoff, message: str) -> bool:
+        """Add the reactor's note unless the handoff has it already; True if added."""
         history = self.ledger.history(handoff.id)
         if any(isinstance(e, Handoff.NoteAdded) and e.message == message for e in history):
-            return
+            return False
         self.ledger.add_ledger_note(handoff.id, by=REACTOR, message=message)
+        return True
 
 
 ClosingEvent = Handoff.Completed | Handoff.Declined | Handoff.Failed
