@@ -34,6 +34,7 @@ from eventsourcing.persistence import IntegrityError
 
 from handoff_ledger.adapters.ledger.application import DueStep, Ledger
 from handoff_ledger.adapters.services.reactor_passes import ReactorPasses
+from handoff_ledger.adapters.services.reactor_probe import IdleProbe
 from handoff_ledger.adapters.services.webhooks import Attempt, Deliveries
 from handoff_ledger.adapters.store.loading import load_handoffs
 from handoff_ledger.adapters.views import Views
@@ -101,6 +102,8 @@ class Reactor:
         self.views = views or Views(ledger)
         self.deliveries = deliveries or Deliveries(ledger, self.views)
         self.passes = ReactorPasses(ledger, self.views.store)
+        tracked = [self.views.runner.tracking_name(p) for p in self.views.projections]
+        self.probe = IdleProbe(ledger, self.views, self.deliveries, [*tracked, FOLLOW_UP_TRACKING])
 
     def close(self) -> None:
         """Release the webhook client's connections."""
@@ -110,6 +113,9 @@ class Reactor:
         """One pass: catch up, escalate what fell due, create follow-ups, push webhooks."""
         started = time.perf_counter()
         report = PassReport()
+        if self.probe.idle():  # one read: nothing new, nothing due (reactor_probe.py)
+            self.passes.record(time.perf_counter() - started)
+            return report
         self.views.catch_up()
         self.fire_due_timers(report)
         self.route_follow_ups(report)
@@ -118,6 +124,7 @@ class Reactor:
             # projected by the round that recorded them, in ``fire_due_timers``).
             self.views.catch_up()
         report.deliveries = self.deliveries.run_once()
+        self.probe.ran()
         # For /metrics (docs/metrics.md), and so `handoff serve` knows a reactor runs.
         self.passes.record(time.perf_counter() - started)
         return report
