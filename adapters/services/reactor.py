@@ -33,6 +33,15 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from handoff_ledger.adapters.ledger.application import DueStep, Ledger
+from handoff_ledger.adapters.services.follow_ups import (
+    CLOSINGS,
+    FOLLOW_UP_KEY_PREFIX,
+    ClosingEvent,
+    follow_up_key,
+    follow_up_receiver,
+    follow_up_route,
+    map_payload,
+)
 from handoff_ledger.adapters.services.reactor_passes import ReactorPasses
 from handoff_ledger.adapters.services.reactor_probe import IdleProbe
 from handoff_ledger.adapters.services.webhooks import Attempt, Deliveries
@@ -40,14 +49,14 @@ from handoff_ledger.adapters.store.loading import load_handoffs
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
-from handoff_ledger.domain.outline import Outline
-from handoff_ledger.domain.protocol import FollowUp, KindSpec
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import from_us, us
 
-__all__ = [
+__all__ = [  # the follow-ups' routing lives in follow_ups.py; re-exported here
+    "CLOSINGS",
     "FOLLOW_UP_KEY_PREFIX",
     "REACTOR",
+    "ClosingEvent",
     "PassReport",
     "Reactor",
     "follow_up_key",
@@ -342,41 +351,6 @@ class Reactor:
         return True
 
 
-ClosingEvent = Handoff.Completed | Handoff.Declined | Handoff.Failed
-"""The events a protocol may route a follow-up from."""
-
-CLOSINGS: tuple[type[Handoff.Event], ...] = (Handoff.Completed, Handoff.Declined, Handoff.Failed)
-"""The same, as the classes the reactor reads from the log (only those)."""
-
-
-def follow_up_route(spec: KindSpec | None, event: ClosingEvent) -> FollowUp | None:
-    """The follow-up ``spec`` routes for a closing ``event`` (``on_complete``, …), if any."""
-    if spec is None:
-        return None
-    if isinstance(event, Handoff.Completed):
-        return spec.on_complete
-    return spec.on_decline if isinstance(event, Handoff.Declined) else spec.on_fail
-
-
-def follow_up_receiver(
-    route: FollowUp, handoff: Handoff | Outline, event: ClosingEvent
-) -> str | None:
-    """Whom the follow-up goes to: the route's ``to``; else, after a decline or a
-    failure, back to the sender; after a completion, the next kind's own route.
-    (Of the handoff, only its sender is read: a what-if's recorded outline will do.)"""
-    if route.to:
-        return route.to
-    return None if isinstance(event, Handoff.Completed) else handoff.sender
-
-
-def follow_up_key(handoff_id: UUID, version: int | None) -> str:
-    """The idempotency key of the follow-up of the event at ``version`` of a handoff."""
-    return f"{FOLLOW_UP_KEY_PREFIX}{handoff_id}:{version}"
-
-
-FOLLOW_UP_KEY_PREFIX = "follow-up:"
-
-
 def due_step(row: dict[str, Any]) -> DueStep:
     """The step a timers-view row says is due next."""
     return DueStep(
@@ -396,30 +370,3 @@ def distinct_handoffs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return rows[:index]
         seen.add(row["handoff_id"])
     return rows
-
-
-def map_payload(route: FollowUp, handoff: Handoff) -> dict[str, Any]:
-    """The follow-up's payload: the route's table, ``$result.x``/``$payload.x`` resolved.
-
-    ``$reason`` is the decline's (or cancellation's) reason.
-
-    Without a table, the follow-up carries the completed handoff's result.
-    """
-    if not route.payload:
-        return dict(handoff.result or {})
-    sources = {"result": handoff.result or {}, "payload": handoff.payload}
-    mapped: dict[str, Any] = {}
-    for name, value in route.payload.items():
-        if value == "$reason":
-            if handoff.outcome_reason is not None:
-                mapped[name] = handoff.outcome_reason
-        elif isinstance(value, str) and value.startswith("$"):
-            source, _, path = value[1:].partition(".")
-            current: Any = sources.get(source, {})
-            for part in path.split(".") if path else []:
-                current = current.get(part) if isinstance(current, dict) else None
-            if current is not None:
-                mapped[name] = current
-        else:
-            mapped[name] = value
-    return mapped
