@@ -146,11 +146,9 @@ def test_two_reactors_racing_on_one_batch_the_loser_falls_back_and_nothing_escal
         other.close()
 
 
-def test_two_due_steps_of_one_handoff_are_recorded_in_due_order_without_a_conflict(
-    ledger: Ledger, clock: SimulatedClock
-) -> None:
-    # One handoff's ack timer (1 h) and deadline (1 h 10) fall due around another's
-    # ack timer (1 h 05); a reactor back after two hours takes all three in due order.
+def send_steps_around(ledger: Ledger) -> tuple[Handoff, Handoff]:
+    """One handoff's ack timer (1 h) and deadline (1 h 10) around another's ack timer
+    (1 h 05)."""
     first = ledger.send(
         sender="inbox_monitor", to="agent_0", ack_within=timedelta(hours=1),
         deadline=timedelta(hours=1, minutes=10), escalate_to=["human:me"],
@@ -159,6 +157,15 @@ def test_two_due_steps_of_one_handoff_are_recorded_in_due_order_without_a_confli
         sender="inbox_monitor", to="agent_1", ack_within=timedelta(hours=1, minutes=5),
         escalate_to=["human:me"],
     ).handoff  # fmt: skip
+    return first, second
+
+
+def test_two_due_steps_of_one_handoff_are_recorded_in_due_order_without_a_conflict(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    # One handoff's ack timer (1 h) and deadline (1 h 10) fall due around another's
+    # ack timer (1 h 05); a reactor back after two hours takes all three in due order.
+    first, second = send_steps_around(ledger)
     reactor = Reactor(ledger)
     reactor.run_once()
     clock.advance(timedelta(hours=2))
@@ -230,14 +237,7 @@ def test_the_next_batch_loads_while_one_is_saved_and_a_handoff_in_both_is_loaded
     # As above: one handoff's ack timer and deadline around another's ack timer. The
     # first batch (both ack timers) is saved after the second (the deadline) was
     # loaded, in the loader thread: that copy predates the first batch's escalation.
-    first = ledger.send(
-        sender="inbox_monitor", to="agent_0", ack_within=timedelta(hours=1),
-        deadline=timedelta(hours=1, minutes=10), escalate_to=["human:me"],
-    ).handoff  # fmt: skip
-    second = ledger.send(
-        sender="inbox_monitor", to="agent_1", ack_within=timedelta(hours=1, minutes=5),
-        escalate_to=["human:me"],
-    ).handoff  # fmt: skip
+    first, second = send_steps_around(ledger)
     reactor = SavesAfterTheNextLoad(ledger)
     Reactor(ledger).run_once()
     clock.advance(timedelta(hours=2))
