@@ -782,7 +782,9 @@ class Ledger(Application[UUID]):
         batch's in one query, ``store/loading.py``); an id missing from it is not found.
         Two steps of one handoff then act on the same copy, and its events are saved
         together (the reactor gives each handoff one step per batch, so the log keeps
-        the steps in due order).
+        the steps in due order). Handoffs passed in are not kept in the handoff cache
+        once saved: a reactor's batches of thousands would only push out the handoffs
+        that commands use.
         """
         started = tracing.started(self.clock) if self.tracing is not None else None
         now = self.clock.now()
@@ -818,8 +820,9 @@ class Ledger(Application[UUID]):
             self.lost_races += 1
             log.info("lost a race on a batch of %d escalation steps: one at a time", len(steps))
             return [self._fire_alone(outcome.step, by) for outcome in outcomes]
-        for handoff in changed.values():
-            self.handoffs.keep(handoff)
+        if loaded is None:
+            for handoff in changed.values():
+                self.handoffs.keep(handoff)
         if self.tracing is not None and started is not None:
             for handoff in changed.values():  # each in its own chain's trace; the batch's time
                 self.tracing.command("escalate", handoff, by=by, started=started, recorded=True)

@@ -149,6 +149,11 @@ class PushConfigs:
             )
             return rowcount(cursor) == 1
 
+    @property
+    def ready(self) -> bool:
+        """Whether the table was found (or made) by this object (no query)."""
+        return self._ready
+
     def _exists(self) -> bool:
         """Whether the table exists yet (asked each reactor pass until it does).
 

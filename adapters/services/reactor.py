@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,20 +33,30 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from handoff_ledger.adapters.ledger.application import DueStep, Ledger
+from handoff_ledger.adapters.services.follow_ups import (
+    CLOSINGS,
+    FOLLOW_UP_KEY_PREFIX,
+    ClosingEvent,
+    follow_up_key,
+    follow_up_receiver,
+    follow_up_route,
+    map_payload,
+)
 from handoff_ledger.adapters.services.reactor_passes import ReactorPasses
+from handoff_ledger.adapters.services.reactor_probe import IdleProbe
 from handoff_ledger.adapters.services.webhooks import Attempt, Deliveries
 from handoff_ledger.adapters.store.loading import load_handoffs
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
-from handoff_ledger.domain.outline import Outline
-from handoff_ledger.domain.protocol import FollowUp, KindSpec
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import from_us, us
 
-__all__ = [
+__all__ = [  # the follow-ups' routing lives in follow_ups.py; re-exported here
+    "CLOSINGS",
     "FOLLOW_UP_KEY_PREFIX",
     "REACTOR",
+    "ClosingEvent",
     "PassReport",
     "Reactor",
     "follow_up_key",
@@ -68,6 +79,16 @@ MAX_ROUNDS = 1000
 
 
 @dataclass
+class Batch:
+    """A page of due steps (one per handoff), their handoffs, and where the next
+    page starts (None: this was the last)."""
+
+    steps: list[DueStep]
+    loaded: dict[UUID, Handoff]
+    after: dict[str, Any] | None
+
+
+@dataclass
 class PassReport:
     """What one reactor pass did."""
 
@@ -76,6 +97,8 @@ class PassReport:
     deliveries: list[Attempt] = field(default_factory=list)
     follow_ups: list[str] = field(default_factory=list)
     skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+    """Handoffs whose follow-up could not be created, noted on them (once)."""
 
 
 class Reactor:
@@ -88,6 +111,8 @@ class Reactor:
         self.views = views or Views(ledger)
         self.deliveries = deliveries or Deliveries(ledger, self.views)
         self.passes = ReactorPasses(ledger, self.views.store)
+        tracked = [self.views.runner.tracking_name(p) for p in self.views.projections]
+        self.probe = IdleProbe(ledger, self.views, self.deliveries, [*tracked, FOLLOW_UP_TRACKING])
 
     def close(self) -> None:
         """Release the webhook client's connections."""
@@ -97,12 +122,18 @@ class Reactor:
         """One pass: catch up, escalate what fell due, create follow-ups, push webhooks."""
         started = time.perf_counter()
         report = PassReport()
+        if self.probe.idle():  # one read: nothing new, nothing due (reactor_probe.py)
+            self.passes.record(time.perf_counter() - started)
+            return report
         self.views.catch_up()
         self.fire_due_timers(report)
         self.route_follow_ups(report)
-        if report.steps or report.follow_ups:
-            self.views.catch_up()  # so this pass's own broadcasts go out in it
+        if report.follow_ups or report.notes:
+            # So the follow-ups' broadcasts go out in this pass (the escalations' were
+            # projected by the round that recorded them, in ``fire_due_timers``).
+            self.views.catch_up()
         report.deliveries = self.deliveries.run_once()
+        self.probe.ran()
         # For /metrics (docs/metrics.md), and so `handoff serve` knows a reactor runs.
         self.passes.record(time.perf_counter() - started)
         return report
@@ -178,38 +209,69 @@ class Reactor:
         per batch: a round's later batches are read past the earlier ones (keyset),
         so they need not wait for them to be projected.
 
+        Batches are pipelined: while this thread decides and saves one, a loader
+        thread reads the next page of due steps and loads its handoffs (the database's
+        time overlaps this thread's Python work). A handoff of the next batch that this
+        one also escalated was loaded before that save: it is loaded again, so the
+        next save starts from its recorded version (a stale copy would only conflict,
+        never escalate twice: each save is checked against the recorded version).
+
         A step that falls due because the one before it fired (a reactor back from
         downtime, catching up on a policy's levels) is taken in the next round of the
         same pass.
         """
-        for _ in range(MAX_ROUNDS):
-            now_us = us(self.ledger.clock.now()) or 0
-            fired = 0
-            after: dict[str, Any] | None = None
-            while True:
-                rows = self.views.read.due_steps(now_us, limit=BATCH, after=after)
-                if not rows:
-                    break
-                # A handoff's second due step waits for the next batch (loaded afresh),
-                # so the log keeps the steps in due order: one handoff's events would
-                # otherwise be saved together, ahead of other handoffs' earlier steps.
-                taken = distinct_handoffs(rows)
-                fired += self._fire_batch([due_step(r) for r in taken], report)
-                if len(rows) < BATCH and len(taken) == len(rows):
-                    break
-                after = taken[-1]
-            if not fired:
-                return
-            # The runner's catch-up, without the planner statistics' refresh that
-            # ``Views.catch_up`` adds after 10,000 events: the reactor's own steps are
-            # updates of rows the statistics already count (PostgreSQL's autovacuum
-            # refreshes them off this path), and before the batches a round caught up
-            # 500 at a time, never reaching that refresh.
-            self.views.runner.catch_up()
+        loader: ThreadPoolExecutor | None = None
+        try:
+            for _ in range(MAX_ROUNDS):
+                now_us = us(self.ledger.clock.now()) or 0
+                fired = 0
+                batch = self._next_batch(now_us, None)
+                while batch is not None:
+                    ahead: Future[Batch | None] | None = None
+                    if batch.after is not None:
+                        if loader is None:
+                            loader = ThreadPoolExecutor(1, thread_name_prefix="reactor-load")
+                        ahead = loader.submit(self._next_batch, now_us, batch.after)
+                    fired += self._fire_batch(batch.steps, report, batch.loaded)
+                    following = None if ahead is None else ahead.result()
+                    if following is not None:
+                        self._reload_saved(following, batch)
+                    batch = following
+                if not fired:
+                    return
+                # The runner's catch-up, without the planner statistics' refresh that
+                # ``Views.catch_up`` adds after 10,000 events: the reactor's own steps
+                # are updates of rows the statistics already count (PostgreSQL's
+                # autovacuum refreshes them off this path), and before the batches a
+                # round caught up 500 at a time, never reaching that refresh.
+                self.views.runner.catch_up()
+        finally:
+            if loader is not None:
+                loader.shutdown(wait=True)
 
-    def _fire_batch(self, steps: list[DueStep], report: PassReport) -> int:
+    def _next_batch(self, now_us: int, after: dict[str, Any] | None) -> Batch | None:
+        """The page of due steps after ``after`` (keyset), with its handoffs loaded."""
+        rows = self.views.read.due_steps(now_us, limit=BATCH, after=after)
+        if not rows:
+            return None
+        # A handoff's second due step waits for the next batch (loaded afresh), so the
+        # log keeps the steps in due order: one handoff's events would otherwise be
+        # saved together, ahead of other handoffs' earlier steps.
+        taken = distinct_handoffs(rows)
+        steps = [due_step(r) for r in taken]
+        last = len(rows) < BATCH and len(taken) == len(rows)
+        return Batch(steps, self._load(steps), None if last else taken[-1])
+
+    def _reload_saved(self, batch: Batch, saved: Batch) -> None:
+        """Load again the handoffs of ``batch`` that ``saved`` (the batch before) changed."""
+        changed = {step.handoff_id for step in saved.steps} & batch.loaded.keys()
+        if changed:
+            batch.loaded.update(load_handoffs(self.ledger, changed))
+
+    def _fire_batch(
+        self, steps: list[DueStep], report: PassReport, loaded: dict[UUID, Handoff]
+    ) -> int:
         """Fire one batch of due steps; returns how many this reactor recorded."""
-        loaded = self._load(steps)
         fired = 0
         for outcome in self.ledger.fire_escalations(steps, by=REACTOR, loaded=loaded):
             if outcome.handoff is None:
@@ -241,7 +303,7 @@ class Reactor:
             for entry in page:
                 event = entry.event
                 assert isinstance(event, Handoff.Completed | Handoff.Declined | Handoff.Failed)
-                created = self._follow_up(event)
+                created = self._follow_up(event, report)
                 if created is not None:
                     report.follow_ups.append(created)
             reached = page[-1].position if len(page) == BATCH else head
@@ -252,7 +314,9 @@ class Reactor:
                 continue  # another reactor moved on first; its follow-ups are ours too
 
     def _follow_up(
-        self, event: Handoff.Completed | Handoff.Declined | Handoff.Failed
+        self,
+        event: Handoff.Completed | Handoff.Declined | Handoff.Failed,
+        report: PassReport | None = None,
     ) -> str | None:
         handoff = self.ledger.get(event.originator_id)
         route = follow_up_route(self.ledger.kind_spec(handoff), event)
@@ -272,50 +336,19 @@ class Reactor:
         except HandoffError as error:
             # The route exists but cannot be followed (its payload fails the next kind's
             # schema, say): say so on the handoff, where trace and the feeds show it.
-            self._note_once(handoff, f"follow-up {route.kind} not created: {error.message}")
+            noted = self._note_once(handoff, f"follow-up {route.kind} not created: {error.message}")
+            if noted and report is not None:
+                report.notes.append(str(handoff.id))
             return None
         return None if outcome.duplicate else str(outcome.handoff.id)
 
-    def _note_once(self, handoff: Handoff, message: str) -> None:
+    def _note_once(self, handoff: Handoff, message: str) -> bool:
+        """Add the reactor's note unless the handoff has it already; True if added."""
         history = self.ledger.history(handoff.id)
         if any(isinstance(e, Handoff.NoteAdded) and e.message == message for e in history):
-            return
+            return False
         self.ledger.add_ledger_note(handoff.id, by=REACTOR, message=message)
-
-
-ClosingEvent = Handoff.Completed | Handoff.Declined | Handoff.Failed
-"""The events a protocol may route a follow-up from."""
-
-CLOSINGS: tuple[type[Handoff.Event], ...] = (Handoff.Completed, Handoff.Declined, Handoff.Failed)
-"""The same, as the classes the reactor reads from the log (only those)."""
-
-
-def follow_up_route(spec: KindSpec | None, event: ClosingEvent) -> FollowUp | None:
-    """The follow-up ``spec`` routes for a closing ``event`` (``on_complete``, …), if any."""
-    if spec is None:
-        return None
-    if isinstance(event, Handoff.Completed):
-        return spec.on_complete
-    return spec.on_decline if isinstance(event, Handoff.Declined) else spec.on_fail
-
-
-def follow_up_receiver(
-    route: FollowUp, handoff: Handoff | Outline, event: ClosingEvent
-) -> str | None:
-    """Whom the follow-up goes to: the route's ``to``; else, after a decline or a
-    failure, back to the sender; after a completion, the next kind's own route.
-    (Of the handoff, only its sender is read: a what-if's recorded outline will do.)"""
-    if route.to:
-        return route.to
-    return None if isinstance(event, Handoff.Completed) else handoff.sender
-
-
-def follow_up_key(handoff_id: UUID, version: int | None) -> str:
-    """The idempotency key of the follow-up of the event at ``version`` of a handoff."""
-    return f"{FOLLOW_UP_KEY_PREFIX}{handoff_id}:{version}"
-
-
-FOLLOW_UP_KEY_PREFIX = "follow-up:"
+        return True
 
 
 def due_step(row: dict[str, Any]) -> DueStep:
@@ -337,30 +370,3 @@ def distinct_handoffs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return rows[:index]
         seen.add(row["handoff_id"])
     return rows
-
-
-def map_payload(route: FollowUp, handoff: Handoff) -> dict[str, Any]:
-    """The follow-up's payload: the route's table, ``$result.x``/``$payload.x`` resolved.
-
-    ``$reason`` is the decline's (or cancellation's) reason.
-
-    Without a table, the follow-up carries the completed handoff's result.
-    """
-    if not route.payload:
-        return dict(handoff.result or {})
-    sources = {"result": handoff.result or {}, "payload": handoff.payload}
-    mapped: dict[str, Any] = {}
-    for name, value in route.payload.items():
-        if value == "$reason":
-            if handoff.outcome_reason is not None:
-                mapped[name] = handoff.outcome_reason
-        elif isinstance(value, str) and value.startswith("$"):
-            source, _, path = value[1:].partition(".")
-            current: Any = sources.get(source, {})
-            for part in path.split(".") if path else []:
-                current = current.get(part) if isinstance(current, dict) else None
-            if current is not None:
-                mapped[name] = current
-        else:
-            mapped[name] = value
-    return mapped

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.views.store import ViewStore
@@ -64,19 +65,28 @@ class ReactorPasses:
         m = self.store.dialect.mark
         took = int(seconds * 1_000_000)
         at = us(self.ledger.clock.now())
+        upsert = (
+            f"INSERT INTO {self.table} AS p (name, passes, total_us, last_us, last_at_us) "
+            f"VALUES ({{0}}, 1, {{1}}, {{1}}, {{2}}) ON CONFLICT (name) DO UPDATE SET "
+            "passes = p.passes + 1, total_us = p.total_us + excluded.total_us, "
+            "last_us = excluded.last_us, last_at_us = excluded.last_at_us"
+        )
+        if self.store.dialect.backend == "postgresql":
+            # One round trip (an idle pass is a probe and this): the statements go as one
+            # simple query, with their values written in (two whole numbers and a
+            # constant). A pass's figures are metrics, not the ledger's record: the
+            # commit need not wait for the WAL to reach the disk (a crash of the database
+            # server may lose the last few passes' counts; nothing else is at stake).
+            values = upsert.format(f"'{_KEY}'", took, "NULL" if at is None else int(at))
+            datastore: Any = self.store.tracking.datastore
+            with datastore.get_connection() as conn:
+                conn.execute(
+                    f"BEGIN; SET LOCAL synchronous_commit TO OFF; {values}; COMMIT".encode(),
+                    prepare=False,
+                )
+            return
         with self.store.transaction() as cursor:
-            if self.store.dialect.backend == "postgresql":
-                # A pass's figures are metrics, not the ledger's record: the commit need
-                # not wait for the WAL to reach the disk (a crash of the database server
-                # may lose the last few passes' counts; nothing else is at stake).
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            cursor.execute(
-                f"INSERT INTO {self.table} AS p (name, passes, total_us, last_us, last_at_us) "
-                f"VALUES ({m}, 1, {m}, {m}, {m}) ON CONFLICT (name) DO UPDATE SET "
-                "passes = p.passes + 1, total_us = p.total_us + excluded.total_us, "
-                "last_us = excluded.last_us, last_at_us = excluded.last_at_us",
-                (_KEY, took, took, at),
-            )
+            cursor.execute(upsert.format(m, m, m), (_KEY, took, took, at))
 
     def totals(self) -> PassTotals | None:
         """The passes recorded so far, or None if no reactor ever passed."""

@@ -51,15 +51,15 @@ from uuid import UUID
 
 from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
 from handoff_ledger.adapters.services.documents import iso
-from handoff_ledger.adapters.services.reactor import (
+from handoff_ledger.adapters.services.follow_ups import (
     FOLLOW_UP_KEY_PREFIX,
-    REACTOR,
     ClosingEvent,
     follow_up_key,
     follow_up_receiver,
     follow_up_route,
     map_payload,
 )
+from handoff_ledger.adapters.services.reactor import REACTOR
 from handoff_ledger.adapters.services.vocabulary import Document
 from handoff_ledger.adapters.store.rows import log_rows
 from handoff_ledger.adapters.views.decode import EventDecoder

@@ -175,6 +175,14 @@ class Deliveries:
         self.record(attempts)
         return attempts
 
+    def tables_ready(self) -> bool:
+        """Whether this process has made sure the deliveries' tables exist (a pass did)."""
+        return self._tables_ready
+
+    def pushes_ready(self) -> bool:
+        """Whether a pass found the A2A push table (it is not looked for again)."""
+        return self._pushes is not None and self._pushes.ready
+
     def _enqueue_a2a_pushes(self) -> None:
         """The A2A face's push-notification configs' new updates (:mod:`.a2a_push`)."""
         if self._pushes is None:

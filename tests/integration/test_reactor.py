@@ -76,7 +76,10 @@ def test_completion_gets_its_follow_up_exactly_once(
     other = open_ledger(store_url, clock=clock)
     try:
         first, second = Reactor(ledger), Reactor(other)
-        created = first.run_once().follow_ups + second.run_once().follow_ups
+        created = first.run_once().follow_ups
+        # The pass that created it projected it, so its broadcasts went out in it.
+        assert [s.lag_events for s in first.views.status()] == [0] * len(first.views.projections)
+        created += second.run_once().follow_ups
         assert len(created) == 1
         # A replay from the start (lost tracking) finds the follow-up it already made.
         views = first.views
@@ -109,14 +112,18 @@ def test_follow_up_that_cannot_be_created_is_noted_once(ledger: Ledger) -> None:
     bug = ledger.send(sender="inbox_monitor", kind="bug_report", payload=BUG).handoff
     ledger.complete(bug.id, by="code_agent", result={"fix": "no reply written"})
     reactor = Reactor(ledger)
-    assert reactor.run_once().follow_ups == []
+    report = reactor.run_once()
+    assert report.follow_ups == []
+    assert report.notes == [str(bug.id)]
+    # The pass that noted it projected the note (the feeds show it after the pass).
+    assert [s.lag_events for s in reactor.views.status()] == [0] * len(reactor.views.projections)
     with reactor.views.store.transaction() as cursor:
         cursor.execute(
             f"DELETE FROM {reactor.views.store.tracking_table} WHERE application_name = "
             f"{reactor.views.store.dialect.mark}",
             (FOLLOW_UP_TRACKING,),
         )
-    reactor.run_once()
+    assert reactor.run_once().notes == []  # noted once
     notes = [e.event for e in ledger.read_log() if isinstance(e.event, Handoff.NoteAdded)]
     assert len(notes) == 1
     assert notes[0].by == "reactor"

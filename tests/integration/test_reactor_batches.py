@@ -4,6 +4,7 @@ conflict falls back to one step at a time, and every due timer escalates once.""
 from __future__ import annotations
 
 import shutil
+import threading
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -15,7 +16,7 @@ import pytest
 from handoff_ledger.adapters.ledger.application import DueStep, Ledger
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.adapters.services import reactor as reactor_module
-from handoff_ledger.adapters.services.reactor import Reactor
+from handoff_ledger.adapters.services.reactor import PassReport, Reactor
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.store.loading import load_handoffs
 from handoff_ledger.domain.handoff import Handoff
@@ -145,11 +146,9 @@ def test_two_reactors_racing_on_one_batch_the_loser_falls_back_and_nothing_escal
         other.close()
 
 
-def test_two_due_steps_of_one_handoff_are_recorded_in_due_order_without_a_conflict(
-    ledger: Ledger, clock: SimulatedClock
-) -> None:
-    # One handoff's ack timer (1 h) and deadline (1 h 10) fall due around another's
-    # ack timer (1 h 05); a reactor back after two hours takes all three in due order.
+def send_steps_around(ledger: Ledger) -> tuple[Handoff, Handoff]:
+    """One handoff's ack timer (1 h) and deadline (1 h 10) around another's ack timer
+    (1 h 05)."""
     first = ledger.send(
         sender="inbox_monitor", to="agent_0", ack_within=timedelta(hours=1),
         deadline=timedelta(hours=1, minutes=10), escalate_to=["human:me"],
@@ -158,6 +157,15 @@ def test_two_due_steps_of_one_handoff_are_recorded_in_due_order_without_a_confli
         sender="inbox_monitor", to="agent_1", ack_within=timedelta(hours=1, minutes=5),
         escalate_to=["human:me"],
     ).handoff  # fmt: skip
+    return first, second
+
+
+def test_two_due_steps_of_one_handoff_are_recorded_in_due_order_without_a_conflict(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    # One handoff's ack timer (1 h) and deadline (1 h 10) fall due around another's
+    # ack timer (1 h 05); a reactor back after two hours takes all three in due order.
+    first, second = send_steps_around(ledger)
     reactor = Reactor(ledger)
     reactor.run_once()
     clock.advance(timedelta(hours=2))
@@ -192,7 +200,60 @@ def test_a_round_reads_every_page_of_due_steps_then_catches_up_once(
     clock.advance(timedelta(hours=1, seconds=1))
     report = reactor.run_once()
     assert sorted(hid for hid, _ in report.escalated) == sorted(ids)
-    # At the pass's start, after the one round that fired, and for its broadcasts.
-    assert catch_ups == 3
+    # At the pass's start and after the one round that fired (which projected the
+    # escalations for their broadcasts: no follow-ups, no catch-up at the pass's end).
+    assert catch_ups == 2
     assert escalations(ledger) == Counter({(hid, "ack_timeout", 1): 1 for hid in ids})
     assert reactor.run_once().steps == []
+
+
+class SavesAfterTheNextLoad(Reactor):
+    """A reactor whose first batch is saved only once the loader thread has loaded the
+    second: the pipeline's worst order, played every time."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        super().__init__(ledger)
+        self.second_loaded = threading.Event()
+        self.loads: list[tuple[str, list[uuid.UUID]]] = []
+
+    def _load(self, steps: list[DueStep]) -> dict[uuid.UUID, Handoff]:
+        loaded = super()._load(steps)
+        self.loads.append((threading.current_thread().name, [s.handoff_id for s in steps]))
+        if len(self.loads) == 2:
+            self.second_loaded.set()
+        return loaded
+
+    def _fire_batch(
+        self, steps: list[DueStep], report: PassReport, loaded: dict[uuid.UUID, Handoff]
+    ) -> int:
+        if len(self.loads) == 1:
+            assert self.second_loaded.wait(timeout=60)
+        return super()._fire_batch(steps, report, loaded)
+
+
+def test_the_next_batch_loads_while_one_is_saved_and_a_handoff_in_both_is_loaded_again(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    # As above: one handoff's ack timer and deadline around another's ack timer. The
+    # first batch (both ack timers) is saved after the second (the deadline) was
+    # loaded, in the loader thread: that copy predates the first batch's escalation.
+    first, second = send_steps_around(ledger)
+    reactor = SavesAfterTheNextLoad(ledger)
+    Reactor(ledger).run_once()
+    clock.advance(timedelta(hours=2))
+    assert len(reactor.run_once().steps) == 3
+    assert [ids for _, ids in reactor.loads] == [[first.id, second.id], [first.id]]
+    assert reactor.loads[1][0].startswith("reactor-load")  # loaded beside the save
+    assert ledger.lost_races == 0  # reloaded after the first save: no conflict, no fallback
+    assert escalations(ledger) == Counter(
+        {
+            (str(first.id), "ack_timeout", 1): 1,
+            (str(second.id), "ack_timeout", 1): 1,
+            (str(first.id), "deadline_missed", 1): 1,
+        }
+    )
+    # The batches' handoffs were not kept in the cache: it holds them as sent.
+    for sent in (first, second):
+        cached = ledger.handoffs.checkout(sent.id)
+        assert cached is not None
+        assert cached.version == sent.version < ledger.get(sent.id).version
