@@ -22,6 +22,7 @@ from psycopg import sql
 from handoff_ledger.adapters.ledger.clock import CLOCK_ENV, FileClock
 from handoff_ledger.adapters.ledger.tokens import issue_token
 from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.adapters.store.urls import POOL_ENV
 
 HANDOFF = str(Path(sys.executable).parent / "handoff")
 
@@ -151,12 +152,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(cli: CLI, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    """``handoff serve`` on a free loopback port of ``cli``'s store, once it answers."""
+def start_server(
+    cli: CLI, *extra: str, pool_size: int | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """``handoff serve`` on a free loopback port of ``cli``'s store, once it answers
+    (with ``pool_size``, that many connections per pool on PostgreSQL)."""
     port = free_port()
+    env = cli.env()
+    if pool_size is not None:
+        env[POOL_ENV] = str(pool_size)
     process = subprocess.Popen(
         [HANDOFF, "serve", "--port", str(port), *extra],
-        env=cli.env(),
+        env=env,
         cwd=cli.cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -231,12 +238,18 @@ class Shared:
     process: subprocess.Popen[str]
 
 
+SHARED_POOL_SIZE = 3
+"""The shared servers' pools: each holds its connections for its module's life,
+beside the servers tests start of their own (about 7 PostgreSQL connections
+instead of serve's default 21; max_connections is 100 for the whole machine)."""
+
+
 @pytest.fixture(scope="module")
 def module_server(module_cli: CLI) -> Iterator[Shared]:
     """``handoff serve`` on the module's store (it refuses to start without a token:
     one for an agent no test uses; the tests issue their own, which it reads)."""
     module_cli.issue_tokens("module:fixture")
-    process, url = start_server(module_cli)
+    process, url = start_server(module_cli, pool_size=SHARED_POOL_SIZE)
     try:
         yield Shared(url=url, cli=module_cli, process=process)
     finally:
