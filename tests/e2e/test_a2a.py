@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -146,7 +147,23 @@ def live(module_server: Shared, tmp_path: Path) -> Live:
     names = own_names(*AGENTS, "human:me")
     cli.apply_protocol(protocol_for(names), source=str(tmp_path / "handoff.toml"))
     tokens = own_tokens(cli, names, admins=("human:me",))
-    return Live(module_server.url, tokens, cli, module_server.process, names, mark=cli.mark())
+    live = Live(module_server.url, tokens, cli, module_server.process, names, mark=cli.mark())
+    read_by_the_server(live)
+    return live
+
+
+def read_by_the_server(live: Live) -> None:
+    """Wait until the server has read the test's protocol: its receiver's card, 404
+    while undeclared, answers. (On PostgreSQL the news comes by NOTIFY, a moment
+    after the commit; a test's first request must not race it.)"""
+    card = f"{live.url}/a2a/{quote(live.name('code_agent'), safe='')}/.well-known/agent-card.json"
+    for _ in range(300):
+        answer = httpx.get(card, timeout=30)
+        if answer.status_code == 200:
+            return
+        assert answer.status_code == 404, answer.text
+        time.sleep(0.02)
+    raise AssertionError(f"the server never read the test's protocol: {card} is 404")
 
 
 def message(
