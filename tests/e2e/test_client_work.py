@@ -16,21 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Shared, own_names, own_tokens
-from test_client import AGENTS, Server
+from test_client import Server, server
 
 from handoff_ledger.client import Decline, Fail, Forbidden, Job
 
 WORK_LOOP = Path(__file__).with_name("work_loop.py")
-
-
-@pytest.fixture
-def server(module_server: Shared) -> Server:
-    """The module's server (one per store), with this test's own agents and tokens."""
-    cli = module_server.cli
-    names = own_names(*AGENTS, "human:me")
-    tokens = own_tokens(cli, names, admins=("human:me",))
-    return Server(module_server.url, tokens, cli, names=names, mark=cli.mark())
+__all__ = ["server"]  # test_client.py's fixture: the module's server, the test's own agents
 
 
 def send(server: Server, count: int, **fields: Any) -> list[str]:
