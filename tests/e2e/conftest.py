@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psycopg
 import pytest
+from psycopg import sql
 
 from handoff_ledger.adapters.ledger.clock import CLOCK_ENV, FileClock
 from handoff_ledger.adapters.ledger.tokens import issue_token
 from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.adapters.store.urls import POOL_ENV
 
 HANDOFF = str(Path(sys.executable).parent / "handoff")
 
@@ -58,12 +66,25 @@ class CLI:
         done = self.run(*args, "--json", expect=expect)
         return json.loads(done.stdout)
 
-    def log(self) -> list[dict[str, Any]]:
-        done = self.run("log", "--json")
+    def log(self, since: int | None = None) -> list[dict[str, Any]]:
+        """The log through ``handoff log --json``; from ``since`` on (a :meth:`mark`),
+        only what was recorded after it: a test sharing a store reads its own slice."""
+        after = () if since is None else ("--since", str(since))
+        done = self.run("log", "--json", *after)
         return [json.loads(line) for line in done.stdout.splitlines()]
 
-    def stored(self) -> list[tuple[int, str]]:
-        """Every record in the store, handoff events or not, as (position, topic).
+    def mark(self) -> int:
+        """The store's head: the position of its newest record (0 when empty), read
+        in-process. ``log(since=mark)`` and ``stored()[index:]`` start after it."""
+        ledger = open_ledger(self.url, clock=self.clock)
+        try:
+            return ledger.recorder.max_notification_id() or 0
+        finally:
+            ledger.close()
+
+    def stored(self, since: int = 0) -> list[tuple[int, str]]:
+        """Every record in the store (after ``since``, a :meth:`mark`), handoff
+        events or not, as (position, topic).
 
         For "nothing written" checks: stricter than the log (it sees tokens and
         protocol versions too) and read in-process, because a ``handoff log``
@@ -72,7 +93,7 @@ class CLI:
         """
         ledger = open_ledger(self.url, clock=self.clock)
         try:
-            notifications = ledger.recorder.select_notifications(start=1, limit=1_000_000)
+            notifications = ledger.recorder.select_notifications(start=since + 1, limit=1_000_000)
             return [(n.id, n.topic) for n in notifications]
         finally:
             ledger.close()
@@ -123,3 +144,129 @@ def write_file(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(
+    cli: CLI, *extra: str, pool_size: int | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """``handoff serve`` on a free loopback port of ``cli``'s store, once it answers
+    (with ``pool_size``, that many connections per pool on PostgreSQL)."""
+    port = free_port()
+    env = cli.env()
+    if pool_size is not None:
+        env[POOL_ENV] = str(pool_size)
+    process = subprocess.Popen(
+        [HANDOFF, "serve", "--port", str(port), *extra],
+        env=env,
+        cwd=cli.cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited: {process.stderr.read() if process.stderr else ''}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("serve did not come up")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    _, err = process.communicate(timeout=30)
+    assert "Traceback" not in err, err
+
+
+# ------------------------------------------------- one store and server per module
+#
+# Starting ``handoff serve`` (and making its store) costs seconds; the server tests
+# that need neither an empty store nor a server of their own share one per module
+# and store. Each such test names its agents with its own suffix (:func:`names`) and
+# reads the log from a :meth:`CLI.mark`, so it sees only what it wrote, in any order.
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def module_store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A store shared by one module's tests (parametrised: SQLite and PostgreSQL).
+
+    On PostgreSQL, a database of its own, created here and dropped (with whatever
+    connections a server still holds) when the module is done.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('store')}/ledger.db"
+        return
+    base = str(request.getfixturevalue("pg_base_url"))  # skips/fails as the session's does
+    root, name = base.rsplit("/", 1)
+    name = f"{name}_m{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(f"{root}/postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"{root}/{name}"
+    finally:
+        with psycopg.connect(f"{root}/postgres", autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(scope="module")
+def module_cli(module_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> CLI:
+    """The CLI on the module's shared store: tests using it must not expect it empty."""
+    return CLI(module_store_url, tmp_path_factory.mktemp("cli"))
+
+
+@dataclass
+class Shared:
+    """A ``handoff serve`` shared by a module's tests, on :func:`module_cli`'s store."""
+
+    url: str
+    cli: CLI
+    process: subprocess.Popen[str]
+
+
+SHARED_POOL_SIZE = 3
+"""The shared servers' pools: each holds its connections for its module's life,
+beside the servers tests start of their own (about 7 PostgreSQL connections
+instead of serve's default 21; max_connections is 100 for the whole machine)."""
+
+
+@pytest.fixture(scope="module")
+def module_server(module_cli: CLI) -> Iterator[Shared]:
+    """``handoff serve`` on the module's store (it refuses to start without a token:
+    one for an agent no test uses; the tests issue their own, which it reads)."""
+    module_cli.issue_tokens("module:fixture")
+    process, url = start_server(module_cli, pool_size=SHARED_POOL_SIZE)
+    try:
+        yield Shared(url=url, cli=module_cli, process=process)
+    finally:
+        if process.poll() is None:
+            stop(process)
+
+
+def own_names(*agents: str) -> dict[str, str]:
+    """Agent names of one test's own: each of ``agents`` with a suffix no other test
+    on a shared store uses (``code_agent`` -> ``code_agent.1f2e3d4c``)."""
+    suffix = uuid.uuid4().hex[:8]
+    return {agent: f"{agent}.{suffix}" for agent in agents}
+
+
+def own_tokens(cli: CLI, names: dict[str, str], admins: tuple[str, ...] = ()) -> dict[str, str]:
+    """A token for each name of ``names`` (those of ``admins`` with admin rights),
+    keyed as ``names`` is: by the plain name the test uses."""
+    agents = [names[a] for a in names if a not in admins]
+    issued = cli.issue_tokens(*agents, admins=tuple(names[a] for a in admins))
+    return {plain: issued[name] for plain, name in names.items()}

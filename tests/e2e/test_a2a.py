@@ -3,6 +3,11 @@
 The client resolves a card, sends messages and reads tasks; the receiver works
 through the ledger's CLI (``handoff ack``, ``status``, ``complete``), as a real
 agent would. On SQLite and PostgreSQL.
+
+The tests share one ``handoff serve`` per store (conftest's ``module_server``): each
+applies a protocol naming agents of its own (``own_names``), which the server reads
+as it would any protocol applied by another process, and reads the log from its
+mark; the trial server's test keeps a server of its own.
 """
 
 from __future__ import annotations
@@ -10,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -40,32 +48,57 @@ from a2a.utils.errors import (
     TaskNotFoundError,
     UnsupportedOperationError,
 )
-from conftest import CLI
+from conftest import CLI, Shared, own_names, own_tokens, start_server, stop
 from google.protobuf.json_format import MessageToDict, ParseDict
-from test_http import AGENTS, start_server, stop
+from test_http import AGENTS
 
 EXTENSION = "urn:handoff-ledger:a2a:ledger:v1"
-PROTOCOL = """
-[agents.inbox_monitor]
-[agents.code_agent]
-[agents.support_agent]
-[agents."human:me"]
+PROTOCOL_TEMPLATE = """
+[agents."{inbox_monitor}"]
+[agents."{code_agent}"]
+[agents."{support_agent}"]
+[agents."{human:me}"]
 admin = true
 
 [kinds.bug_report]
-to = "code_agent"
+to = "{code_agent}"
 trigger = "Bug report detected"
 payload.required = ["email_id", "customer", "issue"]
 """
+PLAIN = {agent: agent for agent in (*AGENTS, "human:me")}
+
+
+def protocol_for(names: dict[str, str]) -> str:
+    """The tests' protocol, its agents named as in ``names`` (plain name -> name)."""
+    text = PROTOCOL_TEMPLATE
+    for plain, name in names.items():
+        text = text.replace(f"{{{plain}}}", name)
+    return text
+
+
+PROTOCOL = protocol_for(PLAIN)
 BUG = {"email_id": "msg_123", "customer": "jane@company.com", "issue": "Login button"}
 
 
 @dataclass
 class Live:
+    """A server, a token per agent (keyed by plain name) and, on the shared store,
+    the test's own agent names and the head before the test began."""
+
     url: str
     tokens: dict[str, str]
     cli: CLI
     process: subprocess.Popen[str]
+    names: dict[str, str] = field(default_factory=lambda: dict(PLAIN))
+    mark: int = 0
+
+    def name(self, agent: str) -> str:
+        """``agent``'s name on the server: the test's own on the shared store."""
+        return self.names[agent]
+
+    def log(self) -> list[dict[str, Any]]:
+        """The log since the test began."""
+        return self.cli.log(since=self.mark)
 
     def http(self, agent: str) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.tokens[agent]}"}
@@ -85,15 +118,18 @@ class Live:
             config = ClientConfig(
                 httpx_client=http, supported_protocol_bindings=[binding], streaming=streaming
             )
-            client = await ClientFactory(config).create_from_url(f"{self.url}/a2a/{to}")
+            card = f"{self.url}/a2a/{quote(self.name(to), safe='')}"
+            client = await ClientFactory(config).create_from_url(card)
             try:
                 yield client
             finally:
                 await client.close()
 
 
-@pytest.fixture
-def live(cli: CLI, tmp_path: Any) -> Iterator[Live]:
+@contextmanager
+def own_live(cli: CLI, tmp_path: Path) -> Iterator[Live]:
+    """A server of its own on ``cli``'s store, under :data:`PROTOCOL` (for tests that
+    restart it or change its protocol: test_a2a_push.py)."""
     cli.apply_protocol(PROTOCOL, source=str(tmp_path / "handoff.toml"))  # no process start
     tokens = cli.issue_tokens(*AGENTS, admins=("human:me",))
     process, url = start_server(cli)
@@ -102,6 +138,32 @@ def live(cli: CLI, tmp_path: Any) -> Iterator[Live]:
     finally:
         if process.poll() is None:
             stop(process)
+
+
+@pytest.fixture
+def live(module_server: Shared, tmp_path: Path) -> Live:
+    """The module's server (one per store) under a protocol of this test's agents."""
+    cli = module_server.cli
+    names = own_names(*AGENTS, "human:me")
+    cli.apply_protocol(protocol_for(names), source=str(tmp_path / "handoff.toml"))
+    tokens = own_tokens(cli, names, admins=("human:me",))
+    live = Live(module_server.url, tokens, cli, module_server.process, names, mark=cli.mark())
+    read_by_the_server(live)
+    return live
+
+
+def read_by_the_server(live: Live) -> None:
+    """Wait until the server has read the test's protocol: its receiver's card, 404
+    while undeclared, answers. (On PostgreSQL the news comes by NOTIFY, a moment
+    after the commit; a test's first request must not race it.)"""
+    card = f"{live.url}/a2a/{quote(live.name('code_agent'), safe='')}/.well-known/agent-card.json"
+    for _ in range(300):
+        answer = httpx.get(card, timeout=30)
+        if answer.status_code == 200:
+            return
+        assert answer.status_code == 404, answer.text
+        time.sleep(0.02)
+    raise AssertionError(f"the server never read the test's protocol: {card} is 404")
 
 
 def message(
@@ -138,7 +200,13 @@ def run(coroutine: Any) -> Any:
 
 
 def handoff(live: Live, *args: str) -> Any:
-    return live.cli.json(*args)
+    """``handoff ARGS --json``: the agent after ``--as`` or ``--to`` is named plainly
+    (``code_agent``) and the command acts as the test's own (``live.name``)."""
+    before = ("", *args[:-1])
+    named = (
+        live.name(a) if p in ("--as", "--to") else a for p, a in zip(before, args, strict=True)
+    )
+    return live.cli.json(*named)
 
 
 async def acting(live: Live, *args: str) -> Any:
@@ -172,7 +240,9 @@ INPUT_REQUIRED, CANCELED = TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_S
 def test_card_then_submitted_working_completed(live: Live) -> None:
     async def scenario() -> None:
         async with live.client("inbox_monitor") as client, httpx.AsyncClient() as anyone:
-            card = await anyone.get(f"{live.url}/a2a/code_agent/.well-known/agent-card.json")
+            card = await anyone.get(
+                f"{live.url}/a2a/{live.name('code_agent')}/.well-known/agent-card.json"
+            )
             assert [s["id"] for s in card.json()["skills"]] == ["bug_report"]
             sent = message(text("Bug report"), data(BUG))
             task = (await last(client.send_message(request(sent, now=True)))).task
@@ -206,7 +276,7 @@ def test_card_then_submitted_working_completed(live: Live) -> None:
 
 def test_a_blocking_send_returns_once_the_receiver_completes(live: Live) -> None:
     async def receiver() -> None:
-        while not (inbox := await acting(live, "inbox", "code_agent"))["handoffs"]:
+        while not (inbox := await acting(live, "inbox", live.name("code_agent")))["handoffs"]:
             await asyncio.sleep(0.05)
         task_id = inbox["handoffs"][0]["id"]
         await acting(live, "ack", task_id, "--as", "code_agent")
@@ -256,7 +326,7 @@ def test_the_same_key_makes_one_task_the_same_message_id_two(live: Live) -> None
     first, again, plain, plain_again = run(scenario())
     assert first == again
     assert len({first, plain, plain_again}) == 3
-    assert [e["type"] for e in live.cli.log()].count("Created") == 3
+    assert [e["type"] for e in live.log()].count("Created") == 3
 
 
 def test_input_required_answered_on_the_task_then_completed(live: Live) -> None:
@@ -281,9 +351,9 @@ def test_input_required_answered_on_the_task_then_completed(live: Live) -> None:
                 await last(client.send_message(request(answer, now=True)))
 
     run(scenario())
-    replied = [e for e in live.cli.log() if e["type"] == "Replied"]
+    replied = [e for e in live.log() if e["type"] == "Replied"]
     assert len(replied) == 1
-    assert (replied[0]["by"], replied[0]["message"]) == ("inbox_monitor", "An iPhone 12")
+    assert (replied[0]["by"], replied[0]["message"]) == (live.name("inbox_monitor"), "An iPhone 12")
     assert replied[0]["data"] == {"device": "iphone"}
     assert replied[0]["as_sent"]["messageId"] == "a1"
 
@@ -327,12 +397,12 @@ def test_bad_input_is_answered_with_a2a_errors_and_writes_nothing(live: Live) ->
                 await last(client.send_message(request(message(data({**BUG, "x": deep})))))
 
     run(scenario())
-    assert live.cli.log() == []
+    assert live.log() == []
 
 
 def test_rest_binding_answers_errors_with_their_http_statuses(live: Live) -> None:
     headers = {"Authorization": f"Bearer {live.tokens['inbox_monitor']}", "A2A-Version": "1.0"}
-    base = f"{live.url}/a2a/code_agent"
+    base = f"{live.url}/a2a/{live.name('code_agent')}"
     with httpx.Client(headers=headers, timeout=30) as http:
         missing = http.get(f"{base}/tasks/{uuid.uuid4()}")
         assert missing.status_code == 404, missing.text
@@ -357,7 +427,7 @@ def test_rest_binding_answers_errors_with_their_http_statuses(live: Live) -> Non
         assert lone.status_code in (400, 422), lone.text
         huge = http.post(f"{base}/message:send", content=b"x" * (1_048_576 + 1))
         assert huge.status_code == 413
-    assert live.cli.log() == []
+    assert live.log() == []
 
 
 def test_list_tasks_pages_and_filters(live: Live) -> None:
@@ -457,7 +527,7 @@ def test_a_blocking_send_answered_over_the_same_servers_http_api(live: Live) -> 
     async def scenario() -> StreamResponse:
         from handoff_ledger.domain.handoff import Handoff
 
-        task_id = str(Handoff.id_for_key("inbox_monitor", key))
+        task_id = str(Handoff.id_for_key(live.name("inbox_monitor"), key))
         async with live.client("inbox_monitor") as client, live.http("code_agent") as http:
             sent = request(message(data(BUG), ledger={"key": key}))
             answer, _ = await asyncio.gather(
@@ -477,7 +547,7 @@ def test_a_reassigned_task_keeps_its_id_and_is_submitted_again(live: Live) -> No
                          "--as", "inbox_monitor", "--reason", "code_agent is away")  # fmt: skip
             moved = await client.get_task(GetTaskRequest(id=task.id))
             assert (moved.id, moved.status.state) == (task.id, SUBMITTED)
-            assert ledger(moved.metadata)["receiver"] == "support_agent"
+            assert ledger(moved.metadata)["receiver"] == live.name("support_agent")
 
     run(scenario())
 
@@ -486,16 +556,19 @@ def test_the_ledger_card_lists_every_agent_and_its_endpoint_takes_the_tenant(liv
     with httpx.Client(timeout=30) as http:
         card = http.get(f"{live.url}/.well-known/agent-card.json").json()
         tenants = {i["tenant"] for i in card["supportedInterfaces"]}
-        assert tenants == {"inbox_monitor", "code_agent", "support_agent", "human:me"}
+        assert tenants == {live.name(a) for a in ("inbox_monitor", "code_agent", "support_agent",
+                                                   "human:me")}  # fmt: skip
         assert {i["url"] for i in card["supportedInterfaces"]} == {f"{live.url}/a2a"}
-        encoded = http.get(f"{live.url}/a2a/human%3Ame/.well-known/agent-card.json").json()
-        assert encoded["supportedInterfaces"][0]["url"] == f"{live.url}/a2a/human%3Ame"
+        human = quote(live.name("human:me"), safe="")
+        assert "%3A" in human
+        encoded = http.get(f"{live.url}/a2a/{human}/.well-known/agent-card.json").json()
+        assert encoded["supportedInterfaces"][0]["url"] == f"{live.url}/a2a/{human}"
         assert http.get(f"{live.url}/a2a/nobody/.well-known/agent-card.json").status_code == 404
         headers = {"Authorization": f"Bearer {live.tokens['inbox_monitor']}", "A2A-Version": "1.0"}
         sent = http.post(f"{live.url}/a2a", headers=headers, json={
             "jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {
-                "tenant": "code_agent", "configuration": {"returnImmediately": True},
+                "tenant": live.name("code_agent"), "configuration": {"returnImmediately": True},
                 "message": {"messageId": "t1", "role": "ROLE_USER", "parts": [{"data": BUG}]}}})  # fmt: skip
         task = sent.json()["result"]["task"]
         assert task["status"]["state"] == "TASK_STATE_SUBMITTED"
-    assert handoff(live, "show", task["id"])["receiver"] == "code_agent"
+    assert handoff(live, "show", task["id"])["receiver"] == live.name("code_agent")

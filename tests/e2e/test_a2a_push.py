@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -22,13 +23,12 @@ from a2a.types.a2a_pb2 import (
     TaskPushNotificationConfig,
 )
 from a2a.utils.errors import InvalidParamsError
-from test_a2a import BUG, PROTOCOL, Live, data, last, live, message, run, text
+from conftest import CLI
+from test_a2a import BUG, PROTOCOL, Live, data, last, message, own_live, run, text
 from test_http import start_server, stop
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.store.bootstrap import open_ledger
-
-__all__ = ["live"]  # the fixture, shared with test_a2a.py
 
 
 class Hook:
@@ -56,6 +56,13 @@ class Hook:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def live(cli: CLI, tmp_path: Path) -> Iterator[Live]:
+    """A server of this test's own: it is restarted, and its protocol changed."""
+    with own_live(cli, tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

@@ -11,39 +11,28 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CLI
-from test_client import AGENTS, Server
-from test_http import start_server, stop
+from test_client import Server, server
 
 from handoff_ledger.client import Decline, Fail, Forbidden, Job
 
 WORK_LOOP = Path(__file__).with_name("work_loop.py")
-
-
-@pytest.fixture
-def server(cli: CLI) -> Iterator[Server]:
-    tokens = cli.issue_tokens(*AGENTS, admins=("human:me",))
-    process, url = start_server(cli)
-    try:
-        yield Server(url=url, tokens=tokens, cli=cli)
-    finally:
-        stop(process)
+__all__ = ["server"]  # test_client.py's fixture: the module's server, the test's own agents
 
 
 def send(server: Server, count: int, **fields: Any) -> list[str]:
     with server.client("inbox_monitor") as inbox:
-        return [inbox.send(to="code_agent", **fields)["id"] for _ in range(count)]
+        return [inbox.send(to=server.name("code_agent"), **fields)["id"] for _ in range(count)]
 
 
 def log(server: Server) -> list[dict[str, Any]]:
+    """The log since the test began (the store is the module's)."""
     with server.client("human:me") as admin:
-        return list(admin.iter_log())
+        return list(admin.iter_log(since=server.mark))
 
 
 def when(text: str) -> datetime:
@@ -63,20 +52,21 @@ def promises_kept(entries: list[dict[str, Any]], hid: str) -> list[str]:
 
 def test_next_takes_the_head_and_answers_none_when_there_is_nothing(server: Server) -> None:
     with server.client("code_agent") as coder:
-        assert coder.next("code_agent") is None
+        code_agent = server.name("code_agent")
+        assert coder.next(code_agent) is None
         started = time.monotonic()
-        assert coder.next("code_agent", wait="1s") is None
+        assert coder.next(code_agent, wait="1s") is None
         assert time.monotonic() - started >= 0.9
         [hid] = send(server, 1)
-        taken = coder.next("code_agent", worker="w1", eta="1h", next_update="10m")
+        taken = coder.next(code_agent, worker="w1", eta="1h", next_update="10m")
         assert taken is not None
         assert (taken["id"], taken["taken"], taken["worker"]) == (hid, "taken", "w1")
-        again = coder.next("code_agent", worker="w1")
+        again = coder.next(code_agent, worker="w1")
         assert again is not None
         assert (again["id"], again["taken"]) == (hid, "resumed")
-        assert coder.next("code_agent", worker="w2") is None
+        assert coder.next(code_agent, worker="w2") is None
         with pytest.raises(Forbidden):
-            coder.next("support_agent")
+            coder.next(server.name("support_agent"))
 
 
 def test_a_work_loop_completes_every_handoff_once(server: Server) -> None:
@@ -89,8 +79,8 @@ def test_a_work_loop_completes_every_handoff_once(server: Server) -> None:
         return {"done": job.id}
 
     with server.client("code_agent") as coder:
-        counts = coder.work(handler, agent="code_agent", worker="fixer", concurrency=3,
-                            until_idle=1.0)  # fmt: skip
+        counts = coder.work(handler, agent=server.name("code_agent"), worker="fixer",
+                            concurrency=3, until_idle=1.0)  # fmt: skip
     assert counts == Counter(completed=12)
     entries = log(server)
     completed = Counter(e["handoff_id"] for e in entries if e["type"] == "Completed")
@@ -121,7 +111,7 @@ def test_fail_decline_and_a_crash_become_failed_declined_and_stuck(server: Serve
         return None
 
     with server.client("code_agent") as coder:
-        counts = coder.work(handler, agent="code_agent", until_idle=1.0)
+        counts = coder.work(handler, agent=server.name("code_agent"), until_idle=1.0)
     assert counts == Counter(failed=1, declined=1, stuck=2, completed=1)
     assert runs == Counter(dict.fromkeys(ids, 1))  # the stuck ones were not run again
     with server.client("human:me") as admin:
@@ -150,7 +140,7 @@ def test_the_update_promise_is_kept_while_a_slow_handler_runs(server: Server) ->
         return {"slow": True}
 
     with server.client("code_agent") as coder:
-        counts = coder.work(slow, agent="code_agent", next_update="1s", until_idle=0.5)
+        counts = coder.work(slow, agent=server.name("code_agent"), next_update="1s", until_idle=0.5)
     assert counts == Counter(completed=1)
     entries = [e for e in log(server) if e["handoff_id"] == hid]
     assert [e["type"] for e in entries][:3] == ["Created", "Acked", "StatusReported"]
@@ -174,12 +164,14 @@ def test_the_async_loop_runs_async_and_plain_handlers_and_reports_progress(
         time.sleep(1.2)
         return {"plain": True}
 
+    code_agent = server.name("code_agent")
+
     async def scenario() -> tuple[Counter[str], Counter[str]]:
         async with server.aclient("code_agent") as coder:
-            first = await coder.work(handler, agent="code_agent", worker="a", concurrency=2,
+            first = await coder.work(handler, agent=code_agent, worker="a", concurrency=2,
                                      until_idle=0.3, next_update="1m")  # fmt: skip
             ids.extend(send(server, 2))
-            second = await coder.work(plain, agent="code_agent", worker="p", concurrency=2,
+            second = await coder.work(plain, agent=code_agent, worker="p", concurrency=2,
                                       until_idle=0.3, next_update="1m")  # fmt: skip
             return first, second
 
@@ -197,7 +189,9 @@ def test_a_stop_event_ends_the_loop(server: Server) -> None:
     threading.Timer(0.5, stop_now.set).start()
     started = time.monotonic()
     with server.client("code_agent") as coder:
-        assert coder.work(lambda job: {}, agent="code_agent", stop=stop_now) == Counter()
+        assert (
+            coder.work(lambda job: {}, agent=server.name("code_agent"), stop=stop_now) == Counter()
+        )
     assert time.monotonic() - started < 5
 
 
@@ -208,7 +202,8 @@ def test_a_loop_killed_mid_handler_resumes_the_handoff_and_completes_it_once(
     takes = tmp_path / "takes.jsonl"
 
     def start() -> subprocess.Popen[bytes]:
-        args = [server.url, server.tokens["code_agent"], "code_agent", "w1", "1", str(takes)]
+        agent = server.name("code_agent")
+        args = [server.url, server.tokens["code_agent"], agent, "w1", "1", str(takes)]
         return subprocess.Popen([sys.executable, str(WORK_LOOP), *args],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
 

@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Barrier
 from typing import Any
 
 import httpx
 import pytest
-from conftest import CLI, HANDOFF
+from conftest import CLI, Shared, free_port, own_names, own_tokens, start_server, stop
+
+__all__ = ["start_server", "stop"]  # imported from here by other modules' tests
 
 AGENTS = ["inbox_monitor", "code_agent", "support_agent"]
 
 
 @dataclass
 class Server:
+    """A server, a token per agent (keyed by plain name) and, on a shared store, the
+    test's own agent names (:func:`own_names`) and the head before the test began."""
+
     url: str
     tokens: dict[str, str]
     cli: CLI
+    names: dict[str, str] = field(default_factory=dict)
+    mark: int = 0
+
+    def name(self, agent: str) -> str:
+        """``agent``'s name on the server: the test's own on a shared store."""
+        return self.names.get(agent, agent)
 
     def client(self, agent: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[agent]}"} if agent else {}
@@ -34,7 +41,7 @@ class Server:
     def log_types(self) -> list[str]:
         with self.client("human:me") as admin:
             entries: list[dict[str, Any]] = []
-            cursor = 0
+            cursor = self.mark  # what this test wrote, on a shared store
             while True:
                 page = admin.get("/log", params={"since": cursor, "limit": 1000}).json()
                 entries += page["entries"]
@@ -43,62 +50,28 @@ class Server:
                 cursor = page["next"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(cli: CLI, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [HANDOFF, "serve", "--port", str(port), *extra],
-        env=cli.env(),
-        cwd=cli.cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        if process.poll() is not None:
-            raise AssertionError(f"serve exited: {process.stderr.read() if process.stderr else ''}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError("serve did not come up")
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    _, err = process.communicate(timeout=30)
-    assert "Traceback" not in err, err
-
-
 @pytest.fixture
-def server(cli: CLI) -> Iterator[Server]:
-    tokens = cli.issue_tokens(*AGENTS, admins=("human:me",))
-    process, url = start_server(cli)
-    try:
-        yield Server(url=url, tokens=tokens, cli=cli)
-    finally:
-        stop(process)
+def server(module_server: Shared) -> Server:
+    """The module's server (one per store), with this test's own agents and tokens."""
+    cli = module_server.cli
+    names = own_names(*AGENTS, "human:me")
+    tokens = own_tokens(cli, names, admins=("human:me",))
+    return Server(module_server.url, tokens, cli, names=names, mark=cli.mark())
 
 
 def test_the_lifecycle_over_http(server: Server) -> None:
+    inbox_monitor, code_agent = server.name("inbox_monitor"), server.name("code_agent")
     with server.client("inbox_monitor") as inbox, server.client("code_agent") as coder:
         body = {
-            "to": "code_agent", "trigger": "Bug report detected", "priority": "medium",
+            "to": code_agent, "trigger": "Bug report detected", "priority": "medium",
             "payload": {"email_id": "msg_123", "customer": "jane@company.com"},
-            "ack_within": "1h", "deadline": "4h", "escalate_to": ["human:me"],
+            "ack_within": "1h", "deadline": "4h", "escalate_to": [server.name("human:me")],
         }  # fmt: skip
         created = inbox.post("/handoffs", json=body, headers={"Idempotency-Key": "msg_123"})
         assert created.status_code == 201, created.text
         sent = created.json()
         assert (sent["sender"], sent["receiver"], sent["state"]) == (
-            "inbox_monitor", "code_agent", "requested",
+            inbox_monitor, code_agent, "requested",
         )  # fmt: skip
         again = inbox.post("/handoffs", json=body, headers={"Idempotency-Key": "msg_123"})
         assert again.status_code == 200
@@ -108,7 +81,7 @@ def test_the_lifecycle_over_http(server: Server) -> None:
 
         acked = coder.post(f"/handoffs/{hid}/ack", json={"eta": "2h", "next_update": "30m"})
         assert acked.status_code == 200, acked.text
-        inbox_doc = coder.get("/agents/code_agent/inbox").json()
+        inbox_doc = coder.get(f"/agents/{code_agent}/inbox").json()
         positions = {h["id"]: h["queue_position"] for h in inbox_doc["handoffs"]}
         assert acked.json()["queue_position"] == positions[hid] == 1
         assert acked.json()["next_update_due"] is not None
@@ -128,7 +101,7 @@ def test_the_lifecycle_over_http(server: Server) -> None:
         ]  # fmt: skip
         chain = inbox.get(f"/chains/{hid}").json()
         assert [h["id"] for h in chain["handoffs"]] == [hid]
-        feed = inbox.get("/agents/inbox_monitor/notifications").json()
+        feed = inbox.get(f"/agents/{inbox_monitor}/notifications").json()
         assert [n["type"] for n in feed["notifications"]] == [
             "Acked",
             "StatusReported",
@@ -136,7 +109,7 @@ def test_the_lifecycle_over_http(server: Server) -> None:
         ]
         assert inbox.get("/overdue").json()["overdue"] == []
         assert inbox.get("/projections").json()["views"]
-        log = inbox.get("/log", params={"limit": 2}).json()
+        log = inbox.get("/log", params={"since": server.mark, "limit": 2}).json()
         assert [e["type"] for e in log["entries"]] == ["Created", "Acked"]
         rest = inbox.get("/log", params={"since": log["next"]}).json()
         assert [e["type"] for e in rest["entries"]] == ["StatusReported", "NoteAdded", "Completed"]
@@ -144,8 +117,8 @@ def test_the_lifecycle_over_http(server: Server) -> None:
         cli_show = server.cli.json("show", hid)
         assert cli_show["history"] == shown["history"]
         assert (
-            server.cli.json("inbox", "inbox_monitor")["handoffs"]
-            == (inbox.get("/agents/inbox_monitor/inbox").json()["handoffs"])
+            server.cli.json("inbox", inbox_monitor)["handoffs"]
+            == (inbox.get(f"/agents/{inbox_monitor}/inbox").json()["handoffs"])
         )
         spec = inbox.get("/openapi.json").json()
         assert "/handoffs/{id}/ack" in spec["paths"]
@@ -153,7 +126,7 @@ def test_the_lifecycle_over_http(server: Server) -> None:
 
 def test_fifty_clients_race_to_complete_one_handoff(server: Server) -> None:
     with server.client("inbox_monitor") as inbox:
-        hid = inbox.post("/handoffs", json={"to": "code_agent"}).json()["id"]
+        hid = inbox.post("/handoffs", json={"to": server.name("code_agent")}).json()["id"]
     barrier = Barrier(50)
 
     def complete(index: int) -> int:
@@ -170,20 +143,20 @@ def test_fifty_clients_race_to_complete_one_handoff(server: Server) -> None:
 
 def test_identity_comes_from_the_token(server: Server) -> None:
     with server.client("inbox_monitor") as inbox:
-        hid = inbox.post("/handoffs", json={"to": "code_agent"}).json()["id"]
+        hid = inbox.post("/handoffs", json={"to": server.name("code_agent")}).json()["id"]
     before = server.log_types()
     with server.client("support_agent") as support:
         refused = support.post(f"/handoffs/{hid}/ack")
         assert refused.status_code == 403
         assert refused.json()["error"]["code"] == "not_permitted"
-        assert support.get("/agents/code_agent/notifications").status_code == 403
+        assert support.get(f"/agents/{server.name('code_agent')}/notifications").status_code == 403
     with server.client(None) as anonymous:
         missing = anonymous.post(f"/handoffs/{hid}/ack")
         assert missing.status_code == 401
         assert missing.headers["www-authenticate"] == "Bearer"
     with server.client("code_agent") as coder:  # the server now knows this token
         assert coder.get(f"/handoffs/{hid}").status_code == 200
-    server.cli.run("agents", "token", "revoke", "code_agent")  # another process
+    server.cli.run("agents", "token", "revoke", server.name("code_agent"))  # another process
     with server.client("code_agent") as revoked:
         assert revoked.post(f"/handoffs/{hid}/ack").status_code == 401
         assert revoked.get(f"/handoffs/{hid}").status_code == 401
@@ -197,7 +170,7 @@ def test_identity_comes_from_the_token(server: Server) -> None:
 
 def test_errors_say_what_happened_and_write_nothing(server: Server) -> None:
     with server.client("inbox_monitor") as inbox:
-        hid = inbox.post("/handoffs", json={"to": "code_agent"}).json()["id"]
+        hid = inbox.post("/handoffs", json={"to": server.name("code_agent")}).json()["id"]
         before = server.log_types()
         cases = [
             (inbox.post("/handoffs", json={"to": "x", "payload": [1]}), 422, "payload"),
@@ -224,7 +197,7 @@ def test_errors_say_what_happened_and_write_nothing(server: Server) -> None:
             assert "Traceback" not in answer.text
             if field is not None:
                 assert error["field"].startswith(field), error
-        big = {"to": "code_agent", "payload": {"blob": "x" * 1_100_000}}
+        big = {"to": server.name("code_agent"), "payload": {"blob": "x" * 1_100_000}}
         too_large = inbox.post("/handoffs", json=big)
         assert too_large.status_code == 413
         assert too_large.json()["error"]["code"] == "too_large"

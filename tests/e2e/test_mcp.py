@@ -8,18 +8,17 @@ and runs a handoff through its lifecycle. Over streamable HTTP: the client talks
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from conftest import CLI, HANDOFF
+from conftest import CLI, HANDOFF, Shared, own_names, own_tokens
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -405,38 +404,23 @@ def test_under_a_protocol_the_agent_must_be_declared(
 # ------------------------------------------------------------------ streamable HTTP
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclass
+class Served:
+    """The module's ``handoff serve`` (one per store), a token per agent (keyed by
+    plain name), the test's own agent names and the store's head before the test."""
+
+    url: str
+    tokens: dict[str, str]
+    names: dict[str, str]
+    mark: int
 
 
 @pytest.fixture
-def served(cli: CLI) -> Iterator[tuple[str, dict[str, str]]]:
-    """A real ``handoff serve`` on loopback and a token per agent."""
-    tokens = cli.issue_tokens("inbox_monitor", "code_agent", admins=("human:me",))
-    port = free_port()
-    process = subprocess.Popen(
-        [HANDOFF, "serve", "--port", str(port)],
-        env=cli.env(), cwd=cli.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read() if process.stderr else "serve exited")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError(f"{url}/healthz never answered 200")
-        yield url, tokens
-    finally:
-        process.terminate()
-        _, err = process.communicate(timeout=30)
-        assert "Traceback" not in err, err
+def served(module_server: Shared) -> Served:
+    cli = module_server.cli
+    names = own_names("inbox_monitor", "code_agent", "support_agent", "human:me")
+    tokens = own_tokens(cli, names, admins=("human:me",))
+    return Served(module_server.url, tokens, names, cli.mark())
 
 
 @asynccontextmanager
@@ -449,16 +433,16 @@ async def over_http(url: str, token: str | None) -> AsyncIterator[Client]:
         yield client
 
 
-def test_the_tools_over_streamable_http_act_as_the_tokens_agent(
-    served: tuple[str, dict[str, str]],
-) -> None:
-    url, tokens = served
+def test_the_tools_over_streamable_http_act_as_the_tokens_agent(served: Served) -> None:
+    url, tokens, names = served.url, served.tokens, served.names
 
     async def scenario() -> str:
         async with over_http(url, tokens["inbox_monitor"]) as inbox:
             check_tools((await inbox.list_tools()).tools)
-            sent = await call(inbox, "send_handoff", to="code_agent", payload={"email_id": "m"})
-            assert sent["sender"] == "inbox_monitor"  # the token's agent, never an argument
+            sent = await call(
+                inbox, "send_handoff", to=names["code_agent"], payload={"email_id": "m"}
+            )
+            assert sent["sender"] == names["inbox_monitor"]  # the token's, never an argument
         async with over_http(url, tokens["code_agent"]) as coder:
             acked = await call(coder, "ack_handoff", id=sent["id"], next_update="30m")
             assert (acked["state"], acked["queue_position"]) == ("acked", 1)
@@ -477,10 +461,8 @@ def test_the_tools_over_streamable_http_act_as_the_tokens_agent(
     )
 
 
-def test_streamable_http_refuses_a_missing_or_bad_token(
-    served: tuple[str, dict[str, str]],
-) -> None:
-    url, tokens = served
+def test_streamable_http_refuses_a_missing_or_bad_token(served: Served) -> None:
+    url, tokens = served.url, served.tokens
     request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     for headers in ({}, {"Authorization": "Bearer hl_not-a-token"}):
         answer = httpx.post(f"{url}/mcp", json=request, headers=headers)
@@ -497,7 +479,11 @@ def test_streamable_http_refuses_a_missing_or_bad_token(
     leaves = _leaves(raised.value)
     assert leaves
     assert all(isinstance(e, MCPError) for e in leaves), leaves
-    head = httpx.get(f"{url}/log", headers={"Authorization": f"Bearer {tokens['inbox_monitor']}"})
+    head = httpx.get(
+        f"{url}/log",
+        params={"since": served.mark},
+        headers={"Authorization": f"Bearer {tokens['inbox_monitor']}"},
+    )
     assert head.json()["entries"] == []  # nothing was written
 
 
@@ -508,9 +494,9 @@ def _leaves(group: BaseException) -> list[BaseException]:
 
 
 def test_an_admin_token_cancels_and_reassigns_over_streamable_http_and_others_may_not(
-    served: tuple[str, dict[str, str]],
+    served: Served,
 ) -> None:
-    url, tokens = served
+    url, tokens, names = served.url, served.tokens, served.names
 
     async def scenario() -> None:
         async with (
@@ -518,14 +504,13 @@ def test_an_admin_token_cancels_and_reassigns_over_streamable_http_and_others_ma
             over_http(url, tokens["code_agent"]) as coder,
             over_http(url, tokens["human:me"]) as admin,
         ):
-            one = await call(inbox, "send_handoff", to="code_agent", trigger="one")
-            two = await call(inbox, "send_handoff", to="code_agent", trigger="two")
+            one = await call(inbox, "send_handoff", to=names["code_agent"], trigger="one")
+            two = await call(inbox, "send_handoff", to=names["code_agent"], trigger="two")
             error = await refused(coder, "cancel_handoff", id=one["id"], reason="not mine")
             assert error["code"] == "not_permitted"
-            moved = await call(
-                admin, "reassign_handoff", id=one["id"], to="support_agent", reason="ops"
-            )
-            assert (moved["receiver"], moved["state"]) == ("support_agent", "requested")
+            support = names["support_agent"]
+            moved = await call(admin, "reassign_handoff", id=one["id"], to=support, reason="ops")
+            assert (moved["receiver"], moved["state"]) == (support, "requested")
             cancelled = await call(admin, "cancel_handoff", id=two["id"], reason="duplicate")
             assert (cancelled["state"], cancelled["reason"]) == ("cancelled", "duplicate")
             taken = await call(coder, "wait_for_handoff", wait="1s")
@@ -542,7 +527,7 @@ def test_an_admin_token_cancels_and_reassigns_over_streamable_http_and_others_ma
             async with anyio.create_task_group() as group:
                 group.start_soon(wait)
                 await anyio.sleep(0.5)
-                three = await call(inbox, "send_handoff", to="code_agent", trigger="three")
+                three = await call(inbox, "send_handoff", to=names["code_agent"], trigger="three")
             assert (got["id"], got["taken"]) == (three["id"], "taken")
             assert time.monotonic() - started < 10
 
