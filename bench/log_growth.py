@@ -24,9 +24,13 @@ replay checkpoints, not measured), then ``--repeats`` times, in turn:
   plus its own appends), the two in turn (order flipped each repeat), so the ratio
   growing/reference cancels the load other processes put on the machine;
 - *grow* the log by ``--chunk`` events of copies (not measured);
-- *catch-up*: the views catch up with those events and the appended ones; events/s;
+- *baseline*: reading and decoding the reference store's whole log (fixed, small
+  work: how fast the machine is at that moment); events/s;
+- *catch-up*: the views catch up with those events and the appended ones; events/s,
+  and as a ratio to the baseline;
 - *as-of*: ``inbox_document`` as of the time of the middle of the chunk just copied
-  (the replay starts from the latest replay checkpoint before it); seconds.
+  (the replay starts from the latest replay checkpoint before it); seconds, and in
+  units of the baseline's time for 100,000 events.
 
 So a checkpoint's figures cover the ~110,000 events after it (the "last 100,000").
 Each figure is the median of the repeats, and also a ratio against the first
@@ -72,6 +76,7 @@ from handoff_ledger.adapters.services.queries import inbox_document
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.decode import EventDecoder
+from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.domain.integrity import event_digest
 from handoff_ledger.domain.states import Status
 
@@ -245,6 +250,21 @@ def append(ledger: Ledger, lifecycles: int) -> float:
     return per_thread * THREADS * 3 / seconds
 
 
+def read_decode_rate(ledger: Ledger) -> float:
+    """Events/s of reading and decoding the whole (small) log through the library: the
+    fixed work that tells how fast the machine is at this moment (views_catchup.py's
+    baseline)."""
+    began, count, position = time.perf_counter(), 0, 0
+    while page := ledger.recorder.select_notifications(
+        start=position + 1, limit=1_000, topics=VIEW_TOPICS
+    ):
+        for notification in page:
+            ledger.mapper.to_domain_event(notification)
+        count += len(page)
+        position = page[-1].id
+    return count / (time.perf_counter() - began)
+
+
 def head(ledger: Ledger) -> int:
     """How many events the log holds."""
     recorder: Any = ledger.recorder
@@ -319,7 +339,7 @@ def measure(backend: str, args: argparse.Namespace) -> None:
             copier.last_time = clock_to(clock, copier.last_time + timedelta(seconds=1))
             for warm in (ledger, reference):  # connections, statements, caches: not measured
                 append(warm, THREADS * 10)
-            appended, referenced, caught, as_of = [], [], [], []
+            appended, referenced, caught, as_of, baseline = [], [], [], [], []
             for repeat in range(args.repeats):
                 copier.last_time = clock_to(clock, copier.last_time + timedelta(seconds=1))
                 if repeat % 2:  # the two stores' appends in turn, the order flipped each repeat
@@ -330,6 +350,7 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                     appended.append(append(ledger, args.lifecycles))
                 copied, moment = grow(ledger, copier, args.chunk)
                 events += per_append + copied
+                baseline.append(read_decode_rate(reference))
                 t0 = time.perf_counter()
                 applied = views.catch_up()
                 caught.append(applied / (time.perf_counter() - t0))
@@ -344,7 +365,13 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                     a / r for a, r in zip(appended, referenced, strict=True)
                 ),
                 "catch_up_events_per_s": statistics.median(caught),
+                "catch_up_vs_read_decode": statistics.median(
+                    c / b for c, b in zip(caught, baseline, strict=True)
+                ),
                 "as_of_seconds": statistics.median(as_of),
+                "as_of_in_read_decode_100k": statistics.median(
+                    a * b / 100_000 for a, b in zip(as_of, baseline, strict=True)
+                ),
             }
             first = first or figures
             line = {
@@ -357,6 +384,7 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                 "append_runs": [round(v) for v in appended],
                 "reference_append_runs": [round(v) for v in referenced],
                 "catch_up_runs": [round(v) for v in caught],
+                "read_decode_runs": [round(v) for v in baseline],
                 "as_of_runs": [round(v, 3) for v in as_of],
                 "grew_events": grown,
                 "grow_seconds": round(grow_seconds, 1),
@@ -398,11 +426,11 @@ def verify_at_end(ledger: Ledger, copier: Copier, count: int) -> None:
 def table(path: str) -> None:
     """The JSON lines of a run as docs/performance.md's table (Markdown)."""
     print(
-        "| checkpoint | events measured | append ev/s | vs first | append / reference | vs first "
-        "| catch-up ev/s | vs first | as-of s | vs first | events_pkey MB | load (1 min) "
-        "| elapsed |"
+        "| checkpoint | events measured | append ev/s | append / reference | vs first "
+        "| catch-up ev/s | catch-up / read+decode | vs first | as-of s | as-of in read+decode "
+        "of 100k | vs first | events_pkey MB | load (1 min) | elapsed |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with open(path) as lines:
         for raw in lines:
             if not raw.startswith("{"):
@@ -413,11 +441,12 @@ def table(path: str) -> None:
             sizes = line["sizes_mb"] or {}
             print(
                 f"| {line['checkpoint']:,} | {line['events_at_start']:,} to {line['events_at_end']:,} "
-                f"| {line['append_events_per_s']:,.0f} | {line['append_events_per_s_vs_first']:.2f} "
+                f"| {line['append_events_per_s']:,.0f} "
                 f"| {line['append_vs_reference']:.2f} | {line['append_vs_reference_vs_first']:.2f} "
-                f"| {line['catch_up_events_per_s']:,.0f} "
-                f"| {line['catch_up_events_per_s_vs_first']:.2f} "
-                f"| {line['as_of_seconds']:.2f} | {line['as_of_seconds_vs_first']:.2f} "
+                f"| {line['catch_up_events_per_s']:,.0f} | {line['catch_up_vs_read_decode']:.2f} "
+                f"| {line['catch_up_vs_read_decode_vs_first']:.2f} "
+                f"| {line['as_of_seconds']:.2f} | {line['as_of_in_read_decode_100k']:.2f} "
+                f"| {line['as_of_in_read_decode_100k_vs_first']:.2f} "
                 f"| {sizes.get('ledger_events_pkey', '')} | {line['load'][0]:.1f} "
                 f"| {line['elapsed_s'] // 60} min |"
             )

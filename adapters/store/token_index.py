@@ -13,9 +13,9 @@ So both recorders write a read of one topic with the topic in the statement
 (:func:`topic_literal`); a read of several topics (the views') is unchanged.
 
 The index is created with the tables: on a new store, and on a store written
-before it when it is first opened for writing (PostgreSQL: under the setup lock,
-``bootstrap._ready`` looks for it; building it reads the table once). A store
-opened read-only is read as it is, without the index.
+before it when it is first opened (PostgreSQL: by any command, under the setup lock,
+since ``bootstrap._ready`` looks for it; SQLite: when opened for writing, a file
+opened read-only is read as it is). Building it reads the table once.
 """
 
 from __future__ import annotations
