@@ -15,7 +15,7 @@ previous event), so a copy is a log that ``audit verify`` accepts; rows are inse
 
 Checkpoints at 0, 100,000, 500,000 and every 1,000,000 events to ``--to``. At each:
 the views catch up with the log (not measured), one as-of answer is read (leaving
-replay checkpoints, not measured), then ``--repeats`` times, in turn:
+replay checkpoints, not measured), then ``--repeats`` (5) times, in turn:
 
 - *append*: ``--lifecycles`` lifecycles (send, ack, complete: 3 saves each) by 8
   threads on one ledger with a pool of 10 connections, as ``handoff serve``'s request
@@ -24,8 +24,8 @@ replay checkpoints, not measured), then ``--repeats`` times, in turn:
   plus its own appends), the two in turn (order flipped each repeat), so the ratio
   growing/reference cancels the load other processes put on the machine;
 - *grow* the log by ``--chunk`` events of copies (not measured);
-- *baseline*: reading and decoding the reference store's whole log (fixed, small
-  work: how fast the machine is at that moment); events/s;
+- *baseline*: reading and decoding the reference store's whole log, again and again
+  for a second (fixed, small work: how fast the machine is at that moment); events/s;
 - *catch-up*: the views catch up with those events and the appended ones; events/s,
   and as a ratio to the baseline;
 - *as-of*: ``inbox_document`` as of the time of the middle of the chunk just copied
@@ -250,18 +250,20 @@ def append(ledger: Ledger, lifecycles: int) -> float:
     return per_thread * THREADS * 3 / seconds
 
 
-def read_decode_rate(ledger: Ledger) -> float:
-    """Events/s of reading and decoding the whole (small) log through the library: the
-    fixed work that tells how fast the machine is at this moment (views_catchup.py's
-    baseline)."""
-    began, count, position = time.perf_counter(), 0, 0
-    while page := ledger.recorder.select_notifications(
-        start=position + 1, limit=1_000, topics=VIEW_TOPICS
-    ):
-        for notification in page:
-            ledger.mapper.to_domain_event(notification)
-        count += len(page)
-        position = page[-1].id
+def read_decode_rate(ledger: Ledger, seconds: float = 1.0) -> float:
+    """Events/s of reading and decoding the whole (small) log through the library, over
+    and over for at least ``seconds``: the fixed work that tells how fast the machine
+    is at this moment (views_catchup.py's baseline)."""
+    began, count = time.perf_counter(), 0
+    while count == 0 or time.perf_counter() - began < seconds:
+        position = 0
+        while page := ledger.recorder.select_notifications(
+            start=position + 1, limit=1_000, topics=VIEW_TOPICS
+        ):
+            for notification in page:
+                ledger.mapper.to_domain_event(notification)
+            count += len(page)
+            position = page[-1].id
     return count / (time.perf_counter() - began)
 
 
@@ -339,6 +341,7 @@ def measure(backend: str, args: argparse.Namespace) -> None:
             copier.last_time = clock_to(clock, copier.last_time + timedelta(seconds=1))
             for warm in (ledger, reference):  # connections, statements, caches: not measured
                 append(warm, THREADS * 10)
+            read_decode_rate(reference, seconds=0.0)
             appended, referenced, caught, as_of, baseline = [], [], [], [], []
             for repeat in range(args.repeats):
                 copier.last_time = clock_to(clock, copier.last_time + timedelta(seconds=1))
@@ -459,7 +462,7 @@ def main() -> None:
     parser.add_argument("--template", type=int, default=2_500)
     parser.add_argument("--lifecycles", type=int, default=400)
     parser.add_argument("--chunk", type=int, default=33_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--verify", type=int, default=50)
     parser.add_argument(
         "--table", metavar="JSONL", help="print a run's lines as a table, then exit"
