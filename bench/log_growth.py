@@ -442,17 +442,27 @@ def table(path: str) -> None:
             if "checkpoint" not in line:
                 continue
             sizes = line["sizes_mb"] or {}
-            print(
-                f"| {line['checkpoint']:,} | {line['events_at_start']:,} to {line['events_at_end']:,} "
-                f"| {line['append_events_per_s']:,.0f} "
-                f"| {line['append_vs_reference']:.2f} | {line['append_vs_reference_vs_first']:.2f} "
-                f"| {line['catch_up_events_per_s']:,.0f} | {line['catch_up_vs_read_decode']:.2f} "
-                f"| {line['catch_up_vs_read_decode_vs_first']:.2f} "
-                f"| {line['as_of_seconds']:.2f} | {line['as_of_in_read_decode_100k']:.2f} "
-                f"| {line['as_of_in_read_decode_100k_vs_first']:.2f} "
-                f"| {sizes.get('ledger_events_pkey', '')} | {line['load'][0]:.1f} "
-                f"| {line['elapsed_s'] // 60} min |"
-            )
+
+            def cell(key: str, form: str = ".2f", line: dict[str, Any] = line) -> str:
+                return "" if key not in line else format(line[key], form)  # older runs lack some
+
+            cells = [
+                f"{line['checkpoint']:,}",
+                f"{line['events_at_start']:,} to {line['events_at_end']:,}",
+                cell("append_events_per_s", ",.0f"),
+                cell("append_vs_reference"),
+                cell("append_vs_reference_vs_first"),
+                cell("catch_up_events_per_s", ",.0f"),
+                cell("catch_up_vs_read_decode"),
+                cell("catch_up_vs_read_decode_vs_first"),
+                cell("as_of_seconds"),
+                cell("as_of_in_read_decode_100k"),
+                cell("as_of_in_read_decode_100k_vs_first"),
+                str(sizes.get("ledger_events_pkey", "")),
+                f"{line['load'][0]:.1f}",
+                f"{line['elapsed_s'] // 60} min",
+            ]
+            print("| " + " | ".join(cells) + " |")
 
 
 def main() -> None:
