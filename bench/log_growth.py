@@ -32,7 +32,8 @@ replay checkpoints, not measured), then ``--repeats`` (5) times, in turn:
   (the replay starts from the latest replay checkpoint before it); seconds, and in
   units of the baseline's time for 100,000 events.
 
-So a checkpoint's figures cover the ~110,000 events after it (the "last 100,000").
+So a checkpoint's figures cover the ~210,000 events after it (5 repeats of ~42,000:
+each catch-up measures ~42,000 events, within "the last 100,000").
 Each figure is the median of the repeats, and also a ratio against the first
 checkpoint's. One JSON line per checkpoint, flushed, so a partial run still gives
 figures; at the end ``audit verify`` of ``--verify`` copied handoffs picked at random
