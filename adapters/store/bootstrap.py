@@ -19,6 +19,7 @@ from handoff_ledger.adapters.store.data_version import DataVersionWatch
 from handoff_ledger.adapters.store.errors import NoLedger, StoreUnavailable, store_failure
 from handoff_ledger.adapters.store.guard import GUARD_TRIGGER, keep_guard, upgrade_guard_function
 from handoff_ledger.adapters.store.log_format import FORMAT_TABLE, format_statements, read_offset
+from handoff_ledger.adapters.store.token_index import TOKEN_INDEX
 from handoff_ledger.adapters.store.urls import StoreURL, parse_store_url, session_options
 from handoff_ledger.domain.errors import InvalidInput
 
@@ -191,18 +192,25 @@ def _exists(conn: Any, table: str) -> bool:
 
 
 def _ready(conn: Any, table: str, schema: str) -> bool:
-    """True when the events table exists, carries the append-only guard and is of
-    log format 2 (``log_format``).
+    """True when the events table exists, carries the append-only guard, is of log
+    format 2 (``log_format``) and has the tokens' index (``token_index``).
 
     A guard someone disabled still counts as there: it is not silently switched
     back on, so ``handoff audit verify`` can report it.
     """
     row = conn.execute(
         "SELECT to_regclass(%s) IS NOT NULL, EXISTS (SELECT 1 FROM pg_trigger "
-        "WHERE tgrelid = to_regclass(%s) AND tgname = %s), to_regclass(%s) IS NOT NULL",
-        (table, table, GUARD_TRIGGER, f'"{schema}"."{FORMAT_TABLE}"'),
+        "WHERE tgrelid = to_regclass(%s) AND tgname = %s), to_regclass(%s) IS NOT NULL, "
+        "to_regclass(%s) IS NOT NULL",
+        (
+            table,
+            table,
+            GUARD_TRIGGER,
+            f'"{schema}"."{FORMAT_TABLE}"',
+            f'"{schema}"."{TOKEN_INDEX}"',
+        ),
     ).fetchone()
-    return bool(row and row[0] and row[1] and row[2])
+    return bool(row and all(row))
 
 
 def _first_line(exc: BaseException) -> str:

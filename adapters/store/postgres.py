@@ -52,6 +52,7 @@ from handoff_ledger.adapters.store.log_format import (
     horizon_statement,
     read_offset,
 )
+from handoff_ledger.adapters.store.token_index import TOKEN_INDEX, TOKEN_TOPIC
 from handoff_ledger.adapters.store.urls import session_options
 from handoff_ledger.domain.protocol_record import PROTOCOL_ID
 
@@ -138,6 +139,11 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
         self.group_commit = GroupCommit(self._insert_alone, self._insert_many)
         schema, table = self.datastore.schema, self.events_table_name
         self._qualified = SQL("{0}.{1}").format(Identifier(schema), Identifier(table))
+        self.sql_create_statements.append(
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (notification_id) WHERE topic = {2}").format(
+                Identifier(TOKEN_INDEX), self._qualified, Literal(TOKEN_TOPIC)
+            )
+        )  # the tokens' partial index (.token_index), keyed by position
 
     @property
     def position_offset(self) -> int:
@@ -403,7 +409,7 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
             guard=guard,
         )
 
-    def _select_notifications(
+    def notifications_query(
         self,
         start: int | None,
         limit: int,
@@ -411,8 +417,10 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
         topics: Sequence[str] = (),
         *,
         inclusive_of_start: bool = True,
-    ) -> Sequence[Notification]:
-        """The library's ``select_notifications``, read only up to the horizon."""
+    ) -> tuple[Composed, list[Any]]:
+        """The statement (and its parameters) that reads these notifications up to the
+        horizon: one topic is named in it, so the planner can use the tokens' partial
+        index (:mod:`.token_index`)."""
         clauses: list[SQL | Composed] = [SQL("notification_id <= %s")]
         params: list[Any] = [self.readable()]
         if start is not None:
@@ -423,7 +431,9 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
         if stop is not None:
             clauses.append(SQL("notification_id <= %s"))
             params.append(stop)
-        if topics:
+        if len(topics) == 1:  # named, not passed: the tokens' partial index (.token_index)
+            clauses.append(SQL("topic = {0}").format(Literal(topics[0])))
+        elif topics:
             clauses.append(SQL("topic = ANY(%s)"))
             params.append(list(topics))
         params.append(limit)
@@ -431,6 +441,21 @@ class ManyWritersRecorder(BoundedApplicationRecorder):
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {0} WHERE {1} ORDER BY notification_id LIMIT %s"
         ).format(self._qualified, SQL(" AND ").join(clauses))
+        return statement, params
+
+    def _select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """The library's ``select_notifications``, read only up to the horizon."""
+        statement, params = self.notifications_query(
+            start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+        )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, params, prepare=True)
             return [

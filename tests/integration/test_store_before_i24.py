@@ -6,8 +6,9 @@ sequence under its table lock): a protocol, a token, three bug reports (one
 completed and followed up, one acked with a note and a watch, one escalated by the
 reactor), the views caught up.
 
-Today's code opens it (the format is recorded once: no row of the log is
-touched, the guard would refuse it anyway), reads every old event at its old
+Today's code opens it (the format is recorded once and the tokens' index built: no
+row of the log is touched, the guard would refuse it anyway), lists its token,
+reads every old event at its old
 position, keeps the old cursors (the views' tracking records, a log cursor), adds
 events whose positions follow every old one, verifies every hash chain, and refuses
 the old code's way of writing with a message that says why.
@@ -27,9 +28,11 @@ from eventsourcing.persistence import NotSupportedError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
+from handoff_ledger.adapters.ledger.tokens import list_tokens
 from handoff_ledger.adapters.services.audit import verify_ledger
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.store.log_format import OLD_WRITER_MESSAGE, RANK_BITS
+from handoff_ledger.adapters.store.token_index import TOKEN_INDEX
 from handoff_ledger.adapters.views import Views
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "pg_before_i24"
@@ -60,13 +63,24 @@ def _rows(base: str, schema: str) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
+def _has_token_index(base: str, schema: str) -> bool:
+    with psycopg.connect(base) as conn:
+        row = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{TOKEN_INDEX}"',)
+        ).fetchone()
+    return bool(row and row[0])
+
+
 def test_an_old_store_is_read_extended_and_verified_with_no_old_row_changed(
     old_store: tuple[str, str],
 ) -> None:
     url, schema = old_store
     base = url.split("?")[0]
     before = _rows(base, schema)
+    assert not _has_token_index(base, schema)
     ledger = open_ledger(url)
+    assert _has_token_index(base, schema), "the tokens' index, built on opening"
+    assert [t.agent for t in list_tokens(ledger)] == ["code_agent"]
     old = IDS["positions"]
     assert [e.position for e in ledger.read_log()] == old
     assert ledger.head() == max(row[0] for row in before)
