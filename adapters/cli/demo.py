@@ -50,9 +50,10 @@ from handoff_ledger.adapters.ledger.clock import CLOCK_ENV, FileClock
 from handoff_ledger.adapters.services.audit import verify_ledger
 from handoff_ledger.adapters.services.diagnosis import gaps_document
 from handoff_ledger.adapters.services.digest import build_digest
+from handoff_ledger.adapters.services.follow_ups import FOLLOW_UP_KEY_PREFIX
 from handoff_ledger.adapters.services.human_times import human_text, human_time
 from handoff_ledger.adapters.services.queries import chain_document
-from handoff_ledger.adapters.services.reactor import FOLLOW_UP_KEY_PREFIX, REACTOR, Reactor
+from handoff_ledger.adapters.services.reactor import REACTOR, Reactor
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import Status

@@ -35,8 +35,6 @@ from eventsourcing.persistence import IntegrityError
 from handoff_ledger.adapters.ledger.application import DueStep, Ledger
 from handoff_ledger.adapters.services.follow_ups import (
     CLOSINGS,
-    FOLLOW_UP_KEY_PREFIX,
-    ClosingEvent,
     follow_up_key,
     follow_up_receiver,
     follow_up_route,
@@ -52,18 +50,7 @@ from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.timers import EscalationReason
 from handoff_ledger.projections.base import from_us, us
 
-__all__ = [  # the follow-ups' routing lives in follow_ups.py; re-exported here
-    "CLOSINGS",
-    "FOLLOW_UP_KEY_PREFIX",
-    "REACTOR",
-    "ClosingEvent",
-    "PassReport",
-    "Reactor",
-    "follow_up_key",
-    "follow_up_receiver",
-    "follow_up_route",
-    "map_payload",
-]
+__all__ = ["REACTOR", "PassReport", "Reactor"]
 
 log = logging.getLogger(__name__)
 

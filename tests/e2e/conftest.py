@@ -82,9 +82,8 @@ class CLI:
         finally:
             ledger.close()
 
-    def stored(self, since: int = 0) -> list[tuple[int, str]]:
-        """Every record in the store (after ``since``, a :meth:`mark`), handoff
-        events or not, as (position, topic).
+    def stored(self) -> list[tuple[int, str]]:
+        """Every record in the store, handoff events or not, as (position, topic).
 
         For "nothing written" checks: stricter than the log (it sees tokens and
         protocol versions too) and read in-process, because a ``handoff log``
@@ -93,7 +92,7 @@ class CLI:
         """
         ledger = open_ledger(self.url, clock=self.clock)
         try:
-            notifications = ledger.recorder.select_notifications(start=since + 1, limit=1_000_000)
+            notifications = ledger.recorder.select_notifications(start=1, limit=1_000_000)
             return [(n.id, n.topic) for n in notifications]
         finally:
             ledger.close()

@@ -27,7 +27,7 @@ import pytest
 from conftest import CLI, HANDOFF
 
 from handoff_ledger.adapters.ledger.clock import FileClock
-from handoff_ledger.adapters.services.reactor import FOLLOW_UP_KEY_PREFIX
+from handoff_ledger.adapters.services.follow_ups import FOLLOW_UP_KEY_PREFIX
 from handoff_ledger.adapters.services.reactor_passes import ReactorPasses
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
