@@ -21,7 +21,15 @@ from typing import Any
 import httpx
 import pytest
 from conftest import CLI
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    Route,
+    expect,
+    sync_playwright,
+)
 from test_http import AGENTS, start_server, stop
 
 from handoff_ledger.adapters.ledger.clock import FileClock
@@ -163,6 +171,40 @@ def test_a_handoff_sent_after_the_page_loaded_appears_live_and_its_chain_goes_ba
     page.keyboard.press("End")
     expect(page.locator(".asof-banner")).to_have_count(0)
     expect(node).to_have_attribute("data-state", "acked")
+
+
+def test_a_slider_moved_before_the_page_script_ran_still_goes_back_in_time(
+    sqlite_dash: Dashboard, page: Page
+) -> None:
+    """The page shows before its deferred script has loaded (a loaded server, a slow
+    link), and the browser moves a focused range input by itself: that move must not
+    be lost. The script is held back here until the key has been pressed."""
+    hid = sqlite_dash.send(to="code_agent", trigger="Early key")
+    sqlite_dash.clock.advance(timedelta(minutes=5))
+    sqlite_dash.api("code_agent", "POST", f"/handoffs/{hid}/ack")
+    sqlite_dash.sign_in(page)
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/dashboard/static/dashboard.js", hold)
+
+    page.goto(f"{sqlite_dash.url}/dashboard/chains/{hid}", wait_until="commit")
+    node = page.locator(f"#h-{hid}")
+    expect(node.locator(".step")).to_have_count(2)
+    expect(page.locator("#slider")).to_have_value("1")
+    page.wait_for_function("document.querySelector('script[src$=\"dashboard.js\"]') !== null")
+    assert len(held) == 1, "the page's script was not held back"
+    page.locator("#slider").focus()
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#slider")).to_have_value("0")  # moved by the browser alone
+    assert page.locator(".asof-banner").count() == 0
+
+    held[0].continue_()
+    expect(page.locator(".asof-banner")).to_contain_text("2026-11-25T09:00:00")
+    expect(node).to_have_attribute("data-state", "requested")
+    expect(node.locator(".step")).to_have_count(1)
 
 
 def test_the_overview_slider_shows_the_ledger_as_it_stood_earlier(

@@ -184,6 +184,15 @@
       clearTimeout(loadTimer);
       show(chosen(slider));
     });
+    // Moved before this script ran (the page shows before its script has loaded, and
+    // the browser moves a focused range input by itself): act on that move now, not
+    // never. Only a slider in the viewer's hands: the browser also changes the value
+    // of one left alone (clamped into its range, or a disabled slider's midpoint).
+    const moved = slider.value !== slider.defaultValue;
+    if (moved && !slider.disabled && document.activeElement === slider) {
+      describe(slider);
+      show(chosen(slider));
+    }
   }
 
   // A form that acts: posted with fetch; its answer shown where it is.
