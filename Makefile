@@ -16,7 +16,7 @@ CHROMIUM := /usr/bin/chromium
 SOURCES := pyproject.toml $(shell find domain projections adapters -name '*.py' \
 	-o -path '*/dashboard/templates/*' -o -path '*/dashboard/static/*' 2>/dev/null)
 
-.PHONY: install browser demo test lint typecheck contracts unit bench screenshots clean
+.PHONY: install browser bytecode demo test lint typecheck contracts unit bench screenshots clean
 
 $(STAMP): $(SOURCES)
 	@test -x $(BIN)/python || { echo "make: creating the virtualenv $(VENV)"; \
@@ -41,8 +41,24 @@ demo: $(CORE)
 
 # The full-size variants (marked soak) are left to bench/soak.py: make test runs their
 # shortened twins (same assertions, fewer items), within about 10 minutes on 2 cores.
-test: install browser lint typecheck contracts
-	$(BIN)/python -m pytest -n auto --dist loadfile -m "not soak"
+# mypy runs beside pytest (the tests leave part of the cores idle while they wait on the
+# processes they start): its report is printed after theirs, and either failing fails.
+test: install browser lint contracts bytecode
+	@echo "make: typecheck runs beside the tests; its report follows theirs"
+	@echo '$(BIN)/python -m pytest -n auto --dist loadfile -m "not soak"'
+	@( { $(MYPY) && $(MYPY_STRICT); } > $(VENV)/typecheck.log 2>&1; \
+	   echo $$? > $(VENV)/typecheck.status ) & \
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not soak"; tests=$$?; wait; \
+	cat $(VENV)/typecheck.log; typed=$$(cat $(VENV)/typecheck.status); \
+	if [ "$$typed" != 0 ]; then echo "make: typecheck failed"; fi; \
+	[ "$$tests" = 0 ] && [ "$$typed" = 0 ]
+
+# The tests start about a thousand processes that import the package (servers, loops, the
+# CLI's warm interpreter): its bytecode is written once here, also where the environment
+# says not to write any (PYTHONDONTWRITEBYTECODE), so that none of them compiles it again.
+bytecode: install
+	@$(BIN)/python -c "import compileall, sys, handoff_ledger; \
+		sys.exit(not compileall.compile_dir(handoff_ledger.__path__[0], quiet=1))"
 
 # The dashboard's browser tests drive Debian's Chromium through Playwright (which never
 # downloads a browser): install the Debian package when it is missing (needs root).
@@ -61,9 +77,14 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+MYPY := $(BIN)/mypy -p handoff_ledger.domain -p handoff_ledger.projections \
+	-p handoff_ledger.adapters
+MYPY_STRICT := $(BIN)/mypy --strict --no-warn-unused-configs -p handoff_ledger.client \
+	-p handoff_ledger.integrations
+
 typecheck: install
-	$(BIN)/mypy -p handoff_ledger.domain -p handoff_ledger.projections -p handoff_ledger.adapters
-	$(BIN)/mypy --strict --no-warn-unused-configs -p handoff_ledger.client -p handoff_ledger.integrations
+	$(MYPY)
+	$(MYPY_STRICT)
 
 contracts: install
 	$(BIN)/lint-imports

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +30,72 @@ from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.store.urls import POOL_ENV
 
 HANDOFF = str(Path(sys.executable).parent / "handoff")
+COLD_CLI_ENV = "HANDOFF_TESTS_COLD_CLI"
+"""Set to 1, :meth:`CLI.run` starts each command as a fresh ``handoff`` process."""
+
+
+class WarmCLI:
+    """This test process's :mod:`warm_cli`: started at the first command, stopped at
+    exit (and it exits by itself when this process is gone: its stdin closes)."""
+
+    _running: WarmCLI | None = None
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="warm-cli-"))
+        self.socket = str(self.folder / "socket")
+        env = {k: v for k, v in os.environ.items() if k != "HANDOFF_DEBUG"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("warm_cli.py")), self.socket],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert self.process.stdout is not None
+        ready = self.process.stdout.readline()
+        assert ready == "ready\n", f"warm_cli did not start: {ready!r}"
+        self.count = itertools.count()
+        atexit.register(self.stop)
+
+    @classmethod
+    def get(cls) -> WarmCLI:
+        if cls._running is None or cls._running.process.poll() is not None:
+            cls._running = cls()
+        return cls._running
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def run(
+        self, args: list[str], cwd: Path, env: dict[str, str], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        n = next(self.count)
+        out, err = self.folder / f"{n}.out", self.folder / f"{n}.err"
+        request = {
+            "argv0": HANDOFF, "argv": args, "cwd": str(cwd), "env": env,
+            "stdout": str(out), "stderr": str(err),
+        }  # fmt: skip
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(self.socket)
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            answers = conn.makefile("rb")
+            pid = int(json.loads(answers.readline())["pid"])
+            try:
+                status = int(json.loads(answers.readline())["status"])
+            except TimeoutError:
+                os.kill(pid, signal.SIGKILL)
+                raise subprocess.TimeoutExpired([HANDOFF, *args], timeout) from None
+        try:
+            stdout = out.read_text(encoding="utf-8")
+            stderr = err.read_text(encoding="utf-8")
+        finally:
+            out.unlink(missing_ok=True)
+            err.unlink(missing_ok=True)
+        return subprocess.CompletedProcess([HANDOFF, *args], status, stdout, stderr)
 
 
 class CLI:
@@ -47,15 +118,20 @@ class CLI:
         return env
 
     def run(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [HANDOFF, *args],
-            capture_output=True,
-            text=True,
-            cwd=self.cwd,
-            env=self.env(),
-            timeout=120,
-            check=False,
-        )
+        """``handoff ARGS`` as a process of its own, in a forked warm interpreter
+        (:mod:`warm_cli`), or started afresh with ``HANDOFF_TESTS_COLD_CLI=1``."""
+        if os.environ.get(COLD_CLI_ENV) == "1":
+            done = subprocess.run(
+                [HANDOFF, *args],
+                capture_output=True,
+                text=True,
+                cwd=self.cwd,
+                env=self.env(),
+                timeout=120,
+                check=False,
+            )
+        else:
+            done = WarmCLI.get().run([*args], cwd=self.cwd, env=self.env(), timeout=120)
         assert "Traceback" not in done.stderr, done.stderr
         assert "Traceback" not in done.stdout, done.stdout
         if expect is not None:
