@@ -23,7 +23,7 @@ def mcp(
 
     Run it from an MCP host (see docs/mcp.md); it serves until the host closes stdin.
     """
-    from handoff_ledger.adapters.faces.mcp import serve_stdio
+    from handoff_ledger.adapters.faces.mcp.stdio import serve_stdio
 
     if not agent.strip():
         raise InvalidInput("agent: must not be empty")

@@ -23,7 +23,7 @@ from handoff_ledger.adapters.faces.a2a.routes import a2a_routes
 from handoff_ledger.adapters.faces.dashboard import router as dashboard
 from handoff_ledger.adapters.faces.http.app import add_error_answers, add_middleware, routers
 from handoff_ledger.adapters.faces.http.metrics import METRICS_PUBLIC_ENV
-from handoff_ledger.adapters.faces.mcp.streamable import mount_mcp
+from handoff_ledger.adapters.faces.mcp.mount import mount_mcp
 from handoff_ledger.adapters.faces.runtime.following import Following, WaitForFollower
 from handoff_ledger.adapters.faces.runtime.loopback import LoopbackOnly
 from handoff_ledger.adapters.faces.runtime.service import TRIAL_ENV, Service

@@ -10,11 +10,11 @@ The transport is stateless (no session state kept between requests, so any
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import anyio.to_thread
+from anyio.abc import TaskGroup
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -23,7 +23,6 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from handoff_ledger.adapters.faces.mcp.server import build_server
@@ -33,9 +32,8 @@ from handoff_ledger.adapters.ledger.tokens import Caller
 from handoff_ledger.adapters.services.documents import error_document
 from handoff_ledger.domain.errors import HandoffError
 
-__all__ = ["MCP_PATH", "mount_mcp"]
+__all__ = ["start_mcp"]
 
-MCP_PATH = "/mcp"
 CALLER = "handoff_ledger.caller"
 """The ASGI scope key the authenticated caller is kept under."""
 
@@ -46,8 +44,10 @@ _LOOPBACK = TransportSecuritySettings(
 )
 
 
-def mount_mcp(app: FastAPI, path: str = MCP_PATH) -> None:
-    """Serve the MCP tools at ``path`` of ``app`` (whose state holds the ``Service``)."""
+async def start_mcp(app: FastAPI, group: TaskGroup) -> Authenticated:
+    """The MCP tools of ``app`` (whose state holds the ``Service``): a stateless session
+    manager started in ``group`` (the app's lifespan's, which stops it), behind
+    :class:`Authenticated`. Called by :mod:`.mount` at the first request to ``/mcp``."""
     service: Service = app.state.service
     manager = StreamableHTTPSessionManager(
         app=build_server(service, _caller_of),
@@ -56,15 +56,16 @@ def mount_mcp(app: FastAPI, path: str = MCP_PATH) -> None:
         # A trial names its caller by header: keep other sites' pages off loopback.
         security_settings=_LOOPBACK if service.trial else None,
     )
-    app.router.routes.append(Route(path, endpoint=Authenticated(manager.handle_request, service)))
-    outer = app.router.lifespan_context
+    running = anyio.Event()
 
-    @asynccontextmanager
-    async def lifespan(application: Any) -> AsyncIterator[Any]:
-        async with manager.run(), outer(application) as state:
-            yield state
+    async def run() -> None:
+        async with manager.run():
+            running.set()
+            await anyio.sleep_forever()
 
-    app.router.lifespan_context = lifespan
+    group.start_soon(run)
+    await running.wait()
+    return Authenticated(manager.handle_request, service)
 
 
 class Authenticated:
