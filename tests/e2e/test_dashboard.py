@@ -207,6 +207,33 @@ def test_a_slider_moved_before_the_page_script_ran_still_goes_back_in_time(
     expect(node.locator(".step")).to_have_count(1)
 
 
+def test_a_live_redraw_keeps_the_sliders_keyboard_focus(sqlite_dash: Dashboard, page: Page) -> None:
+    """What arrives by the stream redraws the page's live sections, the slider's among
+    them: the viewer's keyboard focus stays on the slider, so the next key moves it."""
+    hid = sqlite_dash.send(to="code_agent", trigger="Focus kept")
+    sqlite_dash.clock.advance(timedelta(minutes=5))
+    sqlite_dash.api("code_agent", "POST", f"/handoffs/{hid}/ack")
+    sqlite_dash.sign_in(page, path=f"/dashboard/chains/{hid}")
+    expect(page.locator("#live-state")).to_have_text("live")
+    node = page.locator(f"#h-{hid}")
+    expect(node.locator(".step")).to_have_count(2)
+    page.locator("#slider").focus()
+    before = page.locator("#slider").element_handle()
+
+    sqlite_dash.clock.advance(timedelta(minutes=5))
+    sqlite_dash.api(
+        "code_agent", "POST", f"/handoffs/{hid}/status", {"status": "working", "message": "halfway"}
+    )
+    expect(node.locator(".step")).to_have_count(3)  # redrawn from the stream
+    expect(page.locator("#slider")).to_have_attribute("max", "2")
+    assert page.evaluate("(old) => !old.isConnected", before), "the slider was not redrawn"
+    assert page.evaluate("document.activeElement && document.activeElement.id") == "slider"
+
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator(".asof-banner")).to_contain_text("2026-11-25T09:05:00")
+    expect(node.locator(".step")).to_have_count(2)
+
+
 def test_the_overview_slider_shows_the_ledger_as_it_stood_earlier(
     sqlite_dash: Dashboard, page: Page
 ) -> None:

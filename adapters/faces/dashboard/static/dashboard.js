@@ -85,10 +85,15 @@
       const content = await fetchView("");
       // The slider may have moved while this was on its way: then it is stale.
       if (!content || !isLive() || loadTimer || loading) return;
+      // Keyboard focus survives the redraw: on the fresh copy of what had it.
+      const focused = document.activeElement?.id;
       for (const fresh of content.querySelectorAll("[data-refresh]")) {
         document.getElementById(fresh.id)?.replaceWith(fresh);
       }
       bindSlider();
+      if (focused && document.activeElement?.id !== focused) {
+        document.getElementById(focused)?.focus();
+      }
     }, REFRESH_MS);
   }
 
