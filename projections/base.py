@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
@@ -185,7 +185,23 @@ class Projection(ABC):
     name: ClassVar[str]
     version: ClassVar[int]
     tables: ClassVar[tuple[TableSpec, ...]]
+    ignores: ClassVar[tuple[type, ...]] = ()
+    """Event classes that never change this view: the runner neither applies them nor
+    fetches rows for them (a reactor's escalations touch neither queues nor taken
+    work). ``tests/integration/test_projection_ignores.py`` checks each claim."""
 
     @abstractmethod
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         """Apply one event (at log ``position``) to this view's tables."""
+
+    def related_partitions(
+        self, events: Sequence[tuple[int, Any]], tables: Mapping[str, Table]
+    ) -> Mapping[str, Iterable[Any]]:
+        """Partitions (by table name) that applying ``events`` will read, found in rows
+        already fetched for them rather than named by the events themselves.
+
+        The runner fetches them in one query per table before the events are applied;
+        without this each would be read on its own when first asked for (a round trip
+        each). Only a hint: a partition missed here is still read when asked for.
+        """
+        return {}

@@ -225,26 +225,20 @@ class ViewRunner:
                 for spec in projection.tables
                 if not spec.append_only
             }
-            handoff_ids: list[str] = []
+            handoff_ids, chain_ids, agents = _partitions_of(events, used)
             created_at: dict[str, int] = {}
             if "handoff_id" in used:
-                handoff_ids = list(dict.fromkeys(text_id(e.originator_id) for _, e in events))
                 created_at = {
                     text_id(e.originator_id): p for p, e in events if isinstance(e, Handoff.Created)
                 }
-            chain_ids: list[str] = []
             started_at: dict[str, int] = {}
             if "chain_id" in used:
-                chain_ids = list(dict.fromkeys(text_id(e.chain_id) for _, e in events))
                 # A chain starts with its root handoff, whose id is the chain's id.
                 started_at = {
                     text_id(e.chain_id): p
                     for p, e in events
                     if isinstance(e, Handoff.Created) and e.chain_id == e.originator_id
                 }
-            agents: list[str] = []
-            if "agent" in used:
-                agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))
             before = {} if previous is None else previous.tables
             for name, projection in names.items():
                 behind = positions[name]
@@ -253,27 +247,30 @@ class ViewRunner:
                 )
                 if not todo:
                     continue
-                # Handoffs created (chains started) in this batch have no rows yet here.
-                created = {h for h, p in created_at.items() if p > behind}
-                older = [h for h in handoff_ids if h not in created] if created else handoff_ids
-                started = {c for c, p in started_at.items() if p > behind}
-                going = [c for c in chain_ids if c not in started] if started else chain_ids
                 tables = self.store.batch_tables(
                     reader, projection, shadow=self.shadow, base=before.get(name)
                 )
-                for table in tables.values():
-                    if table.spec.append_only:
-                        continue
-                    if table.spec.partition == "handoff_id":
-                        table.assume_empty(created)
-                        table.prefetch(older)
-                    elif table.spec.partition == "chain_id":
-                        table.assume_empty(started)
-                        table.prefetch(going)
-                    elif table.spec.partition == "agent":
-                        table.prefetch(agents)
-                for position, event in todo:
-                    projection.process(event, position, tables)
+                ignores = projection.ignores
+                if ignores:
+                    todo = [(p, e) for p, e in todo if not isinstance(e, ignores)]
+                if todo:  # else nothing to apply: only the tracking record moves
+                    if len(todo) < len(events):  # fetch only what these events touch
+                        ids, chains, names_ = _partitions_of(todo, used)
+                    else:
+                        ids, chains, names_ = handoff_ids, chain_ids, agents
+                    # Handoffs created (chains started) in this batch have no rows yet here.
+                    created = {h for h, p in created_at.items() if p > behind}
+                    older = [h for h in ids if h not in created] if created else ids
+                    started = {c for c, p in started_at.items() if p > behind}
+                    going = [c for c in chains if c not in started] if started else chains
+                    _prefetch(tables, created, older, started, going, names_)
+                    for table_name, partitions in projection.related_partitions(
+                        todo, tables
+                    ).items():
+                        tables[table_name].prefetch(partitions)
+                    process = projection.process
+                    for position, event in todo:
+                        process(event, position, tables)
                 prepared.append((name, projection, behind, tables))
         # One global order of views: two writers never lock meta rows crosswise.
         prepared.sort(key=lambda p: p[0])
@@ -339,6 +336,44 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _partitions_of(
+    events: Sequence[tuple[int, Any]], used: set[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """The handoffs, chains and agents ``events`` name (for the partition columns used)."""
+    handoff_ids: list[str] = []
+    if "handoff_id" in used:
+        handoff_ids = list(dict.fromkeys(text_id(e.originator_id) for _, e in events))
+    chain_ids: list[str] = []
+    if "chain_id" in used:
+        chain_ids = list(dict.fromkeys(text_id(e.chain_id) for _, e in events))
+    agents: list[str] = []
+    if "agent" in used:
+        agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))
+    return handoff_ids, chain_ids, agents
+
+
+def _prefetch(
+    tables: dict[str, BatchTable],
+    created: set[str],
+    older: list[str],
+    started: set[str],
+    going: list[str],
+    agents: list[str],
+) -> None:
+    """Fetch the rows of the partitions a batch touches, one query per table (and chunk)."""
+    for table in tables.values():
+        if table.spec.append_only:
+            continue
+        if table.spec.partition == "handoff_id":
+            table.assume_empty(created)
+            table.prefetch(older)
+        elif table.spec.partition == "chain_id":
+            table.assume_empty(started)
+            table.prefetch(going)
+        elif table.spec.partition == "agent":
+            table.prefetch(agents)
 
 
 def _agents_of(event: Any) -> tuple[str, ...]:

@@ -1,0 +1,95 @@
+"""What the runner may skip: each projection's ``ignores`` and ``related_partitions``.
+
+The runner neither applies nor fetches rows for the event classes a projection says
+it ignores, and fetches the partitions ``related_partitions`` names before applying a
+batch. Both are only right if the claims hold: an ignored event changes nothing in
+the view, and the named partitions are the ones the batch reads.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from test_views import assert_views_match_fold, every_event_once
+
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.views import Views
+from handoff_ledger.adapters.views.runner import VIEW_TOPICS
+from handoff_ledger.adapters.views.sql import BatchTable
+from handoff_ledger.projections.fold import MemoryViews
+from handoff_ledger.projections.registry import all_projections
+
+
+def _events(ledger: Ledger) -> list[tuple[int, Any]]:
+    return [
+        (n.id, ledger.mapper.to_domain_event(n))
+        for n in ledger.recorder.select_notifications(start=1, limit=10**9, topics=VIEW_TOPICS)
+    ]
+
+
+def test_an_event_a_projection_ignores_changes_none_of_its_rows(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    every_event_once(ledger, clock)
+    events = _events(ledger)
+    skipped = 0
+    for projection in all_projections():
+        memory = MemoryViews([projection])
+        for position, event in events:
+            if isinstance(event, projection.ignores):
+                before = copy.deepcopy({n: t.rows for n, t in memory.tables.items()})
+                memory.apply(event, position)
+                after = {n: t.rows for n, t in memory.tables.items()}
+                assert after == before, (projection.name, type(event).__name__)
+                skipped += 1
+            else:
+                memory.apply(event, position)
+    assert skipped > 0  # the log holds events some projection ignores
+
+
+def test_a_batch_of_escalations_reads_each_receivers_agent_row_in_one_query(
+    ledger: Ledger, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Escalations name neither the receiver nor its agent row; the agents view reads
+    the receivers from the open handoffs' rows first, all in one query per table."""
+    views = Views(ledger)
+    receivers = ["code_agent", "support_agent", "inbox_monitor"]
+    ids = [
+        ledger.send(
+            sender="human:me", to=receivers[n % 3], ack_within=timedelta(minutes=1),
+            escalate_to=["human:me"],
+        ).handoff.id
+        for n in range(30)
+    ]  # fmt: skip
+    views.catch_up()
+    clock.advance(timedelta(minutes=5))
+    for hid in ids:
+        handoff = ledger.get(hid)
+        (timer,) = handoff.due_timers(clock.now())
+        step = handoff.next_step(timer)
+        assert step is not None
+        ledger.fire_escalation(
+            hid, by="reactor", reason=timer.reason, timer_due=timer.due,
+            level=step.level, repeat=step.repeat,
+        )  # fmt: skip
+    reads: list[tuple[str, list[Any]]] = []
+    prefetch = BatchTable.prefetch
+
+    def counted(table: BatchTable, partitions: Any) -> None:
+        wanted = [p for p in dict.fromkeys(partitions) if p not in table._loaded]
+        if wanted:
+            reads.append((table.spec.name, wanted))
+        prefetch(table, wanted)
+
+    monkeypatch.setattr(BatchTable, "prefetch", counted)
+    assert views.runner.catch_up() == 30
+    agent_reads = [partitions for name, partitions in reads if name == "agents"]
+    assert len(agent_reads) <= 2, agent_reads  # the events' agents, then the receivers
+    assert set(receivers) <= {p for partitions in agent_reads for p in partitions}
+    # queues and taken work ignore escalations: none of their rows were read
+    assert not [name for name, _ in reads if name in ("queue", "held")]
+    assert_views_match_fold(ledger, views)
