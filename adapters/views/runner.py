@@ -226,19 +226,17 @@ class ViewRunner:
                 if not spec.append_only
             }
             handoff_ids, chain_ids, agents = _partitions_of(events, used)
+            kinds = {type(e) for _, e in events}
+            # Where handoffs were created and chains started (a chain starts with its
+            # root handoff, whose id is the chain's id): those have no rows before.
             created_at: dict[str, int] = {}
-            if "handoff_id" in used:
-                created_at = {
-                    text_id(e.originator_id): p for p, e in events if isinstance(e, Handoff.Created)
-                }
             started_at: dict[str, int] = {}
-            if "chain_id" in used:
-                # A chain starts with its root handoff, whose id is the chain's id.
-                started_at = {
-                    text_id(e.chain_id): p
-                    for p, e in events
-                    if isinstance(e, Handoff.Created) and e.chain_id == e.originator_id
-                }
+            for p, e in events:
+                if type(e) is _CREATED:
+                    hid = text_id(e.originator_id)
+                    created_at[hid] = p
+                    if e.chain_id == e.originator_id:
+                        started_at[hid] = p
             before = {} if previous is None else previous.tables
             for name, projection in names.items():
                 behind = positions[name]
@@ -251,12 +249,12 @@ class ViewRunner:
                     reader, projection, shadow=self.shadow, base=before.get(name)
                 )
                 ignores = projection.ignores
-                if ignores:
+                if ignores and not kinds.isdisjoint(ignores):
                     todo = [(p, e) for p, e in todo if not isinstance(e, ignores)]
                 if todo:  # else nothing to apply: only the tracking record moves
-                    if len(todo) < len(events):  # fetch only what these events touch
+                    if 2 * len(todo) < len(events):  # fetch only what these events touch
                         ids, chains, names_ = _partitions_of(todo, used)
-                    else:
+                    else:  # (rows of a few more partitions cost less than finding them)
                         ids, chains, names_ = handoff_ids, chain_ids, agents
                     # Handoffs created (chains started) in this batch have no rows yet here.
                     created = {h for h, p in created_at.items() if p > behind}
@@ -342,16 +340,20 @@ def _partitions_of(
     events: Sequence[tuple[int, Any]], used: set[str]
 ) -> tuple[list[str], list[str], list[str]]:
     """The handoffs, chains and agents ``events`` name (for the partition columns used)."""
-    handoff_ids: list[str] = []
-    if "handoff_id" in used:
-        handoff_ids = list(dict.fromkeys(text_id(e.originator_id) for _, e in events))
-    chain_ids: list[str] = []
-    if "chain_id" in used:
-        chain_ids = list(dict.fromkeys(text_id(e.chain_id) for _, e in events))
-    agents: list[str] = []
-    if "agent" in used:
-        agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))
-    return handoff_ids, chain_ids, agents
+    handoff_ids: dict[str, None] = {}
+    chain_ids: dict[str, None] = {}
+    agents: dict[str, None] = {}
+    by_handoff, by_chain, by_agent = "handoff_id" in used, "chain_id" in used, "agent" in used
+    for _, e in events:
+        if by_handoff:
+            handoff_ids[text_id(e.originator_id)] = None
+        if by_chain:
+            chain_ids[text_id(e.chain_id)] = None
+        if by_agent:
+            agents[e.by] = None
+            if type(e) in _NAMING:
+                agents.update(dict.fromkeys(_agents_of(e)))
+    return list(handoff_ids), list(chain_ids), list(agents)
 
 
 def _prefetch(
@@ -374,6 +376,11 @@ def _prefetch(
             table.prefetch(going)
         elif table.spec.partition == "agent":
             table.prefetch(agents)
+
+
+_CREATED = Handoff.Created
+_NAMING = {Handoff.Created, Handoff.Reassigned, Handoff.Escalated}
+"""Events that name agents besides the one who acted (:func:`_agents_of`)."""
 
 
 def _agents_of(event: Any) -> tuple[str, ...]:

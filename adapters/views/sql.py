@@ -202,8 +202,10 @@ class BatchTable:
             self.cursor.execute(
                 self.dialect.select_partitions(self.spec, self.name, len(chunk)), params
             )
+            remember = self._remember
             for row in self.cursor.fetchall():
-                self._remember(dict(row))
+                # psycopg's dict rows are fresh dicts already; SQLite's rows are not dicts
+                remember(row if type(row) is dict else dict(row))
             self._loaded.update(chunk)
 
     def _from_base(self, base: BatchTable, wanted: list[Any]) -> list[Any]:

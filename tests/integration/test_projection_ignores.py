@@ -9,8 +9,10 @@ the view, and the named partitions are the ones the batch reads.
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from uuid import UUID
 
 import pytest
 from test_views import assert_views_match_fold, every_event_once
@@ -20,6 +22,8 @@ from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.sql import BatchTable
+from handoff_ledger.domain.priorities import Priority
+from handoff_ledger.projections.base import _default, to_json
 from handoff_ledger.projections.fold import MemoryViews
 from handoff_ledger.projections.registry import all_projections
 
@@ -93,3 +97,18 @@ def test_a_batch_of_escalations_reads_each_receivers_agent_row_in_one_query(
     # queues and taken work ignore escalations: none of their rows were read
     assert not [name for name, _ in reads if name in ("queue", "held")]
     assert_views_match_fold(ledger, views)
+
+
+def test_feed_details_are_the_json_the_standard_encoder_writes() -> None:
+    """``to_json`` keeps one C encoder; its text is ``JSONEncoder.encode``'s."""
+    standard = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default)
+    values: list[Any] = [
+        "plain", 1, 2.5, None, True, [], {},
+        {"nested": [1, {"deep": None}], 3: "int key", "é": "ü\u2028", "q": 'a"b\\c\n'},
+        {"at": datetime(2026, 11, 25, 9, 0, 1, 234567, tzinfo=UTC), "id": UUID(int=7)},
+        {"east": datetime(2026, 11, 25, 9, tzinfo=timezone(timedelta(hours=2)))},
+        {"priority": Priority.HIGH, "pair": (1, 2), "set": frozenset({"x"})},
+    ]  # fmt: skip
+    for value in values:
+        assert to_json(value) == standard.encode(value)
+    assert to_json({"at": datetime(2026, 11, 25, tzinfo=UTC)}) == '{"at":"2026-11-25T00:00:00Z"}'
