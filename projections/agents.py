@@ -15,7 +15,12 @@ from typing import Any
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.watch import ChainWatch
 from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, text_id, us
-from handoff_ledger.projections.promises import AGENT_HANDOFFS, AGENT_PROMISES, track_promises
+from handoff_ledger.projections.promises import (
+    AGENT_HANDOFFS,
+    AGENT_PROMISES,
+    SILENT,
+    track_promises,
+)
 
 __all__ = ["AGENTS", "AGENT_OPEN", "AgentsProjection"]
 
@@ -74,6 +79,10 @@ class AgentsProjection(Projection):
     version = 3  # 3: promises (agent_handoffs, agent_promises); 2: failed, replies
     tables = (AGENTS, AGENT_OPEN, AGENT_HANDOFFS, AGENT_PROMISES)
     ignores = (ChainWatch.Started,)
+    unread_by = {
+        AGENT_HANDOFFS.name: SILENT,
+        AGENT_PROMISES.name: SILENT,
+    }
 
     def related_partitions(
         self, events: Sequence[tuple[int, Any]], tables: Mapping[str, Table]

@@ -209,6 +209,10 @@ class Projection(ABC):
     """Event classes that never change this view: the runner neither applies them nor
     fetches rows for them (a reactor's escalations touch neither queues nor taken
     work). ``tests/integration/test_projection_ignores.py`` checks each claim."""
+    unread_by: ClassVar[Mapping[str, tuple[type, ...]]] = {}
+    """Tables (by name) whose rows applying these event classes never reads: a batch
+    of only such events fetches none of that table's rows (rows it writes are
+    upserted). Checked by the same test, on tables that refuse reads."""
 
     @abstractmethod
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:

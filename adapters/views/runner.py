@@ -261,7 +261,13 @@ class ViewRunner:
                     older = [h for h in ids if h not in created] if created else ids
                     started = {c for c, p in started_at.items() if p > behind}
                     going = [c for c in chains if c not in started] if started else chains
-                    _prefetch(tables, created, older, started, going, names_)
+                    unread = projection.unread_by
+                    if unread:
+                        kinds_here = {type(e) for _, e in todo}
+                        skip = {t for t, classes in unread.items() if kinds_here <= set(classes)}
+                    else:
+                        skip = set()
+                    _prefetch(tables, created, older, started, going, names_, skip)
                     for table_name, partitions in projection.related_partitions(
                         todo, tables
                     ).items():
@@ -363,10 +369,12 @@ def _prefetch(
     started: set[str],
     going: list[str],
     agents: list[str],
+    skip: set[str],
 ) -> None:
-    """Fetch the rows of the partitions a batch touches, one query per table (and chunk)."""
+    """Fetch the rows of the partitions a batch touches, one query per table (and chunk),
+    but for the tables in ``skip`` (which none of the batch's events reads)."""
     for table in tables.values():
-        if table.spec.append_only:
+        if table.spec.append_only or table.spec.name in skip:
             continue
         if table.spec.partition == "handoff_id":
             table.assume_empty(created)

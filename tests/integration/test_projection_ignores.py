@@ -24,7 +24,7 @@ from handoff_ledger.adapters.views.runner import VIEW_TOPICS
 from handoff_ledger.adapters.views.sql import BatchTable
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.projections.base import _default, to_json
-from handoff_ledger.projections.fold import MemoryViews
+from handoff_ledger.projections.fold import MemoryTable, MemoryViews
 from handoff_ledger.projections.registry import all_projections
 
 
@@ -53,6 +53,39 @@ def test_an_event_a_projection_ignores_changes_none_of_its_rows(
             else:
                 memory.apply(event, position)
     assert skipped > 0  # the log holds events some projection ignores
+
+
+class _Unreadable(MemoryTable):
+    """A table that refuses reads, for the events a projection says never read it."""
+
+    def get(self, key: Any) -> Any:
+        raise AssertionError(f"{self.spec.name} read")
+
+    def find(self, partition: Any) -> Any:
+        raise AssertionError(f"{self.spec.name} read")
+
+
+def test_an_event_reads_no_row_of_the_tables_its_projection_says_it_leaves_unread(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    every_event_once(ledger, clock)
+    events = _events(ledger)
+    checked = 0
+    for projection in all_projections():
+        memory = MemoryViews([projection])
+        for position, event in events:
+            unread = [
+                t for t, classes in projection.unread_by.items() if isinstance(event, classes)
+            ]
+            kept = {name: memory.tables[name] for name in unread}
+            for name, table in kept.items():
+                refusing = _Unreadable(table.spec)
+                refusing.rows, refusing._partitions = table.rows, table._partitions
+                memory.tables[name] = refusing
+            memory.apply(event, position)
+            memory.tables.update(kept)
+            checked += len(unread)
+    assert checked > 0
 
 
 def test_a_batch_of_escalations_reads_each_receivers_agent_row_in_one_query(
@@ -94,8 +127,9 @@ def test_a_batch_of_escalations_reads_each_receivers_agent_row_in_one_query(
     agent_reads = [partitions for name, partitions in reads if name == "agents"]
     assert len(agent_reads) <= 2, agent_reads  # the events' agents, then the receivers
     assert set(receivers) <= {p for partitions in agent_reads for p in partitions}
-    # queues and taken work ignore escalations: none of their rows were read
-    assert not [name for name, _ in reads if name in ("queue", "held")]
+    # queues and taken work ignore escalations, and they leave the promise tables unread
+    unread = ("queue", "held", "agent_handoffs", "agent_promises")
+    assert not [name for name, _ in reads if name in unread]
     assert_views_match_fold(ledger, views)
 
 
