@@ -9,12 +9,18 @@ next-update promise and whether it was kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.domain.watch import ChainWatch
 from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, text_id, us
-from handoff_ledger.projections.promises import AGENT_HANDOFFS, AGENT_PROMISES, track_promises
+from handoff_ledger.projections.promises import (
+    AGENT_HANDOFFS,
+    AGENT_PROMISES,
+    SILENT,
+    track_promises,
+)
 
 __all__ = ["AGENTS", "AGENT_OPEN", "AgentsProjection"]
 
@@ -54,6 +60,12 @@ AGENT_OPEN = TableSpec(
     indexes=(("receiver", "created_us"),),
 )
 
+_RECEIVER_COUNTED = (
+    Handoff.Escalated, Handoff.Reassigned,
+    Handoff.Completed, Handoff.Declined, Handoff.Cancelled, Handoff.Failed,
+)  # fmt: skip
+"""Events that change the counters of the handoff's receiver, whom they do not name."""
+
 _COUNTERS = (
     "open_count", "received", "sent", "acks_on_time", "acks_late",
     "completed", "declined", "escalations",
@@ -66,6 +78,26 @@ class AgentsProjection(Projection):
     name = "agents"
     version = 3  # 3: promises (agent_handoffs, agent_promises); 2: failed, replies
     tables = (AGENTS, AGENT_OPEN, AGENT_HANDOFFS, AGENT_PROMISES)
+    ignores = (ChainWatch.Started,)
+    unread_by = {
+        AGENT_HANDOFFS.name: SILENT,
+        AGENT_PROMISES.name: SILENT,
+    }
+
+    def related_partitions(
+        self, events: Sequence[tuple[int, Any]], tables: Mapping[str, Table]
+    ) -> Mapping[str, Iterable[Any]]:
+        """The receivers whose counters the batch's escalations and closings change:
+        read from the handoffs' open rows (10,000 escalations among 100 receivers were
+        otherwise 100 reads of one agent row each, per batch)."""
+        open_items = tables["agent_open"]
+        receivers = []
+        for _, event in events:
+            if isinstance(event, _RECEIVER_COUNTED):
+                item = open_items.get((text_id(event.originator_id),))
+                if item is not None:
+                    receivers.append(item["receiver"])
+        return {"agents": receivers}
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         agents, open_items = tables["agents"], tables["agent_open"]

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
+from json import encoder as json_encoder
 from operator import itemgetter
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
@@ -55,6 +56,9 @@ def from_us(value: int | None) -> datetime | None:
 
 
 def _default(value: Any) -> Any:
+    if type(value) is datetime and value.tzinfo is UTC:  # most times: no conversion
+        text: str = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, UUID):
@@ -70,12 +74,28 @@ def to_json(value: Any) -> str:
     """Compact JSON of event values (times ISO 8601 UTC, ids as text).
 
     The C encoder does the walking; only values JSON lacks reach ``_default``. One
-    encoder for every call (``json.dumps`` with options builds a new one each time).
+    encoder for every call: ``JSONEncoder.encode`` builds a new C encoder on each
+    call (a third of the notifications view's time for its feed details), so the C
+    encoder is built once here, as ``encode`` would build it, without the circular
+    reference check (event values come from JSON: they hold no cycles).
     """
-    return _ENCODER.encode(value)
+    if _C_ENCODER is None:
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODER(value, 0))
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default)
+_make_c_encoder: Any = getattr(json_encoder, "c_make_encoder", None)
+_C_ENCODER: Any = (
+    None
+    if _make_c_encoder is None
+    else _make_c_encoder(
+        None, _default, json_encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+)
+"""``JSONEncoder.iterencode``'s C encoder for these options (markers, default, string
+encoder, indent, separators, sort_keys, skipkeys, allow_nan), or None without the
+C accelerator."""
 
 
 def text_id(value: UUID) -> str:
@@ -185,7 +205,27 @@ class Projection(ABC):
     name: ClassVar[str]
     version: ClassVar[int]
     tables: ClassVar[tuple[TableSpec, ...]]
+    ignores: ClassVar[tuple[type, ...]] = ()
+    """Event classes that never change this view: the runner neither applies them nor
+    fetches rows for them (a reactor's escalations touch neither queues nor taken
+    work). ``tests/integration/test_projection_ignores.py`` checks each claim."""
+    unread_by: ClassVar[Mapping[str, tuple[type, ...]]] = {}
+    """Tables (by name) whose rows applying these event classes never reads: a batch
+    of only such events fetches none of that table's rows (rows it writes are
+    upserted). Checked by the same test, on tables that refuse reads."""
 
     @abstractmethod
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         """Apply one event (at log ``position``) to this view's tables."""
+
+    def related_partitions(
+        self, events: Sequence[tuple[int, Any]], tables: Mapping[str, Table]
+    ) -> Mapping[str, Iterable[Any]]:
+        """Partitions (by table name) that applying ``events`` will read, found in rows
+        already fetched for them rather than named by the events themselves.
+
+        The runner fetches them in one query per table before the events are applied;
+        without this each would be read on its own when first asked for (a round trip
+        each). Only a hint: a partition missed here is still read when asked for.
+        """
+        return {}

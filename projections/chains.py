@@ -11,6 +11,7 @@ from typing import Any
 
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import Status
+from handoff_ledger.domain.watch import ChainWatch
 from handoff_ledger.projections.base import (
     Column,
     Projection,
@@ -72,6 +73,7 @@ class ChainsProjection(Projection):
     name = "chains"
     version = 2  # 2: failed handoffs, replies
     tables = (HANDOFFS,)
+    ignores = (ChainWatch.Started,)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         handoffs = tables["handoffs"]

@@ -28,7 +28,7 @@ from typing import Any
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.projections.base import Column, Row, Table, TableSpec, us
 
-__all__ = ["AGENT_HANDOFFS", "AGENT_PROMISES", "ETA", "UPDATE", "track_promises"]
+__all__ = ["AGENT_HANDOFFS", "AGENT_PROMISES", "ETA", "SILENT", "UPDATE", "track_promises"]
 
 ETA = "eta"
 UPDATE = "update"
@@ -81,7 +81,7 @@ none when broken). Open promises have no ``ended_us``."""
 _OPEN = {ETA: "open_eta", UPDATE: "open_update"}
 _REPORTS = (Handoff.StatusReported, Handoff.Completed, Handoff.Failed, Handoff.Declined)
 """The receiver's events that keep its update promise."""
-_SILENT = (Handoff.Escalated, Handoff.NoteAdded)
+SILENT = (Handoff.Escalated, Handoff.NoteAdded)
 """Events that neither make, keep nor replace a promise (most of a busy log's)."""
 
 
@@ -103,7 +103,7 @@ def track_promises(event: Any, handoff_id: str, at: int, tables: Mapping[str, Ta
             }
         )
         return
-    if isinstance(event, _SILENT):
+    if isinstance(event, SILENT):
         return
     found = handoffs.get((handoff_id,))
     if found is None:

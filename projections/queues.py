@@ -16,6 +16,7 @@ from uuid import UUID
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
+from handoff_ledger.domain.watch import ChainWatch
 from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, text_id, us
 
 __all__ = [
@@ -53,6 +54,7 @@ class QueuesProjection(Projection):
     name = "queues"
     version = 2  # 2: failed handoffs leave the queue, replies unblock
     tables = (QUEUE,)
+    ignores = (Handoff.Escalated, Handoff.NoteAdded, Handoff.TakenOver, ChainWatch.Started)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         queue = tables["queue"]

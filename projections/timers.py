@@ -15,6 +15,7 @@ from typing import Any
 
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.timers import EscalationReason
+from handoff_ledger.domain.watch import ChainWatch
 from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, text_id, us
 
 __all__ = ["TIMERS", "TIMER_OWNERS", "TimersProjection", "due_rows"]
@@ -66,6 +67,7 @@ class TimersProjection(Projection):
     name = "timers"
     version = 3  # 3: failed handoffs disarm, replies and take-overs re-arm the update timer
     tables = (TIMERS, TIMER_OWNERS)
+    ignores = (Handoff.NoteAdded, ChainWatch.Started)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         timers, owners = tables["timers"], tables["timer_owners"]

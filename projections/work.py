@@ -17,6 +17,7 @@ from typing import Any
 
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import Status
+from handoff_ledger.domain.watch import ChainWatch
 from handoff_ledger.projections.base import Column, Projection, Table, TableSpec, text_id, us
 
 __all__ = ["HELD", "WorkProjection"]
@@ -45,6 +46,7 @@ class WorkProjection(Projection):
     name = "work"
     version = 1
     tables = (HELD,)
+    ignores = (Handoff.Created, Handoff.Escalated, Handoff.NoteAdded, ChainWatch.Started)
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         held = tables["held"]

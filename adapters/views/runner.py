@@ -225,26 +225,18 @@ class ViewRunner:
                 for spec in projection.tables
                 if not spec.append_only
             }
-            handoff_ids: list[str] = []
+            handoff_ids, chain_ids, agents = _partitions_of(events, used)
+            kinds = {type(e) for _, e in events}
+            # Where handoffs were created and chains started (a chain starts with its
+            # root handoff, whose id is the chain's id): those have no rows before.
             created_at: dict[str, int] = {}
-            if "handoff_id" in used:
-                handoff_ids = list(dict.fromkeys(text_id(e.originator_id) for _, e in events))
-                created_at = {
-                    text_id(e.originator_id): p for p, e in events if isinstance(e, Handoff.Created)
-                }
-            chain_ids: list[str] = []
             started_at: dict[str, int] = {}
-            if "chain_id" in used:
-                chain_ids = list(dict.fromkeys(text_id(e.chain_id) for _, e in events))
-                # A chain starts with its root handoff, whose id is the chain's id.
-                started_at = {
-                    text_id(e.chain_id): p
-                    for p, e in events
-                    if isinstance(e, Handoff.Created) and e.chain_id == e.originator_id
-                }
-            agents: list[str] = []
-            if "agent" in used:
-                agents = list(dict.fromkeys(name for _, e in events for name in _agents_of(e)))
+            for p, e in events:
+                if type(e) is _CREATED:
+                    hid = text_id(e.originator_id)
+                    created_at[hid] = p
+                    if e.chain_id == e.originator_id:
+                        started_at[hid] = p
             before = {} if previous is None else previous.tables
             for name, projection in names.items():
                 behind = positions[name]
@@ -253,27 +245,36 @@ class ViewRunner:
                 )
                 if not todo:
                     continue
-                # Handoffs created (chains started) in this batch have no rows yet here.
-                created = {h for h, p in created_at.items() if p > behind}
-                older = [h for h in handoff_ids if h not in created] if created else handoff_ids
-                started = {c for c, p in started_at.items() if p > behind}
-                going = [c for c in chain_ids if c not in started] if started else chain_ids
                 tables = self.store.batch_tables(
                     reader, projection, shadow=self.shadow, base=before.get(name)
                 )
-                for table in tables.values():
-                    if table.spec.append_only:
-                        continue
-                    if table.spec.partition == "handoff_id":
-                        table.assume_empty(created)
-                        table.prefetch(older)
-                    elif table.spec.partition == "chain_id":
-                        table.assume_empty(started)
-                        table.prefetch(going)
-                    elif table.spec.partition == "agent":
-                        table.prefetch(agents)
-                for position, event in todo:
-                    projection.process(event, position, tables)
+                ignores = projection.ignores
+                if ignores and not kinds.isdisjoint(ignores):
+                    todo = [(p, e) for p, e in todo if not isinstance(e, ignores)]
+                if todo:  # else nothing to apply: only the tracking record moves
+                    if 2 * len(todo) < len(events):  # fetch only what these events touch
+                        ids, chains, names_ = _partitions_of(todo, used)
+                    else:  # (rows of a few more partitions cost less than finding them)
+                        ids, chains, names_ = handoff_ids, chain_ids, agents
+                    # Handoffs created (chains started) in this batch have no rows yet here.
+                    created = {h for h, p in created_at.items() if p > behind}
+                    older = [h for h in ids if h not in created] if created else ids
+                    started = {c for c, p in started_at.items() if p > behind}
+                    going = [c for c in chains if c not in started] if started else chains
+                    unread = projection.unread_by
+                    if unread:
+                        kinds_here = {type(e) for _, e in todo}
+                        skip = {t for t, classes in unread.items() if kinds_here <= set(classes)}
+                    else:
+                        skip = set()
+                    _prefetch(tables, created, older, started, going, names_, skip)
+                    for table_name, partitions in projection.related_partitions(
+                        todo, tables
+                    ).items():
+                        tables[table_name].prefetch(partitions)
+                    process = projection.process
+                    for position, event in todo:
+                        process(event, position, tables)
                 prepared.append((name, projection, behind, tables))
         # One global order of views: two writers never lock meta rows crosswise.
         prepared.sort(key=lambda p: p[0])
@@ -339,6 +340,55 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _partitions_of(
+    events: Sequence[tuple[int, Any]], used: set[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """The handoffs, chains and agents ``events`` name (for the partition columns used)."""
+    handoff_ids: dict[str, None] = {}
+    chain_ids: dict[str, None] = {}
+    agents: dict[str, None] = {}
+    by_handoff, by_chain, by_agent = "handoff_id" in used, "chain_id" in used, "agent" in used
+    for _, e in events:
+        if by_handoff:
+            handoff_ids[text_id(e.originator_id)] = None
+        if by_chain:
+            chain_ids[text_id(e.chain_id)] = None
+        if by_agent:
+            agents[e.by] = None
+            if type(e) in _NAMING:
+                agents.update(dict.fromkeys(_agents_of(e)))
+    return list(handoff_ids), list(chain_ids), list(agents)
+
+
+def _prefetch(
+    tables: dict[str, BatchTable],
+    created: set[str],
+    older: list[str],
+    started: set[str],
+    going: list[str],
+    agents: list[str],
+    skip: set[str],
+) -> None:
+    """Fetch the rows of the partitions a batch touches, one query per table (and chunk),
+    but for the tables in ``skip`` (which none of the batch's events reads)."""
+    for table in tables.values():
+        if table.spec.append_only or table.spec.name in skip:
+            continue
+        if table.spec.partition == "handoff_id":
+            table.assume_empty(created)
+            table.prefetch(older)
+        elif table.spec.partition == "chain_id":
+            table.assume_empty(started)
+            table.prefetch(going)
+        elif table.spec.partition == "agent":
+            table.prefetch(agents)
+
+
+_CREATED = Handoff.Created
+_NAMING = {Handoff.Created, Handoff.Reassigned, Handoff.Escalated}
+"""Events that name agents besides the one who acted (:func:`_agents_of`)."""
 
 
 def _agents_of(event: Any) -> tuple[str, ...]:

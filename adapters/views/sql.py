@@ -182,6 +182,11 @@ class BatchTable:
         self._stored: set[Key] = set()  # keys read from the database
         self._appended: list[Row] = []
         self._partition_at = spec.key.index(spec.partition)
+        self._key_of = spec.key_of
+        self._first = spec.key[0]
+        self._single = spec.key == (spec.partition,)
+        """Keyed by the partition alone (most handoff tables): a partition holds at most
+        the row keyed by it, so ``_by_partition`` is not kept (saves a set per row)."""
 
     # -- reads --------------------------------------------------------------
 
@@ -197,8 +202,10 @@ class BatchTable:
             self.cursor.execute(
                 self.dialect.select_partitions(self.spec, self.name, len(chunk)), params
             )
+            remember = self._remember
             for row in self.cursor.fetchall():
-                self._remember(dict(row))
+                # psycopg's dict rows are fresh dicts already; SQLite's rows are not dicts
+                remember(row if type(row) is dict else dict(row))
             self._loaded.update(chunk)
 
     def _from_base(self, base: BatchTable, wanted: list[Any]) -> list[Any]:
@@ -214,14 +221,20 @@ class BatchTable:
         remember = self._remember
         unread = []
         mine, mine_by_partition = self._rows, self._by_partition
+        single = self._single
         for partition in wanted:
-            for key in by_partition.get(partition, ()):
+            if single:
+                keys: Iterable[Key] = ((partition,),) if (partition,) in rows else ()
+            else:
+                keys = by_partition.get(partition, ())
+            for key in keys:
                 row = rows[key]
                 if row is not None:
                     remember(dict(row))
                 elif key not in mine:  # deleted by the previous batch: gone, whatever is read
                     mine[key] = None
-                    mine_by_partition.setdefault(partition, set()).add(key)
+                    if not single:
+                        mine_by_partition.setdefault(partition, set()).add(key)
             if partition in base._loaded:
                 self._loaded.add(partition)
             else:
@@ -233,11 +246,12 @@ class BatchTable:
         self._loaded.update(partitions)
 
     def _remember(self, row: Row) -> None:
-        key = self.spec.key_of(row)
+        key = self._key_of(row)
         self._stored.add(key)
         if key not in self._rows:  # rows changed in this batch win over stored ones
             self._rows[key] = row
-            self._by_partition.setdefault(row[self.spec.partition], set()).add(key)
+            if not self._single:
+                self._by_partition.setdefault(key[self._partition_at], set()).add(key)
 
     def get(self, key: Key) -> Row | None:
         """The row with this key as of this point of the batch."""
@@ -255,16 +269,20 @@ class BatchTable:
         if partition not in self._loaded:
             self.prefetch([partition])
         rows = self._rows
+        if self._single:
+            row = rows.get((partition,))
+            return [] if row is None else [row]
         return [row for k in self._by_partition.get(partition, ()) if (row := rows[k]) is not None]
 
     # -- writes -------------------------------------------------------------
 
     def put(self, row: Row) -> None:
         """Insert or replace (in memory until flush)."""
-        key = self.spec.key_of(row)
-        if key not in self._rows:
-            self._by_partition.setdefault(row[self.spec.partition], set()).add(key)
-        self._rows[key] = row
+        key = (row[self._first],) if self._single else self._key_of(row)
+        rows = self._rows
+        if not self._single and key not in rows:
+            self._by_partition.setdefault(key[self._partition_at], set()).add(key)
+        rows[key] = row
         self._dirty.add(key)
 
     def delete(self, key: Key) -> None:
