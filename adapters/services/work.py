@@ -41,7 +41,7 @@ from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.services.documents import handoff_document
 from handoff_ledger.adapters.services.vocabulary import NextDocument
 from handoff_ledger.adapters.views import Views
-from handoff_ledger.adapters.views.runner import LogListener
+from handoff_ledger.adapters.views.listener import LogListener
 from handoff_ledger.domain.errors import InvalidTransition, NotPermitted, UnknownHandoff
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.projections.base import us

@@ -30,6 +30,8 @@ from eventsourcing.utils import get_topic
 from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
 from handoff_ledger.adapters.store.errors import waited_past_bound
 from handoff_ledger.adapters.views.decode import EventDecoder
+from handoff_ledger.adapters.views.listener import LogListener
+from handoff_ledger.adapters.views.partitions import partitions_of, prefetch
 from handoff_ledger.adapters.views.sql import BatchTable
 from handoff_ledger.adapters.views.store import ViewStore
 from handoff_ledger.adapters.views.writer import (
@@ -44,7 +46,7 @@ from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.watch import ChainWatch
 from handoff_ledger.projections.base import Projection, text_id
 
-__all__ = ["VIEW_TOPICS", "LogListener", "ViewRunner"]
+__all__ = ["VIEW_TOPICS", "ViewRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +227,7 @@ class ViewRunner:
                 for spec in projection.tables
                 if not spec.append_only
             }
-            handoff_ids, chain_ids, agents = _partitions_of(events, used)
+            handoff_ids, chain_ids, agents = partitions_of(events, used)
             kinds = {type(e) for _, e in events}
             # Where handoffs were created and chains started (a chain starts with its
             # root handoff, whose id is the chain's id): those have no rows before.
@@ -253,7 +255,7 @@ class ViewRunner:
                     todo = [(p, e) for p, e in todo if not isinstance(e, ignores)]
                 if todo:  # else nothing to apply: only the tracking record moves
                     if 2 * len(todo) < len(events):  # fetch only what these events touch
-                        ids, chains, names_ = _partitions_of(todo, used)
+                        ids, chains, names_ = partitions_of(todo, used)
                     else:  # (rows of a few more partitions cost less than finding them)
                         ids, chains, names_ = handoff_ids, chain_ids, agents
                     # Handoffs created (chains started) in this batch have no rows yet here.
@@ -267,7 +269,7 @@ class ViewRunner:
                         skip = {t for t, classes in unread.items() if kinds_here <= set(classes)}
                     else:
                         skip = set()
-                    _prefetch(tables, created, older, started, going, names_, skip)
+                    prefetch(tables, created, older, started, going, names_, skip)
                     for table_name, partitions in projection.related_partitions(
                         todo, tables
                     ).items():
@@ -342,109 +344,4 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _partitions_of(
-    events: Sequence[tuple[int, Any]], used: set[str]
-) -> tuple[list[str], list[str], list[str]]:
-    """The handoffs, chains and agents ``events`` name (for the partition columns used)."""
-    handoff_ids: dict[str, None] = {}
-    chain_ids: dict[str, None] = {}
-    agents: dict[str, None] = {}
-    by_handoff, by_chain, by_agent = "handoff_id" in used, "chain_id" in used, "agent" in used
-    for _, e in events:
-        if by_handoff:
-            handoff_ids[text_id(e.originator_id)] = None
-        if by_chain:
-            chain_ids[text_id(e.chain_id)] = None
-        if by_agent:
-            agents[e.by] = None
-            if type(e) in _NAMING:
-                agents.update(dict.fromkeys(_agents_of(e)))
-    return list(handoff_ids), list(chain_ids), list(agents)
-
-
-def _prefetch(
-    tables: dict[str, BatchTable],
-    created: set[str],
-    older: list[str],
-    started: set[str],
-    going: list[str],
-    agents: list[str],
-    skip: set[str],
-) -> None:
-    """Fetch the rows of the partitions a batch touches, one query per table (and chunk),
-    but for the tables in ``skip`` (which none of the batch's events reads)."""
-    for table in tables.values():
-        if table.spec.append_only or table.spec.name in skip:
-            continue
-        if table.spec.partition == "handoff_id":
-            table.assume_empty(created)
-            table.prefetch(older)
-        elif table.spec.partition == "chain_id":
-            table.assume_empty(started)
-            table.prefetch(going)
-        elif table.spec.partition == "agent":
-            table.prefetch(agents)
-
-
 _CREATED = Handoff.Created
-_NAMING = {Handoff.Created, Handoff.Reassigned, Handoff.Escalated}
-"""Events that name agents besides the one who acted (:func:`_agents_of`)."""
-
-
-def _agents_of(event: Any) -> tuple[str, ...]:
-    """Every agent an event names (whose rows a projection may touch)."""
-    names: tuple[str, ...] = (event.by,)
-    if isinstance(event, Handoff.Created):
-        names += (event.sender, event.receiver, *event.escalate_to)
-    elif isinstance(event, Handoff.Reassigned):
-        names += (event.from_receiver, event.to_receiver)
-    elif isinstance(event, Handoff.Escalated):
-        names += tuple(event.notified)
-    return names
-
-
-class LogListener:
-    """A LISTEN connection of its own that reconnects after it is dropped (PostgreSQL:
-    the library's events table NOTIFYs on every insert). Used by the views' runner,
-    and by ``handoff next --wait`` to wake as soon as work arrives."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.channel: str = ledger.recorder.channel_name  # type: ignore[attr-defined]
-        self.conn: Any = None
-
-    def _connect(self) -> Any:
-        import psycopg
-        from psycopg import sql
-
-        env = self.ledger.env
-        conn = psycopg.connect(
-            dbname=env.get("POSTGRES_DBNAME"),
-            host=env.get("POSTGRES_HOST"),
-            port=int(env.get("POSTGRES_PORT") or 5432),
-            user=env.get("POSTGRES_USER"),
-            password=env.get("POSTGRES_PASSWORD") or None,
-            connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT") or 10),
-            autocommit=True,
-        )
-        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-        return conn
-
-    def wait(self, *, timeout: float, stop: threading.Event) -> None:
-        """Return at the next NOTIFY, after ``timeout`` (the polling fallback), or on error."""
-        try:
-            if self.conn is None or self.conn.closed:
-                self.conn = self._connect()
-            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-                break
-        except Exception as error:  # noqa: BLE001 - any failure: drop it, reconnect next time
-            log.warning("views: LISTEN connection lost (%s); reconnecting", error)
-            self.close()
-            stop.wait(0.2)
-
-    def close(self) -> None:
-        """Close the LISTEN connection, if open."""
-        if self.conn is not None:
-            with contextlib.suppress(Exception):  # a broken connection may fail to close too
-                self.conn.close()
-            self.conn = None
