@@ -25,6 +25,7 @@ import importlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
@@ -53,7 +54,9 @@ def serve(path: str) -> dict[str, Any]:
     while True:
         ready, _, _ = select.select([listener, sys.stdin], [], [])
         if sys.stdin in ready and not sys.stdin.readline():
-            raise SystemExit(0)  # the tests' process is gone
+            # The tests' process is gone (killed, perhaps, before it could clean up).
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+            raise SystemExit(0)
         if listener not in ready:
             continue
         conn, _ = listener.accept()
