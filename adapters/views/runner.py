@@ -234,7 +234,7 @@ class ViewRunner:
             created_at: dict[str, int] = {}
             started_at: dict[str, int] = {}
             for p, e in events:
-                if type(e) is _CREATED:
+                if type(e) is Handoff.Created:
                     hid = text_id(e.originator_id)
                     created_at[hid] = p
                     if e.chain_id == e.originator_id:
@@ -342,6 +342,3 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-_CREATED = Handoff.Created
