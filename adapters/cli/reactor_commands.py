@@ -32,7 +32,9 @@ def reactor(
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
     with ledger_at(db, create=True) as ledger:
-        engine = Reactor(ledger)
+        # A reactor that keeps running has its views caught up by a child process
+        # while it fires steps (reactor_views.py); one pass is not worth its start.
+        engine = Reactor(ledger, views_in_child=not once)
         try:
             if once:
                 report = engine.run_once()

@@ -42,6 +42,7 @@ from handoff_ledger.adapters.services.follow_ups import (
 )
 from handoff_ledger.adapters.services.reactor_passes import ReactorPasses
 from handoff_ledger.adapters.services.reactor_probe import IdleProbe
+from handoff_ledger.adapters.services.reactor_views import views_alongside
 from handoff_ledger.adapters.services.webhooks import Attempt, Deliveries
 from handoff_ledger.adapters.store.loading import load_handoffs
 from handoff_ledger.adapters.views import Views
@@ -92,18 +93,43 @@ class Reactor:
     """Fires due timers and routes follow-ups for one ledger."""
 
     def __init__(
-        self, ledger: Ledger, views: Views | None = None, deliveries: Deliveries | None = None
+        self,
+        ledger: Ledger,
+        views: Views | None = None,
+        deliveries: Deliveries | None = None,
+        *,
+        views_in_child: bool = False,
     ) -> None:
+        """``views_in_child``: catch the views up in a child process while this one
+        fires the steps (``reactor_views.py``; PostgreSQL only, else ignored): for a
+        reactor that keeps running. :meth:`close` stops the child."""
         self.ledger = ledger
         self.views = views or Views(ledger)
+        self.alongside = views_alongside(ledger, self.views) if views_in_child else None
         self.deliveries = deliveries or Deliveries(ledger, self.views)
         self.passes = ReactorPasses(ledger, self.views.store)
         tracked = [self.views.runner.tracking_name(p) for p in self.views.projections]
         self.probe = IdleProbe(ledger, self.views, self.deliveries, [*tracked, FOLLOW_UP_TRACKING])
 
     def close(self) -> None:
-        """Release the webhook client's connections."""
+        """Release the webhook client's connections; stop the views' child, if any."""
         self.deliveries.close()
+        if self.alongside is not None:
+            self.alongside.close()
+
+    def catch_up_views(self, *, analyze: bool = True) -> None:
+        """The views at the log's head: by the child (``views_in_child``), else here.
+
+        ``analyze=False``: without the planner statistics' refresh that
+        ``Views.catch_up`` adds after 10,000 events (the child, catching up a few
+        batches at a time, rarely reaches it).
+        """
+        if self.alongside is not None:
+            self.alongside.catch_up()
+        elif analyze:
+            self.views.catch_up()
+        else:
+            self.views.runner.catch_up()
 
     def run_once(self) -> PassReport:
         """One pass: catch up, escalate what fell due, create follow-ups, push webhooks."""
@@ -112,13 +138,13 @@ class Reactor:
         if self.probe.idle():  # one read: nothing new, nothing due (reactor_probe.py)
             self.passes.record(time.perf_counter() - started)
             return report
-        self.views.catch_up()
+        self.catch_up_views()
         self.fire_due_timers(report)
         self.route_follow_ups(report)
         if report.follow_ups or report.notes:
             # So the follow-ups' broadcasts go out in this pass (the escalations' were
             # projected by the round that recorded them, in ``fire_due_timers``).
-            self.views.catch_up()
+            self.catch_up_views()
         report.deliveries = self.deliveries.run_once()
         self.probe.ran()
         # For /metrics (docs/metrics.md), and so `handoff serve` knows a reactor runs.
@@ -231,7 +257,7 @@ class Reactor:
                 # are updates of rows the statistics already count (PostgreSQL's
                 # autovacuum refreshes them off this path), and before the batches a
                 # round caught up 500 at a time, never reaching that refresh.
-                self.views.runner.catch_up()
+                self.catch_up_views(analyze=False)
         finally:
             if loader is not None:
                 loader.shutdown(wait=True)
@@ -268,6 +294,8 @@ class Reactor:
             step = outcome.step
             report.escalated.append((str(step.handoff_id), step.reason.value))
             report.steps.append(step)
+        if fired and self.alongside is not None:
+            self.alongside.nudge()  # the child projects this batch while we do the next
         return fired
 
     def _load(self, steps: list[DueStep]) -> dict[UUID, Handoff]:

@@ -108,13 +108,8 @@ class FollowerProcess:
         deadline = time.monotonic() + timeout
         while self.reached < position:
             answered = self._answered  # read before asking: the answer may come at once
-            with self._send_lock:
-                if self._lifeline is None:
-                    return False
-                try:
-                    self._lifeline.send_bytes(b"")  # "catch up now", to the log's head
-                except OSError:
-                    return False  # the child is gone; its replacement is on the way
+            if not self.ask():
+                return False
 
             def done(answered: int = answered) -> bool:
                 return self.reached >= position or not self._answering or self._answered != answered
@@ -129,6 +124,19 @@ class FollowerProcess:
                 # PostgreSQL: the child's round ended below ``position`` because a
                 # transaction begun earlier held the log's horizon; ask again.
                 time.sleep(_ASK_AGAIN)
+        return True
+
+    def ask(self) -> bool:
+        """Ask the child for a catch-up of the ``on_request`` views to the log's head,
+        without waiting for it; False if the child cannot be asked (it is gone, its
+        replacement is on the way)."""
+        with self._send_lock:
+            if self._lifeline is None:
+                return False
+            try:
+                self._lifeline.send_bytes(b"")  # "catch up now", to the log's head
+            except OSError:
+                return False
         return True
 
     def _start_child(self) -> None:
@@ -242,7 +250,10 @@ def _follow(
                 name="views-on-request",
                 daemon=True,
             ).start()
-        follow_until(_views(ledger, names), stop, settle=settle, poll_interval=poll_interval)
+        if names:
+            follow_until(_views(ledger, names), stop, settle=settle, poll_interval=poll_interval)
+        else:  # only asked for catch-ups (a reactor's): nothing follows the log meanwhile
+            stop.wait()
     finally:
         ledger.close()
 

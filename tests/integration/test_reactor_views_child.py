@@ -1,0 +1,154 @@
+"""A running reactor's views caught up by a child process (``reactor_views.py``).
+
+The child projects each batch of escalations while the reactor fires the next; a pass
+ends with every view at the log's head, as a reactor without a child leaves them.
+A child that is gone (SIGKILLed) costs nothing but time: the reactor catches the
+views up itself, and each timer still escalates once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from test_views import assert_views_match_fold
+from waiting import eventually
+
+from handoff_ledger.adapters.ledger.application import Ledger
+from handoff_ledger.adapters.ledger.clock import SimulatedClock
+from handoff_ledger.adapters.services.reactor import BATCH, Reactor
+from handoff_ledger.adapters.services.reactor_views import ViewsAlongside
+from handoff_ledger.adapters.store.bootstrap import open_ledger
+from handoff_ledger.domain.handoff import Handoff
+from handoff_ledger.projections.base import us
+
+DUE = BATCH + 150
+"""Timers falling due at once: two batches, so the child is nudged mid-round."""
+
+
+@pytest.fixture
+def pg_ledger(pg_url: str, clock: SimulatedClock) -> Iterator[Ledger]:
+    ledger = open_ledger(pg_url, clock=clock)
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def reactor(pg_ledger: Ledger) -> Iterator[Reactor]:
+    engine = Reactor(pg_ledger, views_in_child=True)
+    yield engine
+    engine.close()
+    assert engine.alongside is not None
+    assert engine.alongside.follower.child.exitcode is not None, "the child outlived close()"
+
+
+def send_due(ledger: Ledger, count: int) -> list[str]:
+    """``count`` handoffs whose ack timers fall due within a minute."""
+    return [
+        str(
+            ledger.send(
+                sender="inbox_monitor", to=f"agent_{n % 7}",
+                ack_within=timedelta(minutes=1), escalate_to=["human:me"],
+            ).handoff.id
+        )
+        for n in range(count)
+    ]  # fmt: skip
+
+
+def escalated_in_feed(reactor: Reactor, agent: str) -> set[str]:
+    rows = reactor.views.read.notifications(agent, limit=10**6)
+    return {row["handoff_id"] for row in rows if row["type"] == "Escalated"}
+
+
+@pytest.mark.postgres
+def test_a_running_reactors_escalations_are_in_the_views_when_its_pass_ends(
+    pg_ledger: Ledger, clock: SimulatedClock, reactor: Reactor
+) -> None:
+    alongside = reactor.alongside
+    assert isinstance(alongside, ViewsAlongside), "PostgreSQL: the views go to a child"
+    ids = send_due(pg_ledger, DUE)
+    # What this process applies itself: only the views kept here, never the child's.
+    applied_here: list[int] = []
+    catch_up = reactor.views.runner.catch_up
+    reactor.views.runner.catch_up = lambda **kw: applied_here.append(catch_up(**kw)) or 0  # type: ignore[method-assign,func-returns-value]
+    nudges: list[int] = []
+    nudge = alongside.nudge
+    alongside.nudge = lambda: (nudges.append(1), nudge())[1]  # type: ignore[method-assign]
+    clock.advance(timedelta(minutes=2))
+
+    report = reactor.run_once()
+
+    assert sorted(str(step.handoff_id) for step in report.steps) == sorted(ids)
+    assert len(nudges) == 2, "one nudge per batch saved"
+    assert applied_here == [], "the reactor fell back to catching up itself"
+    # Right as the pass returns: every view at the log's head, equal to a fold of it...
+    head = pg_ledger.head()
+    assert set(reactor.views.store.positions(
+        [reactor.views.runner.tracking_name(p) for p in reactor.views.projections]
+    ).values()) == {head}  # fmt: skip
+    assert_views_match_fold(pg_ledger, reactor.views)
+    # ...the escalations broadcast, and nothing due any more.
+    assert escalated_in_feed(reactor, "human:me") == set(ids)
+    assert reactor.views.read.due_steps(us(clock.now()) or 0, limit=10) == []
+    # The child served the catch-ups: the views kept here are the timers view alone.
+    assert [p.name for p in alongside.here.projections] == ["timers"]
+    assert alongside.follower.starts == 1
+
+
+@pytest.mark.postgres
+def test_a_reactor_whose_views_child_was_killed_catches_up_itself_and_escalates_once(
+    pg_ledger: Ledger, clock: SimulatedClock, reactor: Reactor
+) -> None:
+    alongside = reactor.alongside
+    assert alongside is not None
+    first = send_due(pg_ledger, 5)
+    clock.advance(timedelta(minutes=2))
+    assert len(reactor.run_once().steps) == 5  # the child serves this pass
+    child = alongside.follower.child
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(timeout=30)
+    later = send_due(pg_ledger, DUE)
+    clock.advance(timedelta(minutes=2))
+
+    report = reactor.run_once()  # the child is gone: this process catches up
+
+    assert sorted(str(step.handoff_id) for step in report.steps) == sorted(later)
+    assert_views_match_fold(pg_ledger, reactor.views)
+    assert escalated_in_feed(reactor, "human:me") == set(first) | set(later)
+    escalations = [
+        e.event.originator_id
+        for e in pg_ledger.read_log()
+        if isinstance(e.event, Handoff.Escalated)
+    ]
+    assert len(escalations) == len(set(escalations)) == len(first) + len(later)
+    # Its supervisor starts another, which serves the passes after.
+    assert eventually(
+        lambda: alongside.follower.starts == 2 and alongside.follower.child.is_alive()
+    )
+    more = send_due(pg_ledger, 3)
+    clock.advance(timedelta(minutes=2))
+    applied_here: list[int] = []
+    catch_up = reactor.views.runner.catch_up
+    reactor.views.runner.catch_up = lambda **kw: applied_here.append(catch_up(**kw)) or 0  # type: ignore[method-assign,func-returns-value]
+    assert len(reactor.run_once().steps) == 3
+    assert applied_here == []
+    assert escalated_in_feed(reactor, "human:me") == set(first) | set(later) | set(more)
+
+
+def test_a_reactor_on_sqlite_keeps_its_views_in_its_own_process(
+    sqlite_url: str, clock: SimulatedClock
+) -> None:
+    ledger = open_ledger(sqlite_url, clock=clock)
+    engine = Reactor(ledger, views_in_child=True)
+    try:
+        assert engine.alongside is None
+        ids = send_due(ledger, 3)
+        clock.advance(timedelta(minutes=2))
+        assert len(engine.run_once().steps) == 3
+        assert escalated_in_feed(engine, "human:me") == set(ids)
+    finally:
+        engine.close()
+        ledger.close()
