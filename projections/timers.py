@@ -68,6 +68,7 @@ class TimersProjection(Projection):
     version = 3  # 3: failed handoffs disarm, replies and take-overs re-arm the update timer
     tables = (TIMERS, TIMER_OWNERS)
     ignores = (Handoff.NoteAdded, ChainWatch.Started)
+    unread_by = {"timer_owners": (Handoff.Escalated,)}
 
     def process(self, event: Any, position: int, tables: Mapping[str, Table]) -> None:
         timers, owners = tables["timers"], tables["timer_owners"]
@@ -89,6 +90,12 @@ class TimersProjection(Projection):
             owners.delete((hid,))
             for reason in (ACK, UPDATE, DEADLINE):
                 timers.delete((hid, reason))
+            return
+        if isinstance(event, Handoff.Escalated):
+            # Its own row only (none once the handoff closed): a reactor's pass of
+            # thousands of escalations reads no owners.
+            if event.timer_due is not None:
+                self._escalated(timers, hid, event)
             return
         owner = owners.get((hid,))
         if owner is None:
@@ -116,20 +123,22 @@ class TimersProjection(Projection):
             kept = timers.get((hid, DEADLINE))
             if old_deadline and kept and old_deadline["due_us"] == kept["due_us"]:
                 timers.put({**kept, **{k: old_deadline[k] for k in ESCALATION_COLUMNS}})
-        elif isinstance(event, Handoff.Escalated) and event.timer_due is not None:
-            row = timers.get((hid, event.reason))
-            if row is not None and row["due_us"] == us(event.timer_due):
-                level = max(int(row["escalated_level"] or 0), event.level)
-                planned = event.next_due is not None and event.next_level is not None
-                timers.put(
-                    {
-                        **row,
-                        "escalated_level": level,
-                        "next_level": event.next_level if planned else None,
-                        "next_repeat": (event.next_repeat or 0) if planned else None,
-                        "next_due_us": us(event.next_due) if planned else None,
-                    }
-                )
+
+    @staticmethod
+    def _escalated(timers: Table, hid: str, event: Handoff.Escalated) -> None:
+        row = timers.get((hid, event.reason))
+        if row is not None and row["due_us"] == us(event.timer_due):
+            level = max(int(row["escalated_level"] or 0), event.level)
+            planned = event.next_due is not None and event.next_level is not None
+            timers.put(
+                {
+                    **row,
+                    "escalated_level": level,
+                    "next_level": event.next_level if planned else None,
+                    "next_repeat": (event.next_repeat or 0) if planned else None,
+                    "next_due_us": us(event.next_due) if planned else None,
+                }
+            )
 
     @staticmethod
     def _arm(timers: Table, owner: dict[str, Any], reason: str, due_us: int | None) -> None:
