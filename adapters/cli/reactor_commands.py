@@ -23,6 +23,14 @@ def reactor(
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between passes.", min=0.01)
     ] = 1.0,
+    views_here: Annotated[
+        bool,
+        typer.Option(
+            "--views-here",
+            help="Catch the views up in this process, not in a child process beside it "
+            "(for a host with no core to spare).",
+        ),
+    ] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -34,7 +42,7 @@ def reactor(
     with ledger_at(db, create=True) as ledger:
         # A reactor that keeps running has its views caught up by a child process
         # while it fires steps (reactor_views.py); one pass is not worth its start.
-        engine = Reactor(ledger, views_in_child=not once)
+        engine = Reactor(ledger, views_in_child=not (once or views_here))
         try:
             if once:
                 report = engine.run_once()

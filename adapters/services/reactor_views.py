@@ -22,11 +22,16 @@ itself, and the child's supervisor starts another.
 Only for a reactor that keeps running (``handoff reactor`` without ``--once``: a
 child costs an interpreter's start, about a second) on PostgreSQL (SQLite admits one
 writer at a time: the child's view writes would wait for the reactor's saves, and
-the reactor's for them).
+the reactor's for them), on a host with two cores or more. The overlap needs a core
+to spare: with another process busy on one of two cores, a pass of 10,000 steps took
+1.05-1.2x its time with the views in the reactor's process (the child reads and
+decodes the events again, and the two wait on each other's messages); hence
+``handoff reactor --views-here``.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 
 from handoff_ledger.adapters.ledger.application import Ledger
@@ -81,7 +86,8 @@ class ViewsAlongside:
 
 
 def views_alongside(ledger: Ledger, views: Views) -> ViewsAlongside | None:
-    """A :class:`ViewsAlongside` for ``views`` where it pays (PostgreSQL), else None."""
-    if views.store.dialect.backend != "postgresql":
+    """A :class:`ViewsAlongside` for ``views`` where it can pay (PostgreSQL, and this
+    process may run on two cores or more), else None."""
+    if views.store.dialect.backend != "postgresql" or len(os.sched_getaffinity(0)) < 2:
         return None
     return ViewsAlongside(ledger, views)

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from test_views import assert_views_match_fold
@@ -24,6 +28,8 @@ from handoff_ledger.adapters.services.reactor_views import ViewsAlongside
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.projections.base import us
+
+HANDOFF = str(Path(sys.executable).parent / "handoff")
 
 DUE = BATCH + 150
 """Timers falling due at once: two batches, so the child is nudged mid-round."""
@@ -152,3 +158,45 @@ def test_a_reactor_on_sqlite_keeps_its_views_in_its_own_process(
     finally:
         engine.close()
         ledger.close()
+
+
+def children_of(pid: int) -> list[str]:
+    """The command lines of ``pid``'s child processes (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # gone meanwhile
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(cmdline)
+    return found
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("views_here", [False, True])
+def test_handoff_reactor_runs_its_views_child_unless_told_to_keep_them_here(
+    pg_url: str, tmp_path: Path, views_here: bool
+) -> None:
+    args = [HANDOFF, "reactor", "--interval", "0.05", *(["--views-here"] if views_here else [])]
+    errors = tmp_path / "reactor.err"
+    with errors.open("w") as stderr:
+        process = subprocess.Popen(
+            args, env={**os.environ, "HANDOFF_DB": pg_url}, stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )  # fmt: skip
+    try:
+        assert eventually(lambda: "reactor: running" in errors.read_text()), errors.read_text()
+        spawned = lambda: [c for c in children_of(process.pid) if "multiprocessing.spawn" in c]  # noqa: E731
+        if views_here:
+            time.sleep(1.0)  # a child, had one been started, would be there by now
+            assert spawned() == []
+        else:
+            assert eventually(lambda: len(spawned()) == 1), children_of(process.pid)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, errors.read_text()
+    assert children_of(process.pid) == []
