@@ -228,8 +228,8 @@ def grow(ledger: Ledger, copier: Copier, events: int) -> tuple[int, datetime]:
     if failure:
         raise failure[0]
     assert middle is not None
-    moment = copier.mapper.to_domain_event(middle).timestamp
-    return written, moment
+    event: Any = copier.mapper.to_domain_event(middle)  # a Handoff event: has a timestamp
+    return written, event.timestamp
 
 
 def append(ledger: Ledger, lifecycles: int) -> float:
@@ -340,7 +340,7 @@ def measure(backend: str, args: argparse.Namespace) -> None:
             views.checkpoint_every = max(1, CHECKPOINT_EVENTS // INSERT_BATCH)
         events = head(ledger)  # counted once; then every event this bench writes is added
         per_append = args.lifecycles // THREADS * THREADS * 3
-        first: dict[str, float] = {}
+        first: dict[str, float | None] = {}
         for mark in checkpoints(args.to):
             grow_began = time.monotonic()
             grown = grow(ledger, copier, mark - events)[0] if mark > events else 0
@@ -445,7 +445,7 @@ def verify_at_end(ledger: Ledger, copier: Copier, count: int) -> None:
     """``audit verify`` of ``count`` copied handoffs at random and the template's first."""
     picked = random.sample(copier.copied_ids, min(count, len(copier.copied_ids)))
     picked.append(copier.events[0][0].originator_id)
-    problems = []
+    problems: list[str] = []
     for hid in picked:
         report = verify_ledger(ledger, hid)
         problems.extend(p.message for p in report.problems)
