@@ -32,6 +32,16 @@ replay checkpoints, not measured), then ``--repeats`` (5) times, in turn:
   (the replay starts from the latest replay checkpoint before it); seconds, and in
   units of the baseline's time for 100,000 events.
 
+``--views off`` (default ``on``) is for finding what slows appends as the log grows:
+the views are never caught up and no as-of answer is read (their figures are null in
+the JSON lines, blank in ``--table``), so their tables stay empty and take no share of
+the server's ``shared_buffers`` or the OS cache; append, the reference store's appends,
+the growth and the baseline are run exactly as with the views on. If append /
+reference then holds while it halves with the views on, the views' tables crowding
+the events table's pages out of the cache is the likely cause; if it halves anyway,
+the cause is in the events table or the append path itself (docs/performance.md,
+"Cause-finding: appends with the views never caught up").
+
 So a checkpoint's figures cover the ~210,000 events after it (5 repeats of ~42,000:
 each catch-up measures ~42,000 events, within "the last 100,000").
 Each figure is the median of the repeats, and also a ratio against the first
@@ -45,7 +55,7 @@ millions of events apart; the bench sets ``views.checkpoint_every`` to put them 
 10,000 events apart, as SQLite's default does (positions there are rows), so an
 as-of answer reads the same ~10,000 to 50,000 events at every checkpoint.
 
-    .venv/bin/python bench/log_growth.py [--stores postgresql] [--to 10000000]
+    .venv/bin/python bench/log_growth.py [--stores postgresql] [--to 10000000] [--views off]
     .venv/bin/python bench/log_growth.py --table RUN.jsonl      # a run's lines as a table
 
 Roughly 1 to 1 h 40 min to 10,000,000 events on PostgreSQL on this shared 2-core
@@ -218,8 +228,8 @@ def grow(ledger: Ledger, copier: Copier, events: int) -> tuple[int, datetime]:
     if failure:
         raise failure[0]
     assert middle is not None
-    moment = copier.mapper.to_domain_event(middle).timestamp
-    return written, moment
+    event: Any = copier.mapper.to_domain_event(middle)  # a Handoff event: has a timestamp
+    return written, event.timestamp
 
 
 def append(ledger: Ledger, lifecycles: int) -> float:
@@ -323,20 +333,24 @@ def measure(backend: str, args: argparse.Namespace) -> None:
         reference.recorder.insert_events(
             copier.copy(sampled=False)
         )  # the template's size, and stays small
-        views = Views(ledger)
-        if backend == "postgresql":
+        # --views off: no Views here, so the views' tables stay empty (audit verify opens
+        # them read-only, which creates them) and only the events tables compete for the
+        # cache (the point of the option).
+        views = Views(ledger) if args.views == "on" else None
+        if views is not None and backend == "postgresql":
             views.checkpoint_every = max(1, CHECKPOINT_EVENTS // INSERT_BATCH)
         events = head(ledger)  # counted once; then every event this bench writes is added
         per_append = args.lifecycles // THREADS * THREADS * 3
-        first: dict[str, float] = {}
+        first: dict[str, float | None] = {}
         for mark in checkpoints(args.to):
             grow_began = time.monotonic()
             grown = grow(ledger, copier, mark - events)[0] if mark > events else 0
             events += grown
             grow_seconds = time.monotonic() - grow_began
             bulk_began = time.monotonic()
-            views.catch_up()
-            inbox_document(views, AGENTS[1], 100, copier.last_time)  # leaves replay checkpoints
+            if views is not None:
+                views.catch_up()
+                inbox_document(views, AGENTS[1], 100, copier.last_time)  # replay checkpoints
             bulk_seconds = time.monotonic() - bulk_began
             start_events = events
             copier.last_time = clock_to(clock, copier.last_time + timedelta(seconds=1))
@@ -355,6 +369,8 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                 copied, moment = grow(ledger, copier, args.chunk)
                 events += per_append + copied
                 baseline.append(read_decode_rate(reference))
+                if views is None:
+                    continue
                 t0 = time.perf_counter()
                 applied = views.catch_up()
                 caught.append(applied / (time.perf_counter() - t0))
@@ -363,28 +379,29 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                 as_of.append(time.perf_counter() - t0)
             sample = random.sample(copier.copied_ids, min(3, len(copier.copied_ids)))
             problems = sum(len(verify_ledger(ledger, hid).problems) for hid in sample)
-            figures = {
+            figures: dict[str, float | None] = {
                 "append_events_per_s": statistics.median(appended),
                 "append_vs_reference": statistics.median(
                     a / r for a, r in zip(appended, referenced, strict=True)
                 ),
-                "catch_up_events_per_s": statistics.median(caught),
-                "catch_up_vs_read_decode": statistics.median(
-                    c / b for c, b in zip(caught, baseline, strict=True)
+                "catch_up_events_per_s": median_or_none(caught),
+                "catch_up_vs_read_decode": median_or_none(
+                    [c / b for c, b in zip(caught, baseline, strict=True)] if caught else []
                 ),
-                "as_of_seconds": statistics.median(as_of),
-                "as_of_in_read_decode_100k": statistics.median(
-                    a * b / 100_000 for a, b in zip(as_of, baseline, strict=True)
+                "as_of_seconds": median_or_none(as_of),
+                "as_of_in_read_decode_100k": median_or_none(
+                    [a * b / 100_000 for a, b in zip(as_of, baseline, strict=True)] if as_of else []
                 ),
             }
             first = first or figures
             line = {
                 "store": backend,
+                "views": args.views,
                 "checkpoint": mark,
                 "events_at_start": start_events,
                 "events_at_end": events,
-                **{k: round(v, 3) for k, v in figures.items()},
-                **{f"{k}_vs_first": round(v / first[k], 3) for k, v in figures.items()},
+                **{k: rounded(v) for k, v in figures.items()},
+                **{f"{k}_vs_first": ratio(v, first[k]) for k, v in figures.items()},
                 "append_runs": [round(v) for v in appended],
                 "reference_append_runs": [round(v) for v in referenced],
                 "catch_up_runs": [round(v) for v in caught],
@@ -404,6 +421,20 @@ def measure(backend: str, args: argparse.Namespace) -> None:
         reference.close()
 
 
+def median_or_none(values: list[float]) -> float | None:
+    """The median, or None when nothing was measured (``--views off``: no catch-up)."""
+    return statistics.median(values) if values else None
+
+
+def rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def ratio(value: float | None, first: float | None) -> float | None:
+    """``value`` against the first checkpoint's; None when either was not measured."""
+    return None if value is None or first is None else round(value / first, 3)
+
+
 def clock_to(clock: SimulatedClock, moment: datetime) -> datetime:
     """Move the simulated clock forward to ``moment`` (never back); its reading."""
     if moment > clock.now():
@@ -415,7 +446,7 @@ def verify_at_end(ledger: Ledger, copier: Copier, count: int) -> None:
     """``audit verify`` of ``count`` copied handoffs at random and the template's first."""
     picked = random.sample(copier.copied_ids, min(count, len(copier.copied_ids)))
     picked.append(copier.events[0][0].originator_id)
-    problems = []
+    problems: list[str] = []
     for hid in picked:
         report = verify_ledger(ledger, hid)
         problems.extend(p.message for p in report.problems)
@@ -445,7 +476,8 @@ def table(path: str) -> None:
             sizes = line["sizes_mb"] or {}
 
             def cell(key: str, form: str = ".2f", line: dict[str, Any] = line) -> str:
-                return "" if key not in line else format(line[key], form)  # older runs lack some
+                # Older runs lack some keys; --views off runs have null catch-up and as-of.
+                return "" if line.get(key) is None else format(line[key], form)
 
             cells = [
                 f"{line['checkpoint']:,}",
@@ -475,6 +507,12 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=33_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--verify", type=int, default=50)
+    parser.add_argument(
+        "--views",
+        choices=("on", "off"),
+        default="on",
+        help="off: never catch the views up, no as-of (to see appends with the log alone)",
+    )
     parser.add_argument(
         "--table", metavar="JSONL", help="print a run's lines as a table, then exit"
     )
