@@ -189,6 +189,15 @@ def _split(raw: str) -> SplitResult:
 
 
 def session_options(env: Mapping[str, str]) -> str:
-    """libpq ``options`` that bound every lock wait of a connection (seconds in the URL)."""
+    """libpq ``options`` for every connection: every lock wait bounded (seconds in the
+    URL), and no JIT compilation.
+
+    Why no JIT: the ledger's statements are point lookups and small inserts, which JIT
+    never makes faster; but where the events table has no planner statistics (a
+    server without autovacuum, or before its first analyze) the planner's estimate
+    for loading one handoff grows with the table, and past ``jit_above_cost`` (about
+    4 to 5 million events) every load was compiled with LLVM: 2.5-2.9 ms instead of
+    about 0.1 ms, and appends at half their rate (docs/performance.md, "Log growth").
+    """
     seconds = int(env.get("POSTGRES_LOCK_TIMEOUT") or 30)
-    return f"-c lock_timeout={seconds * 1000}"
+    return f"-c lock_timeout={seconds * 1000} -c jit=off"
