@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_views import assert_views_match_fold
@@ -64,6 +65,20 @@ def send_due(ledger: Ledger, count: int) -> list[str]:
     ]  # fmt: skip
 
 
+def catch_ups_here(reactor: Reactor) -> list[int]:
+    """What each catch-up of all the views in this process applied, from now on (the
+    reactor's fallback when the child cannot serve)."""
+    applied: list[int] = []
+    catch_up = reactor.views.runner.catch_up
+
+    def counted(**how: Any) -> int:
+        applied.append(catch_up(**how))
+        return applied[-1]
+
+    reactor.views.runner.catch_up = counted  # type: ignore[method-assign]
+    return applied
+
+
 def escalated_in_feed(reactor: Reactor, agent: str) -> set[str]:
     rows = reactor.views.read.notifications(agent, limit=10**6)
     return {row["handoff_id"] for row in rows if row["type"] == "Escalated"}
@@ -77,9 +92,7 @@ def test_a_running_reactors_escalations_are_in_the_views_when_its_pass_ends(
     assert isinstance(alongside, ViewsAlongside), "PostgreSQL: the views go to a child"
     ids = send_due(pg_ledger, DUE)
     # What this process applies itself: only the views kept here, never the child's.
-    applied_here: list[int] = []
-    catch_up = reactor.views.runner.catch_up
-    reactor.views.runner.catch_up = lambda **kw: applied_here.append(catch_up(**kw)) or 0  # type: ignore[method-assign,func-returns-value]
+    applied_here = catch_ups_here(reactor)
     nudges: list[int] = []
     nudge = alongside.nudge
     alongside.nudge = lambda: (nudges.append(1), nudge())[1]  # type: ignore[method-assign]
@@ -136,9 +149,7 @@ def test_a_reactor_whose_views_child_was_killed_catches_up_itself_and_escalates_
     )
     more = send_due(pg_ledger, 3)
     clock.advance(timedelta(minutes=2))
-    applied_here: list[int] = []
-    catch_up = reactor.views.runner.catch_up
-    reactor.views.runner.catch_up = lambda **kw: applied_here.append(catch_up(**kw)) or 0  # type: ignore[method-assign,func-returns-value]
+    applied_here = catch_ups_here(reactor)
     assert len(reactor.run_once().steps) == 3
     assert applied_here == []
     assert escalated_in_feed(reactor, "human:me") == set(first) | set(later) | set(more)
