@@ -16,10 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
-from json import encoder as json_encoder
 from operator import itemgetter
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
+
+from handoff_ledger.domain.jsontext import writer
 
 __all__ = [
     "Column",
@@ -74,28 +75,14 @@ def to_json(value: Any) -> str:
     """Compact JSON of event values (times ISO 8601 UTC, ids as text).
 
     The C encoder does the walking; only values JSON lacks reach ``_default``. One
-    encoder for every call: ``JSONEncoder.encode`` builds a new C encoder on each
-    call (a third of the notifications view's time for its feed details), so the C
-    encoder is built once here, as ``encode`` would build it, without the circular
-    reference check (event values come from JSON: they hold no cycles).
+    encoder for every call (``domain/jsontext.py``: ``JSONEncoder.encode`` builds a
+    new one on each call, a third of the notifications view's time for its feed
+    details).
     """
-    if _C_ENCODER is None:
-        return _ENCODER.encode(value)
-    return "".join(_C_ENCODER(value, 0))
+    return _write_json(value)
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default)
-_make_c_encoder: Any = getattr(json_encoder, "c_make_encoder", None)
-_C_ENCODER: Any = (
-    None
-    if _make_c_encoder is None
-    else _make_c_encoder(
-        None, _default, json_encoder.encode_basestring, None, ":", ",", False, False, True
-    )
-)
-"""``JSONEncoder.iterencode``'s C encoder for these options (markers, default, string
-encoder, indent, separators, sort_keys, skipkeys, allow_nan), or None without the
-C accelerator."""
+_write_json = writer(json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default))
 
 
 def text_id(value: UUID) -> str:

@@ -26,7 +26,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 from eventsourcing.utils import Environment, EnvType, get_topic
 
 from handoff_ledger.adapters.ledger import tracing
@@ -37,6 +37,7 @@ from handoff_ledger.adapters.ledger.caches import (
     ProtocolWatch,
 )
 from handoff_ledger.adapters.ledger.clock import Clock, SystemClock
+from handoff_ledger.adapters.ledger.transcoding import LedgerTranscoder
 from handoff_ledger.domain import rules
 from handoff_ledger.domain.errors import (
     ConcurrencyConflict,
@@ -330,6 +331,12 @@ class Ledger(Application[UUID]):
         """Close the store's connections and the protocol watch's."""
         self.protocol_watch.close()
         super().close()
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoder, writing the same bytes faster (``transcoding.py``)."""
+        transcoder = LedgerTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Use only the settings given (from the store URL), never stray process env vars."""

@@ -30,12 +30,17 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
+from handoff_ledger.adapters.ledger.transcoding import LedgerTranscoder
+
 __all__ = ["EventDecoder"]
 
 fromisoformat = datetime.fromisoformat
 _scan: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 """The C scanner behind ``json.loads``, without its per-call detours (encoding
 detection, whitespace skipping): the library's encoder writes one compact value."""
+
+DECODES_AS_JSON = (JSONTranscoder, LedgerTranscoder)
+"""Transcoders whose stored JSON this decoder reads (they decode alike)."""
 
 _TAG = b'"_type_"'
 _UUID_CACHE = 16_384
@@ -79,7 +84,7 @@ class EventDecoder:
         self.enabled = (
             mapper.cipher is None
             and mapper.compressor is None
-            and type(transcoder) is JSONTranscoder
+            and type(transcoder) in DECODES_AS_JSON
         )
         self.names: dict[str, Any] = dict(getattr(transcoder, "names", {}))
         # The library's own transcodings of times and ids are inlined below.
