@@ -46,6 +46,7 @@ from handoff_ledger.adapters.services.reactor_views import views_alongside
 from handoff_ledger.adapters.services.webhooks import Attempt, Deliveries
 from handoff_ledger.adapters.store.loading import load_handoffs
 from handoff_ledger.adapters.views import Views
+from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.domain.errors import HandoffError
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.timers import EscalationReason
@@ -108,6 +109,8 @@ class Reactor:
         self.alongside = views_alongside(ledger, self.views) if views_in_child else None
         self.deliveries = deliveries or Deliveries(ledger, self.views)
         self.passes = ReactorPasses(ledger, self.views.store)
+        self.decoder = EventDecoder(ledger.mapper)
+        """Decodes the batches' stored events (the mapper's events, faster)."""
         tracked = [self.views.runner.tracking_name(p) for p in self.views.projections]
         self.probe = IdleProbe(ledger, self.views, self.deliveries, [*tracked, FOLLOW_UP_TRACKING])
 
@@ -279,7 +282,7 @@ class Reactor:
         """Load again the handoffs of ``batch`` that ``saved`` (the batch before) changed."""
         changed = {step.handoff_id for step in saved.steps} & batch.loaded.keys()
         if changed:
-            batch.loaded.update(load_handoffs(self.ledger, changed))
+            batch.loaded.update(load_handoffs(self.ledger, changed, self.decoder.decode))
 
     def _fire_batch(
         self, steps: list[DueStep], report: PassReport, loaded: dict[UUID, Handoff]
@@ -300,7 +303,7 @@ class Reactor:
 
     def _load(self, steps: list[DueStep]) -> dict[UUID, Handoff]:
         """The batch's handoffs as they stand, read in one query."""
-        return load_handoffs(self.ledger, [step.handoff_id for step in steps])
+        return load_handoffs(self.ledger, [step.handoff_id for step in steps], self.decoder.decode)
 
     # ------------------------------------------------------------------ follow-ups
 

@@ -16,7 +16,7 @@ is still each aggregate's optimistic version check at save time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -31,11 +31,20 @@ PAGE = 500
 """Ids per statement (well under SQLite's parameter limit)."""
 
 
-def load_handoffs(ledger: Ledger, handoff_ids: Iterable[UUID]) -> dict[UUID, Handoff]:
-    """The handoffs with these ids as they stand now; an id with no events is left out."""
+def load_handoffs(
+    ledger: Ledger,
+    handoff_ids: Iterable[UUID],
+    decode: Callable[[StoredEvent], Any] | None = None,
+) -> dict[UUID, Handoff]:
+    """The handoffs with these ids as they stand now; an id with no events is left out.
+
+    ``decode``: what turns a stored event into its domain event, the ledger's mapper
+    by default; the reactor passes the views' decoder (``views/decode.py``), which
+    gives exactly the mapper's events in about half the time.
+    """
     wanted = list(dict.fromkeys(handoff_ids))
     loaded: dict[UUID, Handoff] = {}
-    to_domain = ledger.mapper.to_domain_event
+    to_domain = decode or ledger.mapper.to_domain_event
     for first in range(0, len(wanted), PAGE):
         folded: Any = None
         for stored in _stored_events(ledger.recorder, wanted[first : first + PAGE]):

@@ -19,6 +19,7 @@ from handoff_ledger.adapters.services import reactor as reactor_module
 from handoff_ledger.adapters.services.reactor import PassReport, Reactor
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.store.loading import load_handoffs
+from handoff_ledger.adapters.views.decode import EventDecoder
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.states import Status
 
@@ -58,11 +59,14 @@ def test_a_batch_loads_each_handoff_as_ledger_get_does(
     clock.advance(timedelta(hours=2))
     Reactor(ledger).run_once()  # escalations, sealed by the hash chain
     missing = uuid.uuid4()
-    loaded = load_handoffs(ledger, [missing, *map(uuid.UUID, reversed(ids))])
-    assert sorted(map(str, loaded)) == sorted(ids)  # the unknown id is left out
-    for handoff_id, handoff in loaded.items():
-        assert handoff == ledger.get(handoff_id)  # every attribute, the last hash included
-    assert loaded[busy].version == len(ledger.history(busy)) > 3
+    decoder = EventDecoder(ledger.mapper)
+    for decode in (None, decoder.decode):  # the mapper, and the views' decoder (the reactor's)
+        loaded = load_handoffs(ledger, [missing, *map(uuid.UUID, reversed(ids))], decode)
+        assert sorted(map(str, loaded)) == sorted(ids)  # the unknown id is left out
+        for handoff_id, handoff in loaded.items():
+            assert handoff == ledger.get(handoff_id)  # every attribute, the last hash included
+        assert loaded[busy].version == len(ledger.history(busy)) > 3
+    assert decoder.fallbacks == 0
 
 
 def test_a_store_written_by_wave1_code_loads_in_batches_as_one_by_one(tmp_path: Path) -> None:
@@ -74,6 +78,8 @@ def test_a_store_written_by_wave1_code_loads_in_batches_as_one_by_one(tmp_path: 
         assert len(ids) > 5
         loaded = load_handoffs(ledger, ids)
         assert [loaded[i] for i in ids] == [ledger.get(i) for i in ids]
+        decoded = load_handoffs(ledger, ids, EventDecoder(ledger.mapper).decode)
+        assert [decoded[i] for i in ids] == [loaded[i] for i in ids]
     finally:
         ledger.close()
 
@@ -98,6 +104,8 @@ def test_a_batch_loads_after_the_server_dropped_the_pooled_connections(
         assert killed[0] >= 1
         loaded = load_handoffs(ledger, ids)
         assert [loaded[i] for i in ids] == [ledger.get(i) for i in ids]
+        decoded = load_handoffs(ledger, ids, EventDecoder(ledger.mapper).decode)
+        assert [decoded[i] for i in ids] == [loaded[i] for i in ids]
     finally:
         ledger.close()
 

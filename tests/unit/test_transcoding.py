@@ -62,4 +62,3 @@ def test_the_ledger_stores_with_its_own_transcoder() -> None:
         assert type(ledger.mapper.transcoder) is LedgerTranscoder
     finally:
         ledger.close()
-
