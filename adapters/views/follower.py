@@ -35,6 +35,7 @@ import multiprocessing
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,8 @@ class FollowerProcess:
         """Which child's answers are awaited (one per start)."""
         self.reached = 0
         """A log position the ``on_request`` views are known to have applied."""
+        self._reached: dict[str, int] = dict.fromkeys(self._on_request, 0)
+        """Each ``on_request`` view's position, as the child last reported it."""
         self._answered = 0
         """How many answers came back (a round can end below the position asked)."""
         self.child: Any = None
@@ -99,42 +102,49 @@ class FollowerProcess:
         supervisor.start()
         return supervisor
 
-    def caught_up(self, position: int, timeout: float) -> bool:
-        """Have the child apply the log up to ``position`` to the ``on_request`` views.
+    def caught_up(self, position: int, timeout: float, views: Sequence[str] | None = None) -> bool:
+        """Have the child apply the log up to ``position`` to the ``on_request`` views
+        (or to those of them named in ``views``).
 
         True once they hold it; False if the child could not be asked or did not
         answer within ``timeout`` seconds (the caller then catches up itself).
         """
+        names = list(self._on_request if views is None else views)
+
+        def reached() -> int:
+            return min((self._reached.get(name, 0) for name in names), default=position)
+
         deadline = time.monotonic() + timeout
-        while self.reached < position:
+        while reached() < position:
             answered = self._answered  # read before asking: the answer may come at once
-            if not self.ask():
+            if not self.ask(views):
                 return False
 
             def done(answered: int = answered) -> bool:
-                return self.reached >= position or not self._answering or self._answered != answered
+                return reached() >= position or not self._answering or self._answered != answered
 
             with self._answers:
                 self._answers.wait_for(done, max(0.0, deadline - time.monotonic()))
                 if not self._answering:
-                    return self.reached >= position
+                    return reached() >= position
             if time.monotonic() >= deadline:
-                return self.reached >= position
-            if self.reached < position:
+                return reached() >= position
+            if reached() < position:
                 # PostgreSQL: the child's round ended below ``position`` because a
                 # transaction begun earlier held the log's horizon; ask again.
                 time.sleep(_ASK_AGAIN)
         return True
 
-    def ask(self) -> bool:
-        """Ask the child for a catch-up of the ``on_request`` views to the log's head,
-        without waiting for it; False if the child cannot be asked (it is gone, its
-        replacement is on the way)."""
+    def ask(self, views: Sequence[str] | None = None) -> bool:
+        """Ask the child for a catch-up of the ``on_request`` views (or of those of
+        them named in ``views``) to the log's head, without waiting for it; False if
+        the child cannot be asked (it is gone, its replacement is on the way)."""
+        request = b"" if views is None else ",".join(views).encode()
         with self._send_lock:
             if self._lifeline is None:
                 return False
             try:
-                self._lifeline.send_bytes(b"")  # "catch up now", to the log's head
+                self._lifeline.send_bytes(request)  # "catch up now", to the log's head
             except OSError:
                 return False
         return True
@@ -171,9 +181,15 @@ class FollowerProcess:
         """Publish each position the child reports, until its reply pipe closes."""
         try:
             while True:
-                reached = int.from_bytes(replies.recv_bytes(), "big")
+                answer = replies.recv_bytes()  # a position, then the views it holds for
+                reached = int.from_bytes(answer[:8], "big")
+                served = answer[8:].decode().split(",") if len(answer) > 8 else self._on_request
                 with self._answers:
-                    self.reached = max(self.reached, reached)
+                    for name in served:
+                        self._reached[name] = max(self._reached.get(name, 0), reached)
+                    self.reached = min(
+                        (self._reached.get(n, 0) for n in self._on_request), default=reached
+                    )
                     self._answered += 1
                     self._answers.notify_all()
         except (EOFError, OSError):
@@ -230,23 +246,34 @@ def _follow(
 
     stop = threading.Event()
     asked = threading.Event()
+    wanted: set[str] = set()
+    """The views asked for since the last round began (all ``on_request``: b"")."""
+    wanted_lock = threading.Lock()
 
     def watch() -> None:
         with contextlib.suppress(EOFError, OSError):
             while True:
-                lifeline.recv_bytes()  # a request; EOF when the parent closes the pipe
+                request = lifeline.recv_bytes()  # EOF when the parent closes the pipe
+                names = request.decode().split(",") if request else on_request
+                with wanted_lock:
+                    wanted.update(name for name in names if name in on_request)
                 asked.set()
         stop.set()
         asked.set()
+
+    def take() -> list[str]:
+        with wanted_lock:
+            names = sorted(wanted)
+            wanted.clear()
+        return names
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
     ledger = Ledger(env=env)
     try:
         if on_request:
-            requested = _views(ledger, on_request)
             threading.Thread(
                 target=_answer_requests,
-                args=(ledger, requested, stop, asked, replies),
+                args=(ledger, take, stop, asked, replies),
                 name="views-on-request",
                 daemon=True,
             ).start()
@@ -266,24 +293,38 @@ def _views(ledger: Ledger, names: list[str]) -> Views:
 
 
 def _answer_requests(
-    ledger: Ledger, views: Views, stop: threading.Event, asked: threading.Event, replies: Connection
+    ledger: Ledger,
+    take: Callable[[], list[str]],
+    stop: threading.Event,
+    asked: threading.Event,
+    replies: Connection,
 ) -> None:
-    """Each round: note the log's head, catch the views up, report the head reached.
+    """Each round: note the log's head, catch the views asked for up, report the head
+    reached and for which views.
 
     The head is read first, so the catch-up that follows reads every event up to
     it (on PostgreSQL the head is at the log's horizon: nothing can be committed
     at or below it any more, ``store/log_format.py``).
-    Requests that arrive during a round are served together by the next one.
+    Requests that arrive during a round are served together by the next one, for
+    every view any of them asked for.
     """
+    served: dict[tuple[str, ...], Views] = {}
     while True:
         asked.wait()
         if stop.is_set():
             return
         asked.clear()
+        names = tuple(take())
+        if not names:
+            continue
         try:
+            if names not in served:
+                served[names] = _views(ledger, list(names))
+            views = served[names]
             head = ledger.head()
             views.catch_up()
-            replies.send_bytes(max(head, views.runner.reached).to_bytes(8, "big"))
+            reached = max(head, views.runner.reached).to_bytes(8, "big")
+            replies.send_bytes(reached + ",".join(names).encode())
         except OSError:
             return  # the parent is gone
         except Exception:

@@ -138,3 +138,25 @@ def test_with_the_child_killed_an_ack_catches_the_queues_up_itself(ledger: Ledge
     finally:
         stop.set()
         supervisor.join(timeout=30)
+
+
+def test_the_child_catches_up_only_the_views_asked_for(ledger: Ledger) -> None:
+    stop = threading.Event()
+    follower = FollowerProcess(ledger, [], settle=0.0, on_request=["queues", "timers"])
+    supervisor = follower.run(stop)
+    try:
+        views = Views(ledger)
+        hid = ledger.send(sender="inbox_monitor", to="code_agent").handoff.id
+        acked = ledger.ack(hid, by="code_agent")
+        assert acked.position is not None
+        assert follower.caught_up(acked.position, timeout=30, views=["queues"])
+        positions = views.store.positions(["queues", "timers"])
+        assert positions["queues"] >= acked.position
+        assert positions["timers"] == 0, "a view not asked for was caught up"
+        assert follower.reached < acked.position  # not every view the child serves holds it
+        assert follower.caught_up(acked.position, timeout=30)  # all of them now
+        assert min(views.store.positions(["queues", "timers"]).values()) >= acked.position
+        assert follower.reached >= acked.position
+    finally:
+        stop.set()
+        supervisor.join(timeout=30)

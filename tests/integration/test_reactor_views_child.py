@@ -25,7 +25,7 @@ from waiting import eventually
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.adapters.services.reactor import BATCH, Reactor
-from handoff_ledger.adapters.services.reactor_views import ViewsAlongside
+from handoff_ledger.adapters.services.reactor_views import ALL_FROM, ViewsAlongside
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.projections.base import us
@@ -68,14 +68,19 @@ def send_due(ledger: Ledger, count: int) -> list[str]:
 def catch_ups_here(reactor: Reactor) -> list[int]:
     """What each catch-up of all the views in this process applied, from now on (the
     reactor's fallback when the child cannot serve)."""
+    return counted_catch_ups(reactor.views.runner)
+
+
+def counted_catch_ups(runner: Any) -> list[int]:
+    """What each catch-up by ``runner`` (a ``ViewRunner``) applied, from now on."""
     applied: list[int] = []
-    catch_up = reactor.views.runner.catch_up
+    catch_up = runner.catch_up
 
     def counted(**how: Any) -> int:
         applied.append(catch_up(**how))
         return applied[-1]
 
-    reactor.views.runner.catch_up = counted  # type: ignore[method-assign]
+    runner.catch_up = counted
     return applied
 
 
@@ -93,6 +98,7 @@ def test_a_running_reactors_escalations_are_in_the_views_when_its_pass_ends(
     ids = send_due(pg_ledger, DUE)
     # What this process applies itself: only the views kept here, never the child's.
     applied_here = catch_ups_here(reactor)
+    kept_here = counted_catch_ups(alongside.here.runner)
     nudges: list[int] = []
     nudge = alongside.nudge
     alongside.nudge = lambda: (nudges.append(1), nudge())[1]  # type: ignore[method-assign]
@@ -103,6 +109,8 @@ def test_a_running_reactors_escalations_are_in_the_views_when_its_pass_ends(
     assert sorted(str(step.handoff_id) for step in report.steps) == sorted(ids)
     assert len(nudges) == 2, "one nudge per batch saved"
     assert applied_here == [], "the reactor fell back to catching up itself"
+    # A short round (fewer than ALL_FROM batches): the timers view was projected here.
+    assert sum(kept_here) >= len(ids)
     # Right as the pass returns: every view at the log's head, equal to a fold of it...
     head = pg_ledger.head()
     assert set(reactor.views.store.positions(
@@ -115,6 +123,32 @@ def test_a_running_reactors_escalations_are_in_the_views_when_its_pass_ends(
     # The child served the catch-ups: the views kept here are the timers view alone.
     assert [p.name for p in alongside.here.projections] == ["timers"]
     assert alongside.follower.starts == 1
+
+
+@pytest.mark.postgres
+def test_in_a_long_round_the_child_catches_up_every_view_and_the_reactor_only_waits(
+    pg_ledger: Ledger, clock: SimulatedClock, reactor: Reactor
+) -> None:
+    alongside = reactor.alongside
+    assert isinstance(alongside, ViewsAlongside)
+    ids = send_due(pg_ledger, BATCH * ALL_FROM + 50)  # ALL_FROM + 1 batches in one round
+    reactor.views.catch_up()  # the sends projected: what follows is the pass's own
+    applied_here = catch_ups_here(reactor)
+    kept_here = counted_catch_ups(alongside.here.runner)
+    clock.advance(timedelta(minutes=2))
+
+    report = reactor.run_once()
+
+    assert sorted(str(step.handoff_id) for step in report.steps) == sorted(ids)
+    assert applied_here == [], "the reactor fell back to catching up itself"
+    assert sum(kept_here) == 0, "the reactor projected the long round into its timers view"
+    head = pg_ledger.head()
+    assert set(reactor.views.store.positions(
+        [reactor.views.runner.tracking_name(p) for p in reactor.views.projections]
+    ).values()) == {head}  # fmt: skip
+    assert_views_match_fold(pg_ledger, reactor.views)
+    assert escalated_in_feed(reactor, "human:me") == set(ids)
+    assert reactor.views.read.due_steps(us(clock.now()) or 0, limit=10) == []
 
 
 @pytest.mark.postgres
