@@ -311,10 +311,41 @@ def pg_sizes(ledger: Ledger) -> dict[str, int] | None:
         )
         sizes.update({row["name"]: int(row["mb"]) for row in cursor.fetchall()})
         cursor.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) / 1048576 AS mb "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname NOT LIKE %s",
+            (schema, "%events%"),
+        )
+        sizes["views_with_indexes"] = int(cursor.fetchone()["mb"])
+        cursor.execute(
             "SELECT setting::bigint * 8 / 1024 AS mb FROM pg_settings WHERE name = 'shared_buffers'"
         )
         sizes["shared_buffers"] = int(cursor.fetchone()["mb"])
     return sizes
+
+
+def views_blocks(ledger: Ledger) -> tuple[int, int] | None:
+    """(blocks read from outside shared_buffers, blocks found in them) so far, over the
+    views' tables and their indexes (every table of the store's schema but the events
+    table; PostgreSQL's cumulative statistics), or None on SQLite."""
+    recorder: Any = ledger.recorder
+    schema = getattr(recorder.datastore, "schema", None)
+    if schema is None:
+        return None
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(heap_blks_read + coalesce(idx_blks_read, 0)), 0) AS r, "
+            "coalesce(sum(heap_blks_hit + coalesce(idx_blks_hit, 0)), 0) AS h "
+            "FROM pg_statio_user_tables WHERE schemaname = %s AND relname NOT LIKE %s",
+            (schema, "%events%"),
+        )
+        row = cursor.fetchone()
+        return int(row["r"]), int(row["h"])
+
+
+STATS_FLUSH = 1.5
+"""Seconds for the server's sessions to publish their statistics (at most once a
+second each, when idle) before the block counters are read."""
 
 
 def measure(backend: str, args: argparse.Namespace) -> None:
@@ -358,6 +389,10 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                 append(warm, THREADS * 10)
             read_decode_rate(reference, seconds=0.0)
             appended, referenced, caught, as_of, baseline = [], [], [], [], []
+            if views is not None and backend == "postgresql":
+                time.sleep(STATS_FLUSH)
+            blocks_before = views_blocks(ledger) if views is not None else None
+            caught_events = 0
             for repeat in range(args.repeats):
                 copier.last_time = clock_to(clock, copier.last_time + timedelta(seconds=1))
                 if repeat % 2:  # the two stores' appends in turn, the order flipped each repeat
@@ -374,9 +409,23 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                 t0 = time.perf_counter()
                 applied = views.catch_up()
                 caught.append(applied / (time.perf_counter() - t0))
+                caught_events += applied
                 t0 = time.perf_counter()
                 inbox_document(views, AGENTS[1], 100, moment)
                 as_of.append(time.perf_counter() - t0)
+            blocks: dict[str, float | None] = {}
+            if blocks_before is not None and caught_events:
+                time.sleep(STATS_FLUSH)
+                after = views_blocks(ledger)
+                assert after is not None
+                read, hit = after[0] - blocks_before[0], after[1] - blocks_before[1]
+                # The catch-ups' and the as-of answers' reads of the views' tables (the
+                # appends and the growth write only the events table).
+                blocks = {
+                    "views_blocks_read_per_1k_events": round(read * 1000 / caught_events, 1),
+                    "views_blocks_hit_per_1k_events": round(hit * 1000 / caught_events, 1),
+                    "views_blocks_hit_share": round(hit / (hit + read), 4) if hit + read else None,
+                }
             sample = random.sample(copier.copied_ids, min(3, len(copier.copied_ids)))
             problems = sum(len(verify_ledger(ledger, hid).problems) for hid in sample)
             figures: dict[str, float | None] = {
@@ -411,6 +460,7 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                 "grow_seconds": round(grow_seconds, 1),
                 "bulk_catch_up_and_first_as_of_seconds": round(bulk_seconds, 1),
                 "audit_sample_problems": problems,
+                **blocks,
                 "sizes_mb": pg_sizes(ledger),
                 "load": [round(x, 2) for x in os.getloadavg()],
                 "elapsed_s": round(time.monotonic() - began),
@@ -463,9 +513,10 @@ def table(path: str) -> None:
     print(
         "| checkpoint | events measured | append ev/s | append / reference | vs first "
         "| catch-up ev/s | catch-up / read+decode | vs first | as-of s | as-of in read+decode "
-        "of 100k | vs first | events_pkey MB | load (1 min) | elapsed |"
+        "of 100k | vs first | events_pkey MB | views MB | views blocks read / hit per 1k "
+        "events | load (1 min) | elapsed |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     with open(path) as lines:
         for raw in lines:
             if not raw.startswith("{"):
@@ -492,6 +543,13 @@ def table(path: str) -> None:
                 cell("as_of_in_read_decode_100k"),
                 cell("as_of_in_read_decode_100k_vs_first"),
                 str(sizes.get("ledger_events_pkey", "")),
+                str(sizes.get("views_with_indexes", "")),
+                (
+                    f"{cell('views_blocks_read_per_1k_events', ',.0f')} / "
+                    f"{cell('views_blocks_hit_per_1k_events', ',.0f')}"
+                    if line.get("views_blocks_read_per_1k_events") is not None
+                    else ""
+                ),
                 f"{line['load'][0]:.1f}",
                 f"{line['elapsed_s'] // 60} min",
             ]
