@@ -139,6 +139,9 @@ class FollowerProcess:
         """Ask the child for a catch-up of the ``on_request`` views (or of those of
         them named in ``views``) to the log's head, without waiting for it; False if
         the child cannot be asked (it is gone, its replacement is on the way)."""
+        if views is not None and not set(views) <= set(self._on_request):
+            unknown = sorted(set(views) - set(self._on_request))
+            raise ValueError(f"views {unknown} are not caught up on request by this child")
         request = b"" if views is None else ",".join(views).encode()
         with self._send_lock:
             if self._lifeline is None:

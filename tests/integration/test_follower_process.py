@@ -154,6 +154,8 @@ def test_the_child_catches_up_only_the_views_asked_for(ledger: Ledger) -> None:
         assert positions["queues"] >= acked.position
         assert positions["timers"] == 0, "a view not asked for was caught up"
         assert follower.reached < acked.position  # not every view the child serves holds it
+        with pytest.raises(ValueError, match=r"\['chains'\]"):
+            follower.ask(["queues", "chains"])  # not a view this child serves on request
         assert follower.caught_up(acked.position, timeout=30)  # all of them now
         assert min(views.store.positions(["queues", "timers"]).values()) >= acked.position
         assert follower.reached >= acked.position
