@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.domain.priorities import Priority
 from handoff_ledger.domain.states import Status
 
-PG_BASE = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_BASE = os.environ.get("HANDOFF_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+"""The PostgreSQL server the benchmarks make their scratch schemas on; another
+(a server with other settings, say) through ``HANDOFF_BENCH_PG``."""
 AGENTS = [f"agent_{n:03d}" for n in range(100)]
 
 
