@@ -274,9 +274,12 @@ def _follow(
     ledger = Ledger(env=env)
     try:
         if on_request:
+            # Made here, before the follower's own views: each makes its tables if
+            # missing, and two threads making them at once wait on each other's locks.
+            requested = _views(ledger, on_request)
             threading.Thread(
                 target=_answer_requests,
-                args=(ledger, take, stop, asked, replies),
+                args=(ledger, requested, take, stop, asked, replies),
                 name="views-on-request",
                 daemon=True,
             ).start()
@@ -297,6 +300,7 @@ def _views(ledger: Ledger, names: list[str]) -> Views:
 
 def _answer_requests(
     ledger: Ledger,
+    requested: Views,
     take: Callable[[], list[str]],
     stop: threading.Event,
     asked: threading.Event,
@@ -311,7 +315,10 @@ def _answer_requests(
     Requests that arrive during a round are served together by the next one, for
     every view any of them asked for.
     """
-    served: dict[tuple[str, ...], Views] = {}
+    from handoff_ledger.adapters.views.runner import ViewRunner
+
+    every = tuple(sorted(p.name for p in requested.projections))
+    runners: dict[tuple[str, ...], ViewRunner] = {every: requested.runner}
     while True:
         asked.wait()
         if stop.is_set():
@@ -321,12 +328,16 @@ def _answer_requests(
         if not names:
             continue
         try:
-            if names not in served:
-                served[names] = _views(ledger, list(names))
-            views = served[names]
+            if names not in runners:  # some of the views: a runner of their own, same store
+                chosen = [p for p in requested.projections if p.name in names]
+                runners[names] = ViewRunner(ledger, requested.store, chosen)
+            runner = runners[names]
             head = ledger.head()
-            views.catch_up()
-            reached = max(head, views.runner.reached).to_bytes(8, "big")
+            if runner is requested.runner:
+                requested.catch_up()  # with the planner statistics' refresh after a long one
+            else:
+                runner.catch_up()
+            reached = max(head, runner.reached).to_bytes(8, "big")
             replies.send_bytes(reached + ",".join(names).encode())
         except OSError:
             return  # the parent is gone
