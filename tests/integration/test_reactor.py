@@ -268,11 +268,13 @@ def test_reactor_processes_killed_and_racing_escalate_each_timer_once(
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
-KILL_BATCH = BATCH + 20
-"""Timers made due at once, then the reactors killed: more than a reactor saves in one
-transaction, so the kill, the moment the first of its transactions is seen in the
-log, finds the pass still under way. (With 20, one transaction: on a loaded machine
-the pass had sometimes finished and reported before the test saw the log move.)"""
+KILL_BATCH = 2 * BATCH + 20
+"""Timers made due at once, then the reactors killed: three transactions' worth, so the
+kill, the moment the first of them is seen in the log, finds the pass still under way.
+(With 20, one transaction: on a loaded machine the pass had sometimes finished and
+reported before the test saw the log move. With ``BATCH + 20``, two transactions: it
+still had, once in 22 loaded runs, when the test process was not scheduled for the
+tenth of a second the pass's second batch and the end of its round took.)"""
 
 KILL_TIMERS = 2 * (30 + KILL_BATCH)
 """Timers for the kill test: at most 2 x (30 single + a batch) are made due in rounds."""
