@@ -289,10 +289,15 @@ def head(ledger: Ledger) -> int:
         return int(cursor.fetchone()["n"])
 
 
+def pg_schema(ledger: Ledger) -> str | None:
+    """The store's PostgreSQL schema, or None on SQLite."""
+    return getattr(ledger.recorder.datastore, "schema", None)  # type: ignore[attr-defined]
+
+
 def pg_sizes(ledger: Ledger) -> dict[str, int] | None:
     """MB of the events table and each of its indexes (PostgreSQL), against shared_buffers."""
     recorder: Any = ledger.recorder
-    schema = getattr(recorder.datastore, "schema", None)
+    schema = pg_schema(ledger)
     if schema is None:
         return None
     with recorder.datastore.transaction(commit=False) as cursor:
@@ -328,11 +333,10 @@ def views_blocks(ledger: Ledger) -> tuple[int, int] | None:
     """(blocks read from outside shared_buffers, blocks found in them) so far, over the
     views' tables and their indexes (every table of the store's schema but the events
     table; PostgreSQL's cumulative statistics), or None on SQLite."""
-    recorder: Any = ledger.recorder
-    schema = getattr(recorder.datastore, "schema", None)
+    schema = pg_schema(ledger)
     if schema is None:
         return None
-    with recorder.datastore.transaction(commit=False) as cursor:
+    with ledger.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
         cursor.execute(
             "SELECT coalesce(sum(heap_blks_read + coalesce(idx_blks_read, 0)), 0) AS r, "
             "coalesce(sum(heap_blks_hit + coalesce(idx_blks_hit, 0)), 0) AS h "

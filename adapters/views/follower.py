@@ -82,8 +82,6 @@ class FollowerProcess:
         """True while a child's answers can still come (its reply pipe is open)."""
         self._generation = 0
         """Which child's answers are awaited (one per start)."""
-        self.reached = 0
-        """A log position the ``on_request`` views are known to have applied."""
         self._reached: dict[str, int] = dict.fromkeys(self._on_request, 0)
         """Each ``on_request`` view's position, as the child last reported it."""
         self._answered = 0
@@ -102,6 +100,15 @@ class FollowerProcess:
         supervisor.start()
         return supervisor
 
+    @property
+    def reached(self) -> int:
+        """A log position every ``on_request`` view is known to have applied."""
+        return self._reached_by(self._on_request)
+
+    def _reached_by(self, names: Sequence[str]) -> int:
+        """A log position these views are known to have applied (0 for none named)."""
+        return min((self._reached.get(name, 0) for name in names), default=0)
+
     def caught_up(self, position: int, timeout: float, views: Sequence[str] | None = None) -> bool:
         """Have the child apply the log up to ``position`` to the ``on_request`` views
         (or to those of them named in ``views``).
@@ -110,9 +117,11 @@ class FollowerProcess:
         answer within ``timeout`` seconds (the caller then catches up itself).
         """
         names = list(self._on_request if views is None else views)
+        if not names:
+            return True
 
         def reached() -> int:
-            return min((self._reached.get(name, 0) for name in names), default=position)
+            return self._reached_by(names)
 
         deadline = time.monotonic() + timeout
         while reached() < position:
@@ -190,9 +199,6 @@ class FollowerProcess:
                 with self._answers:
                     for name in served:
                         self._reached[name] = max(self._reached.get(name, 0), reached)
-                    self.reached = min(
-                        (self._reached.get(n, 0) for n in self._on_request), default=reached
-                    )
                     self._answered += 1
                     self._answers.notify_all()
         except (EOFError, OSError):

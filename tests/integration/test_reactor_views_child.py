@@ -84,6 +84,20 @@ def counted_catch_ups(runner: Any) -> list[int]:
     return applied
 
 
+def assert_views_current_after_pass(
+    ledger: Ledger, clock: SimulatedClock, reactor: Reactor, ids: list[str]
+) -> None:
+    """Right as a pass returns: every view at the log's head, equal to a fold of it,
+    the escalations of ``ids`` broadcast, and nothing due any more."""
+    head = ledger.head()
+    assert set(reactor.views.store.positions(
+        [reactor.views.runner.tracking_name(p) for p in reactor.views.projections]
+    ).values()) == {head}  # fmt: skip
+    assert_views_match_fold(ledger, reactor.views)
+    assert escalated_in_feed(reactor, "human:me") == set(ids)
+    assert reactor.views.read.due_steps(us(clock.now()) or 0, limit=10) == []
+
+
 def escalated_in_feed(reactor: Reactor, agent: str) -> set[str]:
     rows = reactor.views.read.notifications(agent, limit=10**6)
     return {row["handoff_id"] for row in rows if row["type"] == "Escalated"}
@@ -111,15 +125,7 @@ def test_a_running_reactors_escalations_are_in_the_views_when_its_pass_ends(
     assert applied_here == [], "the reactor fell back to catching up itself"
     # A short round (fewer than ALL_FROM batches): the timers view was projected here.
     assert sum(kept_here) >= len(ids)
-    # Right as the pass returns: every view at the log's head, equal to a fold of it...
-    head = pg_ledger.head()
-    assert set(reactor.views.store.positions(
-        [reactor.views.runner.tracking_name(p) for p in reactor.views.projections]
-    ).values()) == {head}  # fmt: skip
-    assert_views_match_fold(pg_ledger, reactor.views)
-    # ...the escalations broadcast, and nothing due any more.
-    assert escalated_in_feed(reactor, "human:me") == set(ids)
-    assert reactor.views.read.due_steps(us(clock.now()) or 0, limit=10) == []
+    assert_views_current_after_pass(pg_ledger, clock, reactor, ids)
     # The child served the catch-ups: the views kept here are the timers view alone.
     assert [p.name for p in alongside.here.projections] == ["timers"]
     assert alongside.follower.starts == 1
@@ -142,13 +148,7 @@ def test_in_a_long_round_the_child_catches_up_every_view_and_the_reactor_only_wa
     assert sorted(str(step.handoff_id) for step in report.steps) == sorted(ids)
     assert applied_here == [], "the reactor fell back to catching up itself"
     assert sum(kept_here) == 0, "the reactor projected the long round into its timers view"
-    head = pg_ledger.head()
-    assert set(reactor.views.store.positions(
-        [reactor.views.runner.tracking_name(p) for p in reactor.views.projections]
-    ).values()) == {head}  # fmt: skip
-    assert_views_match_fold(pg_ledger, reactor.views)
-    assert escalated_in_feed(reactor, "human:me") == set(ids)
-    assert reactor.views.read.due_steps(us(clock.now()) or 0, limit=10) == []
+    assert_views_current_after_pass(pg_ledger, clock, reactor, ids)
 
 
 @pytest.mark.postgres
