@@ -13,7 +13,9 @@ later, so they are armed but never due. The sides alternate which goes first, ro
 by round. Measured on a simulated clock, both sides sharing one ledger:
 
 1. idle passes (nothing due): ``Reactor.run_once()``, the sides alternating pass by
-   pass, median and p99, against a ``SELECT 1`` round trip on the same store;
+   pass, median and p99, against a ``SELECT 1`` round trip on the same store; every
+   tenth also writes the pass figures (``hl_reactor_passes``) held since the last
+   write, as a reactor passing once a second does (``reactor_passes.WRITE_EVERY``);
 2. burst: one ``run_once()`` a second after 1,000 fell due;
 3. downtime: one ``run_once()`` an hour after 10,000 fell due.
 
@@ -49,6 +51,7 @@ from handoff_ledger.adapters.services.reactor import (
     Reactor,
     due_step,
 )
+from handoff_ledger.adapters.services.reactor_passes import WRITE_EVERY
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.domain.handoff import Handoff
 from handoff_ledger.projections.base import us
@@ -193,8 +196,12 @@ def measure(backend: str, total: int, rounds: int, sides: list[str]) -> None:
             idle: dict[str, list[float]] = {side: [] for side in sides}
             for timed in reactors.values():
                 timed.run()
-            for _ in range(IDLE_PASSES):
+            for number in range(IDLE_PASSES):
                 for side, timed in reactors.items():
+                    # As at one pass a second (the default --interval): every tenth idle
+                    # pass writes the ones before it (reactor_passes.WRITE_EVERY, 10 s).
+                    passes = timed.reactor.passes
+                    passes.write_every = 0.0 if number % 10 == 9 else WRITE_EVERY
                     report, seconds, _ = timed.run()
                     assert not report.steps
                     idle[side].append(seconds * 1000)

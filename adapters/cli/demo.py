@@ -204,7 +204,13 @@ class Scenario:
         """A real ``handoff reactor`` process on the same store, reading the demo's time
         from the clock file; it runs until SIGKILLed at ``KILL_AT``."""
         env = {**os.environ, CLOCK_ENV: f"file:{self.clock.path}", "HANDOFF_DB": self.url}
-        command = "from handoff_ledger.adapters.cli.main import main; main()"
+        # Every pass written as it ends (not idle ones added up for seconds,
+        # reactor_passes.WRITE_EVERY): ``let_child_pass`` counts them in the pass row.
+        command = (
+            "from handoff_ledger.adapters.services import reactor_passes; "
+            "reactor_passes.WRITE_EVERY = 0.0; "
+            "from handoff_ledger.adapters.cli.main import main; main()"
+        )
         self.child = subprocess.Popen(
             [sys.executable, "-c", command, "reactor", "--interval", "0.01", "--json"],
             env=env,

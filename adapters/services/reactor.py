@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from handoff_ledger.adapters.ledger.application import DueStep, Ledger
 from handoff_ledger.adapters.services.follow_ups import (
@@ -115,7 +115,12 @@ class Reactor:
         self.probe = IdleProbe(ledger, self.views, self.deliveries, [*tracked, FOLLOW_UP_TRACKING])
 
     def close(self) -> None:
-        """Release the webhook client's connections; stop the views' child, if any."""
+        """Write the idle passes not written yet; release the webhook client's
+        connections; stop the views' child, if any."""
+        try:
+            self.passes.flush()
+        except PersistenceError as error:  # a store gone: only metrics are lost
+            log.warning("reactor: the last passes' figures were not written (%s)", error)
         self.deliveries.close()
         if self.alongside is not None:
             self.alongside.close()
@@ -139,7 +144,8 @@ class Reactor:
         started = time.perf_counter()
         report = PassReport()
         if self.probe.idle():  # one read: nothing new, nothing due (reactor_probe.py)
-            self.passes.record(time.perf_counter() - started)
+            # Written with a later pass, or within seconds (reactor_passes.py).
+            self.passes.record(time.perf_counter() - started, idle=True)
             return report
         self.catch_up_views()
         self.fire_due_timers(report)

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
+import psycopg
 import pytest
 
 from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
 from handoff_ledger.adapters.services.a2a_push import PushConfigs
 from handoff_ledger.adapters.services.reactor import PassReport, Reactor
+from handoff_ledger.adapters.services.reactor_passes import ReactorPasses
 from handoff_ledger.adapters.views import Views
+from handoff_ledger.projections.base import us
 
 DEAD = "http://127.0.0.1:9/hook"  # the discard port: nothing listens, every POST fails
 
@@ -59,14 +63,95 @@ def settle(reactor: Counted) -> None:
 def test_idle_passes_are_skipped_and_still_counted(ledger: Ledger, reactor: Counted) -> None:
     ledger.send(sender="inbox_monitor", to="agent_0", ack_within=timedelta(hours=1))
     settle(reactor)
+    reactor.passes.flush()  # PostgreSQL: a skipped pass's figures wait for the next statement
     recorded = reactor.passes.totals()
     whole, reports = reactor.run(5)
     assert whole == 0
     assert all(r == PassReport() for r in reports)
+    reactor.passes.flush()
     totals = reactor.passes.totals()  # each skipped pass has its pass row
     assert recorded is not None
     assert totals is not None
     assert totals.passes == recorded.passes + 5
+
+
+def test_an_idle_pass_is_its_probe_alone_and_every_pass_is_counted(
+    ledger: Ledger, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle passes are added up in memory and written with a later write: an idle pass
+    sends one statement (PostgreSQL) or opens one transaction (SQLite), and the row
+    counts every pass once the reactor closes."""
+    reactor = Counted(ledger)
+    try:
+        ledger.send(sender="inbox_monitor", to="agent_0", ack_within=timedelta(hours=1))
+        settle(reactor)
+        reactor.passes.flush()
+        recorded = reactor.passes.totals()
+        assert recorded is not None
+        statements = count_statements(monkeypatch, reactor)
+        for _ in range(5):
+            clock.advance(timedelta(seconds=1))
+            statements.clear()
+            assert reactor.run(1)[0] == 0
+            assert len(statements) == 1, statements  # the probe
+        monkeypatch.undo()
+        written = reactor.passes.totals()
+        assert written == recorded  # not written yet
+    finally:
+        reactor.close()  # writes them
+    totals = ReactorPasses(ledger, Views(ledger).store).totals()
+    assert totals is not None
+    assert totals.passes == recorded.passes + 5
+    assert totals.last_at_us == us(clock.now())
+
+
+def test_idle_passes_are_written_every_few_seconds_and_after_a_gap_at_once(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    """A running reactor's row is at most ``write_every`` seconds behind (``serve``
+    reads it to tell whether a reactor runs): an idle pass that comes that long after
+    the last write writes itself and the passes before it."""
+    reactor = Counted(ledger)
+    try:
+        settle(reactor)
+        reactor.passes.flush()
+        recorded = reactor.passes.totals()
+        assert reactor.run(2)[0] == 0
+        assert reactor.passes.totals() == recorded
+        reactor.passes.write_every = 0.0  # the last write is "long" ago
+        clock.advance(timedelta(minutes=5))
+        assert reactor.run(1)[0] == 0
+        totals = reactor.passes.totals()  # nothing flushed: written by the pass itself
+    finally:
+        reactor.close()
+    assert recorded is not None
+    assert totals is not None
+    assert totals.passes == recorded.passes + 3
+    assert totals.last_at_us == us(clock.now())
+
+
+def count_statements(monkeypatch: pytest.MonkeyPatch, reactor: Reactor) -> list[Any]:
+    """Every statement the store's connections send from now on (PostgreSQL), or every
+    transaction the views' store opens (SQLite, whose probe is a transaction)."""
+    sent: list[Any] = []
+    if reactor.views.store.dialect.backend == "postgresql":
+        execute = psycopg.Cursor.execute
+
+        def counted(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(query)
+            return execute(cursor, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    else:
+        store = reactor.views.store
+        transaction = store.transaction
+
+        def opened(*args: Any, **kwargs: Any) -> Any:
+            sent.append(kwargs)
+            return transaction(*args, **kwargs)
+
+        monkeypatch.setattr(store, "transaction", opened)
+    return sent
 
 
 def test_a_new_event_makes_the_next_pass_whole(ledger: Ledger, reactor: Counted) -> None:
