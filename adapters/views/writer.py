@@ -15,6 +15,7 @@ pipe (pickled value tuples, no events) and of starting a process.
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -154,6 +155,10 @@ def _serve(env: dict[str, str], views: list[str], conn: Any) -> None:
     from handoff_ledger.projections.registry import all_projections
 
     ledger = Ledger(env=env)
+    # No cyclic garbage collection here: an order is plain values (tuples, lists,
+    # strings) freed by reference counting once written; collections triggered while
+    # one is received would only traverse its hundreds of thousands of tuples.
+    gc.disable()
     try:
         store = ViewStore(ledger, [p for p in all_projections() if p.name in views])
         while True:
@@ -171,5 +176,7 @@ def _serve(env: dict[str, str], views: list[str], conn: Any) -> None:
                 conn.send(("RuntimeError", f"{type(error).__name__}: {error}"))
             else:
                 conn.send(None)
+            finally:
+                del order  # freed before the next one arrives (see ``_serve``'s pause)
     finally:
         ledger.close()

@@ -3,6 +3,7 @@ conflict falls back to one step at a time, and every due timer escalates once.""
 
 from __future__ import annotations
 
+import gc
 import shutil
 import threading
 import uuid
@@ -213,6 +214,38 @@ def test_a_round_reads_every_page_of_due_steps_then_catches_up_once(
     assert catch_ups == 2
     assert escalations(ledger) == Counter({(hid, "ack_timeout", 1): 1 for hid in ids})
     assert reactor.run_once().steps == []
+
+
+def test_no_cyclic_garbage_collection_runs_while_a_pass_fires_its_steps(
+    ledger: Ledger, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deciding and saving thousands of steps allocates millions of short-lived objects
+    with no cycles among them: the collector is paused while a pass fires them (and its
+    views catch up), and resumed after."""
+    monkeypatch.setattr(reactor_module, "BATCH", 10)  # 30 due: three batches, one round
+    ids = send_silent(ledger, 30)
+    reactor = Reactor(ledger)
+    reactor.run_once()
+    clock.advance(timedelta(hours=1, seconds=1))
+    collections: list[int] = []
+    fire = reactor.fire_due_timers
+
+    def watched(report: PassReport) -> None:
+        def counted(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                collections.append(info["generation"])
+
+        gc.callbacks.append(counted)
+        try:
+            fire(report)
+        finally:
+            gc.callbacks.remove(counted)
+
+    monkeypatch.setattr(reactor, "fire_due_timers", watched)
+    report = reactor.run_once()
+    assert sorted(hid for hid, _ in report.escalated) == sorted(ids)
+    assert collections == []
+    assert gc.isenabled()
 
 
 class SavesAfterTheNextLoad(Reactor):

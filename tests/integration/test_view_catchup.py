@@ -9,6 +9,7 @@ read, by the database.
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -134,3 +135,32 @@ def test_a_sigkilled_catch_up_with_a_writer_process_restarts_to_identical_views(
         assert_views_match_fold(ledger, views)
     finally:
         ledger.close()
+
+
+def test_no_cyclic_garbage_collection_runs_while_the_views_catch_up(
+    ledger: Ledger, clock: SimulatedClock
+) -> None:
+    """The collector is paused for the whole catch-up, not batch by batch: re-enabled
+    between batches it collected at once and traversed the batch being written."""
+    fill_log(ledger, clock, 60)
+    views = Views(ledger)
+    views.runner.batch_size = 40  # several batches, each allocating far past gen 0's 700
+    collections: list[int] = []
+
+    def counted(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    assert gc.isenabled()
+    gc.callbacks.append(counted)
+    try:
+        applied = views.runner.catch_up()
+    finally:
+        gc.callbacks.remove(counted)
+    batches = -(-applied // views.runner.batch_size)
+    assert batches >= 4
+    # At most the one the collector runs as it resumes (paused batch by batch, one
+    # after every batch: ``batches`` of them).
+    assert len(collections) <= 1, collections
+    assert gc.isenabled()  # resumed
+    assert_views_match_fold(ledger, views)
