@@ -116,8 +116,8 @@ class Reactor:
         self.probe = IdleProbe(ledger, self.views, self.deliveries, [*tracked, FOLLOW_UP_TRACKING])
 
     def close(self) -> None:
-        """Write the idle passes not written yet; release the webhook client's
-        connections; stop the views' child, if any."""
+        """Write the idle passes yet unwritten; release the webhook client; stop the
+        views' child, if any."""
         try:
             self.passes.flush()
         except PersistenceError as error:  # a store gone: only metrics are lost
@@ -149,9 +149,8 @@ class Reactor:
             self.passes.record(time.perf_counter() - started, idle=True)
             return report
         self.catch_up_views()
-        # Thousands of steps allocate millions of short-lived objects (events, loaded
-        # handoffs, rows), none in cycles: collections they would trigger only
-        # traverse them (about 6 % of a 10,000-step pass's CPU, docs/performance.md).
+        # Millions of short-lived objects, none in cycles: collecting would only
+        # traverse them (6 % of a 10,000-step pass's CPU, docs/performance.md).
         with gc_paused():
             self.fire_due_timers(report)
         self.route_follow_ups(report)
