@@ -207,6 +207,7 @@ class ViewRunner:
         names = {self.tracking_name(p): p for p in self.projections}
         prepared = []
         with self.store.transaction(commit=False) as reader:
+            self.store.prefer_index_reads(reader)
             generations: dict[str, int] = {}
             if previous is not None:
                 last_done = previous.last

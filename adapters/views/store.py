@@ -251,6 +251,21 @@ class ViewStore:
             found[row["application_name"]] = int(row["notification_id"] or 0)
         return found
 
+    def prefer_index_reads(self, cursor: Any) -> None:
+        """PostgreSQL: for the rest of ``cursor``'s transaction, read by index, serially.
+
+        A batch fetches its partitions' rows 2,000 keys at a time (``= ANY(array)``).
+        For that many keys the planner picks a sequential scan of the whole table (a
+        parallel one for ``chain_members``) at the default ``random_page_cost``; on
+        100,000 open handoffs the index took 6.4 to 10.8 ms per chunk against 9.8 to 37.8 ms
+        (docs/performance.md). Every read of a batch (log range, tracking rows,
+        partitions) is a key lookup, so the setting costs none of them."""
+        if self.dialect.backend == "postgresql":
+            cursor.execute(
+                "SELECT set_config('enable_seqscan', 'off', true), "
+                "set_config('max_parallel_workers_per_gather', '0', true)"
+            )
+
     def positions_and_generations_in(
         self, cursor: Any, names: Sequence[str]
     ) -> tuple[dict[str, int], dict[str, int]]:
