@@ -131,7 +131,7 @@ class ReactorPasses:
             # the ledger's record: the commit need not wait for the WAL to reach the disk
             # (a crash of the database server may lose the last few passes' counts;
             # nothing else is at stake).
-            written = upsert.format(f"'{_KEY}'", *("NULL" if v is None else int(v) for v in values))
+            written = upsert.format(f"'{_KEY}'", *("NULL" if v is None else v for v in values))
             datastore: Any = self.store.tracking.datastore
             with datastore.get_connection() as conn:
                 conn.execute(

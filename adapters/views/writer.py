@@ -177,6 +177,6 @@ def _serve(env: dict[str, str], views: list[str], conn: Any) -> None:
             else:
                 conn.send(None)
             finally:
-                del order  # freed before the next one arrives (see ``_serve``'s pause)
+                del order  # freed before the next one is received: one in memory at a time
     finally:
         ledger.close()

@@ -8,6 +8,8 @@ The runner's reading transaction turns sequential and parallel scans off for its
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
@@ -65,10 +67,10 @@ def test_every_batch_the_runner_prepares_reads_by_index(
         reads: list[str] = []
         prefer = views.store.prefer_index_reads
 
-        def watched(cursor: object) -> None:
+        def watched(cursor: Any) -> None:
             prefer(cursor)
-            row = cursor.execute("SELECT current_setting('enable_seqscan')").fetchone()  # type: ignore[attr-defined]
-            reads.append(row[0] if not isinstance(row, dict) else next(iter(row.values())))
+            cursor.execute("SELECT current_setting('enable_seqscan') AS scan")
+            reads.append(cursor.fetchone()["scan"])
 
         monkeypatch.setattr(views.store, "prefer_index_reads", watched)
         applied = views.catch_up()
