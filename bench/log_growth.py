@@ -74,6 +74,7 @@ import statistics
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -332,7 +333,8 @@ def pg_sizes(ledger: Ledger) -> dict[str, int] | None:
 def views_blocks(ledger: Ledger) -> tuple[int, int] | None:
     """(blocks read from outside shared_buffers, blocks found in them) so far, over the
     views' tables and their indexes (every table of the store's schema but the events
-    table; PostgreSQL's cumulative statistics), or None on SQLite."""
+    table; PostgreSQL's cumulative statistics), or None on SQLite. (Before 2026-12-07 it
+    left out every table whose name holds "events", the feed's ``hl_feed_events`` too.)"""
     schema = pg_schema(ledger)
     if schema is None:
         return None
@@ -340,11 +342,33 @@ def views_blocks(ledger: Ledger) -> tuple[int, int] | None:
         cursor.execute(
             "SELECT coalesce(sum(heap_blks_read + coalesce(idx_blks_read, 0)), 0) AS r, "
             "coalesce(sum(heap_blks_hit + coalesce(idx_blks_hit, 0)), 0) AS h "
-            "FROM pg_statio_user_tables WHERE schemaname = %s AND relname NOT LIKE %s",
-            (schema, "%events%"),
+            "FROM pg_statio_user_tables WHERE schemaname = %s AND relname <> %s",
+            (schema, ledger.recorder.events_table_name),  # type: ignore[attr-defined]
         )
         row = cursor.fetchone()
         return int(row["r"]), int(row["h"])
+
+
+def views_index_levels(ledger: Ledger) -> dict[str, int] | None:
+    """Each B-tree index of the views: its levels above the leaves (0: the root is a leaf),
+    from the index's metapage (``bt_metap`` of the ``pageinspect`` extension, created in
+    the database if absent), or None on SQLite. Each level more is a page more that
+    every lookup and insert by that index touches."""
+    schema = pg_schema(ledger)
+    if schema is None:
+        return None
+    with ledger.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pageinspect SCHEMA public")
+        cursor.execute(
+            "SELECT c.relname AS name, (public.bt_metap(format('%%I.%%I', n.nspname, "
+            "c.relname))).level AS level FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am a ON a.oid = c.relam "
+            "WHERE n.nspname = %s AND a.amname = 'btree' AND t.relname <> %s "
+            "ORDER BY c.relname",
+            (schema, ledger.recorder.events_table_name),  # type: ignore[attr-defined]
+        )
+        return {row["name"]: int(row["level"]) for row in cursor.fetchall()}
 
 
 STATS_FLUSH = 1.5
@@ -466,6 +490,7 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                 "audit_sample_problems": problems,
                 **blocks,
                 "sizes_mb": pg_sizes(ledger),
+                "views_index_levels": views_index_levels(ledger),
                 "load": [round(x, 2) for x in os.getloadavg()],
                 "elapsed_s": round(time.monotonic() - began),
             }
@@ -473,6 +498,14 @@ def measure(backend: str, args: argparse.Namespace) -> None:
         verify_at_end(ledger, copier, args.verify)
         ledger.close()
         reference.close()
+
+
+def levels_cell(levels: dict[str, int] | None) -> str:
+    """How many of the views' indexes have each number of levels: "1: 4, 2: 9"."""
+    if not levels:
+        return ""
+    counts = Counter(levels.values())
+    return ", ".join(f"{level}: {counts[level]}" for level in sorted(counts))
 
 
 def median_or_none(values: list[float]) -> float | None:
@@ -518,9 +551,9 @@ def table(path: str) -> None:
         "| checkpoint | events measured | append ev/s | append / reference | vs first "
         "| catch-up ev/s | catch-up / read+decode | vs first | as-of s | as-of in read+decode "
         "of 100k | vs first | events_pkey MB | views MB | views blocks read / hit per 1k "
-        "events | load (1 min) | elapsed |"
+        "events | views' B-tree indexes by levels | load (1 min) | elapsed |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|")
     with open(path) as lines:
         for raw in lines:
             if not raw.startswith("{"):
@@ -554,6 +587,7 @@ def table(path: str) -> None:
                     if line.get("views_blocks_read_per_1k_events") is not None
                     else ""
                 ),
+                levels_cell(line.get("views_index_levels")),
                 f"{line['load'][0]:.1f}",
                 f"{line['elapsed_s'] // 60} min",
             ]
