@@ -42,6 +42,12 @@ the events table's pages out of the cache is the likely cause; if it halves anyw
 the cause is in the events table or the append path itself (docs/performance.md,
 "Cause-finding: appends with the views never caught up").
 
+``--vacuum``: after each checkpoint's bulk catch-up, ``VACUUM (ANALYZE)`` every table
+of the views before measuring, to tell the views' dead rows (their updates leave old
+row versions and index entries until autovacuum runs) from their size. Each line
+also gives the views' live and dead rows before that (``views_tuples_before_measuring``)
+and the levels of each of their B-tree indexes (``views_index_levels``).
+
 So a checkpoint's figures cover the ~210,000 events after it (5 repeats of ~42,000:
 each catch-up measures ~42,000 events, within "the last 100,000").
 Each figure is the median of the repeats, and also a ratio against the first
@@ -56,6 +62,7 @@ millions of events apart; the bench sets ``views.checkpoint_every`` to put them 
 as-of answer reads the same ~10,000 to 50,000 events at every checkpoint.
 
     .venv/bin/python bench/log_growth.py [--stores postgresql] [--to 10000000] [--views off]
+        [--vacuum]
     .venv/bin/python bench/log_growth.py --table RUN.jsonl      # a run's lines as a table
 
 Roughly 1 to 1 h 40 min to 10,000,000 events on PostgreSQL on this shared 2-core
@@ -79,7 +86,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from common import scratch_store
+import psycopg
+from common import PG_BASE, scratch_store
 
 from handoff_ledger.adapters.ledger.application import HANDOFF_TOPICS, Ledger
 from handoff_ledger.adapters.ledger.clock import SimulatedClock
@@ -371,6 +379,42 @@ def views_index_levels(ledger: Ledger) -> dict[str, int] | None:
         return {row["name"]: int(row["level"]) for row in cursor.fetchall()}
 
 
+def views_tuples(ledger: Ledger) -> dict[str, int] | None:
+    """Live and dead rows over the views' tables (PostgreSQL's estimates, as autovacuum
+    sees them), and how many of those tables autovacuum has vacuumed so far; None on
+    SQLite."""
+    schema = pg_schema(ledger)
+    if schema is None:
+        return None
+    with ledger.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(
+            "SELECT coalesce(sum(n_live_tup), 0) AS live, coalesce(sum(n_dead_tup), 0) AS dead, "
+            "count(*) FILTER (WHERE autovacuum_count > 0) AS vacuumed "
+            "FROM pg_stat_user_tables WHERE schemaname = %s AND relname <> %s",
+            (schema, ledger.recorder.events_table_name),  # type: ignore[attr-defined]
+        )
+        row = cursor.fetchone()
+        return {
+            "live": int(row["live"]),
+            "dead": int(row["dead"]),
+            "autovacuumed_tables": int(row["vacuumed"]),
+        }
+
+
+def vacuum_views(ledger: Ledger) -> None:
+    """``VACUUM (ANALYZE)`` every table of the views (``--vacuum``; PostgreSQL)."""
+    schema = pg_schema(ledger)
+    if schema is None:
+        return
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = %s AND relname <> %s",
+            (schema, ledger.recorder.events_table_name),  # type: ignore[attr-defined]
+        ).fetchall()
+        for (table,) in tables:
+            conn.execute(f'VACUUM (ANALYZE) "{schema}"."{table}"')
+
+
 STATS_FLUSH = 1.5
 """Seconds for the server's sessions to publish their statistics (at most once a
 second each, when idle) before the block counters are read."""
@@ -411,6 +455,9 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                 views.catch_up()
                 inbox_document(views, AGENTS[1], 100, copier.last_time)  # replay checkpoints
             bulk_seconds = time.monotonic() - bulk_began
+            tuples_before = views_tuples(ledger) if views is not None else None
+            if views is not None and args.vacuum:
+                vacuum_views(ledger)
             start_events = events
             copier.last_time = clock_to(clock, copier.last_time + timedelta(seconds=1))
             for warm in (ledger, reference):  # connections, statements, caches: not measured
@@ -491,6 +538,8 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                 **blocks,
                 "sizes_mb": pg_sizes(ledger),
                 "views_index_levels": views_index_levels(ledger),
+                "views_tuples_before_measuring": tuples_before,
+                "vacuumed_before_measuring": bool(args.vacuum),
                 "load": [round(x, 2) for x in os.getloadavg()],
                 "elapsed_s": round(time.monotonic() - began),
             }
@@ -608,6 +657,11 @@ def main() -> None:
         choices=("on", "off"),
         default="on",
         help="off: never catch the views up, no as-of (to see appends with the log alone)",
+    )
+    parser.add_argument(
+        "--vacuum",
+        action="store_true",
+        help="VACUUM (ANALYZE) the views' tables after each bulk catch-up, before measuring",
     )
     parser.add_argument(
         "--table", metavar="JSONL", help="print a run's lines as a table, then exit"
