@@ -42,7 +42,7 @@ class MemoryTable:
             self._partitions[old[self.spec.partition]].discard(key)
 
     def find(self, partition: Any) -> list[Row]:
-        """Rows of one partition, in key order."""
+        """Rows of one partition, in no particular order (as ``BatchTable.find``)."""
         return [self.rows[k] for k in self._partitions.get(partition, ())]
 
     def append(self, row: Row) -> None:

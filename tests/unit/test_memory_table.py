@@ -3,7 +3,11 @@
 Its partitions are an index kept beside the rows: a row put again in another
 partition must leave the old one, a row put again in the same one must not be listed
 twice, a deleted row must leave its partition. Any sequence of puts and deletes must
-leave ``find`` answering what a scan of the rows would.
+leave ``find`` answering what a scan of the rows would (in no particular order).
+
+The views' own tables all hold their partition column in their key, so none of their
+rows can move partition; ``MemoryTable`` allows it, and the table here (partitioned
+outside its key) holds it to that too.
 """
 
 from __future__ import annotations
