@@ -394,7 +394,8 @@ def views_index_levels(ledger: Ledger) -> dict[str, int] | None:
 def views_tuples(ledger: Ledger) -> dict[str, int] | None:
     """Live and dead rows over the views' tables (PostgreSQL's estimates, as autovacuum
     sees them), and how many of those tables autovacuum has vacuumed so far; None on
-    SQLite. Read once the sessions have published their counts (``STATS_FLUSH``)."""
+    SQLite. Read after ``STATS_FLUSH``; an idle session may take up to 10 s
+    (PostgreSQL 15) to publish its counts, so the last catch-up's may be missing."""
     schema = pg_schema(ledger)
     if schema is None:
         return None
