@@ -339,23 +339,34 @@ def pg_sizes(ledger: Ledger) -> dict[str, int] | None:
     return sizes
 
 
-def views_blocks(ledger: Ledger) -> tuple[int, int] | None:
-    """(blocks read from outside shared_buffers, blocks found in them) so far, over the
-    views' tables and their indexes (every table of the store's schema but the events
-    table; PostgreSQL's cumulative statistics), or None on SQLite. (Before 2026-12-07 it
-    left out every table whose name holds "events", the feed's ``hl_feed_events`` too.)"""
+def _views_sum(ledger: Ledger, sums: str, statistics_view: str) -> dict[str, Any] | None:
+    """One row of ``sums`` over the views' tables (every table of the store's schema but
+    the events table) in one of PostgreSQL's per-table statistics views, or None on
+    SQLite."""
     schema = pg_schema(ledger)
     if schema is None:
         return None
     with ledger.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
         cursor.execute(
-            "SELECT coalesce(sum(heap_blks_read + coalesce(idx_blks_read, 0)), 0) AS r, "
-            "coalesce(sum(heap_blks_hit + coalesce(idx_blks_hit, 0)), 0) AS h "
-            "FROM pg_statio_user_tables WHERE schemaname = %s AND relname <> %s",
+            f"SELECT {sums} FROM {statistics_view} WHERE schemaname = %s AND relname <> %s",
             (schema, ledger.recorder.events_table_name),  # type: ignore[attr-defined]
         )
-        row = cursor.fetchone()
-        return int(row["r"]), int(row["h"])
+        row: dict[str, Any] = cursor.fetchone()
+        return row
+
+
+def views_blocks(ledger: Ledger) -> tuple[int, int] | None:
+    """(blocks read from outside shared_buffers, blocks found in them) so far, over the
+    views' tables and their indexes (PostgreSQL's cumulative statistics), or None on
+    SQLite. (Before 2026-12-07 it left out every table whose name holds "events", the
+    feed's ``hl_feed_events`` too.)"""
+    row = _views_sum(
+        ledger,
+        "coalesce(sum(heap_blks_read + coalesce(idx_blks_read, 0)), 0) AS r, "
+        "coalesce(sum(heap_blks_hit + coalesce(idx_blks_hit, 0)), 0) AS h",
+        "pg_statio_user_tables",
+    )
+    return None if row is None else (int(row["r"]), int(row["h"]))
 
 
 def views_index_levels(ledger: Ledger) -> dict[str, int] | None:
@@ -396,23 +407,16 @@ def views_tuples(ledger: Ledger) -> dict[str, int] | None:
     sees them), and how many of those tables autovacuum has vacuumed so far; None on
     SQLite. Read after ``STATS_FLUSH``; an idle session may take up to 10 s
     (PostgreSQL 15) to publish its counts, so the last catch-up's may be missing."""
-    schema = pg_schema(ledger)
-    if schema is None:
+    if pg_schema(ledger) is None:
         return None
     time.sleep(STATS_FLUSH)
-    with ledger.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-        cursor.execute(
-            "SELECT coalesce(sum(n_live_tup), 0) AS live, coalesce(sum(n_dead_tup), 0) AS dead, "
-            "count(*) FILTER (WHERE autovacuum_count > 0) AS vacuumed "
-            "FROM pg_stat_user_tables WHERE schemaname = %s AND relname <> %s",
-            (schema, ledger.recorder.events_table_name),  # type: ignore[attr-defined]
-        )
-        row = cursor.fetchone()
-        return {
-            "live": int(row["live"]),
-            "dead": int(row["dead"]),
-            "autovacuumed_tables": int(row["vacuumed"]),
-        }
+    row = _views_sum(
+        ledger,
+        "coalesce(sum(n_live_tup), 0) AS live, coalesce(sum(n_dead_tup), 0) AS dead, "
+        "count(*) FILTER (WHERE autovacuum_count > 0) AS autovacuumed_tables",
+        "pg_stat_user_tables",
+    )
+    return None if row is None else {key: int(value) for key, value in row.items()}
 
 
 def vacuum_views(ledger: Ledger) -> None:

@@ -21,6 +21,7 @@ import time
 
 from common import fill, scratch_store
 
+from handoff_ledger.adapters.ledger.application import Ledger
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
 from handoff_ledger.adapters.views.runner import VIEW_TOPICS
@@ -28,23 +29,26 @@ from handoff_ledger.adapters.views.store import live_name
 from handoff_ledger.projections.registry import all_projections
 
 
-def measure(url: str, batch: int, workers: int) -> dict[str, float]:
-    """Runs in its own process: the read baseline, then the catch-up."""
-    ledger = open_ledger(url)
-    start = time.perf_counter()
+def read_and_decode(ledger: Ledger, batch: int) -> int:
+    """Read and decode the whole log through the library (the baseline: the floor any
+    projection pays); returns how many events."""
     count, position = 0, 0
-    while True:
-        page = ledger.recorder.select_notifications(
-            start=position + 1, limit=batch, topics=VIEW_TOPICS
-        )
-        if not page:
-            break
+    while page := ledger.recorder.select_notifications(
+        start=position + 1, limit=batch, topics=VIEW_TOPICS
+    ):
         for notification in page:
             ledger.mapper.to_domain_event(notification)
         count += len(page)
         position = page[-1].id
+    return count
+
+
+def measure(url: str, batch: int, workers: int) -> dict[str, float]:
+    """Runs in its own process: the read baseline, then the catch-up."""
+    ledger = open_ledger(url)
+    start = time.perf_counter()
+    count = read_and_decode(ledger, batch)
     read_seconds = time.perf_counter() - start
-    del page
     views = Views(ledger)
     views.runner.batch_size = batch
     start = time.perf_counter()

@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 
 from common import fill, scratch_store
-from views_catchup import drop_views
+from views_catchup import drop_views, read_and_decode
 
 from handoff_ledger.adapters.store.bootstrap import open_ledger
 from handoff_ledger.adapters.views import Views
@@ -52,14 +52,7 @@ PAGE = 5000
 
 def _library(url: str) -> int:
     ledger = open_ledger(url)
-    count, position = 0, 0
-    while page := ledger.recorder.select_notifications(
-        start=position + 1, limit=PAGE, topics=VIEW_TOPICS
-    ):
-        for notification in page:
-            ledger.mapper.to_domain_event(notification)
-        count += len(page)
-        position = page[-1].id
+    count = read_and_decode(ledger, PAGE)
     ledger.close()
     return count
 
